@@ -1,0 +1,806 @@
+"""Don't decay the learning rate, increase the batch size: the study on MNIST.
+
+Trains three small networks (a 300-unit MLP, a 500-150 MLP and LeNet-5) with
+plain SGD and with Adam under three schedules that shrink the SGD noise scale
+g = lr * N / B by the same factor at every stage:
+
+    dlr  decaying learning rate   lr / 5^s,        batch 4
+    ibs  increasing batch size    lr,              batch 4 * 5^s
+    hyb  hybrid                   lr / sqrt(5)^s,  batch round(4 * sqrt(5)^s)
+
+for 12 epochs in 4 stages of 3, and records test accuracy after every epoch.
+The three schedules of one (architecture, optimizer, seed) start from the same
+weights and see the same example order, so their curves can be compared pair
+by pair. The file reads top to bottom: settings, data, models, schedules, the
+optimizer, one training run, the grid, the command line.
+
+usage: python main.py [--seeds N] [--archs ...] [--jobs J] [--out DIR] ...
+       python main.py --help
+"""
+import argparse
+import contextlib
+import dataclasses
+import hashlib
+import math
+import multiprocessing
+import os
+import pickle
+import platform
+import queue
+import sys
+import tempfile
+import time
+import zipfile
+
+import numpy as np
+
+# TensorFlow announces oneDNN, CUDA probing and CPU features on file descriptor
+# 2 from C++ before Python's logging is set up, so only a redirect hides it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Sends file descriptor 2 to /dev/null for the duration of the block."""
+    sys.stderr.flush()
+    saved_stderr = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved_stderr, 2)
+        os.close(saved_stderr)
+        os.close(devnull)
+
+
+with quiet_stderr():
+    import tensorflow as tf
+    import keras
+    from keras import layers
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_DATA = os.path.join(HERE, "data", "mnist.npz")
+# The vendored file is checked against this digest (see data/README.md).
+VENDORED_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
+
+ARCHITECTURES = ("mlp300", "mlp500_150", "lenet5")
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("dlr", "ibs", "hyb")
+# The test set is scored in a few large batches: one graph call per batch, and
+# batch size has no effect on the scores.
+EVAL_BATCH_SIZE = 2_500
+
+
+# ----------------------------------------------------------------------------
+# Settings: everything that can change a number in the results.
+# ----------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    # The original study used the first 20,000 training images, so that a run
+    # at batch size 4 stays short; all 10,000 test images score every epoch.
+    train_size: int = 20_000
+    test_size: int = 10_000
+    # 12 epochs in 4 stages of 3: the noise scale drops by stage_factor at
+    # each stage boundary, as the learning rate would in a step decay.
+    epochs_per_stage: int = 3
+    num_stages: int = 4
+    stage_factor: float = 5.0
+    # Batch size 4 makes the first stage noisy enough for the later batch
+    # growth (up to 500) to matter on a data set this small.
+    base_batch_size: int = 4
+    # The original's base learning rates; Adam's other settings are Keras's.
+    sgd_learning_rate: float = 0.01
+    adam_learning_rate: float = 0.001
+    adam_beta_1: float = 0.9
+    adam_beta_2: float = 0.999
+    adam_epsilon: float = 1e-7
+    # True reproduces the original code's flaw: a fresh optimizer at every
+    # epoch for dlr and hyb, which throws away Adam's moments and step count.
+    original_optimizer_reset: bool = False
+    # Digest of the four data arrays, so runs on other data never mix.
+    data_fingerprint: str = ""
+
+    @property
+    def epochs(self):
+        return self.epochs_per_stage * self.num_stages
+
+    def base_learning_rate(self, optimizer_name):
+        return {"sgd": self.sgd_learning_rate, "adam": self.adam_learning_rate}[optimizer_name]
+
+
+# ----------------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------------
+class DataError(ValueError):
+    """A missing, corrupt or malformed data file; the message says what to do."""
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_npz(path):
+    """Reads and checks an MNIST-layout npz: uint8 (n, 28, 28) images, (n,) labels."""
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file; pass an MNIST-format .npz with --data")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in ("x_train", "y_train", "x_test", "y_test")}
+    except KeyError as error:
+        raise DataError(f"{path}: missing the array {error}; it needs x_train, y_train, x_test and y_test") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(f"{path}: not a readable .npz file ({error})") from None
+    for split in ("train", "test"):
+        images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
+            raise DataError(f"{path}: x_{split} is {images.dtype} {images.shape}, expected uint8 (n, 28, 28)")
+        if labels.shape != images.shape[:1] or labels.dtype != np.uint8:
+            raise DataError(f"{path}: y_{split} is {labels.dtype} {labels.shape}, expected uint8 ({len(images)},)")
+        if labels.size and labels.max() > 9:
+            raise DataError(f"{path}: y_{split} has labels above 9")
+    return arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]
+
+
+def load_mnist(path=None):
+    """Returns MNIST as four uint8 arrays (x_train, y_train, x_test, y_test).
+
+    With no path, reads the vendored data/mnist.npz and checks its checksum; if
+    that file is missing, asks Keras to download MNIST. An explicit path never
+    falls back: if it is wrong, that is the error.
+    """
+    if path is not None:
+        return read_npz(path)
+    if not os.path.exists(DEFAULT_DATA):
+        try:
+            with quiet_stderr():
+                (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+        except Exception as error:  # Any download failure means the same thing to the user.
+            raise DataError(f"{DEFAULT_DATA} is missing and MNIST could not be downloaded ({type(error).__name__}); "
+                            "restore it with 'git checkout data/mnist.npz' or pass --data PATH") from None
+        return x_train, y_train, x_test, y_test
+    if file_sha256(DEFAULT_DATA) != VENDORED_SHA256:
+        raise DataError(f"{DEFAULT_DATA} is corrupt (its sha256 is not the published one); "
+                        "restore it with 'git checkout data/mnist.npz'")
+    return read_npz(DEFAULT_DATA)
+
+
+def data_fingerprint(arrays):
+    """A digest of the data's contents, whatever file they came from."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def prepare_data(arrays, train_size, test_size):
+    """The study's inputs: the first train_size / test_size images, scaled to [0, 1]."""
+    x_train, y_train, x_test, y_test = arrays
+    scale = np.float32(1 / 255)
+    return {
+        "x_train": x_train[:train_size].astype(np.float32) * scale,
+        "y_train": y_train[:train_size].astype(np.int32),
+        "x_test": x_test[:test_size].astype(np.float32) * scale,
+        "y_test": y_test[:test_size].astype(np.int32),
+    }
+
+
+# ----------------------------------------------------------------------------
+# Models
+# ----------------------------------------------------------------------------
+def build_model(arch):
+    """One of the study's three networks, on 28x28 inputs, ending in a softmax."""
+    if arch == "mlp300":
+        body = [layers.Flatten(), layers.Dense(300, activation="relu")]
+    elif arch == "mlp500_150":
+        body = [layers.Flatten(), layers.Dense(500, activation="relu"), layers.Dense(150, activation="relu")]
+    elif arch == "lenet5":
+        body = [
+            layers.Reshape((28, 28, 1)),
+            layers.Conv2D(6, 5, activation="relu"),
+            layers.AveragePooling2D(2),
+            layers.Conv2D(16, 5, activation="relu"),
+            layers.AveragePooling2D(2),
+            layers.Flatten(),
+            layers.Dense(120, activation="relu"),
+            layers.Dense(84, activation="relu"),
+        ]
+    else:
+        raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
+    return keras.Sequential([keras.Input((28, 28))] + body + [layers.Dense(10, activation="softmax")], name=arch)
+
+
+# ----------------------------------------------------------------------------
+# Schedules
+# ----------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class EpochPlan:
+    learning_rate: float
+    batch_size: int
+    # Whether the epoch starts with a fresh optimizer (the original's flaw).
+    reset_optimizer: bool
+
+
+def stage_schedule(schedule, stage, base_learning_rate, base_batch_size=4, factor=5.0):
+    """(learning rate, batch size) of one stage; every schedule divides lr/B by factor per stage."""
+    if schedule == "dlr":
+        return base_learning_rate / factor**stage, base_batch_size
+    if schedule == "ibs":
+        return base_learning_rate, int(round(base_batch_size * factor**stage))
+    if schedule == "hyb":
+        root = math.sqrt(factor)
+        return base_learning_rate / root**stage, int(round(base_batch_size * root**stage))
+    raise ValueError(f"unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
+
+
+def epoch_plans(schedule, optimizer_name, settings):
+    """The plan of every epoch of one run."""
+    plans = []
+    for stage in range(settings.num_stages):
+        learning_rate, batch_size = stage_schedule(
+            schedule, stage, settings.base_learning_rate(optimizer_name), settings.base_batch_size,
+            settings.stage_factor)
+        reset = settings.original_optimizer_reset and schedule in ("dlr", "hyb")
+        plans += [EpochPlan(learning_rate, batch_size, reset)] * settings.epochs_per_stage
+    return plans
+
+
+def updates_per_epoch(train_size, batch_size):
+    """Parameter updates in one epoch: a last partial batch is still a step."""
+    return math.ceil(train_size / batch_size)
+
+
+# ----------------------------------------------------------------------------
+# The optimizer: Keras's SGD and Adam formulas, one fused kernel per variable.
+# ----------------------------------------------------------------------------
+class FusedOptimizer:
+    """Plain SGD or Adam, updating each variable with one fused TensorFlow op.
+
+    Keras's own Adam runs about ten small ops per variable per step; at batch
+    size 4 that overhead, not arithmetic, dominates. ResourceApplyAdam and
+    ResourceApplyGradientDescent compute the same formulas in one op each (the
+    tests check them against keras.optimizers). The learning rate is a variable
+    so that a schedule changes it in place and all other state carries over.
+    """
+
+    def __init__(self, name, variables, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        if name not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
+        self.name = name
+        self.model_variables = list(variables)
+        self.learning_rate = tf.Variable(learning_rate, dtype=tf.float32, trainable=False)
+        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self.first_moments, self.second_moments = [], []
+        if name == "adam":
+            self.first_moments = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.model_variables]
+            self.second_moments = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.model_variables]
+
+    @property
+    def variables(self):
+        return [self.learning_rate, self.iterations] + self.first_moments + self.second_moments
+
+    def apply(self, gradients):
+        if self.name == "sgd":
+            for variable, gradient in zip(self.model_variables, gradients):
+                tf.raw_ops.ResourceApplyGradientDescent(var=variable.handle, alpha=self.learning_rate, delta=gradient)
+        else:
+            # Keras's Adam uses step t = iterations + 1 in its bias correction.
+            step = tf.cast(self.iterations + 1, tf.float32)
+            beta_1_power, beta_2_power = tf.pow(self.beta_1, step), tf.pow(self.beta_2, step)
+            for variable, gradient, first, second in zip(
+                    self.model_variables, gradients, self.first_moments, self.second_moments):
+                tf.raw_ops.ResourceApplyAdam(
+                    var=variable.handle, m=first.handle, v=second.handle, beta1_power=beta_1_power,
+                    beta2_power=beta_2_power, lr=self.learning_rate, beta1=self.beta_1, beta2=self.beta_2,
+                    epsilon=self.epsilon, grad=gradient)
+        self.iterations.assign_add(1)
+
+    def reset(self):
+        """What building a new optimizer does: moments and step count back to zero."""
+        self.iterations.assign(0)
+        for moment in self.first_moments + self.second_moments:
+            moment.assign(tf.zeros_like(moment))
+
+
+# ----------------------------------------------------------------------------
+# One training run (and its siblings, which share their first epochs)
+# ----------------------------------------------------------------------------
+def epoch_order(seed, epoch, train_size):
+    """The example order of one epoch; the same for every schedule of a seed."""
+    return np.random.default_rng([seed, epoch]).permutation(train_size).astype(np.int32)
+
+
+class Trainer:
+    """A model, its optimizer and the data, with a compiled epoch and evaluation.
+
+    A whole epoch is one graph call: batches are gathered from an order held
+    as a tensor, so a run of 5,000 steps never returns to Python. The batch
+    size is a tensor too, so the graph is traced once for every schedule.
+    """
+
+    def __init__(self, arch, optimizer_name, seed, settings, data):
+        keras.utils.set_random_seed(seed)
+        self.model = build_model(arch)
+        self.weights = [v.value for v in self.model.trainable_variables]
+        self.optimizer = FusedOptimizer(
+            optimizer_name, self.weights, settings.base_learning_rate(optimizer_name),
+            settings.adam_beta_1, settings.adam_beta_2, settings.adam_epsilon)
+        self.x_train, self.y_train = tf.constant(data["x_train"]), tf.constant(data["y_train"])
+        self.x_test, self.y_test = tf.constant(data["x_test"]), tf.constant(data["y_test"])
+        self.train_size, self.test_size = len(data["x_train"]), len(data["x_test"])
+
+    def loss(self, images, labels):
+        # Keras reads the logits under the softmax, so this is the stable form.
+        probabilities = self.model(images, training=True)
+        return tf.reduce_mean(keras.ops.sparse_categorical_crossentropy(labels, probabilities))
+
+    @tf.function
+    def train_epoch(self, order, batch_size):
+        """Trains one epoch in the given order; returns the mean of the batch losses."""
+        steps = (self.train_size + batch_size - 1) // batch_size
+        loss_sum = tf.constant(0.0)
+        for step in tf.range(steps):
+            batch = order[step * batch_size:tf.minimum((step + 1) * batch_size, self.train_size)]
+            with tf.GradientTape() as tape:
+                loss = self.loss(tf.gather(self.x_train, batch), tf.gather(self.y_train, batch))
+            self.optimizer.apply(tape.gradient(loss, self.weights))
+            loss_sum += loss
+        return loss_sum / tf.cast(steps, tf.float32)
+
+    @tf.function
+    def score_batch(self, images, labels):
+        probabilities = self.model(images, training=False)
+        losses = keras.ops.sparse_categorical_crossentropy(labels, probabilities)
+        correct = tf.equal(tf.argmax(probabilities, axis=1, output_type=tf.int32), labels)
+        return tf.reduce_sum(losses), tf.reduce_sum(tf.cast(correct, tf.float32))
+
+    def evaluate(self):
+        """(accuracy, mean loss) on the whole test set."""
+        loss_sum = correct = 0.0
+        for start in range(0, self.test_size, EVAL_BATCH_SIZE):
+            batch_loss, batch_correct = self.score_batch(
+                self.x_test[start:start + EVAL_BATCH_SIZE], self.y_test[start:start + EVAL_BATCH_SIZE])
+            loss_sum += float(batch_loss)
+            correct += float(batch_correct)
+        return correct / self.test_size, loss_sum / self.test_size
+
+    def state(self):
+        return [v.numpy() for v in self.weights + self.optimizer.variables]
+
+    def restore(self, state):
+        for variable, value in zip(self.weights + self.optimizer.variables, state):
+            variable.assign(value)
+
+
+def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=None, on_run=None):
+    """Trains the given schedules of one (arch, optimizer, seed); returns {schedule: metrics}.
+
+    All schedules start from the same initial weights and see the same order
+    of examples. Epochs that several schedules plan identically (the whole
+    first stage, in the study's design) are trained once and the runs branch
+    from a copy of the state: with deterministic ops the result is bit for bit
+    that of separate runs, and a third of the work is saved.
+
+    on_epoch(plan) is called after every trained epoch, on_run(schedule,
+    metrics) as soon as a run is complete. Metrics map each of test_accuracy,
+    test_loss, train_loss, learning_rate, batch_size, updates (cumulative) and
+    seconds (cumulative wall time, shared epochs counted in full) to per-epoch
+    lists.
+    """
+    trainer = Trainer(arch, optimizer_name, seed, settings, data)
+    plans = {schedule: epoch_plans(schedule, optimizer_name, settings) for schedule in schedules}
+    results = {}
+
+    def train_epoch(epoch, plan, history):
+        start = time.perf_counter()
+        if plan.reset_optimizer:
+            trainer.optimizer.reset()
+        trainer.optimizer.learning_rate.assign(plan.learning_rate)
+        order = tf.constant(epoch_order(seed, epoch, trainer.train_size))
+        train_loss = float(trainer.train_epoch(order, tf.constant(plan.batch_size)))
+        test_accuracy, test_loss = trainer.evaluate()
+        previous = history[-1] if history else {"updates": 0, "seconds": 0.0}
+        if on_epoch:
+            on_epoch(plan)
+        return {
+            "test_accuracy": test_accuracy,
+            "test_loss": test_loss,
+            "train_loss": train_loss,
+            "learning_rate": plan.learning_rate,
+            "batch_size": plan.batch_size,
+            "updates": previous["updates"] + updates_per_epoch(trainer.train_size, plan.batch_size),
+            "seconds": previous["seconds"] + time.perf_counter() - start,
+        }
+
+    def branch(epoch, members, history):
+        # members share the history of epochs [0, epoch); group them by what
+        # they do next, and train each group's next epoch from the same state.
+        if epoch == settings.epochs:
+            for schedule in members:
+                results[schedule] = {key: [record[key] for record in history] for key in history[0]}
+                if on_run:
+                    on_run(schedule, results[schedule])
+            return
+        groups = {}
+        for schedule in members:
+            groups.setdefault(plans[schedule][epoch], []).append(schedule)
+        saved = trainer.state() if len(groups) > 1 else None
+        for index, (plan, group) in enumerate(groups.items()):
+            if index > 0:
+                trainer.restore(saved)
+            branch(epoch + 1, group, history + [train_epoch(epoch, plan, history)])
+
+    branch(0, list(schedules), [])
+    return results
+
+
+# ----------------------------------------------------------------------------
+# The grid: which runs, in which worker processes, saved where
+# ----------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Selection:
+    """Which runs to do. Not a setting: results for any selection can mix."""
+    archs: tuple = ARCHITECTURES
+    optimizers: tuple = OPTIMIZERS
+    schedules: tuple = SCHEDULES
+    seeds: tuple = (0, 1, 2, 3, 4)
+
+    def run_keys(self):
+        return [(arch, optimizer, schedule, seed) for arch in self.archs for optimizer in self.optimizers
+                for schedule in self.schedules for seed in self.seeds]
+
+
+class StudyError(ValueError):
+    """A study that cannot go on as asked; the message says what to do."""
+
+
+def run_path(runs_dir, key):
+    arch, optimizer, schedule, seed = key
+    return os.path.join(runs_dir, f"{arch}_{optimizer}_{schedule}_seed{seed}.pickle")
+
+
+def save_atomically(payload, path):
+    """Writes a pickle so that the path holds either nothing or the whole of it."""
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    with os.fdopen(handle, "wb") as stream:
+        pickle.dump(payload, stream)
+    os.replace(temporary, path)
+
+
+def load_finished_runs(runs_dir, settings):
+    """{key: metrics} of the runs saved in runs_dir; refuses runs made with other settings."""
+    finished = {}
+    if not os.path.isdir(runs_dir):
+        return finished
+    expected = dataclasses.asdict(settings)
+    for name in sorted(os.listdir(runs_dir)):
+        if not name.endswith(".pickle"):
+            continue
+        path = os.path.join(runs_dir, name)
+        try:
+            with open(path, "rb") as stream:
+                record = pickle.load(stream)
+            saved, key, metrics = record["settings"], tuple(record["key"]), record["metrics"]
+        except Exception:  # A damaged run file is simply trained again.
+            continue
+        if saved != expected:
+            differences = ", ".join(f"{field} {saved.get(field)!r} there, {value!r} here"
+                                    for field, value in expected.items() if saved.get(field) != value)
+            raise StudyError(f"{runs_dir} holds runs made with other settings ({differences}); "
+                             "pass another --out, or delete that folder to start afresh")
+        finished[key] = metrics
+    return finished
+
+
+# Rough single-thread costs on this project's 2-core x86 machines (seconds per
+# step at a tiny batch, per training example, per test example). They only
+# order the work, longest first, and drive the progress bar's estimate.
+STEP_SECONDS = {("mlp300", "sgd"): 1.2e-4, ("mlp300", "adam"): 2.2e-4, ("mlp500_150", "sgd"): 2.1e-4,
+                ("mlp500_150", "adam"): 4.1e-4, ("lenet5", "sgd"): 2.9e-4, ("lenet5", "adam"): 3.2e-4}
+EXAMPLE_SECONDS = {"mlp300": 4e-6, "mlp500_150": 8e-6, "lenet5": 4.6e-5}
+
+
+def epoch_cost(arch, optimizer_name, plan, settings):
+    steps = updates_per_epoch(settings.train_size, plan.batch_size)
+    examples = settings.train_size + settings.test_size / 3
+    return steps * STEP_SECONDS[arch, optimizer_name] + examples * EXAMPLE_SECONDS[arch]
+
+
+def group_cost(group, settings):
+    """Estimated cost of train_runs for one group: shared epochs count once."""
+    arch, optimizer_name, _, schedules = group
+    prefixes = set()
+    for schedule in schedules:
+        plans = epoch_plans(schedule, optimizer_name, settings)
+        prefixes.update(tuple(plans[:epoch + 1]) for epoch in range(len(plans)))
+    return sum(epoch_cost(arch, optimizer_name, prefix[-1], settings) for prefix in prefixes)
+
+
+def parse_shard(text):
+    """'K/N' -> (K, N) with 1 <= K <= N."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard takes K/N, for example 2/3; got {text!r}") from None
+    if not 1 <= index <= count:
+        raise ValueError(f"--shard K/N needs 1 <= K <= N; got {text!r}")
+    return index, count
+
+
+def plan_groups(selection, finished, shard=None):
+    """The unfinished work as groups (arch, optimizer, seed, schedules to train).
+
+    A shard K/N takes every N-th (arch, optimizer, seed) of the whole selection,
+    counted before finished runs are removed, so that the slices stay the same
+    however far each shard has got.
+    """
+    groups = []
+    cells = [(arch, optimizer, seed) for arch in selection.archs for optimizer in selection.optimizers
+             for seed in selection.seeds]
+    for index, (arch, optimizer, seed) in enumerate(cells):
+        if shard and index % shard[1] != shard[0] - 1:
+            continue
+        todo = tuple(s for s in selection.schedules if (arch, optimizer, s, seed) not in finished)
+        if todo:
+            groups.append((arch, optimizer, seed, todo))
+    return groups
+
+
+_worker = {}
+
+
+def init_worker(settings, data, runs_dir, events):
+    """Prepares one worker process: one thread, deterministic ops, the data."""
+    with quiet_stderr():
+        # Tiny steps run faster on one thread than split across cores, and
+        # the cores are better spent on separate runs.
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        tf.config.experimental.enable_op_determinism()
+        for gpu in tf.config.list_physical_devices("GPU"):
+            tf.config.experimental.set_memory_growth(gpu, True)
+    _worker.update(settings=settings, data=data, runs_dir=runs_dir, events=events)
+
+
+def run_group(group):
+    """Worker task: trains one group and saves each run the moment it is done."""
+    arch, optimizer_name, seed, schedules = group
+    settings, events = _worker["settings"], _worker["events"]
+
+    def on_epoch(plan):
+        events.put(("epoch", epoch_cost(arch, optimizer_name, plan, settings)))
+
+    def on_run(schedule, metrics):
+        key = (arch, optimizer_name, schedule, seed)
+        record = {"key": key, "settings": dataclasses.asdict(settings), "metrics": metrics}
+        save_atomically(record, run_path(_worker["runs_dir"], key))
+        events.put(("run", key))
+
+    train_runs(arch, optimizer_name, seed, schedules, settings, _worker["data"], on_epoch, on_run)
+
+
+def library_versions():
+    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": np.__version__}
+
+
+def machine_description():
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def assemble_results(settings, selection, finished, command=""):
+    """The results dict of the selection, from the finished runs."""
+    runs = {key: finished[key] for key in selection.run_keys() if key in finished}
+    accuracy = {}
+    for (arch, optimizer, schedule, _), metrics in runs.items():
+        accuracy.setdefault(arch, {}).setdefault(optimizer, {}).setdefault(schedule, []).append(
+            metrics["test_accuracy"])
+    for by_optimizer in accuracy.values():
+        for by_schedule in by_optimizer.values():
+            for schedule, curves in by_schedule.items():
+                by_schedule[schedule] = np.mean(curves, axis=0).tolist()
+    config = dataclasses.asdict(settings)
+    config.update(
+        learning_rates={name: settings.base_learning_rate(name) for name in OPTIMIZERS},
+        epochs=settings.epochs,
+        archs=list(selection.archs), optimizers=list(selection.optimizers),
+        schedules=list(selection.schedules), seeds=list(selection.seeds),
+        command=command, versions=library_versions(), machine=machine_description())
+    return {"config": config, "runs": runs, "accuracy": accuracy,
+            "missing": [key for key in selection.run_keys() if key not in finished]}
+
+
+def run_study(settings, selection, data, out_dir, jobs=1, shard=None, command="", progress=None):
+    """Trains what out_dir lacks of the selection, then writes and returns the results.
+
+    Each run is saved to out_dir/runs/ as it finishes, so an interrupted study
+    loses only the runs in flight and the same call resumes it. progress, if
+    given, is called as progress(done_cost, total_cost, runs_done, runs_total).
+    """
+    runs_dir = os.path.join(out_dir, "runs")
+    os.makedirs(runs_dir, exist_ok=True)
+    finished = load_finished_runs(runs_dir, settings)
+    groups = plan_groups(selection, finished, shard)
+    if groups:
+        total_cost = sum(group_cost(group, settings) for group in groups)
+        runs_total = sum(len(group[3]) for group in groups)
+        done_cost, runs_done = 0.0, 0
+        # Spawned, not forked: TensorFlow's runtime does not survive a fork.
+        context = multiprocessing.get_context("spawn")
+        events = context.Queue()
+        with context.Pool(min(jobs, len(groups)), init_worker, (settings, data, runs_dir, events)) as pool:
+            longest_first = sorted(groups, key=lambda group: group_cost(group, settings), reverse=True)
+            pending = pool.map_async(run_group, longest_first, chunksize=1)
+            while True:
+                try:
+                    kind, value = events.get(timeout=0.25)
+                except queue.Empty:
+                    if pending.ready():
+                        break
+                    continue
+                if kind == "epoch":
+                    done_cost += value
+                else:
+                    runs_done += 1
+                if progress:
+                    progress(done_cost, total_cost, runs_done, runs_total)
+            pending.get()  # Raises here whatever a worker raised.
+        finished = load_finished_runs(runs_dir, settings)
+    results = assemble_results(settings, selection, finished, command)
+    save_atomically(results, os.path.join(out_dir, "results.pickle"))
+    return results
+
+
+# ----------------------------------------------------------------------------
+# The command line
+# ----------------------------------------------------------------------------
+class ProgressBar:
+    """A one-line bar with an estimate of the time left, on stderr."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream, self.start, self.last_decile = stream, time.perf_counter(), -1
+        self.interactive = stream.isatty()
+
+    def __call__(self, done_cost, total_cost, runs_done, runs_total):
+        fraction = min(done_cost / total_cost, 1.0) if total_cost else 1.0
+        elapsed = time.perf_counter() - self.start
+        remaining = elapsed * (1 - fraction) / fraction if fraction > 0 else float("nan")
+        width = 30
+        bar = "#" * int(width * fraction) + "-" * (width - int(width * fraction))
+        line = (f"[{bar}] {100 * fraction:3.0f}%  {runs_done}/{runs_total} runs  "
+                f"{format_duration(elapsed)} elapsed, about {format_duration(remaining)} left")
+        if self.interactive:
+            self.stream.write("\r" + line + ("\n" if runs_done == runs_total else ""))
+        elif int(10 * fraction) > self.last_decile or runs_done == runs_total:
+            # A log file gets a line every tenth of the way, not a flood.
+            self.last_decile = int(10 * fraction)
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def format_duration(seconds):
+    if seconds != seconds:  # Not a number: nothing measured yet.
+        return "?:??"
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line: the message and where to look."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def name_list(choices):
+    def parse(text):
+        names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+        unknown = [name for name in names if name not in choices]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of {', '.join(choices)}")
+        return names
+    return parse
+
+
+def count(minimum, maximum=None):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            upper = f" and at most {maximum:,}" if maximum is not None else ""
+            raise argparse.ArgumentTypeError(f"{value} is out of range: it must be at least {minimum}{upper}")
+        return value
+    return parse
+
+
+def shard_argument(text):
+    try:
+        return parse_shard(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def parse_args(argv=None):
+    defaults = Settings()
+    parser = ArgumentParser(
+        prog="main.py", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Train every (architecture, optimizer, schedule, seed) of the study and pickle the results. "
+                    "Finished runs in --out are kept and reused: rerun the same command to resume.")
+    parser.add_argument("--archs", type=name_list(ARCHITECTURES), default=ARCHITECTURES,
+                        help=f"comma list of architectures from {','.join(ARCHITECTURES)}")
+    parser.add_argument("--optimizers", type=name_list(OPTIMIZERS), default=OPTIMIZERS,
+                        help=f"comma list of optimizers from {','.join(OPTIMIZERS)}")
+    parser.add_argument("--schedules", type=name_list(SCHEDULES), default=SCHEDULES,
+                        help=f"comma list of schedules from {','.join(SCHEDULES)}")
+    parser.add_argument("--seeds", type=count(1), default=5, help="number of seeds: runs seeds 0 to N-1")
+    parser.add_argument("--epochs-per-stage", type=count(1), default=defaults.epochs_per_stage,
+                        help="epochs in each of the 4 stages")
+    parser.add_argument("--train-size", type=count(1, 60_000), default=defaults.train_size,
+                        help="use the first N training images")
+    parser.add_argument("--test-size", type=count(1, 10_000), default=defaults.test_size,
+                        help="use the first N test images")
+    parser.add_argument("--jobs", type=count(1), default=os.cpu_count() or 1,
+                        help="worker processes (each uses one thread); default: the number of CPU cores")
+    parser.add_argument("--out", default="results", help="folder for results.pickle and runs/")
+    parser.add_argument("--data", default=None,
+                        help="an MNIST-layout .npz (x_train, y_train, x_test, y_test); "
+                             "default: data/mnist.npz, checked against its checksum")
+    parser.add_argument("--shard", type=shard_argument, default=None, metavar="K/N",
+                        help="run only the K-th of N equal slices of the grid (K from 1 to N), for job arrays")
+    parser.add_argument("--original-optimizer-reset", action="store_true",
+                        help="reproduce the original code's flaw: a fresh optimizer at every epoch for dlr and hyb, "
+                             "which resets Adam's moments and step count (use a separate --out)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    command = " ".join(["python main.py"] + list(sys.argv[1:] if argv is None else argv))
+    try:
+        arrays = load_mnist(args.data)
+        for split, size, flag in (("train", args.train_size, "--train-size"), ("test", args.test_size, "--test-size")):
+            available = len(arrays[0] if split == "train" else arrays[2])
+            if size > available:
+                raise DataError(f"{flag} {size:,} is more than the {available:,} {split} images in the data")
+        settings = Settings(train_size=args.train_size, test_size=args.test_size,
+                            epochs_per_stage=args.epochs_per_stage,
+                            original_optimizer_reset=args.original_optimizer_reset,
+                            data_fingerprint=data_fingerprint(arrays))
+        selection = Selection(args.archs, args.optimizers, args.schedules, tuple(range(args.seeds)))
+        data = prepare_data(arrays, settings.train_size, settings.test_size)
+        start = time.perf_counter()
+        results = run_study(settings, selection, data, args.out, args.jobs, args.shard, command, ProgressBar())
+    except (DataError, StudyError) as error:
+        print(f"main.py: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nmain.py: interrupted; finished runs are saved in {os.path.join(args.out, 'runs')}. "
+              "Run the same command again to resume.", file=sys.stderr)
+        return 130
+    path = os.path.join(args.out, "results.pickle")
+    print(f"{len(results['runs'])} runs in {path} ({time.perf_counter() - start:.0f} s).")
+    if results["missing"]:
+        print(f"{len(results['missing'])} runs of the selection are not in {args.out} yet "
+              "(other shards?); copy their runs/ files here and rerun to complete the pickle.")
+    print(f"Draw the figures with: python plots.py --results {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    # A kill should unwind like Ctrl-C, so the worker processes stop too.
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    sys.exit(main())
