@@ -1,0 +1,797 @@
+"""Figures and summary tables for the "increase the batch size" MNIST replication.
+
+Reads the results pickle that main.py writes and draws, into one folder:
+
+- accuracy_epoch_{arch}_{optimizer}.png    test accuracy against epoch
+- accuracy_updates_{arch}_{optimizer}.png  test accuracy against parameter updates
+- accuracy_seconds_{arch}_{optimizer}.png  test accuracy against wall seconds
+- train_loss_{arch}_{optimizer}.png        training loss against epoch
+- schedules.png                            learning rate and batch size per epoch
+- noise_scale.png                          SGD noise scale g = lr * N / B per epoch
+- overview.png                             all architecture x optimizer panels
+- summary.csv and summary.md               final accuracies and paired differences
+
+Usage:
+
+    python plots.py                                   # reads results/results.pickle
+    python plots.py --results other.pickle --out figures/
+
+A partial pickle (some runs still missing) is drawn as far as it goes, and the
+missing runs are listed. This module uses only numpy, matplotlib and the
+standard library: it never imports TensorFlow, Keras or main.py.
+"""
+
+import argparse
+import csv
+import math
+import pickle
+import sys
+from pathlib import Path
+
+import matplotlib
+
+# Agg draws straight to PNG files and works without a display.
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+DEFAULT_RESULTS = Path("results/results.pickle")
+DPI = 130
+
+# Human names, in the order figures and tables list them.
+ARCHITECTURE_NAMES = {"mlp300": "300-unit MLP", "mlp500_150": "500-150 MLP", "lenet5": "LeNet-5"}
+OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam"}
+SCHEDULE_NAMES = {
+    "dlr": "decaying learning rate (dlr)",
+    "ibs": "increasing batch size (ibs)",
+    "hyb": "hybrid (hyb)",
+}
+
+# One fixed look per schedule in every figure (colour-blind-safe colours).
+# dlr is drawn wide with open markers and ibs narrow and dashed on top of it,
+# so that the two stay visible where they coincide, as their noise scales do.
+SCHEDULE_STYLES = {
+    "dlr": dict(color="#0072B2", linestyle="-", linewidth=2.8, marker="o", markersize=8,
+                markerfacecolor="none", markeredgewidth=1.5),
+    "ibs": dict(color="#D55E00", linestyle="--", linewidth=1.6, marker="s", markersize=4),
+    "hyb": dict(color="#009E73", linestyle="-.", linewidth=1.6, marker="^", markersize=5),
+}
+
+RUN_METRICS = ("test_accuracy", "test_loss", "train_loss", "learning_rate", "batch_size",
+               "updates", "seconds")
+
+# Two-sided 95% Student t quantiles t_{0.975, df} for df = 1..30; beyond 30 the
+# normal quantile 1.96 is close enough for a confidence interval over seeds.
+T_QUANTILES_975 = (
+    12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
+    2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
+    2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
+)
+
+# Unpickling may import any module a pickle names. Only plain Python and numpy
+# objects are rebuilt, so reading results can never import TensorFlow (or
+# main.py, which imports it).
+PLAIN_DATA_MODULES = {"builtins", "copyreg", "collections", "_codecs", "datetime", "numpy"}
+
+SUMMARY_COLUMNS = (
+    "architecture", "optimizer", "schedule", "seeds",
+    "final_test_accuracy_mean", "final_test_accuracy_std", "best_epoch_test_accuracy_mean",
+    "parameter_updates", "wall_seconds_mean",
+    "paired_seeds_with_dlr", "diff_vs_dlr_pp_mean", "diff_vs_dlr_pp_ci95_low",
+    "diff_vs_dlr_pp_ci95_high",
+)
+
+
+class ResultsError(Exception):
+    """The results file is missing, unreadable or not shaped like main.py's output."""
+
+
+# ---------------------------------------------------------------------------
+# Reading and checking the results
+# ---------------------------------------------------------------------------
+
+class _PlainDataUnpickler(pickle.Unpickler):
+    """Unpickler that refuses classes outside PLAIN_DATA_MODULES."""
+
+    def find_class(self, module, name):
+        if module.split(".")[0] in PLAIN_DATA_MODULES:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(
+            f"it refers to {module}.{name}, and only plain Python and numpy data is read")
+
+
+def load_results(path):
+    """Return the results dict stored at path, after checking its shape.
+
+    Raises ResultsError with a one-line reason when the file is missing,
+    is not a pickle, or does not hold what main.py writes.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ResultsError(f"{path} does not exist; run python main.py first "
+                           "(or pass --results PATH)")
+    try:
+        with path.open("rb") as handle:
+            results = _PlainDataUnpickler(handle).load()
+    # Unpickling arbitrary bytes can fail with almost any exception type.
+    except Exception as error:  # noqa: BLE001
+        reason = str(error) or type(error).__name__
+        raise ResultsError(f"cannot read {path} as a results pickle ({reason}); "
+                           "run python main.py to write it") from None
+    problem = _shape_problem(results)
+    if problem:
+        raise ResultsError(f"{path} is not a results pickle from main.py: {problem}; "
+                           "run python main.py to write it again")
+    return results
+
+
+def _shape_problem(results):
+    """Describe the first way results differs from main.py's schema, or return None."""
+    if not isinstance(results, dict):
+        return f"it holds a {type(results).__name__}, not a dict"
+    if not isinstance(results.get("config"), dict):
+        return "it has no 'config' dict"
+    train_size = results["config"].get("train_size")
+    if not isinstance(train_size, (int, np.integer)) or train_size <= 0:
+        return "config has no positive integer 'train_size'"
+    if not isinstance(results.get("runs"), dict):
+        return "it has no 'runs' dict"
+    for key, run in results["runs"].items():
+        if not (isinstance(key, tuple) and len(key) == 4):
+            return f"run key {key!r} is not an (arch, optimizer, schedule, seed) tuple"
+        if not isinstance(run, dict):
+            return f"run {key!r} is not a dict of per-epoch lists"
+        lengths = set()
+        for metric in RUN_METRICS:
+            if metric not in run:
+                return f"run {key!r} has no '{metric}' list"
+            try:
+                values = np.asarray(run[metric], dtype=float)
+            except (TypeError, ValueError):
+                return f"run {key!r} has a '{metric}' that is not a list of numbers"
+            if values.ndim != 1 or len(values) == 0:
+                return f"run {key!r} has a '{metric}' that is not a non-empty list"
+            lengths.add(len(values))
+        if len(lengths) > 1:
+            return f"run {key!r} has per-epoch lists of different lengths"
+    missing = results.get("missing", [])
+    if not isinstance(missing, (list, tuple)) or not all(
+            isinstance(key, (list, tuple)) and len(key) == 4 for key in missing):
+        return "'missing' is not a list of (arch, optimizer, schedule, seed) tuples"
+    return None
+
+
+def _rank(code, names):
+    """Sort key that puts codes in the order of the names dict, unknown codes last."""
+    known = list(names)
+    return (known.index(code) if code in known else len(known), str(code))
+
+
+def ordered(codes, names):
+    """Return the distinct codes in the order of the names dict, unknown codes last."""
+    return sorted(set(codes), key=lambda code: _rank(code, names))
+
+
+def group_runs(results):
+    """Return {(arch, optimizer, schedule): {seed: run}} for every finished run."""
+    cells = {}
+    for (arch, optimizer, schedule, seed), run in results["runs"].items():
+        cells.setdefault((arch, optimizer, schedule), {})[seed] = run
+    return cells
+
+
+def selected_architectures_and_optimizers(results):
+    """Architectures and optimizers that were asked for or have runs, in display order."""
+    config = results["config"]
+    keys = list(results["runs"])
+    architectures = ordered(list(config.get("archs", [])) + [key[0] for key in keys],
+                            ARCHITECTURE_NAMES)
+    optimizers = ordered(list(config.get("optimizers", [])) + [key[1] for key in keys],
+                         OPTIMIZER_NAMES)
+    return architectures, optimizers
+
+
+def missing_runs(results):
+    """Return the sorted (arch, optimizer, schedule, seed) runs asked for but not finished.
+
+    These are the runs listed under "missing" plus every run of the config's
+    selection (archs x optimizers x schedules x seeds) that has no entry in "runs".
+    """
+    config = results["config"]
+    finished = set(results["runs"])
+    missing = {tuple(key) for key in results.get("missing", [])}
+    for arch in config.get("archs", []):
+        for optimizer in config.get("optimizers", []):
+            for schedule in config.get("schedules", []):
+                for seed in config.get("seeds", []):
+                    missing.add((arch, optimizer, schedule, seed))
+    return sorted(missing - finished, key=_run_sort_key)
+
+
+def _run_sort_key(key):
+    arch, optimizer, schedule, seed = key
+    seed_rank = (0, seed, "") if isinstance(seed, (int, np.integer)) else (1, 0, str(seed))
+    return (_rank(arch, ARCHITECTURE_NAMES), _rank(optimizer, OPTIMIZER_NAMES),
+            _rank(schedule, SCHEDULE_NAMES), seed_rank)
+
+
+# ---------------------------------------------------------------------------
+# Statistics
+# ---------------------------------------------------------------------------
+
+def cell_statistics(seed_runs, metric):
+    """Per-epoch mean, standard deviation (ddof=1; None for one seed) and seed count.
+
+    Runs of one cell normally have equal length; if not, all are cut to the
+    shortest so that every epoch averages the same seeds.
+    """
+    length = min(len(run[metric]) for run in seed_runs.values())
+    values = np.array([np.asarray(run[metric], dtype=float)[:length]
+                       for run in seed_runs.values()])
+    standard_deviation = values.std(axis=0, ddof=1) if len(values) > 1 else None
+    return values.mean(axis=0), standard_deviation, len(values)
+
+
+def t_quantile_975(degrees_of_freedom):
+    """Two-sided 95% Student t quantile, from the table up to 30 and 1.96 beyond."""
+    if degrees_of_freedom < 1:
+        raise ValueError("a t quantile needs at least one degree of freedom")
+    if degrees_of_freedom <= len(T_QUANTILES_975):
+        return T_QUANTILES_975[degrees_of_freedom - 1]
+    return 1.96
+
+
+def mean_with_confidence_interval(values):
+    """Return (mean, low, high) of a 95% t interval; low and high are None for one value."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, None, None
+    half_width = (t_quantile_975(len(values) - 1) * values.std(ddof=1)
+                  / math.sqrt(len(values)))
+    return mean, mean - half_width, mean + half_width
+
+
+def summarize(results):
+    """Return one row dict per (arch, optimizer, schedule) with runs, keyed by SUMMARY_COLUMNS.
+
+    Accuracies are fractions; differences from dlr are in percentage points,
+    paired by seed. Missing values (a std of one seed, an interval of one
+    pair, the difference of dlr from itself) are None.
+    """
+    cells = group_runs(results)
+    architectures, optimizers = selected_architectures_and_optimizers(results)
+    rows = []
+    for arch in architectures:
+        for optimizer in optimizers:
+            schedules = ordered([key[2] for key in cells if key[:2] == (arch, optimizer)],
+                                SCHEDULE_NAMES)
+            for schedule in schedules:
+                rows.append(_summary_row(cells, arch, optimizer, schedule))
+    return rows
+
+
+def _summary_row(cells, arch, optimizer, schedule):
+    seed_runs = cells[(arch, optimizer, schedule)]
+    seeds = sorted(seed_runs, key=str)
+    final_accuracies = np.array([seed_runs[seed]["test_accuracy"][-1] for seed in seeds],
+                                dtype=float)
+    best_accuracies = [max(seed_runs[seed]["test_accuracy"]) for seed in seeds]
+    row = dict.fromkeys(SUMMARY_COLUMNS)
+    row.update(
+        architecture=arch,
+        optimizer=optimizer,
+        schedule=schedule,
+        seeds=len(seeds),
+        final_test_accuracy_mean=float(final_accuracies.mean()),
+        final_test_accuracy_std=(float(final_accuracies.std(ddof=1))
+                                 if len(seeds) > 1 else None),
+        best_epoch_test_accuracy_mean=float(np.mean(best_accuracies)),
+        # Every seed of a cell takes the same number of steps, so one run tells it.
+        parameter_updates=int(seed_runs[seeds[0]]["updates"][-1]),
+        wall_seconds_mean=float(np.mean([seed_runs[seed]["seconds"][-1] for seed in seeds])),
+    )
+    reference = cells.get((arch, optimizer, "dlr"), {})
+    paired_seeds = [seed for seed in seeds if seed in reference]
+    if schedule != "dlr" and paired_seeds:
+        differences = [100.0 * (seed_runs[seed]["test_accuracy"][-1]
+                                - reference[seed]["test_accuracy"][-1])
+                       for seed in paired_seeds]
+        mean, low, high = mean_with_confidence_interval(differences)
+        row.update(paired_seeds_with_dlr=len(paired_seeds), diff_vs_dlr_pp_mean=mean,
+                   diff_vs_dlr_pp_ci95_low=low, diff_vs_dlr_pp_ci95_high=high)
+    return row
+
+
+# ---------------------------------------------------------------------------
+# Summary files
+# ---------------------------------------------------------------------------
+
+def write_summary_csv(rows, path):
+    """Write rows as CSV with plain numbers (accuracy as fractions, differences in pp)."""
+    with Path(path).open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=SUMMARY_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({column: _csv_value(row[column]) for column in SUMMARY_COLUMNS})
+    return Path(path)
+
+
+def _csv_value(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    return value
+
+
+def write_summary_markdown(rows, path, config):
+    """Write rows as a Markdown table in percent, with a header saying what the numbers mean."""
+    seed_counts = sorted({row["seeds"] for row in rows})
+    seeds_text = (f"{seed_counts[0]} seed{'s' if seed_counts[0] != 1 else ''}"
+                  if len(seed_counts) == 1 else
+                  f"{seed_counts[0]} to {seed_counts[-1]} seeds per row")
+    reset_text = (" Runs reproduce the original code's optimizer reset every epoch for "
+                  "dlr and hyb." if config.get("original_optimizer_reset") else "")
+    lines = [
+        f"# Summary{_reset_suffix(config)}",
+        "",
+        f"MNIST, {config['train_size']:,} training images, "
+        f"{config.get('epochs', config.get('num_stages', 4) * config.get('epochs_per_stage', 3))}"
+        " epochs, "
+        f"{seeds_text}.{reset_text} Accuracies are test accuracy in percent, mean ± standard "
+        "deviation across seeds (ddof=1). Final: after the last epoch; best-epoch: mean over "
+        "seeds of each run's highest test accuracy. Parameter updates are those of one run; "
+        "wall seconds are the seeds' mean training time. The difference from dlr is paired "
+        "by seed, in percentage points: mean [95% Student-t confidence interval of the mean].",
+        "",
+        "| Architecture | Optimizer | Schedule | Seeds | Final accuracy (%) | "
+        "Best-epoch accuracy (%) | Parameter updates | Wall seconds | Difference from dlr (pp) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        final = f"{100 * row['final_test_accuracy_mean']:.2f}"
+        if row["final_test_accuracy_std"] is not None:
+            final += f" ± {100 * row['final_test_accuracy_std']:.2f}"
+        cells = [
+            ARCHITECTURE_NAMES.get(row["architecture"], str(row["architecture"])),
+            OPTIMIZER_NAMES.get(row["optimizer"], str(row["optimizer"])),
+            SCHEDULE_NAMES.get(row["schedule"], str(row["schedule"])),
+            str(row["seeds"]),
+            final,
+            f"{100 * row['best_epoch_test_accuracy_mean']:.2f}",
+            f"{row['parameter_updates']:,}",
+            f"{row['wall_seconds_mean']:.1f}",
+            _markdown_difference(row),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)
+
+
+def _markdown_difference(row):
+    if row["schedule"] == "dlr":
+        return "(reference)"
+    if row["diff_vs_dlr_pp_mean"] is None:
+        return "- (no dlr run to pair with)"
+    text = f"{row['diff_vs_dlr_pp_mean']:+.2f}"
+    if row["diff_vs_dlr_pp_ci95_low"] is None:
+        return text + " (one paired seed)"
+    return (text + f" [{row['diff_vs_dlr_pp_ci95_low']:+.2f}, "
+            f"{row['diff_vs_dlr_pp_ci95_high']:+.2f}]")
+
+
+# ---------------------------------------------------------------------------
+# Figure helpers
+# ---------------------------------------------------------------------------
+
+def _reset_suffix(config):
+    return " (original optimizer reset)" if config.get("original_optimizer_reset") else ""
+
+
+def _cell_title(arch, optimizer):
+    return (f"{ARCHITECTURE_NAMES.get(arch, arch)}, "
+            f"{OPTIMIZER_NAMES.get(optimizer, optimizer)}")
+
+
+def _band_description(seed_counts):
+    """Say how many seeds each line averages and what the shaded band is."""
+    counts = sorted(set(seed_counts))
+    if counts == [1]:
+        return "one seed per schedule (no spread to show)"
+    seeds = (f"{counts[0]} seeds" if len(counts) == 1
+             else f"{counts[0]} to {counts[-1]} seeds")
+    where = " where there are two or more" if counts[0] == 1 else ""
+    return f"line: mean of {seeds}; band: ± 1 standard deviation across seeds{where}"
+
+
+def draw_schedule_curves(axes, schedule_runs, y_metric, x_metric=None, scale=1.0):
+    """Draw one mean line with a ±1 std band per schedule.
+
+    schedule_runs maps schedule -> {seed: run}. The x axis is the epoch number
+    when x_metric is None, else the seed mean of that per-epoch metric.
+    Returns [(mean, std, seed count)] of the drawn y values, already scaled.
+    """
+    drawn = []
+    for schedule in ordered(schedule_runs, SCHEDULE_NAMES):
+        seed_runs = schedule_runs[schedule]
+        mean, std, count = cell_statistics(seed_runs, y_metric)
+        if x_metric is None:
+            x_values = np.arange(1, len(mean) + 1)
+        else:
+            x_values = cell_statistics(seed_runs, x_metric)[0][:len(mean)]
+        style = SCHEDULE_STYLES.get(schedule, {})
+        axes.plot(x_values, scale * mean, label=SCHEDULE_NAMES.get(schedule, schedule),
+                  **style)
+        if std is not None:
+            axes.fill_between(x_values, scale * (mean - std), scale * (mean + std),
+                              color=style.get("color"), alpha=0.18, linewidth=0)
+        drawn.append((scale * mean, None if std is None else scale * std, count))
+    return drawn
+
+
+def zoom_accuracy_axis(axes, drawn):
+    """Limit the y axis to where the curves are once the first epoch is over.
+
+    The first epoch is far below the rest and would squash the differences
+    that matter, so the range starts a little below the lowest later mean.
+    Returns a note saying where epoch 1 lies if it fell below the range, else "".
+    """
+    lowest = min(float(np.min(mean[1:] if len(mean) > 1 else mean)) for mean, _, _ in drawn)
+    highest = max(float(np.max(mean if std is None else mean + std)) for mean, std, _ in drawn)
+    span = max(highest - lowest, 0.5)
+    bottom = lowest - 0.15 * span
+    axes.set_ylim(bottom, min(100.0, highest + 0.1 * span))
+    first_epoch = [float(mean[0]) for mean, _, _ in drawn]
+    if min(first_epoch) >= bottom:
+        return ""
+    low, high = f"{min(first_epoch):.1f}%", f"{max(first_epoch):.1f}%"
+    return f"epoch 1 ({low if low == high else f'{low} to {high}'}) is below the y range"
+
+
+def mark_stage_boundaries(axes, epochs, epochs_per_stage):
+    """Dotted vertical lines between stages, where the schedules change step."""
+    for boundary in range(epochs_per_stage, epochs, epochs_per_stage):
+        axes.axvline(boundary + 0.5, color="0.6", linestyle=":", linewidth=1)
+
+
+def _epoch_axis(axes, epochs, config):
+    mark_stage_boundaries(axes, epochs, config.get("epochs_per_stage", 3))
+    axes.set_xticks(range(1, epochs + 1))
+    axes.set_xlabel("epoch (dotted lines: stage boundaries)")
+
+
+def _new_figure(title, size=(7, 4.8)):
+    # Constrained layout keeps the title, the subtitle and the axes apart.
+    figure, axes = plt.subplots(figsize=size, layout="constrained")
+    figure.suptitle(title, fontsize=12)
+    axes.grid(True, which="major", alpha=0.3)
+    return figure, axes
+
+
+def _subtitle(axes, first_line, *notes):
+    """Small grey text above the axes: first_line, then any non-empty notes on a second line."""
+    notes = "; ".join(note for note in notes if note)
+    axes.set_title(first_line + (f"\n{notes}" if notes else ""), fontsize=9, color="0.3")
+
+
+def _save(figure, path):
+    figure.savefig(path, dpi=DPI)
+    plt.close(figure)
+    return Path(path)
+
+
+def _seed_counts(schedule_runs):
+    return [len(seed_runs) for seed_runs in schedule_runs.values()]
+
+
+# ---------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------
+
+def _plot_accuracy(schedule_runs, arch, optimizer, config, x_metric, what, note=""):
+    """Test accuracy (mean and band over seeds) against epoch or another per-epoch metric."""
+    figure, axes = _new_figure(
+        f"{_cell_title(arch, optimizer)}: test accuracy by {what}{_reset_suffix(config)}")
+    drawn = draw_schedule_curves(axes, schedule_runs, "test_accuracy", x_metric, scale=100)
+    clipped_note = zoom_accuracy_axis(axes, drawn)
+    if x_metric is None:
+        _epoch_axis(axes, max(len(mean) for mean, _, _ in drawn), config)
+    _subtitle(axes, _band_description(_seed_counts(schedule_runs)), note, clipped_note)
+    axes.set_ylabel("test accuracy (%)")
+    axes.legend(loc="lower right", fontsize=9)
+    return figure, axes
+
+
+def plot_accuracy_by_epoch(schedule_runs, arch, optimizer, config, path):
+    """Test accuracy against epoch for one architecture and optimizer."""
+    figure, _ = _plot_accuracy(schedule_runs, arch, optimizer, config, None, "epoch")
+    return _save(figure, path)
+
+
+def plot_accuracy_by_updates(schedule_runs, arch, optimizer, config, path):
+    """Test accuracy against cumulative parameter updates (log scale)."""
+    figure, axes = _plot_accuracy(schedule_runs, arch, optimizer, config, "updates",
+                                  "parameter updates", "one marker per epoch")
+    axes.set_xscale("log")
+    axes.set_xlabel("cumulative parameter updates (log scale)")
+    return _save(figure, path)
+
+
+def plot_accuracy_by_seconds(schedule_runs, arch, optimizer, config, path):
+    """Test accuracy against cumulative wall-clock seconds of training."""
+    machine = config.get("machine")
+    figure, axes = _plot_accuracy(schedule_runs, arch, optimizer, config, "seconds",
+                                  "training time", "seconds: mean over seeds")
+    axes.set_xlim(left=0)
+    axes.set_xlabel("cumulative wall-clock seconds" + (f" on {machine}" if machine else ""))
+    return _save(figure, path)
+
+
+def plot_train_loss(schedule_runs, arch, optimizer, config, path):
+    """Training loss against epoch (log scale)."""
+    figure, axes = _new_figure(
+        f"{_cell_title(arch, optimizer)}: training loss by epoch{_reset_suffix(config)}")
+    drawn = draw_schedule_curves(axes, schedule_runs, "train_loss")
+    axes.set_yscale("log")
+    _epoch_axis(axes, max(len(mean) for mean, _, _ in drawn), config)
+    _subtitle(axes, _band_description(_seed_counts(schedule_runs)))
+    axes.set_ylabel("training loss (cross-entropy, log scale)")
+    axes.legend(loc="upper right", fontsize=9)
+    return _save(figure, path)
+
+
+def representative_runs(results):
+    """Return {(optimizer, schedule): run}, one run each, to read schedules from.
+
+    Learning rate and batch size depend only on optimizer and schedule, so the
+    first run in display order stands for all architectures and seeds.
+    """
+    representatives = {}
+    for key in sorted(results["runs"], key=_run_sort_key):
+        representatives.setdefault((key[1], key[2]), results["runs"][key])
+    return representatives
+
+
+def plot_schedules(results, path):
+    """Learning rate (relative to its base) and batch size against epoch."""
+    config = results["config"]
+    by_schedule = {}
+    for (_, schedule), run in representative_runs(results).items():
+        by_schedule.setdefault(schedule, run)
+    figure, (rate_axes, batch_axes) = plt.subplots(1, 2, figsize=(11, 4.6),
+                                                   layout="constrained")
+    figure.suptitle(f"Schedules: learning rate and batch size per epoch{_reset_suffix(config)}",
+                    fontsize=12)
+    rate_values, batch_values = set(), set()
+    for schedule in ordered(by_schedule, SCHEDULE_NAMES):
+        run = by_schedule[schedule]
+        rates = np.asarray(run["learning_rate"], dtype=float)
+        # Every schedule starts at the base rate, so the first epoch's rate is the base.
+        relative_rates = np.round(rates / rates[0], 6)
+        batches = np.asarray(run["batch_size"], dtype=float)
+        epochs = np.arange(1, len(rates) + 1)
+        style = SCHEDULE_STYLES.get(schedule, {})
+        label = SCHEDULE_NAMES.get(schedule, schedule)
+        rate_axes.plot(epochs, relative_rates, label=label, **style)
+        batch_axes.plot(epochs, batches, label=label, **style)
+        rate_values.update(relative_rates)
+        batch_values.update(batches)
+    base_rates = config.get("learning_rates", {})
+    base_text = ", ".join(f"{OPTIMIZER_NAMES.get(name, name)} {rate:g}"
+                          for name, rate in base_rates.items())
+    rate_axes.set_title("learning rate / base learning rate"
+                        + (f" (base: {base_text})" if base_text else ""), fontsize=10)
+    batch_axes.set_title("batch size (examples per parameter update)", fontsize=10)
+    # Ticks at the values the schedules take are easier to read than powers of ten.
+    rate_ticks = sorted(rate_values)
+    rate_axes.set_yscale("log")
+    rate_axes.minorticks_off()
+    rate_axes.set_yticks(rate_ticks, ["1" if value == 1 else f"1/{1 / value:.3g}"
+                                      for value in rate_ticks])
+    rate_axes.set_ylabel("relative learning rate (log scale)")
+    batch_ticks = sorted(batch_values)
+    batch_axes.set_yscale("log")
+    batch_axes.minorticks_off()
+    batch_axes.set_yticks(batch_ticks, [f"{value:g}" for value in batch_ticks])
+    batch_axes.set_ylabel("batch size (log scale)")
+    epochs = max(len(run["learning_rate"]) for run in by_schedule.values())
+    for axes in (rate_axes, batch_axes):
+        mark_stage_boundaries(axes, epochs, config.get("epochs_per_stage", 3))
+        axes.set_xticks(range(1, epochs + 1))
+        axes.set_xlabel("epoch (dotted lines: stage boundaries)")
+        axes.grid(True, alpha=0.3)
+    batch_axes.legend(loc="upper left", fontsize=9)
+    return _save(figure, path)
+
+
+def noise_scales(results):
+    """Return {(optimizer, schedule): per-epoch noise scale lr * N / B}."""
+    train_size = results["config"]["train_size"]
+    return {key: (np.asarray(run["learning_rate"], dtype=float) * train_size
+                  / np.asarray(run["batch_size"], dtype=float))
+            for key, run in representative_runs(results).items()}
+
+
+def plot_noise_scale(results, path):
+    """Noise scale per epoch, one panel per optimizer, to show the schedules match it."""
+    config = results["config"]
+    scales = noise_scales(results)
+    optimizers = ordered([optimizer for optimizer, _ in scales], OPTIMIZER_NAMES)
+    figure, panels = plt.subplots(1, len(optimizers), figsize=(5.5 * len(optimizers), 4.8),
+                                  squeeze=False, layout="constrained")
+    figure.suptitle(f"Noise scale g = lr × N / B per epoch (N = {config['train_size']:,} "
+                    f"training images){_reset_suffix(config)}", fontsize=12)
+    for axes, optimizer in zip(panels[0], optimizers):
+        schedules = ordered([schedule for name, schedule in scales if name == optimizer],
+                            SCHEDULE_NAMES)
+        for schedule in schedules:
+            noise = scales[(optimizer, schedule)]
+            axes.plot(np.arange(1, len(noise) + 1), noise,
+                      label=SCHEDULE_NAMES.get(schedule, schedule),
+                      **SCHEDULE_STYLES.get(schedule, {}))
+        gaps = _noise_gaps_to_dlr(scales, optimizer, schedules)
+        axes.set_title(OPTIMIZER_NAMES.get(optimizer, optimizer)
+                       + (f"\nlargest gap to dlr: {gaps}" if gaps else ""), fontsize=10)
+        axes.set_yscale("log")
+        epochs = max(len(scales[(optimizer, schedule)]) for schedule in schedules)
+        _epoch_axis(axes, epochs, config)
+        axes.set_ylabel("noise scale g (log scale)")
+        axes.grid(True, alpha=0.3)
+    panels[0][-1].legend(loc="upper right", fontsize=9)
+    return _save(figure, path)
+
+
+def _noise_gaps_to_dlr(scales, optimizer, schedules):
+    """Say, per schedule, how far its noise scale strays from dlr's at most ("" without dlr)."""
+    if "dlr" not in schedules:
+        return ""
+    reference = scales[(optimizer, "dlr")]
+    gaps = []
+    for schedule in schedules:
+        if schedule == "dlr":
+            continue
+        noise = scales[(optimizer, schedule)]
+        length = min(len(noise), len(reference))
+        gap = float(np.max(np.abs(noise[:length] / reference[:length] - 1)))
+        # The hybrid batch size is rounded to a whole number, the only source of its gap.
+        note = " (batch size rounded)" if schedule == "hyb" and gap > 0 else ""
+        gaps.append(f"{schedule} {100 * gap:.1f}%{note}")
+    return ", ".join(gaps)
+
+
+def plot_overview(results, path):
+    """All architecture x optimizer panels of test accuracy by epoch, one shared legend."""
+    config = results["config"]
+    cells = group_runs(results)
+    architectures, optimizers = selected_architectures_and_optimizers(results)
+    epochs_per_stage = config.get("epochs_per_stage", 3)
+    figure, panels = plt.subplots(len(optimizers), len(architectures),
+                                  figsize=(4.6 * len(architectures), 3.4 * len(optimizers) + 1.2),
+                                  squeeze=False, layout="constrained")
+    figure.suptitle(f"Test accuracy on MNIST ({config['train_size']:,} training images): "
+                    f"decaying learning rate vs increasing batch size{_reset_suffix(config)}",
+                    fontsize=14)
+    clipped_notes = []
+    for row, optimizer in enumerate(optimizers):
+        for column, arch in enumerate(architectures):
+            axes = panels[row][column]
+            axes.set_title(_cell_title(arch, optimizer), fontsize=11)
+            axes.grid(True, alpha=0.3)
+            schedule_runs = {key[2]: seed_runs for key, seed_runs in cells.items()
+                             if key[:2] == (arch, optimizer)}
+            if not schedule_runs:
+                axes.text(0.5, 0.5, "no finished runs", ha="center", va="center",
+                          transform=axes.transAxes, color="0.4")
+                axes.set_xticks([])
+                axes.set_yticks([])
+                continue
+            drawn = draw_schedule_curves(axes, schedule_runs, "test_accuracy", scale=100)
+            clipped_notes.append(zoom_accuracy_axis(axes, drawn))
+            epochs = max(len(mean) for mean, _, _ in drawn)
+            mark_stage_boundaries(axes, epochs, epochs_per_stage)
+            # Ticks at the first epoch of each stage.
+            axes.set_xticks(range(1, epochs + 1, max(1, epochs_per_stage)))
+            if column == 0:
+                axes.set_ylabel("test accuracy (%)")
+            if row == len(optimizers) - 1:
+                axes.set_xlabel("epoch")
+    handles = [plt.Line2D([], [], label=SCHEDULE_NAMES.get(schedule, schedule),
+                          **SCHEDULE_STYLES.get(schedule, {}))
+               for schedule in ordered([key[2] for key in cells], SCHEDULE_NAMES)]
+    explanation = "; ".join(filter(None, [
+        _band_description([len(seed_runs) for seed_runs in cells.values()]),
+        "dotted lines: stage boundaries",
+        "epoch 1 is below the y range" if any(clipped_notes) else ""]))
+    figure.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=11,
+                  frameon=False, title=explanation, title_fontsize=10)
+    return _save(figure, path)
+
+
+def draw_all_figures(results, out_dir):
+    """Draw every figure there is data for into out_dir.
+
+    Returns (paths written, descriptions of skipped figures).
+    """
+    out_dir = Path(out_dir)
+    config = results["config"]
+    cells = group_runs(results)
+    architectures, optimizers = selected_architectures_and_optimizers(results)
+    written, skipped = [], []
+    per_cell_figures = (("accuracy_epoch", plot_accuracy_by_epoch),
+                        ("accuracy_updates", plot_accuracy_by_updates),
+                        ("accuracy_seconds", plot_accuracy_by_seconds),
+                        ("train_loss", plot_train_loss))
+    for arch in architectures:
+        for optimizer in optimizers:
+            schedule_runs = {key[2]: seed_runs for key, seed_runs in cells.items()
+                             if key[:2] == (arch, optimizer)}
+            if not schedule_runs:
+                skipped.append(f"{arch} {optimizer}: no finished runs, its "
+                               f"{len(per_cell_figures)} figures are not drawn")
+                continue
+            for prefix, plot in per_cell_figures:
+                written.append(plot(schedule_runs, arch, optimizer, config,
+                                    out_dir / f"{prefix}_{arch}_{optimizer}.png"))
+    written.append(plot_schedules(results, out_dir / "schedules.png"))
+    written.append(plot_noise_scale(results, out_dir / "noise_scale.png"))
+    written.append(plot_overview(results, out_dir / "overview.png"))
+    return written, skipped
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+
+def parse_arguments(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="plots.py",
+        description="Draw the figures and summary tables from main.py's results pickle.")
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, metavar="PATH",
+                        help="results pickle written by main.py (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="folder for the PNG and summary files "
+                             "(default: the folder the results file is in)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    """Draw figures and summaries; return 0 on success and 2 for unusable input."""
+    arguments = parse_arguments(argv)
+    try:
+        results = load_results(arguments.results)
+    except ResultsError as error:
+        return _fail(str(error))
+    missing = missing_runs(results)
+    if not results["runs"]:
+        return _fail(f"{arguments.results} holds no finished runs yet ({len(missing)} missing); "
+                     "run python main.py to finish them")
+    out_dir = arguments.out if arguments.out is not None else arguments.results.parent
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written, skipped = draw_all_figures(results, out_dir)
+        rows = summarize(results)
+        written.append(write_summary_csv(rows, out_dir / "summary.csv"))
+        written.append(write_summary_markdown(rows, out_dir / "summary.md", results["config"]))
+    except OSError as error:
+        return _fail(f"cannot write to {out_dir} ({error.strerror or error}); "
+                     "pass a writable folder with --out DIR")
+    print(f"wrote {len(written)} files to {out_dir}: "
+          + ", ".join(path.name for path in written))
+    for description in skipped:
+        print(f"skipped {description}")
+    if missing:
+        print(f"missing {len(missing)} runs (arch, optimizer, schedule, seed): "
+              + ", ".join(f"({arch}, {optimizer}, {schedule}, {seed})"
+                          for arch, optimizer, schedule, seed in missing))
+    return 0
+
+
+def _fail(message):
+    """Print a one-line error on stderr and return the exit status for bad input."""
+    print("plots.py: error: " + " ".join(message.split()), file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

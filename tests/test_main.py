@@ -1,0 +1,276 @@
+"""Tests of main.py: the study's numbers, the pipeline end to end, and its errors."""
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# A small slice of MNIST keeps each run to a fraction of a second.
+SMALL = ["--train-size", "600", "--test-size", "500", "--epochs-per-stage", "1", "--seeds", "1"]
+
+
+def run_main(*args, timeout=300):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
+
+
+def without_seconds(runs):
+    """Every recorded number but wall time, which no two runs share."""
+    return {key: {name: values for name, values in metrics.items() if name != "seconds"}
+            for key, metrics in runs.items()}
+
+
+def load_pickle(path):
+    with open(path, "rb") as stream:
+        return pickle.load(stream)
+
+
+# ---------------------------------------------------------------- the numbers
+def test_batch_sizes_and_learning_rates_by_stage():
+    batch_sizes = {s: [main.stage_schedule(s, stage, 1.0)[1] for stage in range(4)] for s in main.SCHEDULES}
+    assert batch_sizes == {"dlr": [4, 4, 4, 4], "ibs": [4, 20, 100, 500], "hyb": [4, 9, 20, 45]}
+    learning_rates = {s: [main.stage_schedule(s, stage, 0.01)[0] for stage in range(4)] for s in main.SCHEDULES}
+    np.testing.assert_allclose(learning_rates["dlr"], [0.01, 0.002, 0.0004, 0.00008])
+    np.testing.assert_allclose(learning_rates["ibs"], [0.01] * 4)
+    np.testing.assert_allclose(learning_rates["hyb"], [0.01 / 5 ** (stage / 2) for stage in range(4)])
+    with pytest.raises(ValueError, match="unknown schedule"):
+        main.stage_schedule("cosine", 0, 0.01)
+
+
+def test_noise_scale_shrinks_by_the_same_factor_for_every_schedule():
+    # dlr and ibs keep lr / B equal stage by stage; hyb only up to its rounding.
+    for stage in range(4):
+        dlr, ibs, hyb = (main.stage_schedule(s, stage, 0.01) for s in main.SCHEDULES)
+        assert dlr[0] / dlr[1] == pytest.approx(ibs[0] / ibs[1])
+        assert hyb[0] / hyb[1] == pytest.approx(dlr[0] / dlr[1], rel=0.02)
+
+
+def test_updates_per_run_at_the_original_settings():
+    settings = main.Settings()
+    updates = {s: sum(main.updates_per_epoch(20_000, plan.batch_size) for plan in main.epoch_plans(s, "sgd", settings))
+               for s in main.SCHEDULES}
+    assert updates == {"dlr": 60_000, "ibs": 18_720, "hyb": 26_004}
+    assert main.updates_per_epoch(10, 4) == 3  # A last partial batch is a step.
+
+
+def test_parameter_counts():
+    counts = {arch: main.build_model(arch).count_params() for arch in main.ARCHITECTURES}
+    assert counts == {"mlp300": 238_510, "mlp500_150": 469_160, "lenet5": 44_426}
+
+
+def test_original_reset_applies_to_dlr_and_hyb_only():
+    settings = main.Settings(original_optimizer_reset=True)
+    assert all(plan.reset_optimizer for plan in main.epoch_plans("dlr", "adam", settings))
+    assert all(plan.reset_optimizer for plan in main.epoch_plans("hyb", "adam", settings))
+    assert not any(plan.reset_optimizer for plan in main.epoch_plans("ibs", "adam", settings))
+    assert not any(plan.reset_optimizer for plan in main.epoch_plans("dlr", "adam", main.Settings()))
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_fused_optimizer_matches_keras(name):
+    import keras
+    import tensorflow as tf
+    rng = np.random.default_rng(0)
+    initial = rng.normal(size=(7, 5)).astype(np.float32)
+    ours, theirs = tf.Variable(initial), keras.Variable(initial)
+    optimizer = main.FusedOptimizer(name, [ours], 0.01 if name == "sgd" else 0.001)
+    reference = keras.optimizers.SGD(0.01) if name == "sgd" else keras.optimizers.Adam(0.001)
+    for step in range(20):
+        if step == 10:  # A stage boundary: the rate changes in place, the state carries over.
+            optimizer.learning_rate.assign(optimizer.learning_rate / 5)
+            reference.learning_rate.assign(reference.learning_rate / 5)
+        gradient = tf.constant(rng.normal(size=(7, 5)).astype(np.float32))
+        optimizer.apply([gradient])
+        reference.apply([gradient], [theirs])
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=2e-5, atol=1e-6)
+    assert int(optimizer.iterations) == 20
+
+
+# ---------------------------------------------------------------- training
+@pytest.fixture(scope="module")
+def small_data():
+    return main.prepare_data(main.load_mnist(), 400, 300)
+
+
+def test_branched_runs_equal_separate_runs(small_data):
+    settings = main.Settings(train_size=400, test_size=300, epochs_per_stage=1)
+    together = main.train_runs("mlp300", "adam", 3, main.SCHEDULES, settings, small_data)
+    for schedule in main.SCHEDULES:
+        alone = main.train_runs("mlp300", "adam", 3, (schedule,), settings, small_data)
+        assert without_seconds(alone)[schedule] == without_seconds(together)[schedule]
+    # The schedules really differ after the shared first stage.
+    assert together["dlr"]["test_loss"][0] == together["ibs"]["test_loss"][0]
+    assert together["dlr"]["test_loss"][-1] != together["ibs"]["test_loss"][-1]
+    assert together["ibs"]["updates"] == [100, 120, 124, 125]
+
+
+def test_original_reset_changes_adam_but_not_plain_sgd(small_data):
+    fixed = main.Settings(train_size=400, test_size=300, epochs_per_stage=1)
+    reset = main.Settings(train_size=400, test_size=300, epochs_per_stage=1, original_optimizer_reset=True)
+    for optimizer, should_differ in (("adam", True), ("sgd", False)):
+        a = main.train_runs("mlp300", optimizer, 0, ("dlr",), fixed, small_data)["dlr"]
+        b = main.train_runs("mlp300", optimizer, 0, ("dlr",), reset, small_data)["dlr"]
+        assert (a["test_loss"] != b["test_loss"]) == should_differ
+        assert a["test_loss"][0] == b["test_loss"][0]  # The first epoch starts fresh either way.
+
+
+# ---------------------------------------------------------------- the pipeline
+@pytest.fixture(scope="module")
+def smoke_study(tmp_path_factory):
+    """The whole 18-run grid on a small subset, with two worker processes."""
+    out = tmp_path_factory.mktemp("smoke")
+    result = run_main(*SMALL, "--jobs", "2", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_smoke_grid_schema_and_figures(smoke_study):
+    results = load_pickle(smoke_study / "results.pickle")
+    assert set(results) >= {"config", "runs", "accuracy", "missing"}
+    assert results["missing"] == []
+    assert len(results["runs"]) == 18
+    config = results["config"]
+    assert config["train_size"] == 600 and config["epochs_per_stage"] == 1 and config["seeds"] == [0]
+    assert config["versions"]["tensorflow"] and config["command"].startswith("python main.py")
+    for (arch, optimizer, schedule, seed), metrics in results["runs"].items():
+        assert set(metrics) == {"test_accuracy", "test_loss", "train_loss", "learning_rate", "batch_size",
+                                "updates", "seconds"}
+        assert all(len(values) == 4 for values in metrics.values())
+        assert metrics["test_accuracy"][-1] > 0.25  # Well above chance (0.1), even on 600 images.
+        assert np.all(np.diff(metrics["seconds"]) > 0)
+        assert results["accuracy"][arch][optimizer][schedule] == metrics["test_accuracy"]
+    assert results["runs"]["lenet5", "sgd", "hyb", 0]["batch_size"] == [4, 9, 20, 45]
+    assert results["runs"]["lenet5", "sgd", "hyb", 0]["updates"] == [150, 217, 247, 261]
+
+    plotted = subprocess.run([sys.executable, os.path.join(ROOT, "plots.py"), "--results",
+                              str(smoke_study / "results.pickle")], capture_output=True, text=True, cwd=ROOT)
+    assert plotted.returncode == 0, plotted.stderr
+    for arch in main.ARCHITECTURES:
+        for optimizer in main.OPTIMIZERS:
+            figure = smoke_study / f"accuracy_epoch_{arch}_{optimizer}.png"
+            assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (smoke_study / "overview.png").stat().st_size > 10_000
+    assert (smoke_study / "summary.md").exists()
+
+
+def test_same_seed_same_numbers_for_any_number_of_jobs(smoke_study, tmp_path):
+    result = run_main(*SMALL, "--jobs", "1", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    one_job = load_pickle(tmp_path / "results.pickle")["runs"]
+    two_jobs = load_pickle(smoke_study / "results.pickle")["runs"]
+    assert without_seconds(one_job) == without_seconds(two_jobs)
+
+
+def test_three_shards_assemble_the_unsharded_pickle(smoke_study, tmp_path):
+    combined = tmp_path / "combined"
+    (combined / "runs").mkdir(parents=True)
+    for index in (1, 2, 3):
+        shard_out = tmp_path / f"shard{index}"
+        result = run_main(*SMALL, "--jobs", "1", "--shard", f"{index}/3", "--out", str(shard_out))
+        assert result.returncode == 0, result.stderr
+        shard = load_pickle(shard_out / "results.pickle")
+        assert len(shard["runs"]) == 6 and len(shard["missing"]) == 12
+        for run_file in (shard_out / "runs").iterdir():
+            shutil.copy(run_file, combined / "runs")
+    result = run_main(*SMALL, "--jobs", "2", "--out", str(combined))
+    assert result.returncode == 0, result.stderr
+    assembled, whole = load_pickle(combined / "results.pickle"), load_pickle(smoke_study / "results.pickle")
+    assert without_seconds(assembled["runs"]) == without_seconds(whole["runs"])
+    assert assembled["accuracy"] == whole["accuracy"] and assembled["missing"] == whole["missing"] == []
+    assert {k: v for k, v in assembled["config"].items() if k != "command"} == \
+        {k: v for k, v in whole["config"].items() if k != "command"}
+
+
+def test_an_interrupted_study_keeps_finished_runs_and_resumes(tmp_path):
+    args = [sys.executable, os.path.join(ROOT, "main.py"), "--archs", "mlp300", "--optimizers", "sgd",
+            "--seeds", "4", "--train-size", "3000", "--test-size", "500", "--jobs", "1", "--out", str(tmp_path)]
+    study = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    runs_dir = tmp_path / "runs"
+    deadline = time.monotonic() + 120
+    while not (runs_dir.exists() and any(runs_dir.glob("*.pickle"))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    study.send_signal(signal.SIGINT)
+    _, stderr = study.communicate(timeout=60)
+    assert study.returncode == 130, stderr
+    assert "Run the same command again to resume" in stderr and "Traceback" not in stderr
+    kept = {path.name: path.stat().st_mtime_ns for path in runs_dir.glob("*.pickle")}
+    assert 1 <= len(kept) < 12
+
+    resumed = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert {name: (runs_dir / name).stat().st_mtime_ns for name in kept} == kept  # Not trained again.
+    assert len(load_pickle(tmp_path / "results.pickle")["runs"]) == 12
+
+    # Other settings never mix with these runs.
+    refused = run_main("--archs", "mlp300", "--optimizers", "sgd", "--seeds", "1", "--train-size", "2000",
+                       "--test-size", "500", "--out", str(tmp_path))
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1 and "other settings" in refused.stderr and "train_size" in refused.stderr
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.mark.parametrize("args, message", [
+    (["--archs", "resnet"], "--archs"),
+    (["--seeds", "0"], "at least 1"),
+    (["--train-size", "70000"], "at most 60,000"),
+    (["--jobs", "two"], "not a whole number"),
+    (["--shard", "4/3"], "1 <= K <= N"),
+    (["--frobnicate"], "unrecognized"),
+])
+def test_bad_flags_give_one_line_and_status_2(args, message):
+    result = run_main(*args)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_bad_data_files_give_one_line_and_status_2(tmp_path):
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"this is not an npz file")
+    wrong_dtype = tmp_path / "float.npz"
+    np.savez(wrong_dtype, x_train=np.zeros((5, 28, 28), np.float32), y_train=np.zeros(5, np.uint8),
+             x_test=np.zeros((5, 28, 28), np.uint8), y_test=np.zeros(5, np.uint8))
+    for path, message in ((tmp_path / "absent.npz", "no such file"), (garbage, "not a readable .npz"),
+                          (wrong_dtype, "expected uint8")):
+        result = run_main("--data", str(path), "--out", str(tmp_path / "out"))
+        assert result.returncode == 2
+        assert result.stderr.count("\n") == 1 and str(path) in result.stderr and message in result.stderr
+
+
+def test_a_train_size_beyond_the_data_is_refused(tmp_path):
+    small = tmp_path / "small.npz"
+    np.savez(small, x_train=np.zeros((50, 28, 28), np.uint8), y_train=np.zeros(50, np.uint8),
+             x_test=np.zeros((20, 28, 28), np.uint8), y_test=np.zeros(20, np.uint8))
+    result = run_main("--data", str(small), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "more than the 50 train images" in result.stderr
+
+
+def test_vendored_file_is_checksummed_and_falls_back_to_keras(tmp_path, monkeypatch):
+    arrays = main.load_mnist()
+    assert [a.shape for a in arrays] == [(60000, 28, 28), (60000,), (10000, 28, 28), (10000,)]
+    assert arrays[1][:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+
+    corrupt = tmp_path / "mnist.npz"
+    corrupt.write_bytes(open(main.DEFAULT_DATA, "rb").read()[:-10] + b"0123456789")
+    monkeypatch.setattr(main, "DEFAULT_DATA", str(corrupt))
+    with pytest.raises(main.DataError, match="corrupt.*git checkout data/mnist.npz"):
+        main.load_mnist()
+
+    # With the file gone, Keras's downloader is the fallback; offline it fails clearly.
+    monkeypatch.setattr(main, "DEFAULT_DATA", str(tmp_path / "gone.npz"))
+    tiny = np.zeros((3, 28, 28), np.uint8), np.zeros(3, np.uint8)
+    monkeypatch.setattr(main.keras.datasets.mnist, "load_data", lambda: (tiny, tiny))
+    assert main.load_mnist()[0].shape == (3, 28, 28)
+
+    def offline():
+        raise OSError("no network")
+    monkeypatch.setattr(main.keras.datasets.mnist, "load_data", offline)
+    with pytest.raises(main.DataError, match="missing and MNIST could not be downloaded"):
+        main.load_mnist()

@@ -1,0 +1,318 @@
+"""Tests for plots.py on small synthetic results pickles shaped like main.py's output."""
+
+import csv
+import math
+import pickle
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from io import StringIO
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+import plots  # noqa: E402
+
+ARCHITECTURES = ("mlp300", "mlp500_150", "lenet5")
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("dlr", "ibs", "hyb")
+BASE_LEARNING_RATES = {"sgd": 0.01, "adam": 0.001}
+TRAIN_SIZE = 20000
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def make_config(archs=ARCHITECTURES, optimizers=OPTIMIZERS, schedules=SCHEDULES, seeds=(0, 1)):
+    return {
+        "train_size": TRAIN_SIZE, "test_size": 10000, "epochs_per_stage": 3, "num_stages": 4,
+        "stage_factor": 5, "base_batch_size": 4, "learning_rates": dict(BASE_LEARNING_RATES),
+        "original_optimizer_reset": False, "archs": list(archs),
+        "optimizers": list(optimizers), "schedules": list(schedules), "seeds": list(seeds),
+        "command": "python main.py", "versions": {"python": "3.11"}, "machine": "test machine",
+    }
+
+
+def make_run(optimizer, schedule, final_accuracy, epochs_per_stage=3, stages=4):
+    """One run whose schedule lists follow SPEC.md and whose accuracy ends at final_accuracy."""
+    base_rate = BASE_LEARNING_RATES[optimizer]
+    run = {metric: [] for metric in plots.RUN_METRICS}
+    updates = seconds = 0.0
+    epochs = epochs_per_stage * stages
+    for epoch in range(epochs):
+        stage = epoch // epochs_per_stage
+        if schedule == "dlr":
+            batch, rate = 4, base_rate / 5 ** stage
+        elif schedule == "ibs":
+            batch, rate = 4 * 5 ** stage, base_rate
+        else:
+            batch, rate = round(4 * math.sqrt(5) ** stage), base_rate / math.sqrt(5) ** stage
+        updates += math.ceil(TRAIN_SIZE / batch)
+        seconds += 0.001 * math.ceil(TRAIN_SIZE / batch) + 0.5
+        # Accuracy climbs towards final_accuracy and reaches it at the last epoch.
+        accuracy = final_accuracy - 0.04 * 0.5 ** epoch + 0.04 * 0.5 ** (epochs - 1)
+        run["test_accuracy"].append(accuracy)
+        run["test_loss"].append(1.0 - accuracy)
+        run["train_loss"].append(0.5 * 0.6 ** epoch)
+        run["learning_rate"].append(rate)
+        run["batch_size"].append(batch)
+        run["updates"].append(int(updates))
+        run["seconds"].append(seconds)
+    return run
+
+
+def make_results(final_accuracies, config, missing=()):
+    """Results dict from {(arch, optimizer, schedule, seed): final accuracy}."""
+    runs = {key: make_run(key[1], key[2], accuracy) for key, accuracy in final_accuracies.items()}
+    return {"config": config, "runs": runs, "accuracy": {}, "missing": list(missing)}
+
+
+def write_pickle(path, results):
+    path.write_bytes(pickle.dumps(results))
+    return path
+
+
+def full_grid_accuracies(seeds=(0, 1)):
+    return {(arch, optimizer, schedule, seed): 0.97 + 0.002 * index + 0.001 * seed
+            for arch in ARCHITECTURES for optimizer in OPTIMIZERS
+            for index, schedule in enumerate(SCHEDULES) for seed in seeds}
+
+
+def assert_png(path):
+    assert path.is_file(), f"{path.name} was not written"
+    data = path.read_bytes()
+    assert data.startswith(PNG_SIGNATURE) and len(data) > 5000, f"{path.name} is not a real PNG"
+
+
+@pytest.fixture(scope="module")
+def full_grid_output(tmp_path_factory):
+    """Run plots.main once on a full two-seed grid; return (out folder, stdout)."""
+    folder = tmp_path_factory.mktemp("full")
+    results_path = write_pickle(folder / "results.pickle",
+                                make_results(full_grid_accuracies(), make_config()))
+    capture = _run_main_capturing(["--results", str(results_path)])
+    return folder, capture
+
+
+def _run_main_capturing(argv):
+    """Run plots.main in this process; return (exit status, stdout, stderr)."""
+    stdout, stderr = StringIO(), StringIO()
+    with redirect_stdout(stdout), redirect_stderr(stderr):
+        status = plots.main(argv)
+    return status, stdout.getvalue(), stderr.getvalue()
+
+
+def test_full_grid_writes_every_figure_and_summary_next_to_the_results(full_grid_output):
+    folder, (status, stdout, stderr) = full_grid_output
+    assert status == 0 and stderr == ""
+    for arch in ARCHITECTURES:
+        for optimizer in OPTIMIZERS:
+            for prefix in ("accuracy_epoch", "accuracy_updates", "accuracy_seconds",
+                           "train_loss"):
+                assert_png(folder / f"{prefix}_{arch}_{optimizer}.png")
+    for name in ("schedules.png", "noise_scale.png", "overview.png"):
+        assert_png(folder / name)
+    assert "overview.png" in stdout and "summary.md" in stdout
+    assert "missing" not in stdout
+    with (folder / "summary.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 18
+    assert rows[0]["architecture"] == "mlp300" and rows[0]["schedule"] == "dlr"
+    updates = {row["schedule"]: int(row["parameter_updates"]) for row in rows}
+    assert updates == {"dlr": 60000, "ibs": 18720, "hyb": 26004}  # SPEC.md's counts
+
+
+def test_summary_markdown_uses_human_names_and_says_what_the_numbers_mean(full_grid_output):
+    folder, _ = full_grid_output
+    text = (folder / "summary.md").read_text()
+    assert "LeNet-5" in text and "500-150 MLP" in text and "increasing batch size (ibs)" in text
+    assert "2 seeds" in text and "95% Student-t" in text
+    assert text.count("\n| ") == 19  # header plus 18 rows
+
+
+def test_summary_numbers_match_a_hand_computed_example():
+    finals = {("lenet5", "sgd", "dlr", 0): 0.9800, ("lenet5", "sgd", "dlr", 1): 0.9810,
+              ("lenet5", "sgd", "dlr", 2): 0.9790,
+              ("lenet5", "sgd", "ibs", 0): 0.9830, ("lenet5", "sgd", "ibs", 1): 0.9825,
+              ("lenet5", "sgd", "ibs", 2): 0.9835,
+              ("lenet5", "sgd", "hyb", 2): 0.9770}
+    results = make_results(finals, make_config(archs=["lenet5"], optimizers=["sgd"],
+                                               seeds=[0, 1, 2]))
+    rows = {row["schedule"]: row for row in plots.summarize(results)}
+    assert list(rows) == ["dlr", "ibs", "hyb"]
+
+    dlr, ibs, hyb = rows["dlr"], rows["ibs"], rows["hyb"]
+    assert dlr["seeds"] == 3
+    assert dlr["final_test_accuracy_mean"] == pytest.approx(0.9800)
+    assert dlr["final_test_accuracy_std"] == pytest.approx(0.0010)
+    assert dlr["diff_vs_dlr_pp_mean"] is None
+    # make_run's accuracy rises every epoch, so the best epoch is the last one.
+    assert ibs["best_epoch_test_accuracy_mean"] == pytest.approx(0.9830)
+    assert ibs["parameter_updates"] == 18720
+    # Paired differences are 0.30, 0.15 and 0.45 pp: mean 0.30, std 0.15, and the
+    # half-width of the interval is t(0.975, 2) * 0.15 / sqrt(3) = 4.3027 * 0.0866.
+    half_width = 4.3027 * 0.15 / math.sqrt(3)
+    assert ibs["paired_seeds_with_dlr"] == 3
+    assert ibs["diff_vs_dlr_pp_mean"] == pytest.approx(0.30)
+    assert ibs["diff_vs_dlr_pp_ci95_low"] == pytest.approx(0.30 - half_width)
+    assert ibs["diff_vs_dlr_pp_ci95_high"] == pytest.approx(0.30 + half_width)
+    # One seed: no standard deviation and no interval, but still the paired difference.
+    assert hyb["seeds"] == 1 and hyb["final_test_accuracy_std"] is None
+    assert hyb["diff_vs_dlr_pp_mean"] == pytest.approx(-0.20)
+    assert hyb["diff_vs_dlr_pp_ci95_low"] is None
+
+
+def test_summary_files_format_the_hand_computed_example(tmp_path):
+    finals = {("mlp300", "adam", "dlr", 0): 0.9800, ("mlp300", "adam", "dlr", 1): 0.9810,
+              ("mlp300", "adam", "dlr", 2): 0.9790,
+              ("mlp300", "adam", "ibs", 0): 0.9830, ("mlp300", "adam", "ibs", 1): 0.9825,
+              ("mlp300", "adam", "ibs", 2): 0.9835}
+    config = make_config(archs=["mlp300"], optimizers=["adam"], schedules=["dlr", "ibs"],
+                         seeds=[0, 1, 2])
+    rows = plots.summarize(make_results(finals, config))
+    markdown = plots.write_summary_markdown(rows, tmp_path / "summary.md", config).read_text()
+    assert "| 300-unit MLP | Adam | decaying learning rate (dlr) | 3 | 98.00 ± 0.10 |" in markdown
+    assert "+0.30 [-0.07, +0.67]" in markdown
+    with plots.write_summary_csv(rows, tmp_path / "summary.csv").open() as handle:
+        dlr_row, ibs_row = csv.DictReader(handle)
+    assert float(dlr_row["final_test_accuracy_mean"]) == pytest.approx(0.98)
+    assert dlr_row["diff_vs_dlr_pp_mean"] == ""
+    assert float(ibs_row["diff_vs_dlr_pp_mean"]) == pytest.approx(0.30)
+    assert float(ibs_row["diff_vs_dlr_pp_ci95_low"]) == pytest.approx(0.30 - 0.3726, abs=1e-3)
+
+
+def test_summary_markdown_flags_the_original_optimizer_reset(tmp_path):
+    config = make_config(archs=["lenet5"], optimizers=["adam"], schedules=["dlr"], seeds=[0])
+    config["original_optimizer_reset"] = True
+    rows = plots.summarize(make_results({("lenet5", "adam", "dlr", 0): 0.98}, config))
+    markdown = plots.write_summary_markdown(rows, tmp_path / "summary.md", config).read_text()
+    assert markdown.startswith("# Summary (original optimizer reset)")
+    # One seed: the accuracy has no "±" and the dlr row is the reference.
+    assert "| 98.00 | 98.00 | 60,000 |" in markdown and "(reference)" in markdown
+
+
+def test_t_table_matches_the_student_t_distribution():
+    # Integrate the t density from 0 to each tabled quantile (Simpson's rule):
+    # the area must be 0.475 for a two-sided 95% quantile.
+    for degrees in range(1, 31):
+        quantile = plots.t_quantile_975(degrees)
+        constant = math.exp(math.lgamma((degrees + 1) / 2) - math.lgamma(degrees / 2)) / math.sqrt(
+            degrees * math.pi)
+        steps = 2000
+        width = quantile / steps
+        weights = [1 if i in (0, steps) else 4 if i % 2 else 2 for i in range(steps + 1)]
+        area = sum(weight * constant * (1 + (i * width) ** 2 / degrees) ** (-(degrees + 1) / 2)
+                   for i, weight in enumerate(weights)) * width / 3
+        assert area == pytest.approx(0.475, abs=2e-5), degrees
+    assert plots.t_quantile_975(31) == 1.96
+
+
+def test_noise_scale_is_equal_for_dlr_and_ibs_and_close_for_hyb():
+    results = make_results(full_grid_accuracies(seeds=(0,)), make_config(seeds=[0]))
+    scales = plots.noise_scales(results)
+    dlr, ibs, hyb = (scales[("sgd", schedule)] for schedule in SCHEDULES)
+    assert dlr[0] == pytest.approx(0.01 * TRAIN_SIZE / 4)
+    assert ibs == pytest.approx(dlr)
+    assert hyb == pytest.approx(dlr, rel=0.01)
+
+
+def test_partial_results_draw_what_is_there_and_report_missing_runs(tmp_path):
+    finals = {("lenet5", "adam", schedule, seed): 0.98
+              for schedule in ("dlr", "ibs") for seed in (0, 1)}
+    finals[("mlp300", "sgd", "dlr", 0)] = 0.96
+    listed_missing = [("lenet5", "adam", "hyb", 0)]
+    results = make_results(finals, make_config(archs=["mlp300", "lenet5"], seeds=[0, 1]),
+                           missing=listed_missing)
+    results_path = write_pickle(tmp_path / "partial.pickle", results)
+    out_dir = tmp_path / "figures"
+
+    status, stdout, stderr = _run_main_capturing(["--results", str(results_path),
+                                                  "--out", str(out_dir)])
+
+    assert status == 0 and stderr == ""
+    for name in ("accuracy_epoch_lenet5_adam.png", "accuracy_updates_mlp300_sgd.png",
+                 "train_loss_lenet5_adam.png", "overview.png", "noise_scale.png",
+                 "schedules.png"):
+        assert_png(out_dir / name)
+    assert not (out_dir / "accuracy_epoch_lenet5_sgd.png").exists()
+    assert not (out_dir / "accuracy_epoch_mlp300_adam.png").exists()
+    assert "skipped lenet5 sgd" in stdout
+    # Runs asked for by the config (2 archs x 2 optimizers x 3 schedules x 2 seeds)
+    # less the 5 finished ones.
+    missing_line = next(line for line in stdout.splitlines() if line.startswith("missing"))
+    assert missing_line.startswith("missing 19 runs")
+    assert "(lenet5, adam, hyb, 0)" in missing_line and "(mlp300, sgd, dlr, 1)" in missing_line
+    assert "(lenet5, adam, dlr, 0)" not in missing_line
+    with (out_dir / "summary.csv").open() as handle:
+        cells = [(row["architecture"], row["optimizer"], row["schedule"])
+                 for row in csv.DictReader(handle)]
+    assert cells == [("mlp300", "sgd", "dlr"), ("lenet5", "adam", "dlr"),
+                     ("lenet5", "adam", "ibs")]
+
+
+def test_missing_runs_include_the_listed_ones_outside_the_selection():
+    results = make_results({("lenet5", "sgd", "dlr", 0): 0.98},
+                           make_config(archs=["lenet5"], optimizers=["sgd"],
+                                       schedules=["dlr"], seeds=[0]),
+                           missing=[["mlp300", "adam", "ibs", 3]])
+    assert plots.missing_runs(results) == [("mlp300", "adam", "ibs", 3)]
+
+
+def test_missing_results_file_exits_2_with_one_line_and_no_traceback(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "plots.py"), "--results",
+         str(tmp_path / "nowhere.pickle")],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert completed.returncode == 2
+    assert len(completed.stderr.splitlines()) == 1
+    assert "nowhere.pickle" in completed.stderr and "python main.py" in completed.stderr
+    assert "Traceback" not in completed.stderr and completed.stdout == ""
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"this is not a pickle\n", "cannot read"),
+    (b"", "cannot read"),
+    (pickle.dumps([1, 2, 3]), "not a dict"),
+    (pickle.dumps({"config": {"train_size": 20000}}), "no 'runs'"),
+    (pickle.dumps({"runs": {}}), "no 'config'"),
+    (pickle.dumps({"config": {"train_size": 20000}, "runs": {("lenet5", "sgd"): {}}}),
+     "not an (arch, optimizer, schedule, seed) tuple"),
+    (pickle.dumps({"config": {"train_size": 20000},
+                   "runs": {("lenet5", "sgd", "dlr", 0): {"test_accuracy": [0.9]}}}),
+     "has no 'test_loss'"),
+    (pickle.dumps({"config": {"train_size": 20000}, "runs": {}}), "no finished runs"),
+    # A pickle naming a class outside plain Python and numpy is refused, not imported.
+    (pickle.dumps(Path("results.pickle")), "only plain Python and numpy"),
+])
+def test_unusable_results_exit_2_with_one_line(tmp_path, content, reason):
+    results_path = tmp_path / "results.pickle"
+    results_path.write_bytes(content)
+    status, stdout, stderr = _run_main_capturing(["--results", str(results_path)])
+    assert status == 2 and stdout == ""
+    assert len(stderr.splitlines()) == 1
+    assert reason in stderr and str(results_path) in stderr
+
+
+def test_bad_flag_exits_2():
+    with pytest.raises(SystemExit) as exit_info:
+        plots.parse_arguments(["--no-such-flag"])
+    assert exit_info.value.code == 2
+
+
+def test_reading_and_drawing_never_imports_tensorflow(tmp_path):
+    results = make_results({("lenet5", "adam", "ibs", 0): 0.98},
+                           make_config(archs=["lenet5"], optimizers=["adam"],
+                                       schedules=["ibs"], seeds=[0]))
+    results_path = write_pickle(tmp_path / "results.pickle", results)
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import plots; "
+        "status = plots.main(['--results', sys.argv[2]]); "
+        "print(status, sorted(name for name in sys.modules "
+        "if name.split('.')[0] in ('tensorflow', 'keras', 'main', 'scipy')))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script, str(PROJECT_DIR), str(results_path)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines()[-1] == "0 []"
