@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import dataclasses
 import hashlib
+import importlib.metadata
 import math
 import multiprocessing
 import os
@@ -54,10 +55,21 @@ def quiet_stderr():
         os.close(devnull)
 
 
-with quiet_stderr():
-    import tensorflow as tf
-    import keras
-    from keras import layers
+# TensorFlow takes seconds to import, and only the worker processes that train
+# need it: the command line, the data checks and the bookkeeping start without
+# it. load_tensorflow() fills these in.
+tf = keras = layers = None
+
+
+def load_tensorflow():
+    """Imports TensorFlow and Keras quietly, once."""
+    global tf, keras, layers
+    if tf is None:
+        with quiet_stderr():
+            import tensorflow
+            import keras as keras_module
+            tf, keras, layers = tensorflow, keras_module, keras_module.layers
+    return tf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DATA = os.path.join(HERE, "data", "mnist.npz")
@@ -157,6 +169,7 @@ def load_mnist(path=None):
         return read_npz(path)
     if not os.path.exists(DEFAULT_DATA):
         try:
+            load_tensorflow()
             with quiet_stderr():
                 (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
         except Exception as error:  # Any download failure means the same thing to the user.
@@ -194,6 +207,7 @@ def prepare_data(arrays, train_size, test_size):
 # ----------------------------------------------------------------------------
 def build_model(arch):
     """One of the study's three networks, on 28x28 inputs, ending in a softmax."""
+    load_tensorflow()
     if arch == "mlp300":
         body = [layers.Flatten(), layers.Dense(300, activation="relu")]
     elif arch == "mlp500_150":
@@ -268,6 +282,7 @@ class FusedOptimizer:
     """
 
     def __init__(self, name, variables, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        load_tensorflow()
         if name not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
         self.name = name
@@ -324,6 +339,7 @@ class Trainer:
     """
 
     def __init__(self, arch, optimizer_name, seed, settings, data):
+        load_tensorflow()
         keras.utils.set_random_seed(seed)
         self.model = build_model(arch)
         self.weights = [v.value for v in self.model.trainable_variables]
@@ -333,13 +349,15 @@ class Trainer:
         self.x_train, self.y_train = tf.constant(data["x_train"]), tf.constant(data["y_train"])
         self.x_test, self.y_test = tf.constant(data["x_test"]), tf.constant(data["y_test"])
         self.train_size, self.test_size = len(data["x_train"]), len(data["x_test"])
+        # Compiled per trainer: a graph each for the epoch and for scoring.
+        self.train_epoch = tf.function(self.train_epoch)
+        self.score_batch = tf.function(self.score_batch)
 
     def loss(self, images, labels):
         # Keras reads the logits under the softmax, so this is the stable form.
         probabilities = self.model(images, training=True)
         return tf.reduce_mean(keras.ops.sparse_categorical_crossentropy(labels, probabilities))
 
-    @tf.function
     def train_epoch(self, order, batch_size):
         """Trains one epoch in the given order; returns the mean of the batch losses."""
         steps = (self.train_size + batch_size - 1) // batch_size
@@ -352,7 +370,6 @@ class Trainer:
             loss_sum += loss
         return loss_sum / tf.cast(steps, tf.float32)
 
-    @tf.function
     def score_batch(self, images, labels):
         probabilities = self.model(images, training=False)
         losses = keras.ops.sparse_categorical_crossentropy(labels, probabilities)
@@ -556,6 +573,7 @@ _worker = {}
 
 def init_worker(settings, data, runs_dir, events):
     """Prepares one worker process: one thread, deterministic ops, the data."""
+    load_tensorflow()
     with quiet_stderr():
         # Tiny steps run faster on one thread than split across cores, and
         # the cores are better spent on separate runs.
@@ -585,8 +603,10 @@ def run_group(group):
 
 
 def library_versions():
-    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-            "numpy": np.__version__}
+    versions = {"python": platform.python_version()}
+    for package in ("tensorflow", "keras", "numpy"):
+        versions[package] = importlib.metadata.version(package)
+    return versions
 
 
 def machine_description():

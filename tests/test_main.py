@@ -264,6 +264,7 @@ def test_vendored_file_is_checksummed_and_falls_back_to_keras(tmp_path, monkeypa
         main.load_mnist()
 
     # With the file gone, Keras's downloader is the fallback; offline it fails clearly.
+    main.load_tensorflow()
     monkeypatch.setattr(main, "DEFAULT_DATA", str(tmp_path / "gone.npz"))
     tiny = np.zeros((3, 28, 28), np.uint8), np.zeros(3, np.uint8)
     monkeypatch.setattr(main.keras.datasets.mnist, "load_data", lambda: (tiny, tiny))
