@@ -20,6 +20,7 @@ usage: python main.py [--seeds N] [--archs ...] [--jobs J] [--out DIR] ...
 import argparse
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import importlib.metadata
 import math
@@ -346,8 +347,9 @@ class Trainer:
         self.optimizer = FusedOptimizer(
             optimizer_name, self.weights, settings.base_learning_rate(optimizer_name),
             settings.adam_beta_1, settings.adam_beta_2, settings.adam_epsilon)
-        self.x_train, self.y_train = tf.constant(data["x_train"]), tf.constant(data["y_train"])
-        self.x_test, self.y_test = tf.constant(data["x_test"]), tf.constant(data["y_test"])
+        # A worker holds its data as tensors once; converting a tensor is free.
+        self.x_train, self.y_train = tf.convert_to_tensor(data["x_train"]), tf.convert_to_tensor(data["y_train"])
+        self.x_test, self.y_test = tf.convert_to_tensor(data["x_test"]), tf.convert_to_tensor(data["y_test"])
         self.train_size, self.test_size = len(data["x_train"]), len(data["x_test"])
         # Compiled per trainer: a graph each for the epoch and for scoring.
         self.train_epoch = tf.function(self.train_epoch)
@@ -582,7 +584,8 @@ def init_worker(settings, data, runs_dir, events):
         tf.config.experimental.enable_op_determinism()
         for gpu in tf.config.list_physical_devices("GPU"):
             tf.config.experimental.set_memory_growth(gpu, True)
-    _worker.update(settings=settings, data=data, runs_dir=runs_dir, events=events)
+    tensors = {name: tf.constant(array) for name, array in data.items()}
+    _worker.update(settings=settings, data=tensors, runs_dir=runs_dir, events=events)
 
 
 def run_group(group):
@@ -600,6 +603,10 @@ def run_group(group):
         events.put(("run", key))
 
     train_runs(arch, optimizer_name, seed, schedules, settings, _worker["data"], on_epoch, on_run)
+    # A worker trains many groups: free each one's model and graphs, or
+    # memory grows by about 100 MB a group.
+    keras.backend.clear_session()
+    gc.collect()
 
 
 def library_versions():
@@ -756,30 +763,32 @@ def shard_argument(text):
 def parse_args(argv=None):
     defaults = Settings()
     parser = ArgumentParser(
-        prog="main.py", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        prog="main.py",
         description="Train every (architecture, optimizer, schedule, seed) of the study and pickle the results. "
                     "Finished runs in --out are kept and reused: rerun the same command to resume.")
-    parser.add_argument("--archs", type=name_list(ARCHITECTURES), default=ARCHITECTURES,
-                        help=f"comma list of architectures from {','.join(ARCHITECTURES)}")
-    parser.add_argument("--optimizers", type=name_list(OPTIMIZERS), default=OPTIMIZERS,
-                        help=f"comma list of optimizers from {','.join(OPTIMIZERS)}")
-    parser.add_argument("--schedules", type=name_list(SCHEDULES), default=SCHEDULES,
-                        help=f"comma list of schedules from {','.join(SCHEDULES)}")
-    parser.add_argument("--seeds", type=count(1), default=5, help="number of seeds: runs seeds 0 to N-1")
+    parser.add_argument("--archs", type=name_list(ARCHITECTURES), default=",".join(ARCHITECTURES),
+                        help="comma list of architectures (default: %(default)s)")
+    parser.add_argument("--optimizers", type=name_list(OPTIMIZERS), default=",".join(OPTIMIZERS),
+                        help="comma list of optimizers (default: %(default)s)")
+    parser.add_argument("--schedules", type=name_list(SCHEDULES), default=",".join(SCHEDULES),
+                        help="comma list of schedules (default: %(default)s)")
+    parser.add_argument("--seeds", type=count(1), default=5, help="number of seeds: runs seeds 0 to N-1 (default: %(default)s)")
     parser.add_argument("--epochs-per-stage", type=count(1), default=defaults.epochs_per_stage,
-                        help="epochs in each of the 4 stages")
+                        help="epochs in each of the 4 stages (default: %(default)s)")
     parser.add_argument("--train-size", type=count(1, 60_000), default=defaults.train_size,
-                        help="use the first N training images")
+                        help="use the first N training images (default: %(default)s)")
     parser.add_argument("--test-size", type=count(1, 10_000), default=defaults.test_size,
-                        help="use the first N test images")
-    parser.add_argument("--jobs", type=count(1), default=os.cpu_count() or 1,
-                        help="worker processes (each uses one thread); default: the number of CPU cores")
-    parser.add_argument("--out", default="results", help="folder for results.pickle and runs/")
+                        help="use the first N test images (default: %(default)s)")
+    parser.add_argument("--base-batch-size", type=count(1), default=defaults.base_batch_size,
+                        help="batch size of the first stage, which ibs and hyb grow (default: %(default)s)")
+    parser.add_argument("--jobs", type=count(1), default=None,
+                        help="worker processes, each on one thread (default: the number of CPU cores)")
+    parser.add_argument("--out", default="results", help="folder for results.pickle and runs/ (default: %(default)s)")
     parser.add_argument("--data", default=None,
                         help="an MNIST-layout .npz (x_train, y_train, x_test, y_test); "
                              "default: data/mnist.npz, checked against its checksum")
     parser.add_argument("--shard", type=shard_argument, default=None, metavar="K/N",
-                        help="run only the K-th of N equal slices of the grid (K from 1 to N), for job arrays")
+                        help="run only the K-th of N slices of the grid (K from 1 to N), for job arrays (default: all)")
     parser.add_argument("--original-optimizer-reset", action="store_true",
                         help="reproduce the original code's flaw: a fresh optimizer at every epoch for dlr and hyb, "
                              "which resets Adam's moments and step count (use a separate --out)")
@@ -796,13 +805,14 @@ def main(argv=None):
             if size > available:
                 raise DataError(f"{flag} {size:,} is more than the {available:,} {split} images in the data")
         settings = Settings(train_size=args.train_size, test_size=args.test_size,
-                            epochs_per_stage=args.epochs_per_stage,
+                            epochs_per_stage=args.epochs_per_stage, base_batch_size=args.base_batch_size,
                             original_optimizer_reset=args.original_optimizer_reset,
                             data_fingerprint=data_fingerprint(arrays))
+        jobs = args.jobs or os.cpu_count() or 1
         selection = Selection(args.archs, args.optimizers, args.schedules, tuple(range(args.seeds)))
         data = prepare_data(arrays, settings.train_size, settings.test_size)
         start = time.perf_counter()
-        results = run_study(settings, selection, data, args.out, args.jobs, args.shard, command, ProgressBar())
+        results = run_study(settings, selection, data, args.out, jobs, args.shard, command, ProgressBar())
     except (DataError, StudyError) as error:
         print(f"main.py: error: {error}", file=sys.stderr)
         return 2
