@@ -10,11 +10,19 @@ Reads the results pickle that main.py writes and draws, into one folder:
 - noise_scale.png                          SGD noise scale g = lr * N / B per epoch
 - overview.png                             all architecture x optimizer panels
 - summary.csv and summary.md               final accuracies and paired differences
+- comparison.csv and comparison.md         only with --baseline: results minus baseline
 
 Usage:
 
     python plots.py                                   # reads results/results.pickle
     python plots.py --results other.pickle --out figures/
+    python plots.py --results new/results.pickle --baseline results/results.pickle
+
+With --baseline PATH (a second results pickle), comparison.csv and
+comparison.md hold, for every (architecture, optimizer, schedule) cell that
+both pickles have, the final test accuracy of results minus that of the
+baseline, paired by seed (seeds present in both), in percentage points, with a
+95% Student-t confidence interval.
 
 A partial pickle (some runs still missing) is drawn as far as it goes, and the
 missing runs are listed. This module uses only numpy, matplotlib and the
@@ -81,6 +89,23 @@ SUMMARY_COLUMNS = (
     "diff_vs_dlr_pp_ci95_high",
 )
 
+COMPARISON_COLUMNS = (
+    "architecture", "optimizer", "schedule", "paired_seeds",
+    "diff_pp_mean", "diff_pp_ci95_low", "diff_pp_ci95_high",
+    "results_final_test_accuracy_percent_mean", "results_final_test_accuracy_percent_std",
+    "baseline_final_test_accuracy_percent_mean", "baseline_final_test_accuracy_percent_std",
+)
+
+# Config keys that may differ between compared pickles without being listed as
+# "other differences": provenance (command, versions, machine), the selection of
+# runs (the rows show which cells and seeds are shared), and the keys below.
+COMPARISON_UNLISTED_KEYS = {
+    "command", "versions", "machine", "original_optimizer_reset", "archs", "optimizers",
+    "schedules", "seeds", "data_fingerprint", "train_size", "base_batch_size",
+}
+# Config keys whose two values are always shown when they differ.
+COMPARISON_VALUE_KEYS = ("original_optimizer_reset", "train_size", "base_batch_size", "data_fingerprint")
+
 
 class ResultsError(Exception):
     """The results file is missing, unreadable or not shaped like main.py's output."""
@@ -100,16 +125,17 @@ class _PlainDataUnpickler(pickle.Unpickler):
             f"it refers to {module}.{name}, and only plain Python and numpy data is read")
 
 
-def load_results(path):
+def load_results(path, option="--results"):
     """Return the results dict stored at path, after checking its shape.
 
     Raises ResultsError with a one-line reason when the file is missing,
-    is not a pickle, or does not hold what main.py writes.
+    is not a pickle, or does not hold what main.py writes. The option is the
+    command-line flag the path came from, named in the hint of the message.
     """
     path = Path(path)
     if not path.exists():
         raise ResultsError(f"{path} does not exist; run python main.py first "
-                           "(or pass --results PATH)")
+                           f"(or pass {option} PATH)")
     try:
         with path.open("rb") as handle:
             results = _PlainDataUnpickler(handle).load()
@@ -379,6 +405,185 @@ def _markdown_difference(row):
         return text + " (one paired seed)"
     return (text + f" [{row['diff_vs_dlr_pp_ci95_low']:+.2f}, "
             f"{row['diff_vs_dlr_pp_ci95_high']:+.2f}]")
+
+# ---------------------------------------------------------------------------
+# Comparison with a baseline pickle
+# ---------------------------------------------------------------------------
+
+def compare_results(results, baseline):
+    """Return one row dict per (arch, optimizer, schedule) cell that both pickles have.
+
+    Rows are keyed by COMPARISON_COLUMNS and come in display order. The
+    difference is results minus baseline in final test accuracy, in percentage
+    points, paired by seed over the seeds both pickles have; the accuracies of
+    both sides are in percent over the same paired seeds. Missing values (a
+    std of one seed, an interval of one pair, anything of a cell without a
+    shared seed) are None. Each row also has "results_only_seeds" and
+    "baseline_only_seeds", the sorted seeds left out for want of a partner.
+    """
+    result_cells, baseline_cells = group_runs(results), group_runs(baseline)
+    common_cells = sorted(set(result_cells) & set(baseline_cells),
+                          key=lambda cell: _run_sort_key(cell + (0,)))
+    return [_comparison_row(result_cells[cell], baseline_cells[cell], cell)
+            for cell in common_cells]
+
+
+def _comparison_row(result_seed_runs, baseline_seed_runs, cell):
+    paired_seeds = sorted(set(result_seed_runs) & set(baseline_seed_runs), key=str)
+    row = dict.fromkeys(COMPARISON_COLUMNS)
+    row.update(
+        architecture=cell[0],
+        optimizer=cell[1],
+        schedule=cell[2],
+        paired_seeds=len(paired_seeds),
+        results_only_seeds=sorted(set(result_seed_runs) - set(paired_seeds), key=str),
+        baseline_only_seeds=sorted(set(baseline_seed_runs) - set(paired_seeds), key=str),
+    )
+    if not paired_seeds:
+        return row
+    result_finals = _final_accuracies_percent(result_seed_runs, paired_seeds)
+    baseline_finals = _final_accuracies_percent(baseline_seed_runs, paired_seeds)
+    mean, low, high = mean_with_confidence_interval(result_finals - baseline_finals)
+    row.update(
+        diff_pp_mean=mean, diff_pp_ci95_low=low, diff_pp_ci95_high=high,
+        results_final_test_accuracy_percent_mean=float(result_finals.mean()),
+        results_final_test_accuracy_percent_std=_sample_std(result_finals),
+        baseline_final_test_accuracy_percent_mean=float(baseline_finals.mean()),
+        baseline_final_test_accuracy_percent_std=_sample_std(baseline_finals),
+    )
+    return row
+
+
+def _final_accuracies_percent(seed_runs, seeds):
+    return np.array([100.0 * float(seed_runs[seed]["test_accuracy"][-1]) for seed in seeds])
+
+
+def _sample_std(values):
+    return float(values.std(ddof=1)) if len(values) > 1 else None
+
+
+def config_differences(config, baseline_config):
+    """Say how two configs differ, ignoring provenance and the selection of runs.
+
+    Returns (shown values, other keys): shown values is a list of
+    (key, results value, baseline value) for the COMPARISON_VALUE_KEYS that
+    differ; other keys is the sorted list of keys outside
+    COMPARISON_UNLISTED_KEYS whose values differ or that only one config has.
+    A key one config lacks has the value None there.
+    """
+    shown_values = [(key, config.get(key), baseline_config.get(key))
+                    for key in COMPARISON_VALUE_KEYS
+                    if _values_differ(config.get(key), baseline_config.get(key))
+                    or (key in config) != (key in baseline_config)]
+    other_keys = sorted(
+        str(key) for key in set(config) | set(baseline_config)
+        if key not in COMPARISON_UNLISTED_KEYS
+        and (key not in config or key not in baseline_config
+             or _values_differ(config[key], baseline_config[key])))
+    return shown_values, other_keys
+
+
+def _values_differ(first, second):
+    # numpy arrays compare element by element; their text then decides.
+    try:
+        return bool(first != second)
+    except (TypeError, ValueError):
+        return repr(first) != repr(second)
+
+
+def write_comparison_csv(rows, path):
+    """Write comparison rows as CSV (differences in pp, accuracies in percent)."""
+    with Path(path).open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COMPARISON_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({column: _csv_value(row[column]) for column in COMPARISON_COLUMNS})
+    return Path(path)
+
+
+def write_comparison_markdown(rows, path, results_path, baseline_path, config, baseline_config):
+    """Write comparison rows as a Markdown table, with a header saying what is compared."""
+    shown_values, other_keys = config_differences(config, baseline_config)
+    if shown_values:
+        values_text = "Config values that differ (results vs baseline): " + "; ".join(
+            f"{key}: {result_value} vs {baseline_value}"
+            for key, result_value, baseline_value in shown_values) + "."
+    else:
+        values_text = ("The configs agree on " + ", ".join(COMPARISON_VALUE_KEYS) + ".")
+    if other_keys:
+        others_text = ("Other config keys that differ: " + ", ".join(other_keys) + ".")
+    else:
+        others_text = ("No other config key differs (command, versions, machine, "
+                       "data_fingerprint and the selection of runs are not compared).")
+    lines = [
+        "# Comparison with a baseline",
+        "",
+        f"results: `{results_path}` (`{_command(config)}`), "
+        f"baseline: `{baseline_path}` (`{_command(baseline_config)}`).",
+        "",
+        f"{values_text} {others_text}",
+        "",
+        "Differences are results minus baseline in final test accuracy (after the last "
+        "epoch), paired by seed (only seeds present in both), in percentage points: mean "
+        "[95% Student-t confidence interval of the mean]. Final accuracies are test "
+        "accuracy in percent, mean ± standard deviation (ddof=1) over the paired seeds.",
+    ]
+    unpaired = _unpaired_description(rows)
+    if unpaired:
+        lines += ["", "Left out for want of a partner seed: " + unpaired + "."]
+    lines += [
+        "",
+        "| Architecture | Optimizer | Schedule | Paired seeds | Results final accuracy (%) | "
+        "Baseline final accuracy (%) | Results minus baseline (pp) |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        cells = [
+            ARCHITECTURE_NAMES.get(row["architecture"], str(row["architecture"])),
+            OPTIMIZER_NAMES.get(row["optimizer"], str(row["optimizer"])),
+            SCHEDULE_NAMES.get(row["schedule"], str(row["schedule"])),
+            str(row["paired_seeds"]),
+            _mean_and_std_text(row["results_final_test_accuracy_percent_mean"],
+                               row["results_final_test_accuracy_percent_std"]),
+            _mean_and_std_text(row["baseline_final_test_accuracy_percent_mean"],
+                               row["baseline_final_test_accuracy_percent_std"]),
+            _difference_text(row["diff_pp_mean"], row["diff_pp_ci95_low"],
+                             row["diff_pp_ci95_high"]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)
+
+
+def _command(config):
+    return config.get("command") or "command not recorded"
+
+
+def _unpaired_description(rows):
+    """Name the seeds of each cell that only one side has ("" when every seed is paired)."""
+    parts = []
+    for row in rows:
+        for side, seeds in (("results", row["results_only_seeds"]),
+                            ("baseline", row["baseline_only_seeds"])):
+            if seeds:
+                parts.append(f"{row['architecture']} {row['optimizer']} {row['schedule']} "
+                             f"seed{'s' if len(seeds) > 1 else ''} "
+                             f"{', '.join(str(seed) for seed in seeds)} ({side} only)")
+    return "; ".join(parts)
+
+
+def _mean_and_std_text(mean, std):
+    if mean is None:
+        return "-"
+    return f"{mean:.2f}" + (f" ± {std:.2f}" if std is not None else "")
+
+
+def _difference_text(mean, low, high):
+    if mean is None:
+        return "- (no seed in common)"
+    if low is None:
+        return f"{mean:+.2f} (one paired seed)"
+    return f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]"
 
 
 # ---------------------------------------------------------------------------
@@ -752,6 +957,9 @@ def parse_arguments(argv=None):
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="folder for the PNG and summary files "
                              "(default: the folder the results file is in)")
+    parser.add_argument("--baseline", type=Path, default=None, metavar="PATH",
+                        help="a second results pickle; also write comparison.md and "
+                             "comparison.csv with results minus baseline, paired by seed")
     return parser.parse_args(argv)
 
 
@@ -760,12 +968,26 @@ def main(argv=None):
     arguments = parse_arguments(argv)
     try:
         results = load_results(arguments.results)
+        baseline = (load_results(arguments.baseline, option="--baseline")
+                    if arguments.baseline is not None else None)
     except ResultsError as error:
         return _fail(str(error))
     missing = missing_runs(results)
     if not results["runs"]:
         return _fail(f"{arguments.results} holds no finished runs yet ({len(missing)} missing); "
                      "run python main.py to finish them")
+    # The comparison is checked before anything is written, so that unusable
+    # input leaves the out folder as it was.
+    comparison_rows = None
+    if baseline is not None:
+        comparison_rows = compare_results(results, baseline)
+        if not comparison_rows:
+            return _fail(f"{arguments.results} and {arguments.baseline} have no "
+                         "(architecture, optimizer, schedule) cell in common, so there is "
+                         "nothing to compare")
+        if not any(row["paired_seeds"] for row in comparison_rows):
+            return _fail(f"{arguments.results} and {arguments.baseline} have no seed in common "
+                         "in any shared cell, so no difference can be paired by seed")
     out_dir = arguments.out if arguments.out is not None else arguments.results.parent
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -773,6 +995,11 @@ def main(argv=None):
         rows = summarize(results)
         written.append(write_summary_csv(rows, out_dir / "summary.csv"))
         written.append(write_summary_markdown(rows, out_dir / "summary.md", results["config"]))
+        if comparison_rows is not None:
+            written.append(write_comparison_csv(comparison_rows, out_dir / "comparison.csv"))
+            written.append(write_comparison_markdown(
+                comparison_rows, out_dir / "comparison.md", arguments.results,
+                arguments.baseline, results["config"], baseline["config"]))
     except OSError as error:
         return _fail(f"cannot write to {out_dir} ({error.strerror or error}); "
                      "pass a writable folder with --out DIR")

@@ -294,6 +294,200 @@ def test_unusable_results_exit_2_with_one_line(tmp_path, content, reason):
     assert reason in stderr and str(results_path) in stderr
 
 
+def hand_computed_comparison_pickles(folder):
+    """Write results and baseline pickles for lenet5 sgd, seeds 0 to 2; return their paths.
+
+    dlr differs by 0.30, 0.15 and 0.45 pp per seed; ibs is equal in both pickles.
+    """
+    results_finals = {("lenet5", "sgd", "dlr", 0): 0.9800, ("lenet5", "sgd", "dlr", 1): 0.9810,
+                      ("lenet5", "sgd", "dlr", 2): 0.9790}
+    baseline_finals = {("lenet5", "sgd", "dlr", 0): 0.9770, ("lenet5", "sgd", "dlr", 1): 0.9795,
+                       ("lenet5", "sgd", "dlr", 2): 0.9745}
+    for seed in (0, 1, 2):
+        results_finals[("lenet5", "sgd", "ibs", seed)] = 0.9820 + 0.001 * seed
+        baseline_finals[("lenet5", "sgd", "ibs", seed)] = 0.9820 + 0.001 * seed
+    selection = dict(archs=["lenet5"], optimizers=["sgd"], schedules=["dlr", "ibs"],
+                     seeds=[0, 1, 2])
+    results_config = make_config(**selection)
+    results_config.update(command="python main.py --original-optimizer-reset",
+                          original_optimizer_reset=True, stage_factor=4,
+                          machine="another machine")
+    results_path = write_pickle(folder / "results.pickle",
+                                make_results(results_finals, results_config))
+    baseline_path = write_pickle(folder / "baseline.pickle",
+                                 make_results(baseline_finals, make_config(**selection)))
+    return results_path, baseline_path
+
+
+def test_comparison_numbers_match_a_hand_computed_example(tmp_path):
+    results_path, baseline_path = hand_computed_comparison_pickles(tmp_path)
+    rows = plots.compare_results(plots.load_results(results_path),
+                                 plots.load_results(baseline_path))
+    assert [row["schedule"] for row in rows] == ["dlr", "ibs"]
+    dlr, ibs = rows
+    # Paired differences are 0.30, 0.15 and 0.45 pp: mean 0.30, std 0.15, and the
+    # half-width of the interval is t(0.975, 2) * 0.15 / sqrt(3).
+    half_width = 4.3027 * 0.15 / math.sqrt(3)
+    assert dlr["paired_seeds"] == 3
+    assert dlr["diff_pp_mean"] == pytest.approx(0.30)
+    assert dlr["diff_pp_ci95_low"] == pytest.approx(0.30 - half_width)
+    assert dlr["diff_pp_ci95_high"] == pytest.approx(0.30 + half_width)
+    assert dlr["results_final_test_accuracy_percent_mean"] == pytest.approx(98.00)
+    assert dlr["results_final_test_accuracy_percent_std"] == pytest.approx(0.10)
+    assert dlr["baseline_final_test_accuracy_percent_mean"] == pytest.approx(97.70)
+    assert dlr["baseline_final_test_accuracy_percent_std"] == pytest.approx(0.25)
+    # Equal runs on both sides give a difference of zero with a zero-width interval.
+    assert ibs["diff_pp_mean"] == pytest.approx(0.0, abs=1e-9)
+    assert ibs["diff_pp_ci95_high"] - ibs["diff_pp_ci95_low"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_comparison_pairs_only_the_seeds_both_pickles_have():
+    # Seed 0 is only in the results and seed 3 only in the baseline; both are far
+    # off, so using either would show in the numbers.
+    results = make_results({("mlp300", "adam", "dlr", 0): 0.50,
+                            ("mlp300", "adam", "dlr", 1): 0.990,
+                            ("mlp300", "adam", "dlr", 2): 0.950,
+                            ("mlp300", "adam", "ibs", 1): 0.970,
+                            ("lenet5", "adam", "dlr", 0): 0.99},
+                           make_config(archs=["mlp300", "lenet5"], optimizers=["adam"],
+                                       seeds=[0, 1, 2]))
+    baseline = make_results({("mlp300", "adam", "dlr", 1): 0.985,
+                             ("mlp300", "adam", "dlr", 2): 0.945,
+                             ("mlp300", "adam", "dlr", 3): 0.10,
+                             ("mlp300", "adam", "ibs", 1): 0.975,
+                             ("mlp300", "adam", "hyb", 1): 0.98},
+                            make_config(archs=["mlp300"], optimizers=["adam"], seeds=[1, 2, 3]))
+    rows = plots.compare_results(results, baseline)
+    # Only the cells both pickles have: lenet5 and hyb are on one side only.
+    assert [(row["architecture"], row["schedule"]) for row in rows] == [
+        ("mlp300", "dlr"), ("mlp300", "ibs")]
+    dlr, ibs = rows
+    assert dlr["paired_seeds"] == 2
+    assert dlr["results_only_seeds"] == [0] and dlr["baseline_only_seeds"] == [3]
+    # Seeds 1 and 2 both differ by +0.5 pp.
+    assert dlr["diff_pp_mean"] == pytest.approx(0.5)
+    assert dlr["diff_pp_ci95_low"] == pytest.approx(0.5)
+    assert dlr["diff_pp_ci95_high"] == pytest.approx(0.5)
+    assert dlr["results_final_test_accuracy_percent_mean"] == pytest.approx(97.0)
+    assert dlr["baseline_final_test_accuracy_percent_mean"] == pytest.approx(96.5)
+    # One pair: a difference, but no standard deviation and no interval.
+    assert ibs["paired_seeds"] == 1 and ibs["diff_pp_mean"] == pytest.approx(-0.5)
+    assert ibs["diff_pp_ci95_low"] is None
+    assert ibs["results_final_test_accuracy_percent_std"] is None
+
+
+def test_config_differences_show_values_of_chosen_keys_and_name_the_others():
+    config = make_config()
+    baseline_config = make_config(seeds=(0, 1, 2, 3))
+    config.update(original_optimizer_reset=True, train_size=10000, stage_factor=4,
+                  command="python main.py --train-size 10000", data_fingerprint="a")
+    baseline_config.update(data_fingerprint="b", epochs=12)
+    shown_values, other_keys = plots.config_differences(config, baseline_config)
+    assert shown_values == [("original_optimizer_reset", True, False),
+                            ("train_size", 10000, TRAIN_SIZE)]
+    # epochs is in the baseline only; seeds, command and data_fingerprint are not listed.
+    assert other_keys == ["epochs", "stage_factor"]
+    assert plots.config_differences(config, config) == ([], [])
+
+
+def test_baseline_flag_writes_comparison_files_that_say_what_is_compared(tmp_path):
+    results_path, baseline_path = hand_computed_comparison_pickles(tmp_path)
+    out_dir = tmp_path / "out"
+    status, stdout, stderr = _run_main_capturing(["--results", str(results_path), "--baseline",
+                                                  str(baseline_path), "--out", str(out_dir)])
+    assert status == 0 and stderr == ""
+    assert "comparison.md" in stdout and "comparison.csv" in stdout
+    assert (out_dir / "summary.md").is_file() and (out_dir / "overview.png").is_file()
+    markdown = (out_dir / "comparison.md").read_text()
+    assert (f"results: `{results_path}` (`python main.py --original-optimizer-reset`), "
+            f"baseline: `{baseline_path}` (`python main.py`)") in markdown
+    assert "results minus baseline" in markdown and "paired by seed" in markdown
+    assert "percentage points" in markdown and "95% Student-t" in markdown
+    assert "original_optimizer_reset: True vs False" in markdown
+    # stage_factor differs and is named; machine differs too but is not.
+    assert "Other config keys that differ: stage_factor." in markdown
+    assert ("| LeNet-5 | SGD | decaying learning rate (dlr) | 3 | 98.00 ± 0.10 | 97.70 ± 0.25 "
+            "| +0.30 [-0.07, +0.67] |") in markdown
+    assert "| +0.00 [+0.00, +0.00] |" in markdown
+    assert "partner" not in markdown
+    with (out_dir / "comparison.csv").open() as handle:
+        dlr_row, ibs_row = csv.DictReader(handle)
+    assert dlr_row["paired_seeds"] == "3"
+    assert float(dlr_row["diff_pp_mean"]) == pytest.approx(0.30)
+    assert float(dlr_row["diff_pp_ci95_low"]) == pytest.approx(0.30 - 0.3726, abs=1e-3)
+    assert float(dlr_row["baseline_final_test_accuracy_percent_mean"]) == pytest.approx(97.70)
+    assert float(ibs_row["diff_pp_mean"]) == 0.0
+
+
+def test_comparison_markdown_names_the_seeds_left_unpaired(tmp_path):
+    config = make_config(archs=["lenet5"], optimizers=["adam"], schedules=["dlr"], seeds=[0, 1])
+    results = make_results({("lenet5", "adam", "dlr", 0): 0.98,
+                            ("lenet5", "adam", "dlr", 1): 0.98}, config)
+    baseline = make_results({("lenet5", "adam", "dlr", 1): 0.97}, config)
+    rows = plots.compare_results(results, baseline)
+    markdown = plots.write_comparison_markdown(
+        rows, tmp_path / "comparison.md", "new.pickle", "old.pickle", config,
+        config).read_text()
+    assert ("Left out for want of a partner seed: lenet5 adam dlr seed 0 (results only)."
+            in markdown)
+    assert "+1.00 (one paired seed)" in markdown
+    assert "The configs agree on original_optimizer_reset, train_size, base_batch_size." in markdown
+
+
+@pytest.mark.parametrize("content, reason", [
+    (None, "does not exist"),
+    (b"this is not a pickle\n", "cannot read"),
+    (pickle.dumps([1, 2, 3]), "not a dict"),
+    (pickle.dumps({"runs": {}}), "no 'config'"),
+])
+def test_unusable_baseline_exits_2_with_one_line_and_writes_nothing(tmp_path, content, reason):
+    results_path = write_pickle(tmp_path / "results.pickle",
+                                make_results({("lenet5", "adam", "dlr", 0): 0.98},
+                                             make_config(archs=["lenet5"], optimizers=["adam"],
+                                                         schedules=["dlr"], seeds=[0])))
+    baseline_path = tmp_path / "baseline.pickle"
+    if content is not None:
+        baseline_path.write_bytes(content)
+    out_dir = tmp_path / "out"
+    status, stdout, stderr = _run_main_capturing(["--results", str(results_path), "--baseline",
+                                                  str(baseline_path), "--out", str(out_dir)])
+    assert status == 2 and stdout == ""
+    assert len(stderr.splitlines()) == 1
+    assert reason in stderr and str(baseline_path) in stderr
+    assert not out_dir.exists()
+
+
+def test_missing_baseline_hint_names_the_baseline_flag(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "plots.py"), "--results",
+         str(write_pickle(tmp_path / "results.pickle",
+                          make_results({("lenet5", "adam", "dlr", 0): 0.98}, make_config()))),
+         "--baseline", str(tmp_path / "nowhere.pickle")],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert completed.returncode == 2 and completed.stdout == ""
+    assert len(completed.stderr.splitlines()) == 1
+    assert "nowhere.pickle" in completed.stderr and "--baseline PATH" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.parametrize("baseline_finals, reason", [
+    ({("mlp300", "sgd", "dlr", 0): 0.97}, "no (architecture, optimizer, schedule) cell in common"),
+    ({("lenet5", "adam", "dlr", 5): 0.97}, "no seed in common"),
+])
+def test_baseline_without_anything_to_pair_exits_2_with_one_line(tmp_path, baseline_finals,
+                                                                reason):
+    results_path = write_pickle(tmp_path / "results.pickle",
+                                make_results({("lenet5", "adam", "dlr", 0): 0.98}, make_config()))
+    baseline_path = write_pickle(tmp_path / "baseline.pickle",
+                                 make_results(baseline_finals, make_config()))
+    out_dir = tmp_path / "out"
+    status, stdout, stderr = _run_main_capturing(["--results", str(results_path), "--baseline",
+                                                  str(baseline_path), "--out", str(out_dir)])
+    assert status == 2 and stdout == ""
+    assert len(stderr.splitlines()) == 1 and reason in stderr
+    assert not out_dir.exists()
+
+
 def test_bad_flag_exits_2():
     with pytest.raises(SystemExit) as exit_info:
         plots.parse_arguments(["--no-such-flag"])
