@@ -1,0 +1,219 @@
+"""How fast the study runs, measured side by side on this machine.
+
+In one run, and each part in fresh processes so that thread settings apply:
+1. For every architecture, optimizer and batch size of the schedules: the
+   project's compiled training epoch (one thread) against a plain per-epoch
+   Keras model.fit (TensorFlow's default threading), on the same data. Medians
+   of several repeats, after a warm-up epoch that pays for tracing.
+2. The full grid with one seed at the original settings: projected from part
+   1, then measured as `python main.py --seeds 1`, with the peak memory of
+   all its processes together.
+3. How the cost grows with the training-set size (it should be linear).
+4. `--jobs 1` against `--jobs 2` on a reduced grid.
+
+usage: python benchmarks/speed.py [--repeats N] [--subset N] [--skip-grid]
+"""
+import argparse
+import math
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import main  # noqa: E402  (the project root goes on the path first)
+
+BATCH_SIZES = sorted({main.stage_schedule(schedule, stage, 1.0)[1]
+                      for schedule in main.SCHEDULES for stage in range(4)})
+
+
+def configure_threads(single_thread):
+    """Worker start-up: the project's one-thread setting, or TensorFlow's default."""
+    tf = main.load_tensorflow()
+    if single_thread:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def time_project_epochs(arch, optimizer_name, train_size, repeats):
+    """{batch size: [seconds per epoch]} for the project's Trainer.train_epoch."""
+    tf = main.tf
+    data = main.prepare_data(main.load_mnist(), train_size, 10_000)
+    trainer = main.Trainer(arch, optimizer_name, 0, main.Settings(train_size=train_size), data)
+    order = tf.constant(main.epoch_order(0, 0, train_size))
+    timings = {}
+    for batch_size in BATCH_SIZES:
+        trainer.train_epoch(order, tf.constant(batch_size))  # Warm-up.
+        timings[batch_size] = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            trainer.train_epoch(order, tf.constant(batch_size))
+            timings[batch_size].append(time.perf_counter() - start)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        trainer.evaluate()
+    timings["evaluate"] = [(time.perf_counter() - start) / repeats]
+    return timings
+
+
+def time_keras_fit_epochs(arch, optimizer_name, train_size, repeats):
+    """{batch size: [seconds per epoch]} for a plain compiled Keras model.fit."""
+    keras = main.keras
+    data = main.prepare_data(main.load_mnist(), train_size, 10_000)
+    keras.utils.set_random_seed(0)
+    model = main.build_model(arch)
+    learning_rate = main.Settings().base_learning_rate(optimizer_name)
+    optimizer = keras.optimizers.SGD(learning_rate) if optimizer_name == "sgd" else keras.optimizers.Adam(learning_rate)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    timings = {}
+    for batch_size in BATCH_SIZES:
+        model.fit(data["x_train"], data["y_train"], batch_size=batch_size, epochs=1, verbose=0)  # Warm-up.
+        timings[batch_size] = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model.fit(data["x_train"], data["y_train"], batch_size=batch_size, epochs=1, verbose=0)
+            timings[batch_size].append(time.perf_counter() - start)
+    return timings
+
+
+def in_fresh_process(function, single_thread, *args):
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1, configure_threads, (single_thread,)) as pool:
+        return pool.apply(function, args)
+
+
+def compare_epochs(train_size, repeats):
+    """Part 1: rows of (arch, optimizer, batch, ours ms/step, fit ms/step) and evaluation seconds."""
+    rows, evaluation = [], {}
+    for arch in main.ARCHITECTURES:
+        for optimizer_name in main.OPTIMIZERS:
+            ours = in_fresh_process(time_project_epochs, True, arch, optimizer_name, train_size, repeats)
+            fit = in_fresh_process(time_keras_fit_epochs, False, arch, optimizer_name, train_size, repeats)
+            evaluation[arch, optimizer_name] = ours["evaluate"][0]
+            for batch_size in BATCH_SIZES:
+                steps = main.updates_per_epoch(train_size, batch_size)
+                rows.append((arch, optimizer_name, batch_size, 1000 * statistics.median(ours[batch_size]) / steps,
+                             1000 * statistics.median(fit[batch_size]) / steps))
+    return rows, evaluation
+
+
+def project_grid_seconds(rows, evaluation, jobs):
+    """Part 2's projection: the grid's single-thread work, shared epochs once, spread over jobs."""
+    settings = main.Settings()
+    step_ms = {(arch, optimizer, batch): ours for arch, optimizer, batch, ours, _ in rows}
+    total = 0.0
+    for arch in main.ARCHITECTURES:
+        for optimizer_name in main.OPTIMIZERS:
+            prefixes = set()
+            for schedule in main.SCHEDULES:
+                plans = main.epoch_plans(schedule, optimizer_name, settings)
+                prefixes.update(tuple(plans[:epoch + 1]) for epoch in range(len(plans)))
+            for prefix in prefixes:
+                batch_size = prefix[-1].batch_size
+                steps = main.updates_per_epoch(settings.train_size, batch_size)
+                total += steps * step_ms[arch, optimizer_name, batch_size] / 1000 + evaluation[arch, optimizer_name]
+    return total, total / jobs
+
+
+def tree_rss_bytes(root_pid):
+    """Resident memory of a process and all its descendants, from /proc."""
+    children, rss = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/statm") as statm:
+                rss[int(entry)] = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            children.setdefault(parent, []).append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def timed_study(*args):
+    """Runs main.py in a fresh folder; returns (wall seconds, peak resident bytes of all its processes)."""
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        study = subprocess.Popen([sys.executable, os.path.join(ROOT, "main.py"), *args, "--out", out],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        peak = 0
+        while study.poll() is None:
+            peak = max(peak, tree_rss_bytes(study.pid))
+            time.sleep(0.2)
+        seconds = time.perf_counter() - start
+        if study.returncode != 0:
+            raise RuntimeError(f"main.py {' '.join(args)} failed with status {study.returncode}")
+    return seconds, peak
+
+
+def time_group(train_size):
+    """Part 3: seconds for all three schedules of mlp300 / SGD, one epoch per stage."""
+    data = main.prepare_data(main.load_mnist(), train_size, 10_000)
+    settings = main.Settings(train_size=train_size, epochs_per_stage=1)
+    start = time.perf_counter()
+    main.train_runs("mlp300", "sgd", 0, main.SCHEDULES, settings, data)
+    return time.perf_counter() - start
+
+
+def main_benchmark(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3, help="timed epochs per measurement (median)")
+    parser.add_argument("--subset", type=int, default=4_000, help="training images per timed epoch in part 1")
+    parser.add_argument("--skip-grid", action="store_true", help="skip timing the full grid (part 2)")
+    args = parser.parse_args(argv)
+
+    print(f"machine: {main.machine_description()}")
+    print(f"versions: {main.library_versions()}\n")
+
+    print(f"1. Training epoch, ms per step (median of {args.repeats}, {args.subset:,} images); "
+          "project: compiled epoch, 1 thread; Keras: model.fit, default threads")
+    rows, evaluation = compare_epochs(args.subset, args.repeats)
+    print(f"{'architecture':<11} {'opt':<4} {'batch':>5} {'project':>8} {'Keras fit':>9} {'speed-up':>8}"
+          f" {'project samples/s':>17} {'fit samples/s':>13}")
+    for arch, optimizer_name, batch_size, ours, fit in rows:
+        print(f"{arch:<11} {optimizer_name:<4} {batch_size:>5} {ours:>8.3f} {fit:>9.3f} {fit / ours:>7.1f}x"
+              f" {1000 * batch_size / ours:>17,.0f} {1000 * batch_size / fit:>13,.0f}")
+    speedups = [fit / ours for *_, ours, fit in rows]
+    print(f"median speed-up {statistics.median(speedups):.1f}x (range {min(speedups):.1f}x to {max(speedups):.1f}x)\n")
+
+    if not args.skip_grid:
+        jobs = os.cpu_count() or 1
+        work, projected = project_grid_seconds(rows, evaluation, jobs)
+        seconds, peak = timed_study("--seeds", "1", "--jobs", str(jobs))
+        print(f"2. Full grid, 18 runs, 1 seed, original settings, --jobs {jobs}")
+        print(f"   projected: {work:.0f} s of single-thread work / {jobs} = {projected:.0f} s (no start-up)")
+        print(f"   measured:  {seconds:.0f} s wall, start-up included; peak memory of all processes "
+              f"{peak / 2**30:.2f} GiB\n")
+
+    print("3. Cost against training-set size (mlp300, SGD, all three schedules, one epoch per stage)")
+    base = None
+    for train_size in (5_000, 20_000, 60_000):
+        seconds = in_fresh_process(time_group, True, train_size)
+        base = base or seconds / train_size
+        print(f"   {train_size:>6,} images: {seconds:6.1f} s, {1000 * seconds / train_size:.3f} s per 1,000 images "
+              f"({seconds / train_size / base:.2f}x the per-image cost at 5,000)")
+
+    print("\n4. Worker processes (full grid at 5,000 images, one epoch per stage, 2 seeds)")
+    reduced = ["--seeds", "2", "--train-size", "5000", "--epochs-per-stage", "1"]
+    one, _ = timed_study(*reduced, "--jobs", "1")
+    two, _ = timed_study(*reduced, "--jobs", "2")
+    print(f"   --jobs 1: {one:.1f} s   --jobs 2: {two:.1f} s   speed-up {one / two:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main_benchmark())
