@@ -513,8 +513,8 @@ def write_comparison_markdown(rows, path, results_path, baseline_path, config, b
     if other_keys:
         others_text = ("Other config keys that differ: " + ", ".join(other_keys) + ".")
     else:
-        others_text = ("No other config key differs (command, versions, machine, "
-                       "data_fingerprint and the selection of runs are not compared).")
+        others_text = ("No other config key differs (command, versions, machine "
+                       "and the selection of runs are not compared).")
     lines = [
         "# Comparison with a baseline",
         "",

@@ -384,8 +384,8 @@ def test_config_differences_show_values_of_chosen_keys_and_name_the_others():
     baseline_config.update(data_fingerprint="b", epochs=12)
     shown_values, other_keys = plots.config_differences(config, baseline_config)
     assert shown_values == [("original_optimizer_reset", True, False),
-                            ("train_size", 10000, TRAIN_SIZE)]
-    # epochs is in the baseline only; seeds, command and data_fingerprint are not listed.
+                            ("train_size", 10000, TRAIN_SIZE), ("data_fingerprint", "a", "b")]
+    # epochs is in the baseline only; seeds and command are not listed.
     assert other_keys == ["epochs", "stage_factor"]
     assert plots.config_differences(config, config) == ([], [])
 
@@ -431,7 +431,7 @@ def test_comparison_markdown_names_the_seeds_left_unpaired(tmp_path):
     assert ("Left out for want of a partner seed: lenet5 adam dlr seed 0 (results only)."
             in markdown)
     assert "+1.00 (one paired seed)" in markdown
-    assert "The configs agree on original_optimizer_reset, train_size, base_batch_size." in markdown
+    assert "The configs agree on original_optimizer_reset, train_size, base_batch_size, data_fingerprint." in markdown
 
 
 @pytest.mark.parametrize("content, reason", [
