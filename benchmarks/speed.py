@@ -8,10 +8,10 @@ In one run, and each part in fresh processes so that thread settings apply:
 2. The full grid with one seed at the original settings: projected from part
    1, then measured as `python main.py --seeds 1`, with the peak memory of
    all its processes together.
-3. How the cost grows with the training-set size (it should be linear).
+3. How the training cost grows with the training-set size (it should be linear).
 4. `--jobs 1` against `--jobs 2` on a reduced grid.
 
-usage: python benchmarks/speed.py [--repeats N] [--subset N] [--skip-grid]
+usage: python benchmarks/speed.py [--repeats N] [--subset N] [--parts 1,2,3,4] [--grid-repeats N]
 """
 import argparse
 import math
@@ -159,13 +159,22 @@ def timed_study(*args):
     return seconds, peak
 
 
-def time_group(train_size):
-    """Part 3: seconds for all three schedules of mlp300 / SGD, one epoch per stage."""
+def time_training_per_image(train_size, repeats):
+    """Part 3: warm seconds per 1,000 images of one epoch at batch 4 and at batch 500 (LeNet-5, SGD)."""
+    tf = main.tf
     data = main.prepare_data(main.load_mnist(), train_size, 10_000)
-    settings = main.Settings(train_size=train_size, epochs_per_stage=1)
-    start = time.perf_counter()
-    main.train_runs("mlp300", "sgd", 0, main.SCHEDULES, settings, data)
-    return time.perf_counter() - start
+    trainer = main.Trainer("lenet5", "sgd", 0, main.Settings(train_size=train_size), data)
+    order = tf.constant(main.epoch_order(0, 0, train_size))
+    costs = {}
+    for batch_size in (4, 500):
+        trainer.train_epoch(order, tf.constant(batch_size))  # Warm-up.
+        seconds = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            trainer.train_epoch(order, tf.constant(batch_size))
+            seconds.append(time.perf_counter() - start)
+        costs[batch_size] = 1000 * statistics.median(seconds) / train_size
+    return costs
 
 
 def main_benchmark(argv=None):
@@ -173,45 +182,54 @@ def main_benchmark(argv=None):
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per measurement (median)")
     parser.add_argument("--subset", type=int, default=4_000, help="training images per timed epoch in part 1")
-    parser.add_argument("--skip-grid", action="store_true", help="skip timing the full grid (part 2)")
+    parser.add_argument("--parts", type=lambda text: {int(part) for part in text.split(",")}, default={1, 2, 3, 4},
+                        help="which parts to run, e.g. 2,3")
+    parser.add_argument("--grid-repeats", type=int, default=3, help="timed runs of the full grid in part 2")
     args = parser.parse_args(argv)
 
     print(f"machine: {main.machine_description()}")
     print(f"versions: {main.library_versions()}\n")
 
-    print(f"1. Training epoch, ms per step (median of {args.repeats}, {args.subset:,} images); "
-          "project: compiled epoch, 1 thread; Keras: model.fit, default threads")
-    rows, evaluation = compare_epochs(args.subset, args.repeats)
-    print(f"{'architecture':<11} {'opt':<4} {'batch':>5} {'project':>8} {'Keras fit':>9} {'speed-up':>8}"
-          f" {'project samples/s':>17} {'fit samples/s':>13}")
-    for arch, optimizer_name, batch_size, ours, fit in rows:
-        print(f"{arch:<11} {optimizer_name:<4} {batch_size:>5} {ours:>8.3f} {fit:>9.3f} {fit / ours:>7.1f}x"
-              f" {1000 * batch_size / ours:>17,.0f} {1000 * batch_size / fit:>13,.0f}")
-    speedups = [fit / ours for *_, ours, fit in rows]
-    print(f"median speed-up {statistics.median(speedups):.1f}x (range {min(speedups):.1f}x to {max(speedups):.1f}x)\n")
+    rows, evaluation = [], {}
+    if 1 in args.parts:
+        print(f"1. Training epoch, ms per step (median of {args.repeats}, {args.subset:,} images); "
+              "project: compiled epoch, 1 thread; Keras: model.fit, default threads")
+        rows, evaluation = compare_epochs(args.subset, args.repeats)
+        print(f"{'architecture':<11} {'opt':<4} {'batch':>5} {'project':>8} {'Keras fit':>9} {'speed-up':>8}"
+              f" {'project samples/s':>17} {'fit samples/s':>13}")
+        for arch, optimizer_name, batch_size, ours, fit in rows:
+            print(f"{arch:<11} {optimizer_name:<4} {batch_size:>5} {ours:>8.3f} {fit:>9.3f} {fit / ours:>7.1f}x"
+                  f" {1000 * batch_size / ours:>17,.0f} {1000 * batch_size / fit:>13,.0f}")
+        speedups = [fit / ours for *_, ours, fit in rows]
+        print(f"median speed-up {statistics.median(speedups):.1f}x (range {min(speedups):.1f}x to {max(speedups):.1f}x)\n")
 
-    if not args.skip_grid:
+    if 2 in args.parts:
         jobs = os.cpu_count() or 1
-        work, projected = project_grid_seconds(rows, evaluation, jobs)
-        seconds, peak = timed_study("--seeds", "1", "--jobs", str(jobs))
         print(f"2. Full grid, 18 runs, 1 seed, original settings, --jobs {jobs}")
-        print(f"   projected: {work:.0f} s of single-thread work / {jobs} = {projected:.0f} s (no start-up)")
-        print(f"   measured:  {seconds:.0f} s wall, start-up included; peak memory of all processes "
-              f"{peak / 2**30:.2f} GiB\n")
+        if rows:
+            work, projected = project_grid_seconds(rows, evaluation, jobs)
+            print(f"   projected from part 1: {work:.0f} s of single-thread work / {jobs} = {projected:.0f} s "
+                  "(no start-up)")
+        measured = [timed_study("--seeds", "1", "--jobs", str(jobs)) for _ in range(args.grid_repeats)]
+        walls = ", ".join(f"{seconds:.0f}" for seconds, _ in measured)
+        print(f"   measured: {statistics.median([seconds for seconds, _ in measured]):.0f} s wall, start-up included "
+              f"(median of {len(measured)}: {walls} s); peak memory of all processes "
+              f"{max(peak for _, peak in measured) / 2**30:.2f} GiB\n")
 
-    print("3. Cost against training-set size (mlp300, SGD, all three schedules, one epoch per stage)")
-    base = None
-    for train_size in (5_000, 20_000, 60_000):
-        seconds = in_fresh_process(time_group, True, train_size)
-        base = base or seconds / train_size
-        print(f"   {train_size:>6,} images: {seconds:6.1f} s, {1000 * seconds / train_size:.3f} s per 1,000 images "
-              f"({seconds / train_size / base:.2f}x the per-image cost at 5,000)")
+    if 3 in args.parts:
+        print("3. Training cost against training-set size: LeNet-5, SGD, warm epochs, "
+              f"seconds per 1,000 images (median of {args.repeats})")
+        for train_size in (5_000, 20_000, 60_000):
+            costs = in_fresh_process(time_training_per_image, True, train_size, args.repeats)
+            print(f"   {train_size:>6,} images: batch 4 {costs[4]:.3f} s, batch 500 {costs[500]:.3f} s per 1,000 images")
+        print()
 
-    print("\n4. Worker processes (full grid at 5,000 images, one epoch per stage, 2 seeds)")
-    reduced = ["--seeds", "2", "--train-size", "5000", "--epochs-per-stage", "1"]
-    one, _ = timed_study(*reduced, "--jobs", "1")
-    two, _ = timed_study(*reduced, "--jobs", "2")
-    print(f"   --jobs 1: {one:.1f} s   --jobs 2: {two:.1f} s   speed-up {one / two:.2f}x")
+    if 4 in args.parts:
+        print("4. Worker processes (full grid at 5,000 images, one epoch per stage, 2 seeds)")
+        reduced = ["--seeds", "2", "--train-size", "5000", "--epochs-per-stage", "1"]
+        one, _ = timed_study(*reduced, "--jobs", "1")
+        two, _ = timed_study(*reduced, "--jobs", "2")
+        print(f"   --jobs 1: {one:.1f} s   --jobs 2: {two:.1f} s   speed-up {one / two:.2f}x")
     return 0
 
 
