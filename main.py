@@ -403,7 +403,7 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
     of examples. Epochs that several schedules plan identically (the whole
     first stage, in the study's design) are trained once and the runs branch
     from a copy of the state: with deterministic ops the result is bit for bit
-    that of separate runs, and a third of the work is saved.
+    that of separate runs, and about a fifth of the work is saved.
 
     on_epoch(plan) is called after every trained epoch, on_run(schedule,
     metrics) as soon as a run is complete. Metrics map each of test_accuracy,

@@ -333,14 +333,19 @@ def _summary_row(cells, arch, optimizer, schedule):
 # Summary files
 # ---------------------------------------------------------------------------
 
-def write_summary_csv(rows, path):
-    """Write rows as CSV with plain numbers (accuracy as fractions, differences in pp)."""
+def write_csv(rows, path, columns):
+    """Write rows as CSV with plain numbers, one column per name in columns."""
     with Path(path).open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=SUMMARY_COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in rows:
-            writer.writerow({column: _csv_value(row[column]) for column in SUMMARY_COLUMNS})
+            writer.writerow({column: _csv_value(row[column]) for column in columns})
     return Path(path)
+
+
+def write_summary_csv(rows, path):
+    """Write summary rows as CSV (accuracy as fractions, differences in pp)."""
+    return write_csv(rows, path, SUMMARY_COLUMNS)
 
 
 def _csv_value(value):
@@ -493,12 +498,7 @@ def _values_differ(first, second):
 
 def write_comparison_csv(rows, path):
     """Write comparison rows as CSV (differences in pp, accuracies in percent)."""
-    with Path(path).open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COMPARISON_COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({column: _csv_value(row[column]) for column in COMPARISON_COLUMNS})
-    return Path(path)
+    return write_csv(rows, path, COMPARISON_COLUMNS)
 
 
 def write_comparison_markdown(rows, path, results_path, baseline_path, config, baseline_config):
