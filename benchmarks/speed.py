@@ -10,6 +10,8 @@ In one run, and each part in fresh processes so that thread settings apply:
    all its processes together.
 3. How the training cost grows with the training-set size (it should be linear).
 4. `--jobs 1` against `--jobs 2` on a reduced grid.
+5. (Only when asked for, it takes about 25 minutes.) The straightforward Keras
+   loop, ../shared/bench/seed_style.py, over all 18 cells of the grid.
 
 usage: python benchmarks/speed.py [--repeats N] [--subset N] [--parts 1,2,3,4] [--grid-repeats N]
 """
@@ -29,6 +31,8 @@ sys.path.insert(0, ROOT)
 
 import main  # noqa: E402  (the project root goes on the path first)
 
+# The yardstick from the study's shared folder, beside this repository.
+SEED_STYLE = os.path.join(ROOT, "..", "shared", "bench", "seed_style.py")
 BATCH_SIZES = sorted({main.stage_schedule(schedule, stage, 1.0)[1]
                       for schedule in main.SCHEDULES for stage in range(4)})
 
@@ -183,7 +187,7 @@ def main_benchmark(argv=None):
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per measurement (median)")
     parser.add_argument("--subset", type=int, default=4_000, help="training images per timed epoch in part 1")
     parser.add_argument("--parts", type=lambda text: {int(part) for part in text.split(",")}, default={1, 2, 3, 4},
-                        help="which parts to run, e.g. 2,3")
+                        help="which parts to run, e.g. 2,3; part 5, the straightforward loop, only when named")
     parser.add_argument("--grid-repeats", type=int, default=3, help="timed runs of the full grid in part 2")
     args = parser.parse_args(argv)
 
@@ -229,7 +233,22 @@ def main_benchmark(argv=None):
         reduced = ["--seeds", "2", "--train-size", "5000", "--epochs-per-stage", "1"]
         one, _ = timed_study(*reduced, "--jobs", "1")
         two, _ = timed_study(*reduced, "--jobs", "2")
-        print(f"   --jobs 1: {one:.1f} s   --jobs 2: {two:.1f} s   speed-up {one / two:.2f}x")
+        print(f"   --jobs 1: {one:.1f} s   --jobs 2: {two:.1f} s   speed-up {one / two:.2f}x\n")
+
+    if 5 in args.parts:
+        print(f"5. The straightforward loop ({os.path.relpath(SEED_STYLE, ROOT)}), 18 cells one after another, "
+              "default threading")
+        total = 0.0
+        for arch in main.ARCHITECTURES:
+            for optimizer_name in main.OPTIMIZERS:
+                for schedule in main.SCHEDULES:
+                    start = time.perf_counter()
+                    subprocess.run([sys.executable, SEED_STYLE, arch, optimizer_name, schedule, "3"], check=True,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    seconds = time.perf_counter() - start
+                    total += seconds
+                    print(f"   {arch:<11} {optimizer_name:<4} {schedule}: {seconds:6.1f} s", flush=True)
+        print(f"   full grid: {total:.0f} s wall")
     return 0
 
 
