@@ -530,14 +530,20 @@ def epoch_cost(arch, optimizer_name, plan, settings):
     return steps * STEP_SECONDS[arch, optimizer_name] + examples * EXAMPLE_SECONDS[arch]
 
 
-def group_cost(group, settings):
-    """Estimated cost of train_runs for one group: shared epochs count once."""
-    arch, optimizer_name, _, schedules = group
+def trained_epochs(optimizer_name, schedules, settings):
+    """The plans of the epochs train_runs really trains: an epoch shared by schedules counts once."""
     prefixes = set()
     for schedule in schedules:
         plans = epoch_plans(schedule, optimizer_name, settings)
         prefixes.update(tuple(plans[:epoch + 1]) for epoch in range(len(plans)))
-    return sum(epoch_cost(arch, optimizer_name, prefix[-1], settings) for prefix in prefixes)
+    return [prefix[-1] for prefix in prefixes]
+
+
+def group_cost(group, settings):
+    """Estimated cost of train_runs for one group."""
+    arch, optimizer_name, _, schedules = group
+    return sum(epoch_cost(arch, optimizer_name, plan, settings)
+               for plan in trained_epochs(optimizer_name, schedules, settings))
 
 
 def parse_shard(text):
@@ -772,7 +778,8 @@ def parse_args(argv=None):
                         help="comma list of optimizers (default: %(default)s)")
     parser.add_argument("--schedules", type=name_list(SCHEDULES), default=",".join(SCHEDULES),
                         help="comma list of schedules (default: %(default)s)")
-    parser.add_argument("--seeds", type=count(1), default=5, help="number of seeds: runs seeds 0 to N-1 (default: %(default)s)")
+    parser.add_argument("--seeds", type=count(1), default=5,
+                        help="number of seeds: runs seeds 0 to N-1 (default: %(default)s)")
     parser.add_argument("--epochs-per-stage", type=count(1), default=defaults.epochs_per_stage,
                         help="epochs in each of the 4 stages (default: %(default)s)")
     parser.add_argument("--train-size", type=count(1, 60_000), default=defaults.train_size,

@@ -114,14 +114,10 @@ def project_grid_seconds(rows, evaluation, jobs):
     total = 0.0
     for arch in main.ARCHITECTURES:
         for optimizer_name in main.OPTIMIZERS:
-            prefixes = set()
-            for schedule in main.SCHEDULES:
-                plans = main.epoch_plans(schedule, optimizer_name, settings)
-                prefixes.update(tuple(plans[:epoch + 1]) for epoch in range(len(plans)))
-            for prefix in prefixes:
-                batch_size = prefix[-1].batch_size
-                steps = main.updates_per_epoch(settings.train_size, batch_size)
-                total += steps * step_ms[arch, optimizer_name, batch_size] / 1000 + evaluation[arch, optimizer_name]
+            for plan in main.trained_epochs(optimizer_name, main.SCHEDULES, settings):
+                steps = main.updates_per_epoch(settings.train_size, plan.batch_size)
+                seconds_per_step = step_ms[arch, optimizer_name, plan.batch_size] / 1000
+                total += steps * seconds_per_step + evaluation[arch, optimizer_name]
     return total, total / jobs
 
 
@@ -205,7 +201,8 @@ def main_benchmark(argv=None):
             print(f"{arch:<11} {optimizer_name:<4} {batch_size:>5} {ours:>8.3f} {fit:>9.3f} {fit / ours:>7.1f}x"
                   f" {1000 * batch_size / ours:>17,.0f} {1000 * batch_size / fit:>13,.0f}")
         speedups = [fit / ours for *_, ours, fit in rows]
-        print(f"median speed-up {statistics.median(speedups):.1f}x (range {min(speedups):.1f}x to {max(speedups):.1f}x)\n")
+        print(f"median speed-up {statistics.median(speedups):.1f}x "
+              f"(range {min(speedups):.1f}x to {max(speedups):.1f}x)\n")
 
     if 2 in args.parts:
         jobs = os.cpu_count() or 1
@@ -225,7 +222,8 @@ def main_benchmark(argv=None):
               f"seconds per 1,000 images (median of {args.repeats})")
         for train_size in (5_000, 20_000, 60_000):
             costs = in_fresh_process(time_training_per_image, True, train_size, args.repeats)
-            print(f"   {train_size:>6,} images: batch 4 {costs[4]:.3f} s, batch 500 {costs[500]:.3f} s per 1,000 images")
+            print(f"   {train_size:>6,} images: batch 4 {costs[4]:.3f} s, "
+                  f"batch 500 {costs[500]:.3f} s per 1,000 images")
         print()
 
     if 4 in args.parts:

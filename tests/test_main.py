@@ -61,6 +61,15 @@ def test_updates_per_run_at_the_original_settings():
     assert main.updates_per_epoch(10, 4) == 3  # A last partial batch is a step.
 
 
+def test_shared_first_stage_is_trained_once():
+    settings = main.Settings()
+    epochs = main.trained_epochs("adam", main.SCHEDULES, settings)
+    # 3 shared epochs, then 9 of each schedule: 30 trained epochs, not 36.
+    assert len(epochs) == 30
+    assert sorted(plan.batch_size for plan in epochs).count(4) == 12
+    assert len(main.trained_epochs("adam", ("ibs",), settings)) == 12
+
+
 def test_parameter_counts():
     counts = {arch: main.build_model(arch).count_params() for arch in main.ARCHITECTURES}
     assert counts == {"mlp300": 238_510, "mlp500_150": 469_160, "lenet5": 44_426}
