@@ -591,7 +591,14 @@ def _difference_text(mean, low, high):
 # ---------------------------------------------------------------------------
 
 def _reset_suffix(config):
-    return " (original optimizer reset)" if config.get("original_optimizer_reset") else ""
+    """Names the settings that depart from the study's own, so a figure says what it shows."""
+    departures = []
+    base_batch_size = config.get("base_batch_size", 4)
+    if base_batch_size != 4:
+        departures.append(f"base batch {base_batch_size}")
+    if config.get("original_optimizer_reset"):
+        departures.append("original optimizer reset")
+    return f" ({', '.join(departures)})" if departures else ""
 
 
 def _cell_title(arch, optimizer):

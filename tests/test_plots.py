@@ -510,3 +510,9 @@ def test_reading_and_drawing_never_imports_tensorflow(tmp_path):
         capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.splitlines()[-1] == "0 []"
+
+
+def test_titles_name_settings_that_depart_from_the_study():
+    assert plots._reset_suffix({"base_batch_size": 4}) == ""
+    assert plots._reset_suffix({"base_batch_size": 32, "original_optimizer_reset": True}) == \
+        " (base batch 32, original optimizer reset)"
