@@ -103,6 +103,30 @@ def test_fused_optimizer_matches_keras(name):
     assert int(optimizer.iterations) == 20
 
 
+@pytest.mark.parametrize("arch", main.ARCHITECTURES)
+@pytest.mark.parametrize("batch_size", [1, 5, 32])
+def test_written_out_gradients_match_keras_and_a_gradient_tape(arch, batch_size):
+    import keras
+    import tensorflow as tf
+    data = main.prepare_data(main.load_mnist(), batch_size, 1)
+    images, labels = tf.constant(data["x_train"]), tf.constant(data["y_train"])
+    keras.utils.set_random_seed(batch_size)
+    model = main.build_model(arch)
+    weights = [variable.value for variable in model.trainable_variables]
+    with tf.GradientTape() as tape:
+        expected_loss = tf.reduce_mean(
+            keras.losses.sparse_categorical_crossentropy(labels, model(images, training=True)))
+    expected_gradients = tape.gradient(expected_loss, weights)
+    loss, gradients = main.loss_and_gradients(arch, weights, images, labels)
+    np.testing.assert_allclose(float(loss), float(expected_loss), rtol=1e-6)
+    assert len(gradients) == len(weights)
+    for gradient, expected in zip(gradients, expected_gradients):
+        assert gradient.shape == expected.shape
+        scale = float(tf.reduce_max(tf.abs(expected)))
+        assert scale > 0
+        np.testing.assert_allclose(gradient.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5 * scale)
+
+
 # ---------------------------------------------------------------- training
 @pytest.fixture(scope="module")
 def small_data():
