@@ -459,8 +459,7 @@ class Trainer:
             variable.assign(value)
 
 
-def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=None, on_run=None,
-               hand_off=None, resume_from=None):
+def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=None, on_run=None):
     """Trains the given schedules of one (arch, optimizer, seed); returns {schedule: metrics}.
 
     All schedules start from the same initial weights and see the same order
@@ -474,17 +473,8 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
     test_loss, train_loss, learning_rate, batch_size, updates (cumulative) and
     seconds (cumulative wall time, shared epochs counted in full) to per-epoch
     lists.
-
-    hand_off(epoch, schedules, history, state), if given, takes every branch
-    but the first wherever the runs part, so that another worker can train it
-    at the same time: train_runs(..., schedules, resume_from=(epoch, history,
-    state)) goes on from there, bit for bit as this call would have.
     """
     trainer = Trainer(arch, optimizer_name, seed, settings, data)
-    start_epoch, start_history = 0, []
-    if resume_from is not None:
-        start_epoch, start_history, state = resume_from
-        trainer.restore(state)
     plans = {schedule: epoch_plans(schedule, optimizer_name, settings) for schedule in schedules}
     results = {}
 
@@ -521,19 +511,13 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
         groups = {}
         for schedule in members:
             groups.setdefault(plans[schedule][epoch], []).append(schedule)
-        branches = list(groups.items())
-        if hand_off and len(branches) > 1:
-            state = trainer.state()
-            for _, group in branches[1:]:
-                hand_off(epoch, tuple(group), history, state)
-            branches = branches[:1]
-        saved = trainer.state() if len(branches) > 1 else None
-        for index, (plan, group) in enumerate(branches):
+        saved = trainer.state() if len(groups) > 1 else None
+        for index, (plan, group) in enumerate(groups.items()):
             if index > 0:
                 trainer.restore(saved)
             branch(epoch + 1, group, history + [train_epoch(epoch, plan, history)])
 
-    branch(start_epoch, list(schedules), list(start_history))
+    branch(0, list(schedules), [])
     return results
 
 
@@ -609,22 +593,20 @@ def epoch_cost(arch, optimizer_name, plan, settings):
     return steps * STEP_SECONDS[arch, optimizer_name] + examples * EXAMPLE_SECONDS[arch]
 
 
-def trained_epochs(optimizer_name, schedules, settings, start_epoch=0):
+def trained_epochs(optimizer_name, schedules, settings):
     """The plans of the epochs train_runs really trains: an epoch shared by schedules counts once."""
     prefixes = set()
     for schedule in schedules:
         plans = epoch_plans(schedule, optimizer_name, settings)
-        prefixes.update(tuple(plans[:epoch + 1]) for epoch in range(start_epoch, len(plans)))
+        prefixes.update(tuple(plans[:epoch + 1]) for epoch in range(len(plans)))
     return [prefix[-1] for prefix in prefixes]
 
 
-def task_cost(task, settings):
-    """Estimated cost of a worker task: a group (arch, optimizer, seed, schedules), or a branch of one."""
-    arch, optimizer_name, _, schedules = task[:4]
-    resume_from = task[4] if len(task) > 4 else None
-    start_epoch = resume_from[0] if resume_from else 0
+def group_cost(group, settings):
+    """Estimated cost of train_runs for one group."""
+    arch, optimizer_name, _, schedules = group
     return sum(epoch_cost(arch, optimizer_name, plan, settings)
-               for plan in trained_epochs(optimizer_name, schedules, settings, start_epoch))
+               for plan in trained_epochs(optimizer_name, schedules, settings))
 
 
 def parse_shard(text):
@@ -660,7 +642,7 @@ def plan_groups(selection, finished, shard=None):
 _worker = {}
 
 
-def init_worker(settings, data, runs_dir, events, hand_off):
+def init_worker(settings, data, runs_dir, events):
     """Prepares one worker process: one thread, deterministic ops, the data."""
     load_tensorflow()
     with quiet_stderr():
@@ -672,24 +654,13 @@ def init_worker(settings, data, runs_dir, events, hand_off):
         for gpu in tf.config.list_physical_devices("GPU"):
             tf.config.experimental.set_memory_growth(gpu, True)
     tensors = {name: tf.constant(array) for name, array in data.items()}
-    _worker.update(settings=settings, data=tensors, runs_dir=runs_dir, events=events, hand_off=hand_off)
+    _worker.update(settings=settings, data=tensors, runs_dir=runs_dir, events=events)
 
 
-def run_group(task):
-    """Worker task: trains one group, or a branch of one, and saves each run the moment it is done.
-
-    A task is (arch, optimizer, seed, schedules, resume_from); resume_from is
-    None for a whole group. Where a group's runs part, the other branches go
-    back to the main process as new tasks, so that both workers stay busy to
-    the end. Returns how many it handed off.
-    """
-    arch, optimizer_name, seed, schedules, resume_from = task
+def run_group(group):
+    """Worker task: trains one group and saves each run the moment it is done."""
+    arch, optimizer_name, seed, schedules = group
     settings, events = _worker["settings"], _worker["events"]
-    handed_off = []
-
-    def hand_off(epoch, branch_schedules, history, state):
-        events.put(("task", (arch, optimizer_name, seed, branch_schedules, (epoch, history, state))))
-        handed_off.append(branch_schedules)
 
     def on_epoch(plan):
         events.put(("epoch", epoch_cost(arch, optimizer_name, plan, settings)))
@@ -700,13 +671,11 @@ def run_group(task):
         save_atomically(record, run_path(_worker["runs_dir"], key))
         events.put(("run", key))
 
-    train_runs(arch, optimizer_name, seed, schedules, settings, _worker["data"], on_epoch, on_run,
-               hand_off if _worker["hand_off"] else None, resume_from)
+    train_runs(arch, optimizer_name, seed, schedules, settings, _worker["data"], on_epoch, on_run)
     # A worker trains many groups: free each one's model and graphs, or
     # memory grows by about 100 MB a group.
     keras.backend.clear_session()
     gc.collect()
-    return len(handed_off)
 
 
 def library_versions():
@@ -760,52 +729,29 @@ def run_study(settings, selection, data, out_dir, jobs=1, shard=None, command=""
     finished = load_finished_runs(runs_dir, settings)
     groups = plan_groups(selection, finished, shard)
     if groups:
-        total_cost = sum(task_cost(group, settings) for group in groups)
+        total_cost = sum(group_cost(group, settings) for group in groups)
         runs_total = sum(len(group[3]) for group in groups)
         done_cost, runs_done = 0.0, 0
         # Spawned, not forked: TensorFlow's runtime does not survive a fork.
         context = multiprocessing.get_context("spawn")
         events = context.Queue()
-        workers = min(jobs, len(groups))
-        # Branches are handed off only when another worker can take them.
-        with context.Pool(workers, init_worker, (settings, data, runs_dir, events, workers > 1)) as pool:
-            # Each worker gets the longest waiting task, whole groups and
-            # handed-off branches alike, so that the workers finish together.
-            waiting = [group + (None,) for group in groups]
-            running = handed_off = received = 0
-
-            def start_longest():
-                nonlocal running
-                waiting.sort(key=lambda task: task_cost(task, settings))
-                pool.apply_async(run_group, (waiting.pop(),), callback=lambda count: events.put(("done", count)),
-                                 error_callback=lambda error: events.put(("failed", error)))
-                running += 1
-
-            while waiting and running < workers:
-                start_longest()
-            # Done when no task runs or waits and every branch handed off has
-            # arrived (a branch can arrive after its task's own "done").
-            while running or waiting or received < handed_off:
+        with context.Pool(min(jobs, len(groups)), init_worker, (settings, data, runs_dir, events)) as pool:
+            longest_first = sorted(groups, key=lambda group: group_cost(group, settings), reverse=True)
+            pending = pool.map_async(run_group, longest_first, chunksize=1)
+            while True:
                 try:
                     kind, value = events.get(timeout=0.25)
                 except queue.Empty:
+                    if pending.ready():
+                        break
                     continue
-                if kind == "failed":
-                    raise value
-                if kind == "done":
-                    running -= 1
-                    handed_off += value
-                elif kind == "task":
-                    waiting.append(value)
-                    received += 1
-                elif kind == "epoch":
+                if kind == "epoch":
                     done_cost += value
                 else:
                     runs_done += 1
-                while waiting and running < workers:
-                    start_longest()
                 if progress:
                     progress(done_cost, total_cost, runs_done, runs_total)
+            pending.get()  # Raises here whatever a worker raised.
         finished = load_finished_runs(runs_dir, settings)
     results = assemble_results(settings, selection, finished, command)
     save_atomically(results, os.path.join(out_dir, "results.pickle"))

@@ -145,21 +145,6 @@ def test_branched_runs_equal_separate_runs(small_data):
     assert together["ibs"]["updates"] == [100, 120, 124, 125]
 
 
-def test_branches_handed_off_to_another_worker_equal_separate_runs(small_data):
-    settings = main.Settings(train_size=400, test_size=300, epochs_per_stage=1)
-    together = main.train_runs("lenet5", "adam", 3, main.SCHEDULES, settings, small_data)
-    handed_off = []
-    runs = main.train_runs("lenet5", "adam", 3, main.SCHEDULES, settings, small_data,
-                           hand_off=lambda *branch: handed_off.append(branch))
-    # The longest run, dlr, stays; the other two leave where the runs part.
-    assert list(runs) == ["dlr"]
-    assert [(epoch, schedules) for epoch, schedules, _, _ in handed_off] == [(1, ("ibs",)), (1, ("hyb",))]
-    for epoch, schedules, history, state in handed_off:
-        runs.update(main.train_runs("lenet5", "adam", 3, schedules, settings, small_data,
-                                    resume_from=(epoch, history, state)))
-    assert without_seconds(runs) == without_seconds(together)
-
-
 def test_original_reset_changes_adam_but_not_plain_sgd(small_data):
     fixed = main.Settings(train_size=400, test_size=300, epochs_per_stage=1)
     reset = main.Settings(train_size=400, test_size=300, epochs_per_stage=1, original_optimizer_reset=True)
