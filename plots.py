@@ -34,6 +34,7 @@ import csv
 import math
 import pickle
 import sys
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -676,7 +677,8 @@ def _epoch_axis(axes, epochs, config):
 def _new_figure(title, size=(7, 4.8)):
     # Constrained layout keeps the title, the subtitle and the axes apart.
     figure, axes = plt.subplots(figsize=size, layout="constrained")
-    figure.suptitle(title, fontsize=12)
+    # A title naming departed settings is too wide for one line at this size.
+    figure.suptitle(textwrap.fill(title, 72), fontsize=12)
     axes.grid(True, which="major", alpha=0.3)
     return figure, axes
 
