@@ -2,13 +2,19 @@
 
 Trains three small networks (a 300-unit MLP, a 500-150 MLP and LeNet-5) with
 plain SGD and with Adam under three schedules that shrink the SGD noise scale
-g = lr * N / B by the same factor at every stage:
+g = lr * N / (B * (1 - m)) by the same factor at every stage:
 
     dlr  decaying learning rate   lr / 5^s,        batch 4
     ibs  increasing batch size    lr,              batch 4 * 5^s
     hyb  hybrid                   lr / sqrt(5)^s,  batch round(4 * sqrt(5)^s)
 
 for 12 epochs in 4 stages of 3, and records test accuracy after every epoch.
+That is the original study and the default. The paper's further claims are
+opt-in: SGD with momentum and with Nesterov momentum (--optimizers), and two
+schedules that take even fewer updates at the same noise scale (--schedules):
+
+    ibs_lr   increased learning rate  5 * lr,  batch 20 * 5^s
+    ibs_mom  increased momentum       lr,      batch 20 * 5^s,  1 - m divided by 5
 The three schedules of one (architecture, optimizer, seed) start from the same
 weights and see the same example order, so their curves can be compared pair
 by pair. The file reads top to bottom: settings, data, models, schedules, the
@@ -20,6 +26,7 @@ usage: python main.py [--seeds N] [--archs ...] [--jobs J] [--out DIR] ...
 import argparse
 import contextlib
 import dataclasses
+import datetime
 import gc
 import hashlib
 import importlib.metadata
@@ -35,6 +42,13 @@ import time
 import zipfile
 
 import numpy as np
+
+import safe_pickle
+
+try:
+    import fcntl  # Claims on a shared results folder use flock (POSIX).
+except ImportError:  # pragma: no cover - Windows has no flock.
+    fcntl = None
 
 # TensorFlow announces oneDNN, CUDA probing and CPU features on file descriptor
 # 2 from C++ before Python's logging is set up, so only a redirect hides it.
@@ -78,8 +92,13 @@ DEFAULT_DATA = os.path.join(HERE, "data", "mnist.npz")
 VENDORED_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
 
 ARCHITECTURES = ("mlp300", "mlp500_150", "lenet5")
+# The original study's optimizers and schedules are the default grid; the
+# others test the paper's further claims and run only when asked for.
 OPTIMIZERS = ("sgd", "adam")
+ALL_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
 SCHEDULES = ("dlr", "ibs", "hyb")
+ALL_SCHEDULES = SCHEDULES + ("ibs_lr", "ibs_mom")
 # The test set is scored in a few large batches: one graph call per batch, and
 # batch size has no effect on the scores.
 EVAL_BATCH_SIZE = 2_500
@@ -108,6 +127,14 @@ class Settings:
     adam_beta_1: float = 0.9
     adam_beta_2: float = 0.999
     adam_epsilon: float = 1e-7
+    # SGD with (Nesterov) momentum m = 0.9 at lr 0.001: lr / (1 - m) = 0.01,
+    # plain SGD's rate, so every stage has plain SGD's noise scale and the
+    # plain-SGD runs are their yardstick.
+    momentum_learning_rate: float = 0.001
+    momentum_coefficient: float = 0.9
+    # ibs_lr and ibs_mom start at a batch this many times the base and keep
+    # the noise scale by raising lr, or dividing 1 - m, by the same factor.
+    fewer_updates_factor: float = 5.0
     # True reproduces the original code's flaw: a fresh optimizer at every
     # epoch for dlr and hyb, which throws away Adam's moments and step count.
     original_optimizer_reset: bool = False
@@ -119,7 +146,13 @@ class Settings:
         return self.epochs_per_stage * self.num_stages
 
     def base_learning_rate(self, optimizer_name):
-        return {"sgd": self.sgd_learning_rate, "adam": self.adam_learning_rate}[optimizer_name]
+        return {"sgd": self.sgd_learning_rate, "momentum": self.momentum_learning_rate,
+                "nesterov": self.momentum_learning_rate, "adam": self.adam_learning_rate}[optimizer_name]
+
+    def base_momentum(self, optimizer_name):
+        """The momentum coefficient m of the noise scale: 0 for plain SGD, Adam's beta_1 for Adam."""
+        return {"sgd": 0.0, "momentum": self.momentum_coefficient, "nesterov": self.momentum_coefficient,
+                "adam": self.adam_beta_1}[optimizer_name]
 
 
 # ----------------------------------------------------------------------------
@@ -303,31 +336,58 @@ def loss_and_gradients(arch, weights, images, labels):
 class EpochPlan:
     learning_rate: float
     batch_size: int
+    # The momentum coefficient m (recorded only, for plain SGD and Adam).
+    momentum: float
     # Whether the epoch starts with a fresh optimizer (the original's flaw).
     reset_optimizer: bool
 
 
-def stage_schedule(schedule, stage, base_learning_rate, base_batch_size=4, factor=5.0):
-    """(learning rate, batch size) of one stage; every schedule divides lr/B by factor per stage."""
+def stage_schedule(schedule, stage, base_learning_rate, base_batch_size=4, factor=5.0, base_momentum=0.0,
+                   fewer_updates_factor=5.0):
+    """(learning rate, batch size, momentum) of one stage.
+
+    Every schedule divides the noise scale g = lr * N / (B * (1 - m)) by
+    factor per stage. ibs_lr and ibs_mom start at fewer_updates_factor times
+    the batch, and keep g by raising lr, or dividing 1 - m, by as much.
+    """
+    boost = fewer_updates_factor
     if schedule == "dlr":
-        return base_learning_rate / factor**stage, base_batch_size
+        return base_learning_rate / factor**stage, base_batch_size, base_momentum
     if schedule == "ibs":
-        return base_learning_rate, int(round(base_batch_size * factor**stage))
+        return base_learning_rate, int(round(base_batch_size * factor**stage)), base_momentum
     if schedule == "hyb":
         root = math.sqrt(factor)
-        return base_learning_rate / root**stage, int(round(base_batch_size * root**stage))
-    raise ValueError(f"unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
+        return base_learning_rate / root**stage, int(round(base_batch_size * root**stage)), base_momentum
+    if schedule == "ibs_lr":
+        return base_learning_rate * boost, int(round(base_batch_size * boost * factor**stage)), base_momentum
+    if schedule == "ibs_mom":
+        return (base_learning_rate, int(round(base_batch_size * boost * factor**stage)),
+                1 - (1 - base_momentum) / boost)
+    raise ValueError(f"unknown schedule {schedule!r}; choose from {', '.join(ALL_SCHEDULES)}")
+
+
+def check_schedule_fits_optimizer(schedule, optimizer_name):
+    """ibs_mom raises the momentum coefficient, so it needs an optimizer that has one."""
+    if schedule == "ibs_mom" and optimizer_name not in MOMENTUM_OPTIMIZERS:
+        raise ValueError(f"the schedule ibs_mom raises the momentum coefficient, which {optimizer_name} does not "
+                         f"have; use it with --optimizers {','.join(MOMENTUM_OPTIMIZERS)}")
 
 
 def epoch_plans(schedule, optimizer_name, settings):
-    """The plan of every epoch of one run."""
+    """The plan of every epoch of one run.
+
+    A batch larger than the training set is the training set: one step an
+    epoch, and that is the batch size recorded.
+    """
+    check_schedule_fits_optimizer(schedule, optimizer_name)
     plans = []
     for stage in range(settings.num_stages):
-        learning_rate, batch_size = stage_schedule(
+        learning_rate, batch_size, momentum = stage_schedule(
             schedule, stage, settings.base_learning_rate(optimizer_name), settings.base_batch_size,
-            settings.stage_factor)
+            settings.stage_factor, settings.base_momentum(optimizer_name), settings.fewer_updates_factor)
         reset = settings.original_optimizer_reset and schedule in ("dlr", "hyb")
-        plans += [EpochPlan(learning_rate, batch_size, reset)] * settings.epochs_per_stage
+        plan = EpochPlan(learning_rate, min(batch_size, settings.train_size), momentum, reset)
+        plans += [plan] * settings.epochs_per_stage
     return plans
 
 
@@ -337,40 +397,59 @@ def updates_per_epoch(train_size, batch_size):
 
 
 # ----------------------------------------------------------------------------
-# The optimizer: Keras's SGD and Adam formulas, one fused kernel per variable.
+# The optimizer: Keras's SGD (with or without momentum) and Adam formulas, one
+# fused kernel per variable.
 # ----------------------------------------------------------------------------
 class FusedOptimizer:
-    """Plain SGD or Adam, updating each variable with one fused TensorFlow op.
+    """Plain SGD, SGD with (Nesterov) momentum, or Adam, one fused TensorFlow op per variable.
 
     Keras's own Adam runs about ten small ops per variable per step; at batch
-    size 4 that overhead, not arithmetic, dominates. ResourceApplyAdam and
-    ResourceApplyGradientDescent compute the same formulas in one op each (the
-    tests check them against keras.optimizers). The learning rate is a variable
-    so that a schedule changes it in place and all other state carries over.
+    size 4 that overhead, not arithmetic, dominates. ResourceApplyAdam,
+    ResourceApplyKerasMomentum and ResourceApplyGradientDescent compute the
+    same formulas in one op each (the tests check them against
+    keras.optimizers). The learning rate and the momentum coefficient are
+    variables so that a schedule changes them in place and all other state
+    carries over.
     """
 
-    def __init__(self, name, variables, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    def __init__(self, name, variables, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7, momentum=0.9):
         load_tensorflow()
-        if name not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
+        if name not in ALL_OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(ALL_OPTIMIZERS)}")
         self.name = name
         self.model_variables = list(variables)
         self.learning_rate = tf.Variable(learning_rate, dtype=tf.float32, trainable=False)
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
-        self.first_moments, self.second_moments = [], []
+        self.first_moments, self.second_moments, self.velocities = [], [], []
+        self.momentum = None
         if name == "adam":
             self.first_moments = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.model_variables]
             self.second_moments = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.model_variables]
+        if name in MOMENTUM_OPTIMIZERS:
+            self.momentum = tf.Variable(momentum, dtype=tf.float32, trainable=False)
+            self.velocities = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.model_variables]
 
     @property
     def variables(self):
-        return [self.learning_rate, self.iterations] + self.first_moments + self.second_moments
+        scalars = [self.learning_rate, self.iterations] + ([self.momentum] if self.momentum is not None else [])
+        return scalars + self.first_moments + self.second_moments + self.velocities
+
+    def set_momentum(self, momentum):
+        """Sets the momentum coefficient in place; plain SGD and Adam have none to set."""
+        if self.momentum is not None:
+            self.momentum.assign(momentum)
 
     def apply(self, gradients):
         if self.name == "sgd":
             for variable, gradient in zip(self.model_variables, gradients):
                 tf.raw_ops.ResourceApplyGradientDescent(var=variable.handle, alpha=self.learning_rate, delta=gradient)
+        elif self.momentum is not None:
+            # Keras's SGD: v = m v - lr g, then w += v, or w += m v - lr g with Nesterov.
+            for variable, gradient, velocity in zip(self.model_variables, gradients, self.velocities):
+                tf.raw_ops.ResourceApplyKerasMomentum(
+                    var=variable.handle, accum=velocity.handle, lr=self.learning_rate, grad=gradient,
+                    momentum=self.momentum, use_nesterov=self.name == "nesterov")
         else:
             # Keras's Adam uses step t = iterations + 1 in its bias correction.
             step = tf.cast(self.iterations + 1, tf.float32)
@@ -384,9 +463,9 @@ class FusedOptimizer:
         self.iterations.assign_add(1)
 
     def reset(self):
-        """What building a new optimizer does: moments and step count back to zero."""
+        """What building a new optimizer does: moments, velocities and step count back to zero."""
         self.iterations.assign(0)
-        for moment in self.first_moments + self.second_moments:
+        for moment in self.first_moments + self.second_moments + self.velocities:
             moment.assign(tf.zeros_like(moment))
 
 
@@ -414,7 +493,7 @@ class Trainer:
         self.weights = [v.value for v in self.model.trainable_variables]
         self.optimizer = FusedOptimizer(
             optimizer_name, self.weights, settings.base_learning_rate(optimizer_name),
-            settings.adam_beta_1, settings.adam_beta_2, settings.adam_epsilon)
+            settings.adam_beta_1, settings.adam_beta_2, settings.adam_epsilon, settings.base_momentum(optimizer_name))
         # A worker holds its data as tensors once; converting a tensor is free.
         self.x_train, self.y_train = tf.convert_to_tensor(data["x_train"]), tf.convert_to_tensor(data["y_train"])
         self.x_test, self.y_test = tf.convert_to_tensor(data["x_test"]), tf.convert_to_tensor(data["y_test"])
@@ -470,8 +549,8 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
 
     on_epoch(plan) is called after every trained epoch, on_run(schedule,
     metrics) as soon as a run is complete. Metrics map each of test_accuracy,
-    test_loss, train_loss, learning_rate, batch_size, updates (cumulative) and
-    seconds (cumulative wall time, shared epochs counted in full) to per-epoch
+    test_loss, train_loss, learning_rate, batch_size, momentum, updates
+    (cumulative) and seconds (cumulative wall time, shared epochs counted in full) to per-epoch
     lists.
     """
     trainer = Trainer(arch, optimizer_name, seed, settings, data)
@@ -483,6 +562,7 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
         if plan.reset_optimizer:
             trainer.optimizer.reset()
         trainer.optimizer.learning_rate.assign(plan.learning_rate)
+        trainer.optimizer.set_momentum(plan.momentum)
         order = tf.constant(epoch_order(seed, epoch, trainer.train_size))
         train_loss = float(trainer.train_epoch(order, tf.constant(plan.batch_size)))
         test_accuracy, test_loss = trainer.evaluate()
@@ -495,6 +575,7 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
             "train_loss": train_loss,
             "learning_rate": plan.learning_rate,
             "batch_size": plan.batch_size,
+            "momentum": plan.momentum,
             "updates": previous["updates"] + updates_per_epoch(trainer.train_size, plan.batch_size),
             "seconds": previous["seconds"] + time.perf_counter() - start,
         }
@@ -536,6 +617,12 @@ class Selection:
         return [(arch, optimizer, schedule, seed) for arch in self.archs for optimizer in self.optimizers
                 for schedule in self.schedules for seed in self.seeds]
 
+    def check(self):
+        """Raises ValueError for a schedule that an asked-for optimizer cannot run."""
+        for optimizer in self.optimizers:
+            for schedule in self.schedules:
+                check_schedule_fits_optimizer(schedule, optimizer)
+
 
 class StudyError(ValueError):
     """A study that cannot go on as asked; the message says what to do."""
@@ -547,36 +634,153 @@ def run_path(runs_dir, key):
 
 
 def save_atomically(payload, path):
-    """Writes a pickle so that the path holds either nothing or the whole of it."""
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    with os.fdopen(handle, "wb") as stream:
-        pickle.dump(payload, stream)
-    os.replace(temporary, path)
+    """Writes a pickle so that the path holds either nothing or the whole of it.
+
+    A save that fails part-way (a full disk, a vanished folder) removes its
+    temporary file and raises StudyError naming the path.
+    """
+    temporary = None
+    try:
+        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".tmp")
+        with os.fdopen(handle, "wb") as stream:
+            pickle.dump(payload, stream)
+        os.replace(temporary, path)
+    except OSError as error:
+        if temporary is not None and os.path.exists(temporary):
+            os.remove(temporary)
+        raise StudyError(f"cannot save {path} ({error.strerror or error}); "
+                         "free some space or pass a writable --out") from None
+
+
+def prepare_out_dir(out_dir):
+    """Makes out_dir/runs and checks that a file can be written there, before any training."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise StudyError(f"--out {out_dir} is a file, not a folder; pass a folder for the results")
+    runs_dir = os.path.join(out_dir, "runs")
+    try:
+        os.makedirs(runs_dir, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=runs_dir, suffix=".tmp")
+        os.close(handle)
+        os.remove(probe)
+    except OSError as error:
+        raise StudyError(f"cannot write to --out {out_dir} ({error.strerror or error}); "
+                         "pass a writable folder") from None
+    return runs_dir
+
+
+def run_record_problem(record, name):
+    """Says how a loaded run file differs from what run_group writes, or returns None."""
+    if not isinstance(record, dict) or not {"key", "settings", "metrics"} <= set(record):
+        return "it is not a run record (key, settings, metrics)"
+    key = record["key"]
+    if not isinstance(key, (tuple, list)) or len(key) != 4:
+        return "its key is not (arch, optimizer, schedule, seed)"
+    if os.path.basename(run_path("", tuple(key))) != name:
+        return f"its key {tuple(key)} does not match its file name"
+    if not isinstance(record["settings"], dict) or not isinstance(record["metrics"], dict):
+        return "its settings or metrics are not dicts"
+    lengths = {len(values) if isinstance(values, list) else -1 for values in record["metrics"].values()}
+    if not record["metrics"] or len(lengths) != 1 or -1 in lengths:
+        return "its metrics are not per-epoch lists of one length"
+    return None
+
+
+def set_aside(path):
+    """Moves a refused run file out of the way as NAME.rejected (never over an earlier one)."""
+    target, number = path + ".rejected", 1
+    while os.path.exists(target):
+        target, number = f"{path}.{number}.rejected", number + 1
+    try:
+        os.replace(path, target)
+    except FileNotFoundError:  # Another process on this folder set it aside first.
+        return None
+    return target
 
 
 def load_finished_runs(runs_dir, settings):
-    """{key: metrics} of the runs saved in runs_dir; refuses runs made with other settings."""
-    finished = {}
+    """Reads the runs saved in runs_dir, refusing runs made with other settings.
+
+    Returns (finished, provenance, rejected): {key: metrics}, {key: provenance
+    or None for files from before provenance was recorded}, and a list of
+    (file, reason, where it was moved) for files that could not be used. A
+    damaged file, or one that names anything but plain data, is never run:
+    it is moved aside and its run is trained again.
+    """
+    finished, provenance, rejected = {}, {}, []
     if not os.path.isdir(runs_dir):
-        return finished
+        return finished, provenance, rejected
     expected = dataclasses.asdict(settings)
+    # A setting added after a run was saved had its default value then.
+    defaults = dataclasses.asdict(Settings())
     for name in sorted(os.listdir(runs_dir)):
         if not name.endswith(".pickle"):
             continue
         path = os.path.join(runs_dir, name)
         try:
-            with open(path, "rb") as stream:
-                record = pickle.load(stream)
-            saved, key, metrics = record["settings"], tuple(record["key"]), record["metrics"]
-        except Exception:  # A damaged run file is simply trained again.
+            record = safe_pickle.load(path)
+            problem = run_record_problem(record, name)
+        except FileNotFoundError:  # Set aside by another process meanwhile.
             continue
+        except Exception as error:  # Unpickling damaged bytes can raise almost anything.
+            problem = str(error) or type(error).__name__
+        if problem:
+            rejected.append((path, problem, set_aside(path)))
+            continue
+        saved = {**{field: defaults[field] for field in defaults if field not in record["settings"]},
+                 **record["settings"]}
         if saved != expected:
             differences = ", ".join(f"{field} {saved.get(field)!r} there, {value!r} here"
                                     for field, value in expected.items() if saved.get(field) != value)
             raise StudyError(f"{runs_dir} holds runs made with other settings ({differences}); "
                              "pass another --out, or delete that folder to start afresh")
-        finished[key] = metrics
-    return finished
+        key = tuple(record["key"])
+        finished[key] = record["metrics"]
+        provenance[key] = record.get("provenance")
+    return finished, provenance, rejected
+
+
+# ----------------------------------------------------------------------------
+# Claims: several processes (or cluster tasks) may share one results folder
+# ----------------------------------------------------------------------------
+def claim_path(out_dir, arch, optimizer_name, seed):
+    return os.path.join(out_dir, "claims", f"{arch}_{optimizer_name}_seed{seed}.lock")
+
+
+@contextlib.contextmanager
+def claim(path, wait=False):
+    """Holds the lock file at path for the block; yields False if another process holds it.
+
+    The operating system arbitrates (flock) and drops a lock when its process
+    dies, so a killed study never blocks a folder. The holder deletes the
+    file when it is done; a process that locked a file just deleted that way
+    sees its inode gone and tries again on the new one.
+    """
+    if fcntl is None:
+        yield True
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    while True:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(handle)
+            yield False
+            return
+        try:
+            same_file = os.fstat(handle).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same_file = False
+        if same_file:
+            break
+        os.close(handle)
+    try:
+        yield True
+    finally:
+        os.remove(path)
+        os.close(handle)
+        with contextlib.suppress(OSError):  # Left in place while other claims are live.
+            os.rmdir(os.path.dirname(path))
 
 
 # Rough single-thread costs on this project's 2-core x86 machines (seconds per
@@ -584,6 +788,9 @@ def load_finished_runs(runs_dir, settings):
 # order the work, longest first, and drive the progress bar's estimate.
 STEP_SECONDS = {("mlp300", "sgd"): 1.2e-4, ("mlp300", "adam"): 2.2e-4, ("mlp500_150", "sgd"): 2.1e-4,
                 ("mlp500_150", "adam"): 4.1e-4, ("lenet5", "sgd"): 2.9e-4, ("lenet5", "adam"): 3.2e-4}
+# Momentum adds one velocity update per variable: between SGD and Adam.
+STEP_SECONDS.update({(arch, name): (STEP_SECONDS[arch, "sgd"] + STEP_SECONDS[arch, "adam"]) / 2
+                     for arch in ARCHITECTURES for name in MOMENTUM_OPTIMIZERS})
 EXAMPLE_SECONDS = {"mlp300": 4e-6, "mlp500_150": 8e-6, "lenet5": 4.6e-5}
 
 
@@ -642,8 +849,8 @@ def plan_groups(selection, finished, shard=None):
 _worker = {}
 
 
-def init_worker(settings, data, runs_dir, events):
-    """Prepares one worker process: one thread, deterministic ops, the data."""
+def init_worker(settings, data, out_dir, command, events):
+    """Prepares one worker process: one thread, deterministic ops, the data, its provenance."""
     load_tensorflow()
     with quiet_stderr():
         # Tiny steps run faster on one thread than split across cores, and
@@ -654,28 +861,46 @@ def init_worker(settings, data, runs_dir, events):
         for gpu in tf.config.list_physical_devices("GPU"):
             tf.config.experimental.set_memory_growth(gpu, True)
     tensors = {name: tf.constant(array) for name, array in data.items()}
-    _worker.update(settings=settings, data=tensors, runs_dir=runs_dir, events=events)
+    _worker.update(settings=settings, data=tensors, out_dir=out_dir, events=events,
+                   provenance={"machine": machine_description(), "versions": library_versions(),
+                               "command": command})
 
 
 def run_group(group):
-    """Worker task: trains one group and saves each run the moment it is done."""
+    """Worker task: claims one group, trains what is still missing of it, saves each run when done.
+
+    Returns True if this process held the group's claim, False if another
+    process on the same folder holds it (and trains it).
+    """
     arch, optimizer_name, seed, schedules = group
-    settings, events = _worker["settings"], _worker["events"]
+    settings, events, out_dir = _worker["settings"], _worker["events"], _worker["out_dir"]
+    runs_dir = os.path.join(out_dir, "runs")
 
     def on_epoch(plan):
         events.put(("epoch", epoch_cost(arch, optimizer_name, plan, settings)))
 
     def on_run(schedule, metrics):
         key = (arch, optimizer_name, schedule, seed)
-        record = {"key": key, "settings": dataclasses.asdict(settings), "metrics": metrics}
-        save_atomically(record, run_path(_worker["runs_dir"], key))
+        provenance = dict(_worker["provenance"], wall_seconds=metrics["seconds"][-1],
+                          date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        record = {"key": key, "settings": dataclasses.asdict(settings), "metrics": metrics,
+                  "provenance": provenance}
+        save_atomically(record, run_path(runs_dir, key))
         events.put(("run", key))
 
-    train_runs(arch, optimizer_name, seed, schedules, settings, _worker["data"], on_epoch, on_run)
-    # A worker trains many groups: free each one's model and graphs, or
-    # memory grows by about 100 MB a group.
-    keras.backend.clear_session()
-    gc.collect()
+    with claim(claim_path(out_dir, arch, optimizer_name, seed)) as held:
+        if not held:
+            return False
+        # Another process may have finished some of these since they were planned.
+        todo = tuple(schedule for schedule in schedules
+                     if not os.path.exists(run_path(runs_dir, (arch, optimizer_name, schedule, seed))))
+        if todo:
+            train_runs(arch, optimizer_name, seed, todo, settings, _worker["data"], on_epoch, on_run)
+            # A worker trains many groups: free each one's model and graphs,
+            # or memory grows by about 100 MB a group.
+            keras.backend.clear_session()
+            gc.collect()
+    return True
 
 
 def library_versions():
@@ -695,9 +920,35 @@ def machine_description():
     return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
-def assemble_results(settings, selection, finished, command=""):
-    """The results dict of the selection, from the finished runs."""
+NOT_RECORDED = "not recorded"
+
+
+def training_provenance(provenance):
+    """The machines and library versions that trained the given runs, for the assembled config.
+
+    Runs saved before provenance was recorded count as "not recorded". Where
+    the runs come from several machines or versions, all of them are named.
+    """
+    records = list(provenance.values())
+    machines = sorted({record["machine"] if record else NOT_RECORDED for record in records})
+    versions = {}
+    for record in records:
+        for package, version in (record or {}).get("versions", {}).items():
+            versions.setdefault(package, set()).add(version)
+    return {"machines": machines, "machine": "; ".join(machines),
+            "versions": {package: " / ".join(sorted(found)) for package, found in versions.items()}}
+
+
+def assemble_results(settings, selection, finished, command="", provenance=None):
+    """The results dict of the selection, from the finished runs.
+
+    Nothing in it describes the process that assembles it but the command:
+    the machines and versions are those that trained the runs, so the same
+    runs assemble to the same bytes on any machine.
+    """
+    provenance = provenance or {}
     runs = {key: finished[key] for key in selection.run_keys() if key in finished}
+    run_provenance = {key: provenance.get(key) for key in runs}
     accuracy = {}
     for (arch, optimizer, schedule, _), metrics in runs.items():
         accuracy.setdefault(arch, {}).setdefault(optimizer, {}).setdefault(schedule, []).append(
@@ -708,54 +959,78 @@ def assemble_results(settings, selection, finished, command=""):
                 by_schedule[schedule] = np.mean(curves, axis=0).tolist()
     config = dataclasses.asdict(settings)
     config.update(
-        learning_rates={name: settings.base_learning_rate(name) for name in OPTIMIZERS},
+        learning_rates={name: settings.base_learning_rate(name) for name in selection.optimizers},
         epochs=settings.epochs,
         archs=list(selection.archs), optimizers=list(selection.optimizers),
         schedules=list(selection.schedules), seeds=list(selection.seeds),
-        command=command, versions=library_versions(), machine=machine_description())
-    return {"config": config, "runs": runs, "accuracy": accuracy,
+        command=command, **training_provenance(run_provenance))
+    return {"config": config, "runs": runs, "accuracy": accuracy, "provenance": run_provenance,
             "missing": [key for key in selection.run_keys() if key not in finished]}
+
+
+def train_groups(groups, settings, data, out_dir, jobs, command, progress, trained):
+    """Trains groups in worker processes; returns the groups another process had claimed.
+
+    trained, a list, gets the key of every run this process saves.
+    """
+    total_cost = sum(group_cost(group, settings) for group in groups)
+    runs_total = sum(len(group[3]) for group in groups)
+    done_cost = 0.0
+    # Spawned, not forked: TensorFlow's runtime does not survive a fork.
+    context = multiprocessing.get_context("spawn")
+    events = context.Queue()
+    with context.Pool(min(jobs, len(groups)), init_worker, (settings, data, out_dir, command, events)) as pool:
+        longest_first = sorted(groups, key=lambda group: group_cost(group, settings), reverse=True)
+        pending = pool.map_async(run_group, longest_first, chunksize=1)
+        while True:
+            try:
+                kind, value = events.get(timeout=0.25)
+            except queue.Empty:
+                if pending.ready():
+                    break
+                continue
+            if kind == "epoch":
+                done_cost += value
+            else:
+                trained.append(value)
+            if progress:
+                progress(done_cost, total_cost, len(trained), runs_total)
+        held = pending.get()  # Raises here whatever a worker raised.
+    return [group for group, was_held in zip(longest_first, held) if not was_held]
 
 
 def run_study(settings, selection, data, out_dir, jobs=1, shard=None, command="", progress=None):
     """Trains what out_dir lacks of the selection, then writes and returns the results.
 
     Each run is saved to out_dir/runs/ as it finishes, so an interrupted study
-    loses only the runs in flight and the same call resumes it. progress, if
-    given, is called as progress(done_cost, total_cost, runs_done, runs_total).
+    loses only the runs in flight and the same call resumes it. Processes
+    sharing out_dir split the work: each group is claimed before it is
+    trained, and a group another process holds is waited for, then trained
+    here only if that process died before finishing it. progress, if given, is
+    called as progress(done_cost, total_cost, runs_done, runs_total).
+
+    Returns (results, report): report holds "trained" (keys of the runs this
+    call trained), "reused" (keys of the selection's runs it found finished)
+    and "rejected" ((file, reason, moved to) of run files it could not use).
     """
-    runs_dir = os.path.join(out_dir, "runs")
-    os.makedirs(runs_dir, exist_ok=True)
-    finished = load_finished_runs(runs_dir, settings)
-    groups = plan_groups(selection, finished, shard)
-    if groups:
-        total_cost = sum(group_cost(group, settings) for group in groups)
-        runs_total = sum(len(group[3]) for group in groups)
-        done_cost, runs_done = 0.0, 0
-        # Spawned, not forked: TensorFlow's runtime does not survive a fork.
-        context = multiprocessing.get_context("spawn")
-        events = context.Queue()
-        with context.Pool(min(jobs, len(groups)), init_worker, (settings, data, runs_dir, events)) as pool:
-            longest_first = sorted(groups, key=lambda group: group_cost(group, settings), reverse=True)
-            pending = pool.map_async(run_group, longest_first, chunksize=1)
-            while True:
-                try:
-                    kind, value = events.get(timeout=0.25)
-                except queue.Empty:
-                    if pending.ready():
-                        break
-                    continue
-                if kind == "epoch":
-                    done_cost += value
-                else:
-                    runs_done += 1
-                if progress:
-                    progress(done_cost, total_cost, runs_done, runs_total)
-            pending.get()  # Raises here whatever a worker raised.
-        finished = load_finished_runs(runs_dir, settings)
-    results = assemble_results(settings, selection, finished, command)
+    runs_dir = prepare_out_dir(out_dir)
+    trained, rejected = [], []
+    while True:
+        finished, provenance, newly_rejected = load_finished_runs(runs_dir, settings)
+        rejected += newly_rejected
+        groups = plan_groups(selection, finished, shard)
+        if not groups:
+            break
+        for arch, optimizer_name, seed, _ in train_groups(groups, settings, data, out_dir, jobs, command,
+                                                          progress, trained):
+            # Wait for the other process to finish or die, then look again.
+            with claim(claim_path(out_dir, arch, optimizer_name, seed), wait=True):
+                pass
+    results = assemble_results(settings, selection, finished, command, provenance)
     save_atomically(results, os.path.join(out_dir, "results.pickle"))
-    return results
+    report = {"trained": trained, "reused": [key for key in results["runs"] if key not in set(trained)],
+              "rejected": rejected}
+    return results, report
 
 
 # ----------------------------------------------------------------------------
@@ -837,10 +1112,13 @@ def parse_args(argv=None):
                     "Finished runs in --out are kept and reused: rerun the same command to resume.")
     parser.add_argument("--archs", type=name_list(ARCHITECTURES), default=",".join(ARCHITECTURES),
                         help="comma list of architectures (default: %(default)s)")
-    parser.add_argument("--optimizers", type=name_list(OPTIMIZERS), default=",".join(OPTIMIZERS),
-                        help="comma list of optimizers (default: %(default)s)")
-    parser.add_argument("--schedules", type=name_list(SCHEDULES), default=",".join(SCHEDULES),
-                        help="comma list of schedules (default: %(default)s)")
+    parser.add_argument("--optimizers", type=name_list(ALL_OPTIMIZERS), default=",".join(OPTIMIZERS),
+                        help=f"comma list of {', '.join(ALL_OPTIMIZERS)}: momentum and nesterov are SGD with "
+                             "(Nesterov) momentum 0.9 at learning rate 0.001 (default: %(default)s)")
+    parser.add_argument("--schedules", type=name_list(ALL_SCHEDULES), default=",".join(SCHEDULES),
+                        help=f"comma list of {', '.join(ALL_SCHEDULES)}: ibs_lr raises the learning rate and "
+                             "ibs_mom the momentum coefficient (momentum and nesterov only) instead of starting "
+                             "at batch 4 (default: %(default)s)")
     parser.add_argument("--seeds", type=count(1), default=5,
                         help="number of seeds: runs seeds 0 to N-1 (default: %(default)s)")
     parser.add_argument("--epochs-per-stage", type=count(1), default=defaults.epochs_per_stage,
@@ -853,7 +1131,9 @@ def parse_args(argv=None):
                         help="batch size of the first stage, which ibs and hyb grow (default: %(default)s)")
     parser.add_argument("--jobs", type=count(1), default=None,
                         help="worker processes, each on one thread (default: the number of CPU cores)")
-    parser.add_argument("--out", default="results", help="folder for results.pickle and runs/ (default: %(default)s)")
+    parser.add_argument("--out", default="results",
+                        help="folder for results.pickle and runs/; finished runs there are reused, and several "
+                             "processes may share it (default: %(default)s, which holds the committed study)")
     parser.add_argument("--data", default=None,
                         help="an MNIST-layout .npz (x_train, y_train, x_test, y_test); "
                              "default: data/mnist.npz, checked against its checksum")
@@ -862,7 +1142,24 @@ def parse_args(argv=None):
     parser.add_argument("--original-optimizer-reset", action="store_true",
                         help="reproduce the original code's flaw: a fresh optimizer at every epoch for dlr and hyb, "
                              "which resets Adam's moments and step count (use a separate --out)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    try:
+        Selection(args.archs, args.optimizers, args.schedules).check()
+    except ValueError as error:
+        parser.error(str(error))
+    return args
+
+
+def describe_reuse(report, provenance, runs_dir):
+    """The closing line's account of the work: runs trained here, runs reused and who trained them."""
+    text = f"trained {len(report['trained'])} and reused {len(report['reused'])} runs"
+    if report["reused"]:
+        records = [provenance.get(key) for key in report["reused"]]
+        machines = sorted({record["machine"].split(",")[0] if record else NOT_RECORDED for record in records})
+        dates = sorted(record["date"][:10] for record in records if record)
+        when = f", {dates[0]}" + (f" to {dates[-1]}" if dates[-1] != dates[0] else "") if dates else ""
+        text += f" from {runs_dir} (trained on {' and '.join(machines)}{when})"
+    return text
 
 
 def main(argv=None):
@@ -882,7 +1179,7 @@ def main(argv=None):
         selection = Selection(args.archs, args.optimizers, args.schedules, tuple(range(args.seeds)))
         data = prepare_data(arrays, settings.train_size, settings.test_size)
         start = time.perf_counter()
-        results = run_study(settings, selection, data, args.out, jobs, args.shard, command, ProgressBar())
+        results, report = run_study(settings, selection, data, args.out, jobs, args.shard, command, ProgressBar())
     except (DataError, StudyError) as error:
         print(f"main.py: error: {error}", file=sys.stderr)
         return 2
@@ -891,7 +1188,15 @@ def main(argv=None):
               "Run the same command again to resume.", file=sys.stderr)
         return 130
     path = os.path.join(args.out, "results.pickle")
-    print(f"{len(results['runs'])} runs in {path} ({time.perf_counter() - start:.0f} s).")
+    for rejected_file, reason, moved_to in report["rejected"]:
+        print(f"main.py: warning: {rejected_file} was not used ({reason}); "
+              f"{'moved to ' + moved_to if moved_to else 'set aside'} and its run trained again", file=sys.stderr)
+    runs_dir = os.path.join(args.out, "runs")
+    print(f"{len(results['runs'])} runs in {path}: {describe_reuse(report, results['provenance'], runs_dir)} "
+          f"({time.perf_counter() - start:.0f} s).")
+    if report["reused"] and not report["trained"]:
+        print(f"Nothing was trained: every run was already in {runs_dir}. To retrain from scratch, "
+              "pass a fresh --out folder.")
     if results["missing"]:
         print(f"{len(results['missing'])} runs of the selection are not in {args.out} yet "
               "(other shards?); copy their runs/ files here and rerun to complete the pickle.")

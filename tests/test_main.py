@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import main
+import safe_pickle
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A small slice of MNIST keeps each run to a fraction of a second.
@@ -29,8 +30,7 @@ def without_seconds(runs):
 
 
 def load_pickle(path):
-    with open(path, "rb") as stream:
-        return pickle.load(stream)
+    return safe_pickle.load(path)
 
 
 # ---------------------------------------------------------------- the numbers
@@ -59,6 +59,67 @@ def test_updates_per_run_at_the_original_settings():
                for s in main.SCHEDULES}
     assert updates == {"dlr": 60_000, "ibs": 18_720, "hyb": 26_004}
     assert main.updates_per_epoch(10, 4) == 3  # A last partial batch is a step.
+
+
+def test_fewer_updates_schedules_by_stage():
+    # ibs_lr and ibs_mom start at 5 x the base batch and hold lr x 5, or divide 1 - m by 5.
+    ibs_lr = [main.stage_schedule("ibs_lr", stage, 0.001, 4, 5.0, 0.9) for stage in range(4)]
+    ibs_mom = [main.stage_schedule("ibs_mom", stage, 0.001, 4, 5.0, 0.9) for stage in range(4)]
+    assert [batch for _, batch, _ in ibs_lr] == [batch for _, batch, _ in ibs_mom] == [20, 100, 500, 2500]
+    assert [rate for rate, _, _ in ibs_lr] == [0.005] * 4 and [m for _, _, m in ibs_lr] == [0.9] * 4
+    assert [rate for rate, _, _ in ibs_mom] == [0.001] * 4
+    np.testing.assert_allclose([m for _, _, m in ibs_mom], [0.98] * 4)
+    # Both scale with the base batch size.
+    assert main.stage_schedule("ibs_lr", 3, 0.01, 32)[1] == 20_000
+
+
+def noise_scale(plan, train_size):
+    return plan.learning_rate * train_size / (plan.batch_size * (1 - plan.momentum))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov"])
+def test_every_schedule_has_dlr_noise_scale_at_every_stage(optimizer):
+    settings = main.Settings()
+    schedules = main.ALL_SCHEDULES if optimizer in main.MOMENTUM_OPTIMIZERS else ("dlr", "ibs", "hyb", "ibs_lr")
+    dlr = [noise_scale(plan, settings.train_size) for plan in main.epoch_plans("dlr", optimizer, settings)]
+    assert dlr[0] == pytest.approx(50.0) and dlr[-1] == pytest.approx(50.0 / 125)
+    for schedule in schedules:
+        scales = [noise_scale(plan, settings.train_size) for plan in main.epoch_plans(schedule, optimizer, settings)]
+        # The hybrid's batch size is rounded to a whole number; the others match exactly.
+        np.testing.assert_allclose(scales, dlr, rtol=0.02 if schedule == "hyb" else 1e-9)
+    # Momentum 0.9 at lr 0.001 has plain SGD's noise scale, stage by stage.
+    sgd = [noise_scale(plan, settings.train_size) for plan in main.epoch_plans("dlr", "sgd", settings)]
+    np.testing.assert_allclose(dlr, sgd, rtol=1e-9)
+
+
+def test_updates_per_run_of_the_fewer_updates_schedules():
+    settings = main.Settings()
+    for optimizer, schedule in (("momentum", "ibs_lr"), ("nesterov", "ibs_mom"), ("sgd", "ibs_lr"),
+                                ("adam", "ibs_lr")):
+        plans = main.epoch_plans(schedule, optimizer, settings)
+        assert sum(main.updates_per_epoch(20_000, plan.batch_size) for plan in plans) == 3_744
+    # A batch beyond the training set is the training set: one step an epoch.
+    wide = main.Settings(base_batch_size=64)
+    assert [plan.batch_size for plan in main.epoch_plans("ibs_lr", "sgd", wide)][-1] == 20_000
+
+
+def test_ibs_mom_is_refused_without_momentum(tmp_path):
+    for optimizer in ("sgd", "adam"):
+        with pytest.raises(ValueError, match="ibs_mom raises the momentum coefficient"):
+            main.epoch_plans("ibs_mom", optimizer, main.Settings())
+    # On the command line: one line and status 2, before any data is read or run trained.
+    result = run_main("--optimizers", "momentum,adam", "--schedules", "dlr,ibs_mom", "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "ibs_mom" in result.stderr and "adam" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_optimizers_and_schedules_combine_freely():
+    args = main.parse_args(["--optimizers", "nesterov,sgd,momentum,adam", "--schedules", "ibs_lr,dlr"])
+    assert args.optimizers == ("nesterov", "sgd", "momentum", "adam") and args.schedules == ("ibs_lr", "dlr")
+    defaults = main.parse_args([])
+    assert defaults.optimizers == ("sgd", "adam") and defaults.schedules == ("dlr", "ibs", "hyb")
+    assert defaults.seeds == 5 and defaults.out == "results"
 
 
 def test_shared_first_stage_is_trained_once():
@@ -103,6 +164,33 @@ def test_fused_optimizer_matches_keras(name):
     assert int(optimizer.iterations) == 20
 
 
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_fused_momentum_matches_keras(nesterov):
+    import keras
+    import tensorflow as tf
+    rng = np.random.default_rng(1)
+    initial = rng.normal(size=(7, 5)).astype(np.float32)
+    ours, theirs = tf.Variable(initial), keras.Variable(initial)
+    optimizer = main.FusedOptimizer("nesterov" if nesterov else "momentum", [ours], 0.001, momentum=0.9)
+    reference = keras.optimizers.SGD(0.001, momentum=0.9, nesterov=nesterov)
+    gradients = [tf.constant(rng.normal(size=(7, 5)).astype(np.float32)) for _ in range(20)]
+    for step, gradient in enumerate(gradients):
+        if step == 10:  # A stage boundary: the rate changes in place, the velocity carries over.
+            optimizer.learning_rate.assign(optimizer.learning_rate / 5)
+            reference.learning_rate.assign(reference.learning_rate / 5)
+        optimizer.apply([gradient])
+        reference.apply([gradient], [theirs])
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=2e-5, atol=1e-6)
+
+    # A momentum coefficient changed in place (ibs_mom's 0.98) follows Keras's formula with the new m.
+    weights, velocity = ours.numpy().astype(np.float64), optimizer.velocities[0].numpy().astype(np.float64)
+    optimizer.set_momentum(0.98)
+    optimizer.apply([gradients[0]])
+    velocity = 0.98 * velocity - 0.0002 * gradients[0].numpy()
+    weights += 0.98 * velocity - 0.0002 * gradients[0].numpy() if nesterov else velocity
+    np.testing.assert_allclose(ours.numpy(), weights, rtol=1e-5, atol=1e-7)
+
+
 @pytest.mark.parametrize("arch", main.ARCHITECTURES)
 @pytest.mark.parametrize("batch_size", [1, 5, 32])
 def test_written_out_gradients_match_keras_and_a_gradient_tape(arch, batch_size):
@@ -145,10 +233,22 @@ def test_branched_runs_equal_separate_runs(small_data):
     assert together["ibs"]["updates"] == [100, 120, 124, 125]
 
 
+def test_branched_runs_equal_separate_runs_with_momentum(small_data):
+    # ibs_lr and ibs_mom share no epoch with the rest: they branch from the initial weights.
+    settings = main.Settings(train_size=400, test_size=300, epochs_per_stage=1)
+    together = main.train_runs("mlp300", "nesterov", 2, main.ALL_SCHEDULES, settings, small_data)
+    for schedule in ("ibs", "ibs_lr", "ibs_mom"):
+        alone = main.train_runs("mlp300", "nesterov", 2, (schedule,), settings, small_data)
+        assert without_seconds(alone)[schedule] == without_seconds(together)[schedule]
+    assert together["ibs_mom"]["momentum"] == [pytest.approx(0.98)] * 4
+    assert together["ibs_lr"]["batch_size"] == [20, 100, 400, 400]
+    assert together["ibs_lr"]["test_loss"][0] != together["ibs_mom"]["test_loss"][0]
+
+
 def test_original_reset_changes_adam_but_not_plain_sgd(small_data):
     fixed = main.Settings(train_size=400, test_size=300, epochs_per_stage=1)
     reset = main.Settings(train_size=400, test_size=300, epochs_per_stage=1, original_optimizer_reset=True)
-    for optimizer, should_differ in (("adam", True), ("sgd", False)):
+    for optimizer, should_differ in (("adam", True), ("sgd", False), ("momentum", True), ("nesterov", True)):
         a = main.train_runs("mlp300", optimizer, 0, ("dlr",), fixed, small_data)["dlr"]
         b = main.train_runs("mlp300", optimizer, 0, ("dlr",), reset, small_data)["dlr"]
         assert (a["test_loss"] != b["test_loss"]) == should_differ
@@ -175,7 +275,8 @@ def test_smoke_grid_schema_and_figures(smoke_study):
     assert config["versions"]["tensorflow"] and config["command"].startswith("python main.py")
     for (arch, optimizer, schedule, seed), metrics in results["runs"].items():
         assert set(metrics) == {"test_accuracy", "test_loss", "train_loss", "learning_rate", "batch_size",
-                                "updates", "seconds"}
+                                "momentum", "updates", "seconds"}
+        assert metrics["momentum"] == [0.0 if optimizer == "sgd" else 0.9] * 4  # Adam records its beta_1.
         assert all(len(values) == 4 for values in metrics.values())
         assert metrics["test_accuracy"][-1] > 0.25  # Well above chance (0.1), even on 600 images.
         assert np.all(np.diff(metrics["seconds"]) > 0)
