@@ -753,27 +753,35 @@ def claim(path, wait=False):
     The operating system arbitrates (flock) and drops a lock when its process
     dies, so a killed study never blocks a folder. The holder deletes the
     file when it is done; a process that locked a file just deleted that way
-    sees its inode gone and tries again on the new one.
+    sees its inode gone and tries again on the new one. With wait, blocks
+    until the claim is free instead of yielding False.
     """
     if fcntl is None:
         yield True
         return
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    while True:
-        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    handle = None
+    while handle is None:
+        try:
+            handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:  # The claims folder is made on first use and removed when empty.
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            continue
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             os.close(handle)
-            yield False
-            return
+            handle = None
+            break
         try:
             same_file = os.fstat(handle).st_ino == os.stat(path).st_ino
         except FileNotFoundError:
             same_file = False
-        if same_file:
-            break
-        os.close(handle)
+        if not same_file:
+            os.close(handle)
+            handle = None
+    if handle is None:
+        yield False
+        return
     try:
         yield True
     finally:

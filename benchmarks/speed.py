@@ -1,7 +1,8 @@
 """How fast the study runs, measured side by side on this machine.
 
 In one run, and each part in fresh processes so that thread settings apply:
-1. For every architecture, optimizer and batch size of the schedules: the
+1. For every architecture, optimizer (SGD, momentum, Nesterov, Adam) and
+   batch size of the default schedules: the
    project's compiled training epoch (one thread) against a plain per-epoch
    Keras model.fit (TensorFlow's default threading), on the same data. Medians
    of several repeats, after a warm-up epoch that pays for tracing.
@@ -73,7 +74,11 @@ def time_keras_fit_epochs(arch, optimizer_name, train_size, repeats):
     keras.utils.set_random_seed(0)
     model = main.build_model(arch)
     learning_rate = main.Settings().base_learning_rate(optimizer_name)
-    optimizer = keras.optimizers.SGD(learning_rate) if optimizer_name == "sgd" else keras.optimizers.Adam(learning_rate)
+    if optimizer_name == "adam":
+        optimizer = keras.optimizers.Adam(learning_rate)
+    else:
+        momentum = main.Settings().base_momentum(optimizer_name)
+        optimizer = keras.optimizers.SGD(learning_rate, momentum=momentum, nesterov=optimizer_name == "nesterov")
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     timings = {}
     for batch_size in BATCH_SIZES:
@@ -96,7 +101,7 @@ def compare_epochs(train_size, repeats):
     """Part 1: rows of (arch, optimizer, batch, ours ms/step, fit ms/step) and evaluation seconds."""
     rows, evaluation = [], {}
     for arch in main.ARCHITECTURES:
-        for optimizer_name in main.OPTIMIZERS:
+        for optimizer_name in main.ALL_OPTIMIZERS:
             ours = in_fresh_process(time_project_epochs, True, arch, optimizer_name, train_size, repeats)
             fit = in_fresh_process(time_keras_fit_epochs, False, arch, optimizer_name, train_size, repeats)
             evaluation[arch, optimizer_name] = ours["evaluate"][0]
@@ -195,14 +200,23 @@ def main_benchmark(argv=None):
         print(f"1. Training epoch, ms per step (median of {args.repeats}, {args.subset:,} images); "
               "project: compiled epoch, 1 thread; Keras: model.fit, default threads")
         rows, evaluation = compare_epochs(args.subset, args.repeats)
-        print(f"{'architecture':<11} {'opt':<4} {'batch':>5} {'project':>8} {'Keras fit':>9} {'speed-up':>8}"
+        print(f"{'architecture':<11} {'optimizer':<9} {'batch':>5} {'project':>8} {'Keras fit':>9} {'speed-up':>8}"
               f" {'project samples/s':>17} {'fit samples/s':>13}")
         for arch, optimizer_name, batch_size, ours, fit in rows:
-            print(f"{arch:<11} {optimizer_name:<4} {batch_size:>5} {ours:>8.3f} {fit:>9.3f} {fit / ours:>7.1f}x"
+            print(f"{arch:<11} {optimizer_name:<9} {batch_size:>5} {ours:>8.3f} {fit:>9.3f} {fit / ours:>7.1f}x"
                   f" {1000 * batch_size / ours:>17,.0f} {1000 * batch_size / fit:>13,.0f}")
         speedups = [fit / ours for *_, ours, fit in rows]
         print(f"median speed-up {statistics.median(speedups):.1f}x "
-              f"(range {min(speedups):.1f}x to {max(speedups):.1f}x)\n")
+              f"(range {min(speedups):.1f}x to {max(speedups):.1f}x)")
+        # The optimizers' cost class: each one's median step time relative to plain SGD's, per architecture.
+        for arch in main.ARCHITECTURES:
+            by_optimizer = {name: {batch: ours for a, o, batch, ours, _ in rows if (a, o) == (arch, name)}
+                            for name in main.ALL_OPTIMIZERS}
+            ratios = ", ".join(
+                f"{name} {statistics.median(by_optimizer[name][b] / by_optimizer['sgd'][b] for b in BATCH_SIZES):.2f}"
+                for name in main.ALL_OPTIMIZERS[1:])
+            print(f"   {arch}: step time relative to plain SGD (median over batch sizes): {ratios}")
+        print()
 
     if 2 in args.parts:
         jobs = os.cpu_count() or 1

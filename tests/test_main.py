@@ -18,9 +18,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = ["--train-size", "600", "--test-size", "500", "--epochs-per-stage", "1", "--seeds", "1"]
 
 
-def run_main(*args, timeout=300):
+def run_main(*args, timeout=300, cwd=ROOT):
     return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT)
+                          text=True, timeout=timeout, cwd=cwd)
 
 
 def without_seconds(runs):
@@ -409,3 +409,159 @@ def test_vendored_file_is_checksummed_and_falls_back_to_keras(tmp_path, monkeypa
     monkeypatch.setattr(main.keras.datasets.mnist, "load_data", offline)
     with pytest.raises(main.DataError, match="missing and MNIST could not be downloaded"):
         main.load_mnist()
+
+
+# ---------------------------------------------------------------- results folders people share
+TINY = ["--archs", "mlp300", "--optimizers", "sgd", "--schedules", "dlr,ibs", "--train-size", "300",
+        "--test-size", "200", "--epochs-per-stage", "1", "--jobs", "1"]
+
+
+def test_the_readme_commands_leave_a_finished_study_byte_for_byte_unchanged(tmp_path):
+    # A study made in one folder, then "cloned" into another and the same two commands run there.
+    first, clone = tmp_path / "first", tmp_path / "clone"
+    first.mkdir()
+    made = run_main(*TINY, "--seeds", "2", "--out", "study", cwd=first)
+    assert made.returncode == 0, made.stderr
+    assert "trained 4 and reused 0 runs" in made.stdout
+    plotted = subprocess.run([sys.executable, os.path.join(ROOT, "plots.py"), "--results", "study/results.pickle"],
+                             capture_output=True, text=True, cwd=first)
+    assert plotted.returncode == 0, plotted.stderr
+    shutil.copytree(first, clone)
+    before = {path.relative_to(clone): path.read_bytes() for path in clone.rglob("*") if path.is_file()}
+    again = run_main(*TINY, "--seeds", "2", "--out", "study", cwd=clone)
+    assert again.returncode == 0, again.stderr
+    assert "trained 0 and reused 4 runs from study/runs (trained on " in again.stdout
+    assert "To retrain from scratch, pass a fresh --out folder" in again.stdout
+    subprocess.run([sys.executable, os.path.join(ROOT, "plots.py"), "--results", "study/results.pickle"],
+                   check=True, capture_output=True, cwd=clone)
+    after = {path.relative_to(clone): path.read_bytes() for path in clone.rglob("*") if path.is_file()}
+    assert sorted(after) == sorted(before)
+    assert [name for name in before if after[name] != before[name]] == []
+
+
+def test_provenance_is_that_of_the_machines_that_trained_the_runs(tmp_path):
+    made = run_main(*TINY, "--seeds", "2", "--out", str(tmp_path))
+    assert made.returncode == 0, made.stderr
+    runs = sorted((tmp_path / "runs").glob("*.pickle"))
+    for run_file in runs:
+        record = load_pickle(run_file)
+        provenance = record["provenance"]
+        assert set(provenance) == {"machine", "versions", "command", "date", "wall_seconds"}
+        assert provenance["command"].startswith("python main.py --archs mlp300")
+        assert provenance["versions"]["tensorflow"] and provenance["wall_seconds"] > 0
+        assert time.strptime(provenance["date"], "%Y-%m-%dT%H:%M:%SZ")
+    # Runs trained elsewhere keep their machines when assembled here: all of them, where mixed.
+    for index, run_file in enumerate(runs):
+        record = load_pickle(run_file)
+        record["provenance"]["machine"] = f"Other CPU {index % 2}"
+        with open(run_file, "wb") as stream:
+            pickle.dump(record, stream)
+    again = run_main(*TINY, "--seeds", "2", "--out", str(tmp_path))
+    assert again.returncode == 0 and "trained 0 and reused 4" in again.stdout
+    config = load_pickle(tmp_path / "results.pickle")["config"]
+    assert config["machines"] == ["Other CPU 0", "Other CPU 1"]
+    assert config["machine"] == "Other CPU 0; Other CPU 1"
+    assert load_pickle(tmp_path / "results.pickle")["provenance"]["mlp300", "sgd", "dlr", 0]["machine"] == \
+        "Other CPU 0"
+
+
+class RunsCode:
+    """A pickle that would run a shell command when loaded with plain pickle.load."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_untrusted_and_damaged_run_files_are_never_run_but_named_set_aside_and_trained_again(tmp_path):
+    made = run_main(*TINY, "--seeds", "1", "--out", str(tmp_path))
+    assert made.returncode == 0, made.stderr
+    runs_dir = tmp_path / "runs"
+    good = load_pickle(runs_dir / "mlp300_sgd_ibs_seed0.pickle")
+    marker = tmp_path / "code_ran"
+    crafted, truncated = runs_dir / "mlp300_sgd_dlr_seed0.pickle", runs_dir / "mlp300_sgd_ibs_seed0.pickle"
+    crafted_bytes = pickle.dumps({"key": ("mlp300", "sgd", "dlr", 0), "settings": RunsCode(marker)})
+    crafted.write_bytes(crafted_bytes)
+    truncated_bytes = truncated.read_bytes()[:200]
+    truncated.write_bytes(truncated_bytes)
+    again = run_main(*TINY, "--seeds", "1", "--out", str(tmp_path))
+    assert again.returncode == 0, again.stderr
+    assert not marker.exists()
+    assert "Traceback" not in again.stderr
+    warnings = again.stderr.strip().splitlines()[-2:]
+    assert any(str(crafted) in line and "only plain Python and numpy data" in line for line in warnings)
+    assert any(str(truncated) in line and "trained again" in line for line in warnings)
+    assert "trained 2 and reused 0" in again.stdout
+    # The bad files are kept aside, and their runs are back, the same as before.
+    assert sorted(path.name for path in runs_dir.glob("*.rejected")) == [
+        "mlp300_sgd_dlr_seed0.pickle.rejected", "mlp300_sgd_ibs_seed0.pickle.rejected"]
+    assert (runs_dir / "mlp300_sgd_dlr_seed0.pickle.rejected").read_bytes() == crafted_bytes
+    assert (runs_dir / "mlp300_sgd_ibs_seed0.pickle.rejected").read_bytes() == truncated_bytes
+    retrained = load_pickle(truncated)
+    assert without_seconds({0: retrained["metrics"]}) == without_seconds({0: good["metrics"]})
+
+
+def test_two_processes_on_one_folder_share_the_work(smoke_study, tmp_path):
+    # Two seeds of one architecture and both optimizers: 4 groups, 12 runs, one folder.
+    grid = ["--archs", "mlp300", "--seeds", "2", "--train-size", "600", "--test-size", "500",
+            "--epochs-per-stage", "1", "--jobs", "1", "--out", str(tmp_path)]
+    processes = [subprocess.Popen([sys.executable, os.path.join(ROOT, "main.py"), *grid], cwd=ROOT,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [process.communicate(timeout=300) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    trained = [int(stdout.split("trained ")[1].split()[0]) for stdout, _ in outputs]
+    assert sum(trained) == 12, outputs
+    shared = load_pickle(tmp_path / "results.pickle")
+    assert len(shared["runs"]) == 12 and shared["missing"] == []
+    one_process = run_main(*grid[:-1], str(tmp_path / "alone"))
+    assert one_process.returncode == 0
+    alone = load_pickle(tmp_path / "alone" / "results.pickle")
+    assert without_seconds(shared["runs"]) == without_seconds(alone["runs"])
+    assert shared["accuracy"] == alone["accuracy"]
+    # The seed-0 runs are those of the whole grid in the smoke study.
+    whole = load_pickle(smoke_study / "results.pickle")["runs"]
+    assert all(without_seconds({0: shared["runs"][key]}) == without_seconds({0: whole[key]})
+               for key in shared["runs"] if key[3] == 0)
+
+
+def test_a_claim_is_exclusive_and_ends_with_a_killed_process(tmp_path):
+    path = str(tmp_path / "claims" / "mlp300_sgd_seed0.lock")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import main, time\nwith main.claim({path!r}) as held:\n"
+                               "    print(held, flush=True)\n    time.sleep(60)"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "True"
+    with main.claim(path) as held:
+        assert held is False
+    holder.kill()
+    holder.wait(timeout=30)
+    with main.claim(path) as held:
+        assert held is True
+    assert not os.path.exists(path)  # The holder removes its lock file when done.
+
+
+@pytest.mark.parametrize("make_out, message", [
+    (lambda folder: folder / "a_file", "is a file, not a folder"),
+    (lambda folder: folder / "a_file" / "study", "cannot write to --out"),
+    (lambda folder: "/sys/kernel", "cannot write to --out"),  # Not writable, not even by root.
+])
+def test_a_bad_out_gives_one_line_and_status_2(tmp_path, make_out, message):
+    (tmp_path / "a_file").write_text("not a folder")
+    result = run_main(*TINY, "--seeds", "1", "--out", str(make_out(tmp_path)))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_save_that_fails_part_way_leaves_no_partial_file(tmp_path, monkeypatch):
+    import errno
+
+    def fill_the_disk(payload, stream):
+        stream.write(b"\x80\x05partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(main.pickle, "dump", fill_the_disk)
+    target = tmp_path / "mlp300_sgd_dlr_seed0.pickle"
+    with pytest.raises(main.StudyError, match="cannot save .*No space left on device"):
+        main.save_atomically({"key": 1}, str(target))
+    assert list(tmp_path.iterdir()) == []
