@@ -32,7 +32,6 @@ standard library: it never imports TensorFlow, Keras or main.py.
 import argparse
 import csv
 import math
-import pickle
 import sys
 import textwrap
 from pathlib import Path
@@ -43,6 +42,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
+
+import safe_pickle  # noqa: E402  (reads pickles without running their code)
 
 DEFAULT_RESULTS = Path("results/results.pickle")
 DPI = 130
@@ -76,11 +77,6 @@ T_QUANTILES_975 = (
     2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
     2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
 )
-
-# Unpickling may import any module a pickle names. Only plain Python and numpy
-# objects are rebuilt, so reading results can never import TensorFlow (or
-# main.py, which imports it).
-PLAIN_DATA_MODULES = {"builtins", "copyreg", "collections", "_codecs", "datetime", "numpy"}
 
 SUMMARY_COLUMNS = (
     "architecture", "optimizer", "schedule", "seeds",
@@ -116,16 +112,6 @@ class ResultsError(Exception):
 # Reading and checking the results
 # ---------------------------------------------------------------------------
 
-class _PlainDataUnpickler(pickle.Unpickler):
-    """Unpickler that refuses classes outside PLAIN_DATA_MODULES."""
-
-    def find_class(self, module, name):
-        if module.split(".")[0] in PLAIN_DATA_MODULES:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(
-            f"it refers to {module}.{name}, and only plain Python and numpy data is read")
-
-
 def load_results(path, option="--results"):
     """Return the results dict stored at path, after checking its shape.
 
@@ -138,8 +124,11 @@ def load_results(path, option="--results"):
         raise ResultsError(f"{path} does not exist; run python main.py first "
                            f"(or pass {option} PATH)")
     try:
-        with path.open("rb") as handle:
-            results = _PlainDataUnpickler(handle).load()
+        results = safe_pickle.load(path)
+    except safe_pickle.RefusedPickle as error:
+        raise ResultsError(f"{path} was refused because it names something other than plain "
+                           f"data, and none of its code was run ({error}); run python main.py "
+                           "to write it") from None
     # Unpickling arbitrary bytes can fail with almost any exception type.
     except Exception as error:  # noqa: BLE001
         reason = str(error) or type(error).__name__

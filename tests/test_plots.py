@@ -294,6 +294,34 @@ def test_unusable_results_exit_2_with_one_line(tmp_path, content, reason):
     assert reason in stderr and str(results_path) in stderr
 
 
+class _CreatesFileWhenLoaded:
+    """Pickles as a call of open(path, "w"), which a plain pickle.load would make."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (str(self.path), "w"))
+
+
+def test_a_pickle_that_would_run_code_is_refused_without_running_it(tmp_path):
+    # A plain unpickler runs the call, which shows the payload is live.
+    control_marker = tmp_path / "control_marker"
+    pickle.loads(pickle.dumps(_CreatesFileWhenLoaded(control_marker))).close()
+    assert control_marker.exists()
+
+    marker = tmp_path / "marker"
+    results_path = tmp_path / "results.pickle"
+    results_path.write_bytes(pickle.dumps(
+        {"config": {"train_size": 20000}, "runs": {}, "payload": _CreatesFileWhenLoaded(marker)}))
+    status, stdout, stderr = _run_main_capturing(["--results", str(results_path)])
+    assert status == 2 and stdout == ""
+    assert len(stderr.splitlines()) == 1
+    assert "refused" in stderr and "something other than plain data" in stderr
+    assert "none of its code was run" in stderr and str(results_path) in stderr
+    assert not marker.exists()
+
+
 def hand_computed_comparison_pickles(folder):
     """Write results and baseline pickles for lenet5 sgd, seeds 0 to 2; return their paths.
 
