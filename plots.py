@@ -9,7 +9,8 @@ Reads the results pickle that main.py writes and draws, into one folder:
 - schedules.png                            learning rate and batch size per epoch
 - noise_scale.png                          SGD noise scale g = lr * N / B per epoch
 - overview.png                             all architecture x optimizer panels
-- summary.csv and summary.md               final accuracies and paired differences
+- summary.csv and summary.md               final accuracies, paired differences from
+                                           dlr and an equivalence verdict for each
 - comparison.csv and comparison.md         only with --baseline: results minus baseline
 
 Usage:
@@ -25,8 +26,9 @@ baseline, paired by seed (seeds present in both), in percentage points, with a
 95% Student-t confidence interval.
 
 A partial pickle (some runs still missing) is drawn as far as it goes, and the
-missing runs are listed. This module uses only numpy, matplotlib and the
-standard library: it never imports TensorFlow, Keras or main.py.
+missing runs are listed. This module uses only numpy, scipy, matplotlib, the
+standard library and safe_pickle.py: it never imports TensorFlow, Keras or
+main.py.
 """
 
 import argparse
@@ -42,6 +44,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
+from scipy import stats  # noqa: E402
 
 import safe_pickle  # noqa: E402  (reads pickles without running their code)
 
@@ -50,12 +53,18 @@ DPI = 130
 
 # Human names, in the order figures and tables list them.
 ARCHITECTURE_NAMES = {"mlp300": "300-unit MLP", "mlp500_150": "500-150 MLP", "lenet5": "LeNet-5"}
-OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam"}
+OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "SGD + momentum", "nesterov": "Nesterov",
+                   "adam": "Adam"}
 SCHEDULE_NAMES = {
     "dlr": "decaying learning rate (dlr)",
     "ibs": "increasing batch size (ibs)",
     "hyb": "hybrid (hyb)",
+    "ibs_lr": "increased learning rate (ibs_lr)",
+    "ibs_mom": "increased momentum (ibs_mom)",
 }
+# The optimizers whose noise scale the paper's argument covers; for them the
+# momentum coefficient m enters as g = lr * N / (B * (1 - m)).
+SGD_FAMILY = ("sgd", "momentum", "nesterov")
 
 # One fixed look per schedule in every figure (colour-blind-safe colours).
 # dlr is drawn wide with open markers and ibs narrow and dashed on top of it,
@@ -65,25 +74,35 @@ SCHEDULE_STYLES = {
                 markerfacecolor="none", markeredgewidth=1.5),
     "ibs": dict(color="#D55E00", linestyle="--", linewidth=1.6, marker="s", markersize=4),
     "hyb": dict(color="#009E73", linestyle="-.", linewidth=1.6, marker="^", markersize=5),
+    # ibs_lr and ibs_mom share their batch sizes and ibs_mom shares ibs's
+    # learning rate, so each has its own dash pattern and marker shape besides
+    # its colour, and the lines stay apart where they coincide.
+    "ibs_lr": dict(color="#CC79A7", linestyle=(0, (1, 1.5)), linewidth=2.0, marker="D",
+                   markersize=5),
+    "ibs_mom": dict(color="#E69F00", linestyle=(0, (6, 2, 1, 2, 1, 2)), linewidth=1.6,
+                    marker="v", markersize=6),
 }
 
 RUN_METRICS = ("test_accuracy", "test_loss", "train_loss", "learning_rate", "batch_size",
                "updates", "seconds")
+# Per-epoch lists that newer runs carry and older ones lack.
+OPTIONAL_RUN_METRICS = ("momentum",)
 
-# Two-sided 95% Student t quantiles t_{0.975, df} for df = 1..30; beyond 30 the
-# normal quantile 1.96 is close enough for a confidence interval over seeds.
-T_QUANTILES_975 = (
-    12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
-    2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
-    2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
-)
+# Two schedules count as equivalent when their final test accuracies differ by
+# less than this many percentage points (README.md, "Findings", says why this
+# margin), shown by two one-sided paired t-tests at EQUIVALENCE_ALPHA each.
+EQUIVALENCE_MARGIN_PP = 0.1
+EQUIVALENCE_ALPHA = 0.05
+# The verdicts of that test, in the order tables and tallies list them.
+VERDICTS = ("equivalent", "undecided", "not equivalent")
 
 SUMMARY_COLUMNS = (
     "architecture", "optimizer", "schedule", "seeds",
     "final_test_accuracy_mean", "final_test_accuracy_std", "best_epoch_test_accuracy_mean",
     "parameter_updates", "wall_seconds_mean",
     "paired_seeds_with_dlr", "diff_vs_dlr_pp_mean", "diff_vs_dlr_pp_ci95_low",
-    "diff_vs_dlr_pp_ci95_high",
+    "diff_vs_dlr_pp_ci95_high", "diff_vs_dlr_pp_ci90_low", "diff_vs_dlr_pp_ci90_high",
+    "tost_p_value", "equivalence_margin_pp", "verdict",
 )
 
 COMPARISON_COLUMNS = (
@@ -158,8 +177,10 @@ def _shape_problem(results):
         if not isinstance(run, dict):
             return f"run {key!r} is not a dict of per-epoch lists"
         lengths = set()
-        for metric in RUN_METRICS:
+        for metric in RUN_METRICS + OPTIONAL_RUN_METRICS:
             if metric not in run:
+                if metric in OPTIONAL_RUN_METRICS:
+                    continue
                 return f"run {key!r} has no '{metric}' list"
             try:
                 values = np.asarray(run[metric], dtype=float)
@@ -248,24 +269,67 @@ def cell_statistics(seed_runs, metric):
     return values.mean(axis=0), standard_deviation, len(values)
 
 
-def t_quantile_975(degrees_of_freedom):
-    """Two-sided 95% Student t quantile, from the table up to 30 and 1.96 beyond."""
+def t_quantile(confidence, degrees_of_freedom):
+    """Two-sided Student t quantile: the t with probability confidence between -t and t."""
     if degrees_of_freedom < 1:
         raise ValueError("a t quantile needs at least one degree of freedom")
-    if degrees_of_freedom <= len(T_QUANTILES_975):
-        return T_QUANTILES_975[degrees_of_freedom - 1]
-    return 1.96
+    return float(stats.t.ppf(0.5 + confidence / 2, degrees_of_freedom))
 
 
-def mean_with_confidence_interval(values):
-    """Return (mean, low, high) of a 95% t interval; low and high are None for one value."""
+def t_quantile_975(degrees_of_freedom):
+    """Two-sided 95% Student t quantile, t_{0.975, df}."""
+    return t_quantile(0.95, degrees_of_freedom)
+
+
+def mean_with_confidence_interval(values, confidence=0.95):
+    """Return (mean, low, high) of a Student t interval; low and high are None for one value."""
     values = np.asarray(values, dtype=float)
     mean = float(values.mean())
     if len(values) < 2:
         return mean, None, None
-    half_width = (t_quantile_975(len(values) - 1) * values.std(ddof=1)
+    half_width = (t_quantile(confidence, len(values) - 1) * values.std(ddof=1)
                   / math.sqrt(len(values)))
     return mean, mean - half_width, mean + half_width
+
+
+def equivalence_test(differences, margin=EQUIVALENCE_MARGIN_PP, alpha=EQUIVALENCE_ALPHA):
+    """Two one-sided t-tests (TOST) of paired differences against the margin ±margin.
+
+    Returns a dict with the mean, the (1 - 2 alpha) interval (low, high), the
+    TOST p-value (the larger of the p-values of "mean > -margin" and "mean <
+    margin") and the verdict: "equivalent" when the interval lies inside
+    (-margin, +margin), which is the same as a p-value below alpha; "not
+    equivalent" when it lies wholly outside [-margin, +margin], so that the
+    difference exceeds the margin at alpha, one-sided; otherwise "undecided".
+    With fewer than two differences there is no spread to test with, and
+    everything but the mean is None.
+    """
+    differences = np.asarray(differences, dtype=float)
+    mean, low, high = mean_with_confidence_interval(differences, 1 - 2 * alpha)
+    outcome = dict(mean=mean, low=low, high=high, p_value=None, verdict=None)
+    if low is None:
+        return outcome
+    degrees_of_freedom = len(differences) - 1
+    standard_error = float(differences.std(ddof=1)) / math.sqrt(len(differences))
+    p_above_lower = float(stats.t.sf(_t_statistic(mean + margin, standard_error),
+                                     degrees_of_freedom))
+    p_below_upper = float(stats.t.cdf(_t_statistic(mean - margin, standard_error),
+                                      degrees_of_freedom))
+    if -margin < low and high < margin:
+        verdict = "equivalent"
+    elif low > margin or high < -margin:
+        verdict = "not equivalent"
+    else:
+        verdict = "undecided"
+    outcome.update(p_value=max(p_above_lower, p_below_upper), verdict=verdict)
+    return outcome
+
+
+def _t_statistic(distance, standard_error):
+    """distance / standard_error, which for identical differences is infinite or zero."""
+    if standard_error > 0:
+        return distance / standard_error
+    return math.copysign(math.inf, distance) if distance != 0 else 0.0
 
 
 def summarize(results):
@@ -316,7 +380,51 @@ def _summary_row(cells, arch, optimizer, schedule):
         mean, low, high = mean_with_confidence_interval(differences)
         row.update(paired_seeds_with_dlr=len(paired_seeds), diff_vs_dlr_pp_mean=mean,
                    diff_vs_dlr_pp_ci95_low=low, diff_vs_dlr_pp_ci95_high=high)
+        equivalence = equivalence_test(differences)
+        if equivalence["verdict"] is not None:
+            row.update(diff_vs_dlr_pp_ci90_low=equivalence["low"],
+                       diff_vs_dlr_pp_ci90_high=equivalence["high"],
+                       tost_p_value=equivalence["p_value"],
+                       equivalence_margin_pp=EQUIVALENCE_MARGIN_PP,
+                       verdict=equivalence["verdict"])
     return row
+
+
+def verdict_counts(rows):
+    """Tally the equivalence verdicts of summary rows against dlr.
+
+    Returns (counts, not_shown_equivalent): counts maps each of VERDICTS, and
+    "no verdict" (a comparison with fewer than two paired seeds), to its
+    number of comparisons; not_shown_equivalent lists (architecture,
+    optimizer, schedule, verdict) for every comparison whose verdict is
+    "undecided" or "not equivalent", in display order. dlr rows are no
+    comparison and count nowhere.
+    """
+    counts = dict.fromkeys(VERDICTS + ("no verdict",), 0)
+    not_shown_equivalent = []
+    for row in rows:
+        if row["schedule"] == "dlr" or row["paired_seeds_with_dlr"] is None:
+            continue
+        verdict = row["verdict"] or "no verdict"
+        counts[verdict] += 1
+        if verdict in ("undecided", "not equivalent"):
+            not_shown_equivalent.append(
+                (row["architecture"], row["optimizer"], row["schedule"], verdict))
+    return counts, not_shown_equivalent
+
+
+def describe_verdict_counts(counts, not_shown_equivalent):
+    """One line that tallies the verdicts and names the comparisons not shown equivalent."""
+    tally = ", ".join(f"{counts[verdict]} {verdict}" for verdict in VERDICTS)
+    if counts["no verdict"]:
+        tally += f", {counts['no verdict']} without a verdict (fewer than 2 paired seeds)"
+    line = (f"verdicts against dlr (TOST, margin ±{EQUIVALENCE_MARGIN_PP:g} pp, "
+            f"alpha {EQUIVALENCE_ALPHA:g}): {tally}")
+    if not_shown_equivalent:
+        line += "; not shown equivalent: " + ", ".join(
+            f"{arch} {optimizer} {schedule} ({verdict})"
+            for arch, optimizer, schedule, verdict in not_shown_equivalent)
+    return line
 
 
 # ---------------------------------------------------------------------------
@@ -366,9 +474,12 @@ def write_summary_markdown(rows, path, config):
         "wall seconds are the seeds' mean training time. The difference from dlr is paired "
         "by seed, in percentage points: mean [95% Student-t confidence interval of the mean].",
         "",
+        equivalence_rule_sentence(),
+        "",
         "| Architecture | Optimizer | Schedule | Seeds | Final accuracy (%) | "
-        "Best-epoch accuracy (%) | Parameter updates | Wall seconds | Difference from dlr (pp) |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "Best-epoch accuracy (%) | Parameter updates | Wall seconds | Difference from dlr (pp) "
+        "| Verdict against dlr |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         final = f"{100 * row['final_test_accuracy_mean']:.2f}"
@@ -384,10 +495,35 @@ def write_summary_markdown(rows, path, config):
             f"{row['parameter_updates']:,}",
             f"{row['wall_seconds_mean']:.1f}",
             _markdown_difference(row),
+            _markdown_verdict(row),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
+
+
+def equivalence_rule_sentence():
+    """The sentence that states the equivalence margin and the rule behind each verdict."""
+    margin = f"{EQUIVALENCE_MARGIN_PP:g}"
+    confidence = f"{100 * (1 - 2 * EQUIVALENCE_ALPHA):g}%"
+    return (f"Verdict against dlr: two one-sided paired t-tests (TOST, α = "
+            f"{EQUIVALENCE_ALPHA:g} each) with an equivalence margin of ±{margin} percentage "
+            f"points of final test accuracy. A schedule is equivalent to dlr when the "
+            f"{confidence} Student-t interval of the paired difference lies inside (-{margin}, "
+            f"+{margin}), not equivalent when it lies wholly outside [-{margin}, +{margin}] "
+            f"(the difference exceeds the margin at α = {EQUIVALENCE_ALPHA:g}, one-sided), and "
+            f"undecided otherwise; n is the number of paired seeds, and fewer than 2 give no "
+            "verdict.")
+
+
+def _markdown_verdict(row):
+    if row["schedule"] == "dlr":
+        return "(reference)"
+    if row["verdict"] is None:
+        return "- (needs 2 paired seeds)"
+    confidence = f"{100 * (1 - 2 * EQUIVALENCE_ALPHA):g}%"
+    return (f"{row['verdict']} (n = {row['paired_seeds_with_dlr']}, {confidence} "
+            f"[{row['diff_vs_dlr_pp_ci90_low']:+.2f}, {row['diff_vs_dlr_pp_ci90_high']:+.2f}])")
 
 
 def _markdown_difference(row):
@@ -1005,6 +1141,9 @@ def main(argv=None):
           + ", ".join(path.name for path in written))
     for description in skipped:
         print(f"skipped {description}")
+    counts, not_shown_equivalent = verdict_counts(rows)
+    if sum(counts.values()):
+        print(describe_verdict_counts(counts, not_shown_equivalent))
     if missing:
         print(f"missing {len(missing)} runs (arch, optimizer, schedule, seed): "
               + ", ".join(f"({arch}, {optimizer}, {schedule}, {seed})"

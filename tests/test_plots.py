@@ -10,6 +10,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from scipy import stats
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
@@ -21,6 +22,9 @@ OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("dlr", "ibs", "hyb")
 BASE_LEARNING_RATES = {"sgd": 0.01, "adam": 0.001}
 TRAIN_SIZE = 20000
+# t_{0.975, 2} in closed form: with two degrees of freedom the t distribution
+# function is 1/2 + t / (2 sqrt(2 + t^2)), which is 0.975 at this t.
+T_975_TWO_DEGREES = math.sqrt(2 * 0.95 ** 2 / (1 - 0.95 ** 2))
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -114,6 +118,7 @@ def test_full_grid_writes_every_figure_and_summary_next_to_the_results(full_grid
     for name in ("schedules.png", "noise_scale.png", "overview.png"):
         assert_png(folder / name)
     assert "overview.png" in stdout and "summary.md" in stdout
+    assert "verdicts against dlr (TOST, margin ±0.1 pp, alpha 0.05): " in stdout
     assert "missing" not in stdout
     with (folder / "summary.csv").open() as handle:
         rows = list(csv.DictReader(handle))
@@ -152,7 +157,7 @@ def test_summary_numbers_match_a_hand_computed_example():
     assert ibs["parameter_updates"] == 18720
     # Paired differences are 0.30, 0.15 and 0.45 pp: mean 0.30, std 0.15, and the
     # half-width of the interval is t(0.975, 2) * 0.15 / sqrt(3) = 4.3027 * 0.0866.
-    half_width = 4.3027 * 0.15 / math.sqrt(3)
+    half_width = T_975_TWO_DEGREES * 0.15 / math.sqrt(3)
     assert ibs["paired_seeds_with_dlr"] == 3
     assert ibs["diff_vs_dlr_pp_mean"] == pytest.approx(0.30)
     assert ibs["diff_vs_dlr_pp_ci95_low"] == pytest.approx(0.30 - half_width)
@@ -161,6 +166,19 @@ def test_summary_numbers_match_a_hand_computed_example():
     assert hyb["seeds"] == 1 and hyb["final_test_accuracy_std"] is None
     assert hyb["diff_vs_dlr_pp_mean"] == pytest.approx(-0.20)
     assert hyb["diff_vs_dlr_pp_ci95_low"] is None
+    # The 90% interval, t(0.95, 2) = 2.91999, is [0.047, 0.553]: it reaches past
+    # the 0.1 margin but not wholly, so equivalence is undecided.
+    half_width_90 = 2.919986 * 0.15 / math.sqrt(3)
+    assert ibs["diff_vs_dlr_pp_ci90_low"] == pytest.approx(0.30 - half_width_90, abs=1e-6)
+    assert ibs["diff_vs_dlr_pp_ci90_high"] == pytest.approx(0.30 + half_width_90, abs=1e-6)
+    assert ibs["equivalence_margin_pp"] == plots.EQUIVALENCE_MARGIN_PP == 0.1
+    assert ibs["verdict"] == "undecided"
+    assert ibs["tost_p_value"] == pytest.approx(
+        stats.ttest_1samp([0.30, 0.15, 0.45], 0.1, alternative="less").pvalue)
+    # dlr is the reference and one pair has no spread: neither has a verdict.
+    for row in (dlr, hyb):
+        assert row["verdict"] is None and row["tost_p_value"] is None
+        assert row["diff_vs_dlr_pp_ci90_low"] is None and row["equivalence_margin_pp"] is None
 
 
 def test_summary_files_format_the_hand_computed_example(tmp_path):
@@ -173,13 +191,22 @@ def test_summary_files_format_the_hand_computed_example(tmp_path):
     rows = plots.summarize(make_results(finals, config))
     markdown = plots.write_summary_markdown(rows, tmp_path / "summary.md", config).read_text()
     assert "| 300-unit MLP | Adam | decaying learning rate (dlr) | 3 | 98.00 ± 0.10 |" in markdown
-    assert "+0.30 [-0.07, +0.67]" in markdown
+    assert "+0.30 [-0.07, +0.67] | undecided (n = 3, 90% [+0.05, +0.55]) |" in markdown
+    assert "| (reference) | (reference) |" in markdown
+    assert ("equivalence margin of ±0.1 percentage points of final test accuracy" in markdown
+            and "TOST" in markdown)
+    assert "lies inside (-0.1, +0.1)" in markdown
+    assert "wholly outside [-0.1, +0.1]" in markdown
     with plots.write_summary_csv(rows, tmp_path / "summary.csv").open() as handle:
         dlr_row, ibs_row = csv.DictReader(handle)
     assert float(dlr_row["final_test_accuracy_mean"]) == pytest.approx(0.98)
     assert dlr_row["diff_vs_dlr_pp_mean"] == ""
     assert float(ibs_row["diff_vs_dlr_pp_mean"]) == pytest.approx(0.30)
     assert float(ibs_row["diff_vs_dlr_pp_ci95_low"]) == pytest.approx(0.30 - 0.3726, abs=1e-3)
+    assert float(ibs_row["diff_vs_dlr_pp_ci90_low"]) == pytest.approx(0.047, abs=1e-3)
+    assert ibs_row["verdict"] == "undecided" and float(ibs_row["equivalence_margin_pp"]) == 0.1
+    assert 0.05 < float(ibs_row["tost_p_value"]) < 1
+    assert dlr_row["verdict"] == "" and dlr_row["tost_p_value"] == ""
 
 
 def test_summary_markdown_flags_the_original_optimizer_reset(tmp_path):
@@ -192,20 +219,110 @@ def test_summary_markdown_flags_the_original_optimizer_reset(tmp_path):
     assert "| 98.00 | 98.00 | 60,000 |" in markdown and "(reference)" in markdown
 
 
-def test_t_table_matches_the_student_t_distribution():
-    # Integrate the t density from 0 to each tabled quantile (Simpson's rule):
-    # the area must be 0.475 for a two-sided 95% quantile.
-    for degrees in range(1, 31):
-        quantile = plots.t_quantile_975(degrees)
-        constant = math.exp(math.lgamma((degrees + 1) / 2) - math.lgamma(degrees / 2)) / math.sqrt(
-            degrees * math.pi)
-        steps = 2000
-        width = quantile / steps
-        weights = [1 if i in (0, steps) else 4 if i % 2 else 2 for i in range(steps + 1)]
-        area = sum(weight * constant * (1 + (i * width) ** 2 / degrees) ** (-(degrees + 1) / 2)
-                   for i, weight in enumerate(weights)) * width / 3
-        assert area == pytest.approx(0.475, abs=2e-5), degrees
-    assert plots.t_quantile_975(31) == 1.96
+def test_t_quantiles_come_from_the_student_t_distribution_for_any_degrees_of_freedom():
+    # Closed forms: one degree of freedom is the Cauchy distribution.
+    assert plots.t_quantile_975(1) == pytest.approx(math.tan(math.pi * 0.475), rel=1e-9)
+    assert plots.t_quantile_975(2) == pytest.approx(T_975_TWO_DEGREES, rel=1e-9)
+    for degrees in (1, 2, 3, 4, 10, 29, 30, 31, 49, 100, 1000):
+        assert plots.t_quantile_975(degrees) == pytest.approx(stats.t.ppf(0.975, degrees),
+                                                              rel=1e-12), degrees
+        assert plots.t_quantile(0.90, degrees) == pytest.approx(stats.t.ppf(0.95, degrees),
+                                                                rel=1e-12), degrees
+    # 49 degrees of freedom (50 seeds) is well above the normal quantile 1.96.
+    assert plots.t_quantile_975(49) == pytest.approx(2.009575, abs=1e-6)
+    with pytest.raises(ValueError):
+        plots.t_quantile_975(0)
+
+
+def test_confidence_intervals_default_to_95_percent_and_take_other_levels():
+    values = [0.30, 0.15, 0.45]
+    half_width_95 = T_975_TWO_DEGREES * 0.15 / math.sqrt(3)
+    assert plots.mean_with_confidence_interval(values) == pytest.approx(
+        (0.30, 0.30 - half_width_95, 0.30 + half_width_95))
+    half_width_90 = stats.t.ppf(0.95, 2) * 0.15 / math.sqrt(3)
+    assert plots.mean_with_confidence_interval(values, confidence=0.90) == pytest.approx(
+        (0.30, 0.30 - half_width_90, 0.30 + half_width_90))
+    assert plots.mean_with_confidence_interval([0.2]) == (0.2, None, None)
+
+
+def test_equivalence_test_matches_a_hand_computed_example_and_scipy():
+    # Differences 0.02, -0.03, 0.05 and 0.00 pp: mean 0.01, deviations 0.01,
+    # -0.04, 0.04, -0.01, so the std is sqrt(0.0034 / 3) = 0.033665 and the
+    # standard error 0.016833. t(0.95, 3) = 2.353363 gives the 90% interval
+    # 0.01 ± 0.039614 = [-0.0296, +0.0496], inside (-0.1, +0.1).
+    differences = [0.02, -0.03, 0.05, 0.00]
+    outcome = plots.equivalence_test(differences)
+    standard_error = math.sqrt(0.0034 / 3) / 2
+    assert outcome["mean"] == pytest.approx(0.01)
+    assert outcome["low"] == pytest.approx(0.01 - 2.353363 * standard_error, abs=1e-6)
+    assert outcome["high"] == pytest.approx(0.01 + 2.353363 * standard_error, abs=1e-6)
+    assert outcome["verdict"] == "equivalent"
+    # The upper test, t = (0.01 - 0.1) / 0.016833 = -5.35, is the weaker one.
+    p_above_lower = stats.ttest_1samp(differences, -0.1, alternative="greater").pvalue
+    p_below_upper = stats.ttest_1samp(differences, 0.1, alternative="less").pvalue
+    assert p_below_upper > p_above_lower
+    assert outcome["p_value"] == pytest.approx(p_below_upper, rel=1e-9)
+    assert outcome["p_value"] == pytest.approx(stats.t.cdf(-0.09 / standard_error, 3), rel=1e-9)
+    assert outcome["p_value"] < plots.EQUIVALENCE_ALPHA
+
+
+@pytest.mark.parametrize("differences, verdict", [
+    # 90% interval [0.06, 0.19]: past the margin, but not wholly.
+    ([0.05, 0.15, 0.10, 0.20], "undecided"),
+    # 90% interval [0.46, 0.64]: wholly above +0.1.
+    ([0.50, 0.60, 0.55, 0.45], "not equivalent"),
+    ([-0.50, -0.60, -0.55, -0.45], "not equivalent"),
+    # Two seeds with a wide spread: the interval is too wide to decide.
+    ([0.0, 0.08], "undecided"),
+])
+def test_equivalence_verdicts_follow_the_90_percent_interval(differences, verdict):
+    outcome = plots.equivalence_test(differences)
+    assert outcome["verdict"] == verdict
+    p_value = max(stats.ttest_1samp(differences, -0.1, alternative="greater").pvalue,
+                  stats.ttest_1samp(differences, 0.1, alternative="less").pvalue)
+    assert outcome["p_value"] == pytest.approx(p_value, rel=1e-9)
+    # The verdict "equivalent" and a p-value below alpha are the same statement.
+    assert outcome["p_value"] >= plots.EQUIVALENCE_ALPHA
+
+
+def test_equivalence_test_without_spread_or_with_one_pair():
+    assert plots.equivalence_test([0.3]) == dict(mean=0.3, low=None, high=None, p_value=None,
+                                                 verdict=None)
+    # Identical differences make a zero-width interval, decided by where it lies.
+    inside = plots.equivalence_test([0.02, 0.02, 0.02])
+    assert inside["verdict"] == "equivalent" and inside["p_value"] == 0.0
+    outside = plots.equivalence_test([0.3, 0.3])
+    assert outside["verdict"] == "not equivalent" and outside["p_value"] == 1.0
+
+
+def test_verdict_counts_tally_a_study_and_name_what_is_not_shown_equivalent():
+    finals = {}
+    for seed in range(4):
+        finals[("mlp300", "sgd", "dlr", seed)] = 0.9700 + 0.001 * seed
+        # Paired differences 0.02, -0.03, 0.05, 0.00 pp: equivalent.
+        finals[("mlp300", "sgd", "ibs", seed)] = (0.9700 + 0.001 * seed
+                                                  + (0.0002, -0.0003, 0.0005, 0.0)[seed])
+        # Paired differences 0.50, 0.60, 0.55, 0.45 pp: not equivalent.
+        finals[("mlp300", "sgd", "hyb", seed)] = (0.9700 + 0.001 * seed
+                                                  + (0.0050, 0.0060, 0.0055, 0.0045)[seed])
+        # Paired differences 0.05, 0.15, 0.10, 0.20 pp: undecided.
+        finals[("lenet5", "sgd", "dlr", seed)] = 0.9800
+        finals[("lenet5", "sgd", "ibs", seed)] = 0.9800 + (0.0005, 0.0015, 0.0010, 0.0020)[seed]
+    # One pair only: no verdict.
+    finals[("lenet5", "sgd", "hyb", 0)] = 0.9800
+    # No dlr to pair with: no comparison at all.
+    finals[("mlp300", "adam", "ibs", 0)] = 0.9800
+    results = make_results(finals, make_config(archs=["mlp300", "lenet5"], seeds=range(4)))
+    rows = plots.summarize(results)
+    counts, not_shown_equivalent = plots.verdict_counts(rows)
+    assert counts == {"equivalent": 1, "undecided": 1, "not equivalent": 1, "no verdict": 1}
+    assert not_shown_equivalent == [("mlp300", "sgd", "hyb", "not equivalent"),
+                                    ("lenet5", "sgd", "ibs", "undecided")]
+    line = plots.describe_verdict_counts(counts, not_shown_equivalent)
+    assert line == ("verdicts against dlr (TOST, margin ±0.1 pp, alpha 0.05): 1 equivalent, "
+                    "1 undecided, 1 not equivalent, 1 without a verdict (fewer than 2 paired "
+                    "seeds); not shown equivalent: mlp300 sgd hyb (not equivalent), "
+                    "lenet5 sgd ibs (undecided)")
 
 
 def test_noise_scale_is_equal_for_dlr_and_ibs_and_close_for_hyb():
@@ -355,7 +472,7 @@ def test_comparison_numbers_match_a_hand_computed_example(tmp_path):
     dlr, ibs = rows
     # Paired differences are 0.30, 0.15 and 0.45 pp: mean 0.30, std 0.15, and the
     # half-width of the interval is t(0.975, 2) * 0.15 / sqrt(3).
-    half_width = 4.3027 * 0.15 / math.sqrt(3)
+    half_width = T_975_TWO_DEGREES * 0.15 / math.sqrt(3)
     assert dlr["paired_seeds"] == 3
     assert dlr["diff_pp_mean"] == pytest.approx(0.30)
     assert dlr["diff_pp_ci95_low"] == pytest.approx(0.30 - half_width)
@@ -531,7 +648,7 @@ def test_reading_and_drawing_never_imports_tensorflow(tmp_path):
         "import sys; sys.path.insert(0, sys.argv[1]); import plots; "
         "status = plots.main(['--results', sys.argv[2]]); "
         "print(status, sorted(name for name in sys.modules "
-        "if name.split('.')[0] in ('tensorflow', 'keras', 'main', 'scipy')))"
+        "if name.split('.')[0] in ('tensorflow', 'keras', 'main')))"
     )
     completed = subprocess.run(
         [sys.executable, "-c", script, str(PROJECT_DIR), str(results_path)],
