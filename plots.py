@@ -6,9 +6,14 @@ Reads the results pickle that main.py writes and draws, into one folder:
 - accuracy_updates_{arch}_{optimizer}.png  test accuracy against parameter updates
 - accuracy_seconds_{arch}_{optimizer}.png  test accuracy against wall seconds
 - train_loss_{arch}_{optimizer}.png        training loss against epoch
-- schedules.png                            learning rate and batch size per epoch
-- noise_scale.png                          SGD noise scale g = lr * N / B per epoch
+- schedules.png                            learning rate, batch size and (where it
+                                           changes) momentum coefficient per epoch
+- noise_scale.png                          noise scale g = lr * N / (B * (1 - m)) per epoch
+                                           (lr * N / B for Adam, for comparison)
 - overview.png                             all architecture x optimizer panels
+- cost_of_fewer_updates_{optimizer}.png    final accuracy minus dlr against parameter
+                                           updates, per architecture, with the
+                                           equivalence margin
 - summary.csv and summary.md               final accuracies, paired differences from
                                            dlr and an equivalence verdict for each
 - comparison.csv and comparison.md         only with --baseline: results minus baseline
@@ -42,7 +47,8 @@ import matplotlib
 
 # Agg draws straight to PNG files and works without a display.
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import matplotlib.patches  # noqa: E402  (the backend must be chosen first)
+import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 
@@ -65,6 +71,9 @@ SCHEDULE_NAMES = {
 # The optimizers whose noise scale the paper's argument covers; for them the
 # momentum coefficient m enters as g = lr * N / (B * (1 - m)).
 SGD_FAMILY = ("sgd", "momentum", "nesterov")
+# ibs_mom raises the momentum coefficient, so main.py runs it only with the
+# optimizers that have one; other pairs are never asked for.
+SCHEDULE_OPTIMIZERS = {"ibs_mom": ("momentum", "nesterov")}
 
 # One fixed look per schedule in every figure (colour-blind-safe colours).
 # dlr is drawn wide with open markers and ibs narrow and dashed on top of it,
@@ -232,7 +241,9 @@ def missing_runs(results):
     """Return the sorted (arch, optimizer, schedule, seed) runs asked for but not finished.
 
     These are the runs listed under "missing" plus every run of the config's
-    selection (archs x optimizers x schedules x seeds) that has no entry in "runs".
+    selection (archs x optimizers x schedules x seeds) that has no entry in
+    "runs", leaving out the pairs of schedule and optimizer that main.py
+    cannot run (SCHEDULE_OPTIMIZERS).
     """
     config = results["config"]
     finished = set(results["runs"])
@@ -240,6 +251,8 @@ def missing_runs(results):
     for arch in config.get("archs", []):
         for optimizer in config.get("optimizers", []):
             for schedule in config.get("schedules", []):
+                if optimizer not in SCHEDULE_OPTIMIZERS.get(schedule, (optimizer,)):
+                    continue
                 for seed in config.get("seeds", []):
                     missing.add((arch, optimizer, schedule, seed))
     return sorted(missing - finished, key=_run_sort_key)
@@ -428,6 +441,104 @@ def describe_verdict_counts(counts, not_shown_equivalent):
 
 
 # ---------------------------------------------------------------------------
+# Provenance: the machines and library versions that trained the runs
+# ---------------------------------------------------------------------------
+
+NOT_RECORDED = "not recorded"
+
+
+def training_machines(config, provenance, keys=None):
+    """Return [(machine, runs)] for the machines that trained the runs, most runs first.
+
+    provenance is results["provenance"] ({run key: record or None}); keys
+    limits the count to those runs (default: every run it lists). A run
+    without a record (its file predates provenance) counts as "not recorded".
+    Without provenance the config's "machines" list, else its "machine", is
+    used and the run counts are None (not known); [] when neither exists.
+    This is never the machine that runs plots.py.
+    """
+    if provenance is not None:
+        keys = list(provenance) if keys is None else keys
+        counts = {}
+        for key in keys:
+            record = provenance.get(key)
+            machine = record.get("machine") if isinstance(record, dict) else None
+            machine = machine or NOT_RECORDED
+            counts[machine] = counts.get(machine, 0) + 1
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    machines = config.get("machines")
+    if not machines and config.get("machine"):
+        machines = [config["machine"]]
+    return [(str(machine), None) for machine in machines or []]
+
+
+def describe_machines(machine_counts):
+    """"A" for one machine, "mixed: A (n runs); B (m runs)" for several, "" for none.
+
+    Machines are separated by semicolons, as main.py joins them, because a
+    machine's own description holds commas.
+    """
+    if not machine_counts:
+        return ""
+    if len(machine_counts) == 1:
+        return machine_counts[0][0]
+    return "mixed: " + "; ".join(machine + (f" ({_runs_text(runs)})" if runs is not None else "")
+                                 for machine, runs in machine_counts)
+
+
+def _runs_text(count):
+    return f"{count} run{'s' if count != 1 else ''}"
+
+
+def training_versions(config, provenance, keys=None):
+    """Return {package: text} of the library versions that trained the runs.
+
+    From provenance, each package's versions with their run counts where
+    they differ ("2.20.0 (30 runs) / 2.21.0 (60 runs)"); runs without a
+    record are left out. Without provenance, or with no record in it, the
+    config's "versions" (which main.py already joins with " / ").
+    """
+    if provenance is not None:
+        keys = list(provenance) if keys is None else keys
+        found = {}
+        for key in keys:
+            record = provenance.get(key)
+            versions = record.get("versions", {}) if isinstance(record, dict) else {}
+            for package, version in versions.items():
+                by_version = found.setdefault(package, {})
+                by_version[str(version)] = by_version.get(str(version), 0) + 1
+        if found:
+            return {package: (next(iter(by_version)) if len(by_version) == 1 else " / ".join(
+                        f"{version} ({_runs_text(count)})"
+                        for version, count in sorted(by_version.items())))
+                    for package, by_version in found.items()}
+    return {str(package): str(version) for package, version in
+            (config.get("versions") or {}).items()}
+
+
+def provenance_sentence(config, provenance):
+    """The summary's sentence naming the machines and library versions that trained the runs."""
+    machine_counts = training_machines(config, provenance)
+    versions = training_versions(config, provenance)
+    if not machine_counts or (len(machine_counts) == 1
+                              and machine_counts[0][0] == NOT_RECORDED):
+        machines_text = "The machine that trained the runs is not recorded"
+    elif len(machine_counts) == 1:
+        machine, runs = machine_counts[0]
+        machines_text = f"The runs were trained on {machine}" + (
+            f" (all {_runs_text(runs)})" if runs is not None else "")
+    else:
+        machines_text = ("The runs were trained on several machines: "
+                         + describe_machines(machine_counts).removeprefix("mixed: "))
+    if versions:
+        versions_text = "Library versions: " + ", ".join(
+            f"{package} {version}" for package, version in versions.items())
+    else:
+        versions_text = "The library versions are not recorded"
+    return f"{machines_text}. {versions_text}."
+
+
+# ---------------------------------------------------------------------------
 # Summary files
 # ---------------------------------------------------------------------------
 
@@ -454,8 +565,12 @@ def _csv_value(value):
     return value
 
 
-def write_summary_markdown(rows, path, config):
-    """Write rows as a Markdown table in percent, with a header saying what the numbers mean."""
+def write_summary_markdown(rows, path, config, provenance=None):
+    """Write rows as a Markdown table in percent, with a header saying what the numbers mean.
+
+    provenance is results["provenance"], from which the header names the
+    machines and library versions that trained the runs (else the config's).
+    """
     seed_counts = sorted({row["seeds"] for row in rows})
     seeds_text = (f"{seed_counts[0]} seed{'s' if seed_counts[0] != 1 else ''}"
                   if len(seed_counts) == 1 else
@@ -473,6 +588,8 @@ def write_summary_markdown(rows, path, config):
         "seeds of each run's highest test accuracy. Parameter updates are those of one run; "
         "wall seconds are the seeds' mean training time. The difference from dlr is paired "
         "by seed, in percentage points: mean [95% Student-t confidence interval of the mean].",
+        "",
+        provenance_sentence(config, provenance),
         "",
         equivalence_rule_sentence(),
         "",
@@ -820,6 +937,26 @@ def _save(figure, path):
     return Path(path)
 
 
+# Up to this many schedules fit in a legend inside the axes; more go below them.
+LEGEND_INSIDE_AT_MOST = 3
+
+
+def _cell_figure_size(schedule_runs):
+    """A taller figure when the legend goes below the axes, so the axes keep their height."""
+    return (7, 4.8) if len(schedule_runs) <= LEGEND_INSIDE_AT_MOST else (7, 5.6)
+
+
+def _schedule_legend(figure, axes, inside_location):
+    """The legend of the schedules drawn on axes: inside at inside_location if few, else below."""
+    handles, _ = axes.get_legend_handles_labels()
+    if len(handles) <= LEGEND_INSIDE_AT_MOST:
+        axes.legend(loc=inside_location, fontsize=9)
+    else:
+        # Five curves leave no corner free, so the legend sits under the axes.
+        figure.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=9,
+                      frameon=False)
+
+
 def _seed_counts(schedule_runs):
     return [len(seed_runs) for seed_runs in schedule_runs.values()]
 
@@ -831,14 +968,15 @@ def _seed_counts(schedule_runs):
 def _plot_accuracy(schedule_runs, arch, optimizer, config, x_metric, what, note=""):
     """Test accuracy (mean and band over seeds) against epoch or another per-epoch metric."""
     figure, axes = _new_figure(
-        f"{_cell_title(arch, optimizer)}: test accuracy by {what}{_reset_suffix(config)}")
+        f"{_cell_title(arch, optimizer)}: test accuracy by {what}{_reset_suffix(config)}",
+        _cell_figure_size(schedule_runs))
     drawn = draw_schedule_curves(axes, schedule_runs, "test_accuracy", x_metric, scale=100)
     clipped_note = zoom_accuracy_axis(axes, drawn)
     if x_metric is None:
         _epoch_axis(axes, max(len(mean) for mean, _, _ in drawn), config)
     _subtitle(axes, _band_description(_seed_counts(schedule_runs)), note, clipped_note)
     axes.set_ylabel("test accuracy (%)")
-    axes.legend(loc="lower right", fontsize=9)
+    _schedule_legend(figure, axes, "lower right")
     return figure, axes
 
 
@@ -857,26 +995,36 @@ def plot_accuracy_by_updates(schedule_runs, arch, optimizer, config, path):
     return _save(figure, path)
 
 
-def plot_accuracy_by_seconds(schedule_runs, arch, optimizer, config, path):
-    """Test accuracy against cumulative wall-clock seconds of training."""
-    machine = config.get("machine")
+def plot_accuracy_by_seconds(schedule_runs, arch, optimizer, config, path, machines=None):
+    """Test accuracy against cumulative wall-clock seconds of training.
+
+    machines describes the machines that trained these runs (describe_machines);
+    without it the config's record of the training machines is named.
+    """
+    if machines is None:
+        machines = describe_machines(training_machines(config, None))
     figure, axes = _plot_accuracy(schedule_runs, arch, optimizer, config, "seconds",
                                   "training time", "seconds: mean over seeds")
     axes.set_xlim(left=0)
-    axes.set_xlabel("cumulative wall-clock seconds" + (f" on {machine}" if machine else ""))
+    if machines.startswith("mixed: "):
+        where = f" ({machines})"
+    else:
+        where = f" on {machines}" if machines else ""
+    axes.set_xlabel(textwrap.fill("cumulative wall-clock seconds" + where, 80))
     return _save(figure, path)
 
 
 def plot_train_loss(schedule_runs, arch, optimizer, config, path):
     """Training loss against epoch (log scale)."""
     figure, axes = _new_figure(
-        f"{_cell_title(arch, optimizer)}: training loss by epoch{_reset_suffix(config)}")
+        f"{_cell_title(arch, optimizer)}: training loss by epoch{_reset_suffix(config)}",
+        _cell_figure_size(schedule_runs))
     drawn = draw_schedule_curves(axes, schedule_runs, "train_loss")
     axes.set_yscale("log")
     _epoch_axis(axes, max(len(mean) for mean, _, _ in drawn), config)
     _subtitle(axes, _band_description(_seed_counts(schedule_runs)))
     axes.set_ylabel("training loss (cross-entropy, log scale)")
-    axes.legend(loc="upper right", fontsize=9)
+    _schedule_legend(figure, axes, "upper right")
     return _save(figure, path)
 
 
@@ -892,22 +1040,78 @@ def representative_runs(results):
     return representatives
 
 
+def run_momentum(run, optimizer, config):
+    """Per-epoch momentum coefficient of a run, as an array.
+
+    Runs saved before the momentum was recorded lack the list. Plain SGD then
+    has 0, SGD with (Nesterov) momentum the config's momentum_coefficient and
+    Adam the config's adam_beta_1, each 0 when the config lacks it too.
+    """
+    if "momentum" in run:
+        return np.asarray(run["momentum"], dtype=float)
+    fallback_keys = {"momentum": "momentum_coefficient", "nesterov": "momentum_coefficient",
+                     "adam": "adam_beta_1"}
+    value = config.get(fallback_keys.get(optimizer), 0.0) if optimizer != "sgd" else 0.0
+    return np.full(len(run["learning_rate"]), float(value or 0.0))
+
+
+def base_learning_rate(results, optimizer):
+    """The optimizer's base learning rate: from the config, else dlr's first epoch."""
+    base_rates = results["config"].get("learning_rates", {})
+    if optimizer in base_rates:
+        return float(base_rates[optimizer])
+    # dlr starts at the base rate; ibs_lr, for one, does not.
+    representatives = representative_runs(results)
+    run = representatives.get((optimizer, "dlr")) or next(
+        run for (name, _), run in representatives.items() if name == optimizer)
+    return float(run["learning_rate"][0])
+
+
+def schedule_momenta(results):
+    """Return {schedule: per-epoch momentum coefficient}, or {} when no schedule changes it.
+
+    The momentum coefficient is worth a panel of its own when a run of SGD,
+    SGD with momentum or Nesterov has one that is not zero or not constant,
+    or an Adam run a beta_1 that is not constant. Each schedule is then shown
+    by its first run in display order of an SGD optimizer with momentum (plain
+    SGD's 0 when it has none); Adam's constant beta_1 is not SGD's momentum.
+    """
+    config = results["config"]
+    representatives = representative_runs(results)
+    momenta = {key: run_momentum(run, key[0], config) for key, run in representatives.items()}
+    if not any((optimizer != "adam" and np.any(momentum != 0)) or np.ptp(momentum) > 0
+               for (optimizer, _), momentum in momenta.items()):
+        return {}
+    by_schedule = {}
+    for optimizer, schedule in sorted(momenta, key=lambda key: (
+            _rank(key[0], OPTIMIZER_NAMES), _rank(key[1], SCHEDULE_NAMES))):
+        momentum = momenta[(optimizer, schedule)]
+        if optimizer == "adam":
+            continue
+        if schedule not in by_schedule or (np.all(by_schedule[schedule] == 0)
+                                           and np.any(momentum != 0)):
+            by_schedule[schedule] = momentum
+    return by_schedule
+
+
 def plot_schedules(results, path):
-    """Learning rate (relative to its base) and batch size against epoch."""
+    """Learning rate (relative to its base), batch size and, if it changes, momentum per epoch."""
     config = results["config"]
     by_schedule = {}
-    for (_, schedule), run in representative_runs(results).items():
-        by_schedule.setdefault(schedule, run)
-    figure, (rate_axes, batch_axes) = plt.subplots(1, 2, figsize=(11, 4.6),
-                                                   layout="constrained")
-    figure.suptitle(f"Schedules: learning rate and batch size per epoch{_reset_suffix(config)}",
-                    fontsize=12)
+    for (optimizer, schedule), run in representative_runs(results).items():
+        by_schedule.setdefault(schedule, (optimizer, run))
+    momenta = schedule_momenta(results)
+    panel_count = 3 if momenta else 2
+    figure, panels = plt.subplots(1, panel_count, figsize=(5.5 * panel_count, 5.2),
+                                  layout="constrained")
+    rate_axes, batch_axes = panels[:2]
+    what = "learning rate, batch size and momentum" if momenta else "learning rate and batch size"
+    figure.suptitle(f"Schedules: {what} per epoch{_reset_suffix(config)}", fontsize=12)
     rate_values, batch_values = set(), set()
     for schedule in ordered(by_schedule, SCHEDULE_NAMES):
-        run = by_schedule[schedule]
+        optimizer, run = by_schedule[schedule]
         rates = np.asarray(run["learning_rate"], dtype=float)
-        # Every schedule starts at the base rate, so the first epoch's rate is the base.
-        relative_rates = np.round(rates / rates[0], 6)
+        relative_rates = np.round(rates / base_learning_rate(results, optimizer), 6)
         batches = np.asarray(run["batch_size"], dtype=float)
         epochs = np.arange(1, len(rates) + 1)
         style = SCHEDULE_STYLES.get(schedule, {})
@@ -920,13 +1124,13 @@ def plot_schedules(results, path):
     base_text = ", ".join(f"{OPTIMIZER_NAMES.get(name, name)} {rate:g}"
                           for name, rate in base_rates.items())
     rate_axes.set_title("learning rate / base learning rate"
-                        + (f" (base: {base_text})" if base_text else ""), fontsize=10)
+                        + (f"\n(base: {base_text})" if base_text else ""), fontsize=10)
     batch_axes.set_title("batch size (examples per parameter update)", fontsize=10)
     # Ticks at the values the schedules take are easier to read than powers of ten.
     rate_ticks = sorted(rate_values)
     rate_axes.set_yscale("log")
     rate_axes.minorticks_off()
-    rate_axes.set_yticks(rate_ticks, ["1" if value == 1 else f"1/{1 / value:.3g}"
+    rate_axes.set_yticks(rate_ticks, [f"{value:g}" if value >= 1 else f"1/{1 / value:.3g}"
                                       for value in rate_ticks])
     rate_axes.set_ylabel("relative learning rate (log scale)")
     batch_ticks = sorted(batch_values)
@@ -934,57 +1138,143 @@ def plot_schedules(results, path):
     batch_axes.minorticks_off()
     batch_axes.set_yticks(batch_ticks, [f"{value:g}" for value in batch_ticks])
     batch_axes.set_ylabel("batch size (log scale)")
-    epochs = max(len(run["learning_rate"]) for run in by_schedule.values())
-    for axes in (rate_axes, batch_axes):
+    if momenta:
+        _draw_momentum_panel(panels[2], momenta, results)
+    epochs = max(len(run["learning_rate"]) for _, run in by_schedule.values())
+    for axes in panels:
         mark_stage_boundaries(axes, epochs, config.get("epochs_per_stage", 3))
         axes.set_xticks(range(1, epochs + 1))
         axes.set_xlabel("epoch (dotted lines: stage boundaries)")
         axes.grid(True, alpha=0.3)
-    batch_axes.legend(loc="upper left", fontsize=9)
+    # Below the panels the legend hides no line, however many schedules there are.
+    handles, _ = batch_axes.get_legend_handles_labels()
+    figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5),
+                  fontsize=9, frameon=False)
     return _save(figure, path)
 
 
+def _draw_momentum_panel(axes, momenta, results):
+    """Momentum coefficient per epoch and schedule, with ticks at the values taken."""
+    values = set()
+    for schedule in ordered(momenta, SCHEDULE_NAMES):
+        momentum = np.round(momenta[schedule], 6)
+        axes.plot(np.arange(1, len(momentum) + 1), momentum,
+                  label=SCHEDULE_NAMES.get(schedule, schedule),
+                  **SCHEDULE_STYLES.get(schedule, {}))
+        values.update(momentum)
+    optimizers = {key[1] for key in results["runs"]}
+    drawn = [OPTIMIZER_NAMES[name] for name in ("momentum", "nesterov") if name in optimizers]
+    notes = (["plain SGD: 0"] if "sgd" in optimizers else []) + (
+        ["Adam's β₁ is not drawn"] if "adam" in optimizers else [])
+    axes.set_title("momentum coefficient m"
+                   + (f" ({', '.join(drawn)})" if drawn else "")
+                   + (f"\n{'; '.join(notes)}" if notes else ""), fontsize=10)
+    ticks = sorted(values)
+    axes.set_yticks(ticks, [f"{value:g}" for value in ticks])
+    low, high = min(ticks), max(ticks)
+    margin = max(0.1 * (high - low), 0.02)
+    axes.set_ylim(low - margin, high + margin)
+    axes.set_ylabel("momentum coefficient m")
+
+
 def noise_scales(results):
-    """Return {(optimizer, schedule): per-epoch noise scale lr * N / B}."""
-    train_size = results["config"]["train_size"]
-    return {key: (np.asarray(run["learning_rate"], dtype=float) * train_size
-                  / np.asarray(run["batch_size"], dtype=float))
-            for key, run in representative_runs(results).items()}
+    """Return {(optimizer, schedule): per-epoch noise scale g}.
+
+    For SGD, with or without (Nesterov) momentum, g = lr * N / (B * (1 - m))
+    with the run's momentum coefficient m (0 for plain SGD). For Adam it is
+    lr * N / B, the same number for comparison: the noise-scale argument is
+    about SGD and makes no prediction for Adam.
+    """
+    config = results["config"]
+    train_size = config["train_size"]
+    scales = {}
+    for (optimizer, schedule), run in representative_runs(results).items():
+        noise = (np.asarray(run["learning_rate"], dtype=float) * train_size
+                 / np.asarray(run["batch_size"], dtype=float))
+        if optimizer != "adam":
+            noise = noise / (1 - run_momentum(run, optimizer, config))
+        scales[(optimizer, schedule)] = noise
+    return scales
+
+
+def noise_scale_formula(optimizer):
+    """The noise-scale formula used for the optimizer, as figure text."""
+    if optimizer == "adam":
+        return "g = lr × N / B"
+    if optimizer == "sgd":
+        return "g = lr × N / B (no momentum, m = 0)"
+    return "g = lr × N / (B × (1 − m))"
 
 
 def plot_noise_scale(results, path):
     """Noise scale per epoch, one panel per optimizer, to show the schedules match it."""
     config = results["config"]
     scales = noise_scales(results)
+    representatives = representative_runs(results)
     optimizers = ordered([optimizer for optimizer, _ in scales], OPTIMIZER_NAMES)
-    figure, panels = plt.subplots(1, len(optimizers), figsize=(5.5 * len(optimizers), 4.8),
+    columns = len(optimizers) if len(optimizers) <= 2 else 2
+    rows = math.ceil(len(optimizers) / columns)
+    figure, panels = plt.subplots(rows, columns, figsize=(6.2 * columns, 4.4 * rows + 1.0),
                                   squeeze=False, layout="constrained")
-    figure.suptitle(f"Noise scale g = lr × N / B per epoch (N = {config['train_size']:,} "
-                    f"training images){_reset_suffix(config)}", fontsize=12)
-    for axes, optimizer in zip(panels[0], optimizers):
+    figure.suptitle(textwrap.fill(
+        f"Noise scale g per epoch (lr learning rate, N = {config['train_size']:,} training "
+        "images, B batch size" + (", m momentum coefficient" if any(
+            optimizer in ("momentum", "nesterov") for optimizer in optimizers) else "")
+        + ")" + _reset_suffix(config), 110), fontsize=12)
+    all_schedules = set()
+    for axes, optimizer in zip(panels.flat, optimizers):
         schedules = ordered([schedule for name, schedule in scales if name == optimizer],
                             SCHEDULE_NAMES)
+        all_schedules.update(schedules)
         for schedule in schedules:
             noise = scales[(optimizer, schedule)]
             axes.plot(np.arange(1, len(noise) + 1), noise,
                       label=SCHEDULE_NAMES.get(schedule, schedule),
                       **SCHEDULE_STYLES.get(schedule, {}))
-        gaps = _noise_gaps_to_dlr(scales, optimizer, schedules)
-        axes.set_title(OPTIMIZER_NAMES.get(optimizer, optimizer)
-                       + (f"\nlargest gap to dlr: {gaps}" if gaps else ""), fontsize=10)
+        capped = [schedule for schedule in schedules
+                  if max(representatives[(optimizer, schedule)]["batch_size"])
+                  >= config["train_size"]]
+        gaps = _noise_gaps_to_dlr(scales, optimizer, schedules, capped)
+        lines = [f"{OPTIMIZER_NAMES.get(optimizer, optimizer)}: {noise_scale_formula(optimizer)}"]
+        if optimizer == "adam":
+            lines += ["for comparison only: the noise-scale argument is about SGD",
+                      "and does not predict Adam"]
+        if gaps:
+            lines += _pack_lines(["largest gap to dlr:"] + gaps, 64)
+        axes.set_title("\n".join(lines), fontsize=10)
         axes.set_yscale("log")
+        # Ticks at the values dlr takes are easier to read than powers of ten;
+        # the other schedules' values are within a percent of them or the gaps say how far.
+        tick_schedules = ["dlr"] if "dlr" in schedules else schedules
+        ticks = sorted({float(f"{value:.3g}") for schedule in tick_schedules
+                        for value in scales[(optimizer, schedule)]})
+        if len(ticks) <= 8:
+            axes.minorticks_off()
+            axes.set_yticks(ticks, [f"{value:g}" for value in ticks])
         epochs = max(len(scales[(optimizer, schedule)]) for schedule in schedules)
         _epoch_axis(axes, epochs, config)
         axes.set_ylabel("noise scale g (log scale)")
         axes.grid(True, alpha=0.3)
-    panels[0][-1].legend(loc="upper right", fontsize=9)
+    for axes in panels.flat[len(optimizers):]:
+        axes.set_visible(False)
+    handles = [plt.Line2D([], [], label=SCHEDULE_NAMES.get(schedule, schedule),
+                          **SCHEDULE_STYLES.get(schedule, {}))
+               for schedule in ordered(all_schedules, SCHEDULE_NAMES)]
+    figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 3),
+                  fontsize=10, frameon=False)
     return _save(figure, path)
 
 
-def _noise_gaps_to_dlr(scales, optimizer, schedules):
-    """Say, per schedule, how far its noise scale strays from dlr's at most ("" without dlr)."""
+def _noise_gaps_to_dlr(scales, optimizer, schedules, capped_schedules=()):
+    """Return, per schedule, a text saying how far its noise scale strays from dlr's at most.
+
+    The list is empty when the optimizer has no dlr run to compare with.
+
+    capped_schedules are those whose batch grew to the whole training set,
+    which caps it and keeps their noise scale above dlr's.
+    """
     if "dlr" not in schedules:
-        return ""
+        return []
     reference = scales[(optimizer, "dlr")]
     gaps = []
     for schedule in schedules:
@@ -993,10 +1283,28 @@ def _noise_gaps_to_dlr(scales, optimizer, schedules):
         noise = scales[(optimizer, schedule)]
         length = min(len(noise), len(reference))
         gap = float(np.max(np.abs(noise[:length] / reference[:length] - 1)))
-        # The hybrid batch size is rounded to a whole number, the only source of its gap.
-        note = " (batch size rounded)" if schedule == "hyb" and gap > 0 else ""
+        note = ""
+        if schedule in capped_schedules and gap > 0.0005:
+            note = " (batch capped at the training set)"
+        # The hybrid batch size is rounded to a whole number, the only other source of a gap.
+        elif schedule == "hyb" and gap > 0:
+            note = " (batch size rounded)"
         gaps.append(f"{schedule} {100 * gap:.1f}%{note}")
-    return ", ".join(gaps)
+    return gaps
+
+
+def _pack_lines(items, width):
+    """Join items with ", " into lines of at most about width characters, never splitting one."""
+    lines = []
+    for item in items:
+        if lines and len(lines[-1]) + len(item) + 2 <= width:
+            separator = " " if lines[-1].endswith(":") else ", "
+            lines[-1] += separator + item
+        else:
+            if lines and not lines[-1].endswith(":"):
+                lines[-1] += ","
+            lines.append(item)
+    return lines
 
 
 def plot_overview(results, path):
@@ -1047,6 +1355,129 @@ def plot_overview(results, path):
     return _save(figure, path)
 
 
+def cost_of_fewer_updates(results, optimizer):
+    """Return {arch: [point]} of what each schedule's cut in updates costs in accuracy.
+
+    A point is a dict with the schedule, its parameter updates per run, the
+    number of seeds paired with dlr, and the mean paired difference of final
+    test accuracy from dlr in percentage points with its 95% interval (low
+    and high None for one pair). dlr itself is the point at 0. Only
+    architectures with a dlr run and at least one other schedule that shares
+    a seed with it have points, in display order.
+    """
+    cells = group_runs(results)
+    architectures, _ = selected_architectures_and_optimizers(results)
+    points = {}
+    for arch in architectures:
+        reference = cells.get((arch, optimizer, "dlr"))
+        if not reference:
+            continue
+        schedules = ordered([key[2] for key in cells if key[:2] == (arch, optimizer)],
+                            SCHEDULE_NAMES)
+        arch_points = []
+        for schedule in schedules:
+            seed_runs = cells[(arch, optimizer, schedule)]
+            paired_seeds = sorted(set(seed_runs) & set(reference), key=str)
+            if not paired_seeds:
+                continue
+            differences = [100.0 * (float(seed_runs[seed]["test_accuracy"][-1])
+                                    - float(reference[seed]["test_accuracy"][-1]))
+                           for seed in paired_seeds]
+            mean, low, high = mean_with_confidence_interval(differences)
+            # Every seed of a cell takes the same number of steps, so one run tells it.
+            updates = int(seed_runs[paired_seeds[0]]["updates"][-1])
+            arch_points.append(dict(schedule=schedule, updates=updates,
+                                    paired_seeds=len(paired_seeds), mean=mean, low=low,
+                                    high=high))
+        if len(arch_points) > 1:
+            points[arch] = arch_points
+    return points
+
+
+def plot_cost_of_fewer_updates(points, optimizer, config, path):
+    """Final accuracy minus dlr against parameter updates, one panel per architecture.
+
+    points is what cost_of_fewer_updates returns. The shaded band is the
+    equivalence margin, so a marker and its 95% bar inside it cost nothing
+    that counts; the x distance from dlr is the cut in updates that bought it.
+    """
+    architectures = list(points)
+    figure, panels = plt.subplots(1, len(architectures),
+                                  figsize=(4.6 * len(architectures) + 0.6, 5.0), squeeze=False,
+                                  sharey=True, layout="constrained")
+    figure.suptitle(textwrap.fill(
+        f"{OPTIMIZER_NAMES.get(optimizer, optimizer)}: what each cut in parameter updates "
+        f"costs in final test accuracy{_reset_suffix(config)}", 100), fontsize=12)
+    schedules, spread = [], False
+    for axes, arch in zip(panels[0], architectures):
+        axes.axhspan(-EQUIVALENCE_MARGIN_PP, EQUIVALENCE_MARGIN_PP, color="0.85", linewidth=0,
+                     zorder=0)
+        axes.axhline(0, color="0.4", linewidth=0.8, zorder=1)
+        offsets = _sideways_offsets([point["updates"] for point in points[arch]])
+        spread = spread or any(offset != 1 for offset in offsets)
+        for point, offset in zip(points[arch], offsets):
+            schedule = point["schedule"]
+            if schedule not in schedules:
+                schedules.append(schedule)
+            style = SCHEDULE_STYLES.get(schedule, {})
+            error = None
+            if point["low"] is not None:
+                error = [[point["mean"] - point["low"]], [point["high"] - point["mean"]]]
+            axes.errorbar([point["updates"] * offset], [point["mean"]], yerr=error,
+                          color=style.get("color"), marker=style.get("marker", "o"),
+                          markersize=8, markerfacecolor=style.get("markerfacecolor"),
+                          markeredgewidth=style.get("markeredgewidth", 1.0), linestyle="none",
+                          capsize=4, elinewidth=1.5, zorder=3)
+            # The schedule's code beside its marker spares a look at the legend;
+            # of two markers set apart, the left one is named on its left.
+            left = offset < 1
+            axes.annotate(schedule, (point["updates"] * offset, point["mean"]),
+                          xytext=(-7 if left else 7, 0), textcoords="offset points",
+                          ha="right" if left else "left", va="center", fontsize=8,
+                          color=style.get("color"))
+        seed_counts = sorted({point["paired_seeds"] for point in points[arch]})
+        seeds_text = (f"{seed_counts[0]}" if len(seed_counts) == 1
+                      else f"{seed_counts[0]} to {seed_counts[-1]}")
+        axes.set_title(f"{ARCHITECTURE_NAMES.get(arch, arch)} ({seeds_text} paired seeds)",
+                       fontsize=10)
+        axes.set_xscale("log")
+        # Ticks at the schedules' update counts say how many updates each takes.
+        ticks = sorted({point["updates"] for point in points[arch]})
+        axes.minorticks_off()
+        axes.set_xticks(ticks, [f"{tick:,}" for tick in ticks], rotation=35, fontsize=8)
+        axes.set_xlim(min(ticks) / 1.6, max(ticks) * 1.6)
+        axes.set_xlabel("parameter updates per run (log scale)")
+        axes.grid(True, alpha=0.3)
+    panels[0][0].set_ylabel("final test accuracy minus dlr (percentage points)")
+    handles = [plt.Line2D([], [], color=SCHEDULE_STYLES.get(schedule, {}).get("color"),
+                          marker=SCHEDULE_STYLES.get(schedule, {}).get("marker", "o"),
+                          markerfacecolor=SCHEDULE_STYLES.get(schedule, {}).get(
+                              "markerfacecolor"),
+                          markersize=8, linestyle="none",
+                          label=SCHEDULE_NAMES.get(schedule, schedule))
+               for schedule in ordered(schedules, SCHEDULE_NAMES)]
+    handles.append(matplotlib.patches.Patch(
+        color="0.85", label=f"±{EQUIVALENCE_MARGIN_PP:g} pp equivalence margin"))
+    explanation = "; ".join(filter(None, [
+        "paired by seed", "bars: 95% Student-t interval of the mean difference",
+        "markers with equal updates are set slightly apart" if spread else ""]))
+    figure.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9,
+                  frameon=False, title=explanation, title_fontsize=9)
+    return _save(figure, path)
+
+
+def _sideways_offsets(updates):
+    """Factors that set markers with equal update counts slightly apart on a log axis."""
+    offsets = []
+    for index, count in enumerate(updates):
+        same = [other for other in updates if other == count]
+        position = updates[:index].count(count)
+        # Spread symmetrically around the true count, 8% apart, which on a
+        # log axis of one or two decades keeps their bars apart.
+        offsets.append(1.08 ** (position - (len(same) - 1) / 2))
+    return offsets
+
+
 def draw_all_figures(results, out_dir):
     """Draw every figure there is data for into out_dir.
 
@@ -1069,9 +1500,26 @@ def draw_all_figures(results, out_dir):
                 skipped.append(f"{arch} {optimizer}: no finished runs, its "
                                f"{len(per_cell_figures)} figures are not drawn")
                 continue
+            # The seconds figure names the machines that trained this cell's runs.
+            cell_keys = [(arch, optimizer, schedule, seed)
+                         for schedule, seed_runs in schedule_runs.items() for seed in seed_runs]
+            machines = describe_machines(training_machines(config, results.get("provenance"),
+                                                           cell_keys))
             for prefix, plot in per_cell_figures:
-                written.append(plot(schedule_runs, arch, optimizer, config,
-                                    out_dir / f"{prefix}_{arch}_{optimizer}.png"))
+                path = out_dir / f"{prefix}_{arch}_{optimizer}.png"
+                if plot is plot_accuracy_by_seconds:
+                    written.append(plot(schedule_runs, arch, optimizer, config, path, machines))
+                else:
+                    written.append(plot(schedule_runs, arch, optimizer, config, path))
+    for optimizer in optimizers:
+        points = cost_of_fewer_updates(results, optimizer)
+        name = f"cost_of_fewer_updates_{optimizer}.png"
+        if points:
+            written.append(plot_cost_of_fewer_updates(points, optimizer, config,
+                                                      out_dir / name))
+        elif any(key[1] == optimizer for key in cells):
+            skipped.append(f"{name}: {optimizer} has no dlr run paired by seed with "
+                           "another schedule")
     written.append(plot_schedules(results, out_dir / "schedules.png"))
     written.append(plot_noise_scale(results, out_dir / "noise_scale.png"))
     written.append(plot_overview(results, out_dir / "overview.png"))
@@ -1128,7 +1576,8 @@ def main(argv=None):
         written, skipped = draw_all_figures(results, out_dir)
         rows = summarize(results)
         written.append(write_summary_csv(rows, out_dir / "summary.csv"))
-        written.append(write_summary_markdown(rows, out_dir / "summary.md", results["config"]))
+        written.append(write_summary_markdown(rows, out_dir / "summary.md", results["config"],
+                                              results.get("provenance")))
         if comparison_rows is not None:
             written.append(write_comparison_csv(comparison_rows, out_dir / "comparison.csv"))
             written.append(write_comparison_markdown(

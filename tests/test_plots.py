@@ -20,7 +20,9 @@ import plots  # noqa: E402
 ARCHITECTURES = ("mlp300", "mlp500_150", "lenet5")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("dlr", "ibs", "hyb")
-BASE_LEARNING_RATES = {"sgd": 0.01, "adam": 0.001}
+BASE_LEARNING_RATES = {"sgd": 0.01, "momentum": 0.001, "nesterov": 0.001, "adam": 0.001}
+# The momentum coefficient m of the noise scale, or Adam's beta_1, that main.py records.
+BASE_MOMENTA = {"sgd": 0.0, "momentum": 0.9, "nesterov": 0.9, "adam": 0.9}
 TRAIN_SIZE = 20000
 # t_{0.975, 2} in closed form: with two degrees of freedom the t distribution
 # function is 1/2 + t / (2 sqrt(2 + t^2)), which is 0.975 at this t.
@@ -38,10 +40,15 @@ def make_config(archs=ARCHITECTURES, optimizers=OPTIMIZERS, schedules=SCHEDULES,
     }
 
 
-def make_run(optimizer, schedule, final_accuracy, epochs_per_stage=3, stages=4):
-    """One run whose schedule lists follow SPEC.md and whose accuracy ends at final_accuracy."""
+def make_run(optimizer, schedule, final_accuracy, epochs_per_stage=3, stages=4,
+             with_momentum=False):
+    """One run whose schedule lists follow SPEC.md and whose accuracy ends at final_accuracy.
+
+    with_momentum adds the per-epoch "momentum" list that newer runs carry.
+    """
     base_rate = BASE_LEARNING_RATES[optimizer]
     run = {metric: [] for metric in plots.RUN_METRICS}
+    momenta = []
     updates = seconds = 0.0
     epochs = epochs_per_stage * stages
     for epoch in range(epochs):
@@ -50,8 +57,13 @@ def make_run(optimizer, schedule, final_accuracy, epochs_per_stage=3, stages=4):
             batch, rate = 4, base_rate / 5 ** stage
         elif schedule == "ibs":
             batch, rate = 4 * 5 ** stage, base_rate
-        else:
+        elif schedule == "hyb":
             batch, rate = round(4 * math.sqrt(5) ** stage), base_rate / math.sqrt(5) ** stage
+        elif schedule == "ibs_lr":
+            batch, rate = 20 * 5 ** stage, 5 * base_rate
+        else:
+            batch, rate = 20 * 5 ** stage, base_rate
+        momentum = 0.98 if schedule == "ibs_mom" else BASE_MOMENTA[optimizer]
         updates += math.ceil(TRAIN_SIZE / batch)
         seconds += 0.001 * math.ceil(TRAIN_SIZE / batch) + 0.5
         # Accuracy climbs towards final_accuracy and reaches it at the last epoch.
@@ -63,13 +75,61 @@ def make_run(optimizer, schedule, final_accuracy, epochs_per_stage=3, stages=4):
         run["batch_size"].append(batch)
         run["updates"].append(int(updates))
         run["seconds"].append(seconds)
+        momenta.append(momentum)
+    if with_momentum:
+        run["momentum"] = momenta
     return run
 
 
-def make_results(final_accuracies, config, missing=()):
+def make_results(final_accuracies, config, missing=(), with_momentum=False):
     """Results dict from {(arch, optimizer, schedule, seed): final accuracy}."""
-    runs = {key: make_run(key[1], key[2], accuracy) for key, accuracy in final_accuracies.items()}
+    runs = {key: make_run(key[1], key[2], accuracy, with_momentum=with_momentum)
+            for key, accuracy in final_accuracies.items()}
     return {"config": config, "runs": runs, "accuracy": {}, "missing": list(missing)}
+
+
+NEW_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+NEW_SCHEDULES = ("dlr", "ibs", "hyb", "ibs_lr", "ibs_mom")
+
+
+def make_new_config(archs=ARCHITECTURES, optimizers=NEW_OPTIMIZERS, schedules=NEW_SCHEDULES,
+                    seeds=(0, 1), machines=("machine A",)):
+    """A config as main.py now writes it, with the training machines and momentum settings."""
+    config = make_config(archs, optimizers, schedules, seeds)
+    config.update(momentum_coefficient=0.9, adam_beta_1=0.9, machines=list(machines),
+                  machine="; ".join(machines),
+                  versions={"python": "3.11.7", "tensorflow": "2.21.0", "keras": "3.15.1",
+                            "numpy": "2.4.6"},
+                  learning_rates={name: BASE_LEARNING_RATES[name] for name in optimizers})
+    return config
+
+
+def new_grid_accuracies(archs=ARCHITECTURES, optimizers=NEW_OPTIMIZERS, seeds=(0, 1)):
+    """Final accuracies of every run main.py makes now (ibs_mom with momentum optimizers only)."""
+    finals = {}
+    for arch in archs:
+        for optimizer in optimizers:
+            for index, schedule in enumerate(NEW_SCHEDULES):
+                if schedule == "ibs_mom" and optimizer not in ("momentum", "nesterov"):
+                    continue
+                for seed in seeds:
+                    finals[(arch, optimizer, schedule, seed)] = (
+                        0.97 + 0.0004 * index + 0.001 * seed - 0.0005 * index * (seed % 2))
+    return finals
+
+
+def make_provenance(runs, machine_of_key):
+    """A provenance dict as main.py writes it, with the machine machine_of_key(key) gives."""
+    provenance = {}
+    for key in runs:
+        machine = machine_of_key(key)
+        provenance[key] = None if machine is None else {
+            "machine": machine,
+            "versions": {"python": "3.11.7", "tensorflow": "2.21.0", "keras": "3.15.1",
+                         "numpy": "2.4.6"},
+            "command": "python main.py", "date": "2026-11-29T03:00:00+00:00",
+            "wall_seconds": 10.0}
+    return provenance
 
 
 def write_pickle(path, results):
