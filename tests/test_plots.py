@@ -721,3 +721,305 @@ def test_titles_name_settings_that_depart_from_the_study():
     assert plots._reset_suffix({"base_batch_size": 4}) == ""
     assert plots._reset_suffix({"base_batch_size": 32, "original_optimizer_reset": True}) == \
         " (base batch 32, original optimizer reset)"
+
+
+# ---------------------------------------------------------------------------
+# Momentum, Nesterov and the ibs_lr / ibs_mom schedules
+# ---------------------------------------------------------------------------
+
+@pytest.fixture
+def kept_figures(monkeypatch):
+    """Keep the figures plots.py would save, so that tests can read their text."""
+    figures = []
+
+    def keep(figure, path):
+        figures.append(figure)
+        return Path(path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    yield figures
+    for figure in figures:
+        plots.plt.close(figure)
+
+
+def test_new_optimizers_and_schedules_have_names_and_distinct_styles():
+    assert plots.OPTIMIZER_NAMES["momentum"] == "SGD + momentum"
+    assert plots.OPTIMIZER_NAMES["nesterov"] == "Nesterov"
+    assert plots.SCHEDULE_NAMES["ibs_lr"] == "increased learning rate (ibs_lr)"
+    assert plots.SCHEDULE_NAMES["ibs_mom"] == "increased momentum (ibs_mom)"
+    assert list(plots.OPTIMIZER_NAMES) == ["sgd", "momentum", "nesterov", "adam"]
+    assert set(plots.SCHEDULE_STYLES) == set(plots.SCHEDULE_NAMES)
+    styles = list(plots.SCHEDULE_STYLES.values())
+    # Okabe and Ito's colour-blind-safe palette, one colour, marker and dash each.
+    okabe_ito = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"}
+    assert {style["color"] for style in styles} <= okabe_ito
+    for key in ("color", "marker"):
+        assert len({style[key] for style in styles}) == len(styles), key
+    assert len({str(style["linestyle"]) for style in styles}) == len(styles)
+
+
+def test_runs_with_a_momentum_list_load_and_a_bad_one_is_refused(tmp_path):
+    results = make_results({("lenet5", "nesterov", "ibs_mom", 0): 0.98},
+                           make_new_config(archs=["lenet5"], optimizers=["nesterov"],
+                                           schedules=["ibs_mom"], seeds=[0]),
+                           with_momentum=True)
+    loaded = plots.load_results(write_pickle(tmp_path / "good.pickle", results))
+    assert loaded["runs"][("lenet5", "nesterov", "ibs_mom", 0)]["momentum"][0] == 0.98
+    run = results["runs"][("lenet5", "nesterov", "ibs_mom", 0)]
+    for bad_momentum, reason in ((run["momentum"][:-1], "different lengths"),
+                                 (["high"] * 12, "'momentum' that is not a list of numbers")):
+        run["momentum"] = bad_momentum
+        with pytest.raises(plots.ResultsError, match=reason):
+            plots.load_results(write_pickle(tmp_path / "bad.pickle", results))
+
+
+def test_missing_runs_leave_out_ibs_mom_for_optimizers_without_momentum():
+    config = make_new_config(archs=["lenet5"], optimizers=["sgd", "momentum"],
+                             schedules=["dlr", "ibs_mom"], seeds=[0])
+    results = make_results({("lenet5", "sgd", "dlr", 0): 0.98}, config)
+    assert plots.missing_runs(results) == [("lenet5", "momentum", "dlr", 0),
+                                           ("lenet5", "momentum", "ibs_mom", 0)]
+
+
+def test_noise_scale_divides_by_one_minus_momentum_for_sgd_but_not_for_adam():
+    results = make_results(new_grid_accuracies(archs=["lenet5"], seeds=(0,)),
+                           make_new_config(archs=["lenet5"], seeds=[0]), with_momentum=True)
+    scales = plots.noise_scales(results)
+    # Plain SGD at lr 0.01 and batch 4; momentum and Nesterov at lr 0.001 and
+    # m = 0.9 have the same g = 0.001 N / (4 * 0.1).
+    first_stage = 0.01 * TRAIN_SIZE / 4
+    for optimizer in ("sgd", "momentum", "nesterov"):
+        dlr = scales[(optimizer, "dlr")]
+        assert dlr[0] == pytest.approx(first_stage), optimizer
+        assert dlr[-1] == pytest.approx(first_stage / 125), optimizer
+        assert scales[(optimizer, "ibs")] == pytest.approx(dlr)
+        # ibs_lr: 5 times the rate at 5 times the batch.
+        assert scales[(optimizer, "ibs_lr")] == pytest.approx(dlr)
+    for optimizer in ("momentum", "nesterov"):
+        # ibs_mom: 5 times the batch and 1 - m = 0.02, 5 times smaller.
+        assert scales[(optimizer, "ibs_mom")] == pytest.approx(scales[(optimizer, "dlr")])
+        assert scales[(optimizer, "ibs_mom")][0] == pytest.approx(0.001 * TRAIN_SIZE
+                                                                  / (20 * 0.02))
+    # Adam's beta_1 is recorded as its momentum but stays out of lr * N / B.
+    assert scales[("adam", "dlr")][0] == pytest.approx(0.001 * TRAIN_SIZE / 4)
+    gaps = plots._noise_gaps_to_dlr(scales, "momentum",
+                                    ["dlr", "ibs", "hyb", "ibs_lr", "ibs_mom"])
+    assert gaps == ["ibs 0.0%", "hyb 0.6% (batch size rounded)", "ibs_lr 0.0%", "ibs_mom 0.0%"]
+
+
+def test_runs_without_a_momentum_list_fall_back_to_the_config():
+    config = make_new_config(archs=["lenet5"], optimizers=["sgd", "momentum", "adam"],
+                             schedules=["dlr"], seeds=[0])
+    results = make_results({("lenet5", optimizer, "dlr", 0): 0.98
+                            for optimizer in ("sgd", "momentum", "adam")}, config)
+    runs = results["runs"]
+    assert list(plots.run_momentum(runs[("lenet5", "sgd", "dlr", 0)], "sgd", config)) == [0] * 12
+    momentum_run = runs[("lenet5", "momentum", "dlr", 0)]
+    assert list(plots.run_momentum(momentum_run, "momentum", config)) == [0.9] * 12
+    assert plots.run_momentum(runs[("lenet5", "adam", "dlr", 0)], "adam", config)[0] == 0.9
+    assert plots.noise_scales(results)[("momentum", "dlr")][0] == pytest.approx(
+        0.001 * TRAIN_SIZE / (4 * 0.1))
+    # Without the coefficient in the config either, m is taken as 0.
+    del config["momentum_coefficient"]
+    assert list(plots.run_momentum(momentum_run, "momentum", config)) == [0] * 12
+
+
+def test_noise_scale_figure_names_its_formulas_and_says_adam_is_not_predicted(kept_figures):
+    results = make_results(new_grid_accuracies(archs=["lenet5"], seeds=(0,)),
+                           make_new_config(archs=["lenet5"], seeds=[0]), with_momentum=True)
+    plots.plot_noise_scale(results, "noise_scale.png")
+    titles = [axes.get_title() for axes in kept_figures[0].axes if axes.get_visible()]
+    assert len(titles) == 4
+    assert titles[0].startswith("SGD: g = lr × N / B (no momentum, m = 0)")
+    assert titles[1].startswith("SGD + momentum: g = lr × N / (B × (1 − m))")
+    assert titles[2].startswith("Nesterov: g = lr × N / (B × (1 − m))")
+    assert titles[3].startswith("Adam: g = lr × N / B")
+    assert "noise-scale argument is about SGD" in titles[3]
+    assert "does not predict Adam" in titles[3]
+    assert "ibs_mom 0.0%" in titles[1] and "ibs_lr 0.0%" in titles[0]
+    assert "m momentum coefficient" in kept_figures[0]._suptitle.get_text()
+
+
+def test_schedules_figure_adds_a_momentum_panel_only_when_a_run_has_momentum(kept_figures):
+    new_study = make_results(new_grid_accuracies(archs=["lenet5"], seeds=(0,)),
+                             make_new_config(archs=["lenet5"], seeds=[0]), with_momentum=True)
+    momenta = plots.schedule_momenta(new_study)
+    assert momenta["dlr"][0] == 0.9 and momenta["ibs_mom"][0] == 0.98
+    plots.plot_schedules(new_study, "schedules.png")
+    panels = kept_figures[-1].axes
+    assert len(panels) == 3 and panels[2].get_title().startswith("momentum coefficient m")
+    # ibs_lr's learning rate is 5 times the base.
+    rate_labels = [label.get_text() for label in panels[0].get_yticklabels()]
+    assert rate_labels[-2:] == ["1", "5"] and rate_labels[0] == "1/125"
+    # Plain SGD (m = 0) and Adam (a constant beta_1) need no momentum panel,
+    # with or without the momentum list.
+    for with_momentum in (False, True):
+        old_study = make_results(full_grid_accuracies(seeds=(0,)), make_config(seeds=[0]),
+                                 with_momentum=with_momentum)
+        assert plots.schedule_momenta(old_study) == {}
+        plots.plot_schedules(old_study, "schedules.png")
+        assert len(kept_figures[-1].axes) == 2
+
+
+def test_accuracy_figures_show_all_five_schedules(kept_figures):
+    results = make_results(new_grid_accuracies(archs=["lenet5"], optimizers=["nesterov"]),
+                           make_new_config(archs=["lenet5"], optimizers=["nesterov"]),
+                           with_momentum=True)
+    schedule_runs = {key[2]: seed_runs for key, seed_runs in plots.group_runs(results).items()}
+    plots.plot_accuracy_by_updates(schedule_runs, "lenet5", "nesterov", results["config"],
+                                   "accuracy_updates.png")
+    figure = kept_figures[0]
+    # Five schedules leave no corner free: their legend is below the axes.
+    assert figure.axes[0].get_legend() is None
+    labels = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert labels == [plots.SCHEDULE_NAMES[schedule] for schedule in NEW_SCHEDULES]
+
+
+def test_cost_of_fewer_updates_pairs_each_schedule_with_dlr_by_seed():
+    finals = {("lenet5", "sgd", "dlr", 0): 0.9800, ("lenet5", "sgd", "dlr", 1): 0.9810,
+              ("lenet5", "sgd", "dlr", 2): 0.9790,
+              ("lenet5", "sgd", "ibs", 0): 0.9830, ("lenet5", "sgd", "ibs", 1): 0.9825,
+              ("lenet5", "sgd", "ibs", 2): 0.9835,
+              # Seed 3 has no dlr partner and must not count.
+              ("lenet5", "sgd", "ibs_lr", 0): 0.9780, ("lenet5", "sgd", "ibs_lr", 3): 0.5,
+              # An architecture with dlr only and one without dlr have no points.
+              ("mlp300", "sgd", "dlr", 0): 0.97, ("mlp500_150", "sgd", "ibs", 0): 0.97}
+    results = make_results(finals, make_new_config(optimizers=["sgd"], seeds=range(4)))
+    points = plots.cost_of_fewer_updates(results, "sgd")
+    assert list(points) == ["lenet5"]
+    dlr, ibs, ibs_lr = points["lenet5"]
+    assert (dlr["schedule"], dlr["updates"], dlr["paired_seeds"]) == ("dlr", 60000, 3)
+    assert dlr["mean"] == 0.0
+    # Paired differences 0.30, 0.15, 0.45 pp, as in the summary example.
+    half_width = T_975_TWO_DEGREES * 0.15 / math.sqrt(3)
+    assert (ibs["schedule"], ibs["updates"], ibs["paired_seeds"]) == ("ibs", 18720, 3)
+    assert (ibs["mean"], ibs["low"], ibs["high"]) == pytest.approx(
+        (0.30, 0.30 - half_width, 0.30 + half_width))
+    # ibs_lr: batch 20, 100, 500, 2500, so 3 * (1000 + 200 + 40 + 8) updates.
+    assert (ibs_lr["updates"], ibs_lr["paired_seeds"]) == (3744, 1)
+    assert ibs_lr["mean"] == pytest.approx(-0.20) and ibs_lr["low"] is None
+    assert plots.cost_of_fewer_updates(results, "adam") == {}
+
+
+def test_cost_figure_has_a_panel_per_architecture_with_the_margin_band(kept_figures):
+    results = make_results(new_grid_accuracies(archs=["mlp300", "lenet5"],
+                                               optimizers=["momentum"]),
+                           make_new_config(archs=["mlp300", "lenet5"], optimizers=["momentum"]),
+                           with_momentum=True)
+    points = plots.cost_of_fewer_updates(results, "momentum")
+    plots.plot_cost_of_fewer_updates(points, "momentum", results["config"], "cost.png")
+    figure = kept_figures[0]
+    assert [axes.get_title() for axes in figure.axes] == ["300-unit MLP (2 paired seeds)",
+                                                          "LeNet-5 (2 paired seeds)"]
+    axes = figure.axes[0]
+    assert axes.get_xscale() == "log"
+    assert "parameter updates per run" in axes.get_xlabel()
+    assert "final test accuracy minus dlr" in axes.get_ylabel()
+    band = axes.patches[0]
+    assert (band.get_y(), band.get_y() + band.get_height()) == pytest.approx((-0.1, 0.1))
+    # Each schedule is named beside its marker and in the legend.
+    assert [text.get_text() for text in axes.texts] == list(NEW_SCHEDULES)
+    labels = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert labels == [plots.SCHEDULE_NAMES[schedule] for schedule in NEW_SCHEDULES] + [
+        "±0.1 pp equivalence margin"]
+    assert [label.get_text() for label in axes.get_xticklabels()] == [
+        "3,744", "18,720", "26,004", "60,000"]
+
+
+def test_cost_figures_are_drawn_for_optimizers_with_dlr_and_another_schedule(tmp_path):
+    finals = new_grid_accuracies(archs=["lenet5"], optimizers=["sgd", "momentum"])
+    finals.update({("lenet5", "adam", "ibs", seed): 0.98 for seed in (0, 1)})
+    results_path = write_pickle(tmp_path / "results.pickle", make_results(
+        finals, make_new_config(archs=["lenet5"], optimizers=["sgd", "momentum", "adam"]),
+        with_momentum=True))
+    status, stdout, stderr = _run_main_capturing(["--results", str(results_path)])
+    assert status == 0 and stderr == ""
+    assert_png(tmp_path / "cost_of_fewer_updates_sgd.png")
+    assert_png(tmp_path / "cost_of_fewer_updates_momentum.png")
+    assert not (tmp_path / "cost_of_fewer_updates_adam.png").exists()
+    assert ("skipped cost_of_fewer_updates_adam.png: adam has no dlr run paired by seed "
+            "with another schedule") in stdout
+
+
+# ---------------------------------------------------------------------------
+# Provenance
+# ---------------------------------------------------------------------------
+
+MACHINE_A = "AMD EPYC 7B13, 2 cores, Linux 6.1"
+MACHINE_B = "Intel Xeon 8375C, 4 cores, Linux 6.8"
+
+
+def test_training_machines_count_runs_per_machine_from_the_provenance():
+    results = make_results(new_grid_accuracies(archs=["lenet5"], optimizers=["sgd"],
+                                               seeds=(0, 1, 2)),
+                           make_new_config(archs=["lenet5"], optimizers=["sgd"],
+                                           seeds=range(3)))
+    # 4 schedules x 3 seeds: seeds 0 and 1 on A, seed 2 on B except one run
+    # whose file predates provenance.
+    results["provenance"] = make_provenance(
+        results["runs"], lambda key: None if key[2:] == ("dlr", 2) else
+        MACHINE_A if key[3] < 2 else MACHINE_B)
+    config, provenance = results["config"], results["provenance"]
+    assert plots.training_machines(config, provenance) == [
+        (MACHINE_A, 8), (MACHINE_B, 3), ("not recorded", 1)]
+    assert plots.describe_machines(plots.training_machines(config, provenance)) == (
+        f"mixed: {MACHINE_A} (8 runs); {MACHINE_B} (3 runs); not recorded (1 run)")
+    ibs_keys = [("lenet5", "sgd", "ibs", seed) for seed in (0, 1)]
+    assert plots.training_machines(config, provenance, ibs_keys) == [(MACHINE_A, 2)]
+    assert plots.describe_machines([(MACHINE_A, 2)]) == MACHINE_A
+    # Without provenance, the config's record of the training machines.
+    assert plots.training_machines(config, None) == [("machine A", None)]
+    assert plots.training_machines({"machine": "old machine"}, None) == [("old machine", None)]
+    assert plots.describe_machines([("A", None), ("not recorded", None)]) == (
+        "mixed: A; not recorded")
+    assert plots.training_machines({}, None) == []
+
+
+def test_training_versions_name_every_version_where_runs_differ():
+    runs = {("lenet5", "sgd", "dlr", seed): None for seed in range(3)}
+    provenance = make_provenance(runs, lambda key: MACHINE_A)
+    provenance[("lenet5", "sgd", "dlr", 2)]["versions"]["tensorflow"] = "2.20.0"
+    versions = plots.training_versions({}, provenance)
+    assert versions["tensorflow"] == "2.20.0 (1 run) / 2.21.0 (2 runs)"
+    assert versions["numpy"] == "2.4.6"
+    assert plots.training_versions({"versions": {"numpy": "1 / 2"}}, None) == {"numpy": "1 / 2"}
+
+
+def test_summary_names_the_training_machines_and_versions(tmp_path):
+    config = make_new_config(archs=["lenet5"], optimizers=["adam"], schedules=["dlr"],
+                             seeds=[0, 1], machines=[MACHINE_A, MACHINE_B])
+    results = make_results({("lenet5", "adam", "dlr", seed): 0.98 for seed in (0, 1)}, config)
+    rows = plots.summarize(results)
+    # Old pickles have no provenance: the config says which machines.
+    markdown = plots.write_summary_markdown(rows, tmp_path / "old.md", config).read_text()
+    assert (f"The runs were trained on several machines: {MACHINE_A}; {MACHINE_B}. "
+            "Library versions: python 3.11.7, tensorflow 2.21.0, keras 3.15.1, numpy 2.4.6."
+            in markdown)
+    provenance = make_provenance(results["runs"], lambda key: MACHINE_B)
+    markdown = plots.write_summary_markdown(rows, tmp_path / "new.md", config,
+                                            provenance).read_text()
+    assert f"The runs were trained on {MACHINE_B} (all 2 runs)." in markdown
+    provenance = make_provenance(results["runs"], lambda key: None)
+    markdown = plots.write_summary_markdown(rows, tmp_path / "none.md", config,
+                                            provenance).read_text()
+    assert "The machine that trained the runs is not recorded." in markdown
+
+
+def test_seconds_figure_names_the_machines_that_trained_its_runs(tmp_path, kept_figures):
+    finals = {("lenet5", "sgd", schedule, seed): 0.98
+              for schedule in ("dlr", "ibs") for seed in (0, 1, 2)}
+    finals.update({("mlp300", "sgd", "dlr", seed): 0.97 for seed in (0, 1, 2)})
+    config = make_new_config(archs=["mlp300", "lenet5"], optimizers=["sgd"],
+                             schedules=["dlr", "ibs"], seeds=[0, 1, 2],
+                             machines=["the machine that assembled"])
+    results = make_results(finals, config)
+    results["provenance"] = make_provenance(
+        results["runs"], lambda key: MACHINE_B if key[0] == "lenet5" and key[3] == 2
+        else MACHINE_A)
+    plots.draw_all_figures(results, tmp_path)
+    labels = {figure._suptitle.get_text(): figure.axes[0].get_xlabel()
+              for figure in kept_figures if "training time" in figure._suptitle.get_text()}
+    assert labels["300-unit MLP, SGD: test accuracy by training time"] == (
+        f"cumulative wall-clock seconds on {MACHINE_A}")
+    assert " ".join(labels["LeNet-5, SGD: test accuracy by training time"].split()) == (
+        f"cumulative wall-clock seconds (mixed: {MACHINE_A} (4 runs); {MACHINE_B} (2 runs))")
