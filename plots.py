@@ -28,7 +28,9 @@ With --baseline PATH (a second results pickle), comparison.csv and
 comparison.md hold, for every (architecture, optimizer, schedule) cell that
 both pickles have, the final test accuracy of results minus that of the
 baseline, paired by seed (seeds present in both), in percentage points, with a
-95% Student-t confidence interval.
+95% Student-t confidence interval, and that difference in units of the
+baseline's seed-to-seed standard deviation; comparison.md and the command line
+say how many cells differ by at most two of them.
 
 A partial pickle (some runs still missing) is drawn as far as it goes, and the
 missing runs are listed. This module uses only numpy, scipy, matplotlib, the
@@ -119,7 +121,12 @@ COMPARISON_COLUMNS = (
     "diff_pp_mean", "diff_pp_ci95_low", "diff_pp_ci95_high",
     "results_final_test_accuracy_percent_mean", "results_final_test_accuracy_percent_std",
     "baseline_final_test_accuracy_percent_mean", "baseline_final_test_accuracy_percent_std",
+    "baseline_all_seeds", "baseline_all_seeds_std_pp", "diff_in_baseline_stds",
+    "within_two_baseline_stds",
 )
+# A cell agrees with the baseline when its mean difference is at most this
+# many of the baseline's seed-to-seed standard deviations.
+BASELINE_AGREEMENT_STDS = 2
 
 # Config keys that may differ between compared pickles without being listed as
 # "other differences": provenance (command, versions, machine), the selection of
@@ -668,6 +675,12 @@ def compare_results(results, baseline):
     std of one seed, an interval of one pair, anything of a cell without a
     shared seed) are None. Each row also has "results_only_seeds" and
     "baseline_only_seeds", the sorted seeds left out for want of a partner.
+
+    The baseline's seed-to-seed standard deviation (ddof=1, in percentage
+    points) is over all its seeds of the cell, paired or not, as the best
+    estimate of how far two runs of that cell differ by chance; the mean
+    difference is also given in units of it, and whether it is at most
+    BASELINE_AGREEMENT_STDS of them.
     """
     result_cells, baseline_cells = group_runs(results), group_runs(baseline)
     common_cells = sorted(set(result_cells) & set(baseline_cells),
@@ -687,6 +700,10 @@ def _comparison_row(result_seed_runs, baseline_seed_runs, cell):
         results_only_seeds=sorted(set(result_seed_runs) - set(paired_seeds), key=str),
         baseline_only_seeds=sorted(set(baseline_seed_runs) - set(paired_seeds), key=str),
     )
+    baseline_all_finals = _final_accuracies_percent(baseline_seed_runs,
+                                                    sorted(baseline_seed_runs, key=str))
+    baseline_std = _sample_std(baseline_all_finals)
+    row.update(baseline_all_seeds=len(baseline_all_finals), baseline_all_seeds_std_pp=baseline_std)
     if not paired_seeds:
         return row
     result_finals = _final_accuracies_percent(result_seed_runs, paired_seeds)
@@ -699,7 +716,56 @@ def _comparison_row(result_seed_runs, baseline_seed_runs, cell):
         baseline_final_test_accuracy_percent_mean=float(baseline_finals.mean()),
         baseline_final_test_accuracy_percent_std=_sample_std(baseline_finals),
     )
+    if baseline_std is not None:
+        row.update(
+            diff_in_baseline_stds=mean / baseline_std if baseline_std > 0 else None,
+            within_two_baseline_stds=bool(abs(mean) <= BASELINE_AGREEMENT_STDS * baseline_std))
     return row
+
+
+def baseline_agreement(rows):
+    """Sort comparison rows by whether they differ from the baseline by at most two of its stds.
+
+    Returns a dict: "within", the cells (architecture, optimizer, schedule)
+    whose mean difference is at most BASELINE_AGREEMENT_STDS of the
+    baseline's seed-to-seed standard deviations; "beyond", (cell, difference
+    in those standard deviations) for the others; and "unjudged", the cells
+    without a paired seed or with fewer than two baseline seeds.
+    """
+    agreement = {"within": [], "beyond": [], "unjudged": []}
+    for row in rows:
+        cell = (row["architecture"], row["optimizer"], row["schedule"])
+        if row["within_two_baseline_stds"] is None:
+            agreement["unjudged"].append(cell)
+        elif row["within_two_baseline_stds"]:
+            agreement["within"].append(cell)
+        else:
+            agreement["beyond"].append((cell, row["diff_in_baseline_stds"]))
+    return agreement
+
+
+def describe_baseline_agreement(agreement):
+    """The sentence "N of M cells differ from the baseline by at most two of its ..." and the rest."""
+    judged = len(agreement["within"]) + len(agreement["beyond"])
+    sentence = (f"{len(agreement['within'])} of {judged} cells differ from the baseline by at "
+                f"most {_number_word(BASELINE_AGREEMENT_STDS)} of its seed-to-seed standard "
+                "deviations")
+    if agreement["beyond"]:
+        names = ", ".join(" ".join(map(str, cell))
+                          + (f" ({ratio:+.1f} standard deviations)" if ratio is not None else "")
+                          for cell, ratio in agreement["beyond"])
+        sentence += f"; {'this one does' if len(agreement['beyond']) == 1 else 'these do'} " \
+                    f"not: {names}"
+    if agreement["unjudged"]:
+        count = len(agreement["unjudged"])
+        sentence += (f"; {count} cell{'s' if count != 1 else ''} cannot be judged (no paired "
+                     "seed, or fewer than 2 baseline seeds): "
+                     + ", ".join(" ".join(map(str, cell)) for cell in agreement["unjudged"]))
+    return sentence + "."
+
+
+def _number_word(number):
+    return {1: "one", 2: "two", 3: "three"}.get(number, str(number))
 
 
 def _final_accuracies_percent(seed_runs, seeds):
@@ -769,7 +835,11 @@ def write_comparison_markdown(rows, path, results_path, baseline_path, config, b
         "Differences are results minus baseline in final test accuracy (after the last "
         "epoch), paired by seed (only seeds present in both), in percentage points: mean "
         "[95% Student-t confidence interval of the mean]. Final accuracies are test "
-        "accuracy in percent, mean ± standard deviation (ddof=1) over the paired seeds.",
+        "accuracy in percent, mean ± standard deviation (ddof=1) over the paired seeds. The "
+        "last column gives the mean difference in units of the baseline's seed-to-seed "
+        "standard deviation (ddof=1) over all the baseline's seeds of the cell, paired or not.",
+        "",
+        describe_baseline_agreement(baseline_agreement(rows)),
     ]
     unpaired = _unpaired_description(rows)
     if unpaired:
@@ -777,8 +847,9 @@ def write_comparison_markdown(rows, path, results_path, baseline_path, config, b
     lines += [
         "",
         "| Architecture | Optimizer | Schedule | Paired seeds | Results final accuracy (%) | "
-        "Baseline final accuracy (%) | Results minus baseline (pp) |",
-        "|---|---|---|---:|---:|---:|---:|",
+        "Baseline final accuracy (%) | Results minus baseline (pp) | "
+        "In baseline seed standard deviations |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         cells = [
@@ -792,6 +863,7 @@ def write_comparison_markdown(rows, path, results_path, baseline_path, config, b
                                row["baseline_final_test_accuracy_percent_std"]),
             _difference_text(row["diff_pp_mean"], row["diff_pp_ci95_low"],
                              row["diff_pp_ci95_high"]),
+            _baseline_stds_text(row),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     Path(path).write_text("\n".join(lines) + "\n")
@@ -819,6 +891,20 @@ def _mean_and_std_text(mean, std):
     if mean is None:
         return "-"
     return f"{mean:.2f}" + (f" ± {std:.2f}" if std is not None else "")
+
+
+def _baseline_stds_text(row):
+    std, seeds = row["baseline_all_seeds_std_pp"], row["baseline_all_seeds"]
+    if std is None:
+        return f"- ({seeds} baseline seed{'s' if seeds != 1 else ''})"
+    ratio = row["diff_in_baseline_stds"]
+    if row["diff_pp_mean"] is None:
+        ratio_text = "-"
+    elif ratio is None:
+        ratio_text = "0" if row["diff_pp_mean"] == 0 else "- (no spread)"
+    else:
+        ratio_text = f"{ratio:+.1f}"
+    return f"{ratio_text} (of {std:.2f} pp over {seeds} seeds)"
 
 
 def _difference_text(mean, low, high):
@@ -1593,6 +1679,9 @@ def main(argv=None):
     counts, not_shown_equivalent = verdict_counts(rows)
     if sum(counts.values()):
         print(describe_verdict_counts(counts, not_shown_equivalent))
+    if comparison_rows is not None:
+        print("against the baseline: "
+              + describe_baseline_agreement(baseline_agreement(comparison_rows)))
     if missing:
         print(f"missing {len(missing)} runs (arch, optimizer, schedule, seed): "
               + ", ".join(f"({arch}, {optimizer}, {schedule}, {seed})"

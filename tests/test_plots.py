@@ -1023,3 +1023,86 @@ def test_seconds_figure_names_the_machines_that_trained_its_runs(tmp_path, kept_
         f"cumulative wall-clock seconds on {MACHINE_A}")
     assert " ".join(labels["LeNet-5, SGD: test accuracy by training time"].split()) == (
         f"cumulative wall-clock seconds (mixed: {MACHINE_A} (4 runs); {MACHINE_B} (2 runs))")
+
+
+# ---------------------------------------------------------------------------
+# Agreement with a baseline in its own seed-to-seed standard deviations
+# ---------------------------------------------------------------------------
+
+def test_comparison_measures_the_difference_in_the_baselines_seed_std(tmp_path):
+    results_path, baseline_path = hand_computed_comparison_pickles(tmp_path)
+    rows = plots.compare_results(plots.load_results(results_path),
+                                 plots.load_results(baseline_path))
+    dlr, ibs = rows
+    # Baseline dlr finals 97.70, 97.95, 97.45: std 0.25 pp; the mean
+    # difference of 0.30 pp is 1.2 of them.
+    assert dlr["baseline_all_seeds"] == 3
+    assert dlr["baseline_all_seeds_std_pp"] == pytest.approx(0.25)
+    assert dlr["diff_in_baseline_stds"] == pytest.approx(1.2)
+    assert dlr["within_two_baseline_stds"] is True
+    # ibs: finals 98.20, 98.30, 98.40 (std 0.10) on both sides.
+    assert ibs["baseline_all_seeds_std_pp"] == pytest.approx(0.10)
+    assert ibs["diff_in_baseline_stds"] == pytest.approx(0.0, abs=1e-9)
+    agreement = plots.baseline_agreement(rows)
+    assert agreement == {"within": [("lenet5", "sgd", "dlr"), ("lenet5", "sgd", "ibs")],
+                         "beyond": [], "unjudged": []}
+    assert plots.describe_baseline_agreement(agreement) == (
+        "2 of 2 cells differ from the baseline by at most two of its seed-to-seed standard "
+        "deviations.")
+
+
+def test_baseline_std_is_over_all_its_seeds_and_cells_beyond_two_are_named(tmp_path):
+    config = make_config(archs=["lenet5"], optimizers=["adam"], schedules=["dlr", "ibs", "hyb"],
+                         seeds=[0, 1, 2, 3])
+    # dlr: only seed 0 is paired, but all four baseline seeds (97.0, 97.2,
+    # 97.4, 97.6: std 0.2582 pp) give the standard deviation; the difference
+    # +0.8 pp is 3.1 of them.
+    results = make_results({("lenet5", "adam", "dlr", 0): 0.978,
+                            ("lenet5", "adam", "ibs", 0): 0.980,
+                            ("lenet5", "adam", "ibs", 1): 0.981,
+                            ("lenet5", "adam", "hyb", 0): 0.98}, config)
+    baseline = make_results({("lenet5", "adam", "dlr", 0): 0.970,
+                             ("lenet5", "adam", "dlr", 1): 0.972,
+                             ("lenet5", "adam", "dlr", 2): 0.974,
+                             ("lenet5", "adam", "dlr", 3): 0.976,
+                             # ibs: -0.1 and -0.1 pp against a std of 0.1 pp.
+                             ("lenet5", "adam", "ibs", 0): 0.981,
+                             ("lenet5", "adam", "ibs", 1): 0.982,
+                             # hyb: one baseline seed, no standard deviation.
+                             ("lenet5", "adam", "hyb", 0): 0.98}, config)
+    rows = plots.compare_results(results, baseline)
+    dlr, ibs, hyb = rows
+    std = math.sqrt(sum((value - 97.3) ** 2 for value in (97.0, 97.2, 97.4, 97.6)) / 3)
+    assert dlr["paired_seeds"] == 1 and dlr["baseline_all_seeds"] == 4
+    assert dlr["baseline_all_seeds_std_pp"] == pytest.approx(std)
+    assert dlr["diff_in_baseline_stds"] == pytest.approx(0.8 / std)
+    assert dlr["within_two_baseline_stds"] is False
+    assert ibs["diff_in_baseline_stds"] == pytest.approx(-0.1 / math.sqrt(0.005))
+    assert ibs["within_two_baseline_stds"] is True
+    assert hyb["baseline_all_seeds_std_pp"] is None and hyb["within_two_baseline_stds"] is None
+    sentence = plots.describe_baseline_agreement(plots.baseline_agreement(rows))
+    assert sentence == (
+        "1 of 2 cells differ from the baseline by at most two of its seed-to-seed standard "
+        "deviations; this one does not: lenet5 adam dlr (+3.1 standard deviations); 1 cell "
+        "cannot be judged (no paired seed, or fewer than 2 baseline seeds): lenet5 adam hyb.")
+    markdown = plots.write_comparison_markdown(rows, tmp_path / "comparison.md", "new.pickle",
+                                               "old.pickle", config, config).read_text()
+    assert sentence in markdown
+    assert "| +0.80 (one paired seed) | +3.1 (of 0.26 pp over 4 seeds) |" in markdown
+    assert "| - (1 baseline seed) |" in markdown
+    with plots.write_comparison_csv(rows, tmp_path / "comparison.csv").open() as handle:
+        dlr_row = next(csv.DictReader(handle))
+    assert float(dlr_row["baseline_all_seeds_std_pp"]) == pytest.approx(std, abs=1e-6)
+    assert float(dlr_row["diff_in_baseline_stds"]) == pytest.approx(0.8 / std, abs=1e-5)
+    assert dlr_row["within_two_baseline_stds"] == "False"
+
+
+def test_baseline_run_prints_the_agreement_line(tmp_path):
+    results_path, baseline_path = hand_computed_comparison_pickles(tmp_path)
+    status, stdout, stderr = _run_main_capturing(["--results", str(results_path), "--baseline",
+                                                  str(baseline_path), "--out",
+                                                  str(tmp_path / "out")])
+    assert status == 0 and stderr == ""
+    assert ("against the baseline: 2 of 2 cells differ from the baseline by at most two of its "
+            "seed-to-seed standard deviations.") in stdout.splitlines()
+    assert "2 of 2 cells differ" in (tmp_path / "out" / "comparison.md").read_text()
