@@ -1017,8 +1017,13 @@ def _subtitle(axes, first_line, *notes):
     axes.set_title(first_line + (f"\n{notes}" if notes else ""), fontsize=9, color="0.3")
 
 
+# PNG text chunks would otherwise name the matplotlib version, so that the same
+# pickle drawn after an upgrade would give different bytes for the same picture.
+PNG_METADATA = {"Software": None}
+
+
 def _save(figure, path):
-    figure.savefig(path, dpi=DPI)
+    figure.savefig(path, dpi=DPI, metadata=PNG_METADATA)
     plt.close(figure)
     return Path(path)
 

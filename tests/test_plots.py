@@ -1106,3 +1106,25 @@ def test_baseline_run_prints_the_agreement_line(tmp_path):
     assert ("against the baseline: 2 of 2 cells differ from the baseline by at most two of its "
             "seed-to-seed standard deviations.") in stdout.splitlines()
     assert "2 of 2 cells differ" in (tmp_path / "out" / "comparison.md").read_text()
+
+
+def test_drawing_the_same_pickle_twice_writes_identical_bytes(tmp_path):
+    results = make_results(new_grid_accuracies(archs=["lenet5"], optimizers=["sgd", "momentum"]),
+                           make_new_config(archs=["lenet5"], optimizers=["sgd", "momentum"]),
+                           with_momentum=True)
+    results["provenance"] = make_provenance(results["runs"], lambda key: MACHINE_A)
+    results_path = write_pickle(tmp_path / "results.pickle", results)
+    folders = [tmp_path / "first", tmp_path / "second"]
+    for folder in folders:
+        status, _, stderr = _run_main_capturing(["--results", str(results_path), "--baseline",
+                                                 str(results_path), "--out", str(folder)])
+        assert status == 0 and stderr == ""
+    names = sorted(path.name for path in folders[0].iterdir())
+    assert names == sorted(path.name for path in folders[1].iterdir())
+    assert "cost_of_fewer_updates_momentum.png" in names and "comparison.md" in names
+    for name in names:
+        first, second = ((folder / name).read_bytes() for folder in folders)
+        assert first == second, f"{name} differs between two drawings"
+        # No matplotlib version (nor date) is written into the figures.
+        if name.endswith(".png"):
+            assert b"Matplotlib" not in first and b"Software" not in first, name
