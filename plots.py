@@ -6,8 +6,8 @@ Reads the results pickle that main.py writes and draws, into one folder:
 - accuracy_updates_{arch}_{optimizer}.png  test accuracy against parameter updates
 - accuracy_seconds_{arch}_{optimizer}.png  test accuracy against wall seconds
 - train_loss_{arch}_{optimizer}.png        training loss against epoch
-- schedules.png                            learning rate, batch size and (where it
-                                           changes) momentum coefficient per epoch
+- schedules.png                            learning rate, batch size and, when runs
+                                           have momentum, its coefficient per epoch
 - noise_scale.png                          noise scale g = lr * N / (B * (1 - m)) per epoch
                                            (lr * N / B for Adam, for comparison)
 - overview.png                             all architecture x optimizer panels
@@ -745,7 +745,7 @@ def baseline_agreement(rows):
 
 
 def describe_baseline_agreement(agreement):
-    """The sentence "N of M cells differ from the baseline by at most two of its ..." and the rest."""
+    """Say how many cells stay within two baseline standard deviations, and name the rest."""
     judged = len(agreement["within"]) + len(agreement["beyond"])
     sentence = (f"{len(agreement['within'])} of {judged} cells differ from the baseline by at "
                 f"most {_number_word(BASELINE_AGREEMENT_STDS)} of its seed-to-seed standard "
@@ -1375,10 +1375,11 @@ def _noise_gaps_to_dlr(scales, optimizer, schedules, capped_schedules=()):
         length = min(len(noise), len(reference))
         gap = float(np.max(np.abs(noise[:length] / reference[:length] - 1)))
         note = ""
-        if schedule in capped_schedules and gap > 0.0005:
+        # Float rounding alone leaves gaps near 1e-16, which need no explanation.
+        if schedule in capped_schedules and gap > 1e-9:
             note = " (batch capped at the training set)"
         # The hybrid batch size is rounded to a whole number, the only other source of a gap.
-        elif schedule == "hyb" and gap > 0:
+        elif schedule == "hyb" and gap > 1e-9:
             note = " (batch size rounded)"
         gaps.append(f"{schedule} {100 * gap:.1f}%{note}")
     return gaps
@@ -1441,7 +1442,9 @@ def plot_overview(results, path):
         _band_description([len(seed_runs) for seed_runs in cells.values()]),
         "dotted lines: stage boundaries",
         "epoch 1 is below the y range" if any(clipped_notes) else ""]))
-    figure.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=11,
+    # Three schedules fit in one row; five long names would run off the figure.
+    figure.legend(handles=handles, loc="outside lower center",
+                  ncol=len(handles) if len(handles) <= 3 else 3, fontsize=11,
                   frameon=False, title=explanation, title_fontsize=10)
     return _save(figure, path)
 
@@ -1552,7 +1555,8 @@ def plot_cost_of_fewer_updates(points, optimizer, config, path):
     explanation = "; ".join(filter(None, [
         "paired by seed", "bars: 95% Student-t interval of the mean difference",
         "markers with equal updates are set slightly apart" if spread else ""]))
-    figure.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9,
+    figure.legend(handles=handles, loc="outside lower center",
+                  ncol=len(handles) if len(handles) <= 4 else 3, fontsize=9,
                   frameon=False, title=explanation, title_fontsize=9)
     return _save(figure, path)
 
