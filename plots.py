@@ -643,6 +643,8 @@ def equivalence_rule_sentence():
 def _markdown_verdict(row):
     if row["schedule"] == "dlr":
         return "(reference)"
+    if row["paired_seeds_with_dlr"] is None:
+        return "- (no dlr run to pair with)"
     if row["verdict"] is None:
         return "- (needs 2 paired seeds)"
     confidence = f"{100 * (1 - 2 * EQUIVALENCE_ALPHA):g}%"

@@ -378,6 +378,11 @@ def test_verdict_counts_tally_a_study_and_name_what_is_not_shown_equivalent():
     assert counts == {"equivalent": 1, "undecided": 1, "not equivalent": 1, "no verdict": 1}
     assert not_shown_equivalent == [("mlp300", "sgd", "hyb", "not equivalent"),
                                     ("lenet5", "sgd", "ibs", "undecided")]
+    verdict_cells = {(row["architecture"], row["optimizer"], row["schedule"]):
+                     plots._markdown_verdict(row) for row in rows}
+    assert verdict_cells[("lenet5", "sgd", "hyb")] == "- (needs 2 paired seeds)"
+    assert verdict_cells[("mlp300", "adam", "ibs")] == "- (no dlr run to pair with)"
+    assert verdict_cells[("mlp300", "sgd", "hyb")].startswith("not equivalent (n = 4, 90% [+0.")
     line = plots.describe_verdict_counts(counts, not_shown_equivalent)
     assert line == ("verdicts against dlr (TOST, margin ±0.1 pp, alpha 0.05): 1 equivalent, "
                     "1 undecided, 1 not equivalent, 1 without a verdict (fewer than 2 paired "
