@@ -1163,7 +1163,8 @@ def describe_reuse(report, provenance, runs_dir):
     text = f"trained {len(report['trained'])} and reused {len(report['reused'])} runs"
     if report["reused"]:
         records = [provenance.get(key) for key in report["reused"]]
-        machines = sorted({record["machine"].split(",")[0] if record else NOT_RECORDED for record in records})
+        machines = sorted({record["machine"].split(",")[0] if record else "a machine not recorded (older run files)"
+                           for record in records})
         dates = sorted(record["date"][:10] for record in records if record)
         when = f", {dates[0]}" + (f" to {dates[-1]}" if dates[-1] != dates[0] else "") if dates else ""
         text += f" from {runs_dir} (trained on {' and '.join(machines)}{when})"

@@ -16,6 +16,9 @@ Reads the results pickle that main.py writes and draws, into one folder:
                                            equivalence margin
 - summary.csv and summary.md               final accuracies, paired differences from
                                            dlr and an equivalence verdict for each
+- stages.csv and stages.md                 the difference from dlr at the end of every
+                                           stage, beside that stage's batch size as a
+                                           fraction of the training set
 - comparison.csv and comparison.md         only with --baseline: results minus baseline
 
 Usage:
@@ -43,6 +46,7 @@ import csv
 import math
 import sys
 import textwrap
+from fractions import Fraction
 from pathlib import Path
 
 import matplotlib
@@ -369,6 +373,88 @@ def summarize(results):
             for schedule in schedules:
                 rows.append(_summary_row(cells, arch, optimizer, schedule))
     return rows
+
+
+STAGE_COLUMNS = (
+    "architecture", "optimizer", "schedule", "stage", "epoch", "batch_size", "batch_fraction_of_train_size",
+    "paired_seeds", "diff_vs_dlr_pp_mean", "diff_vs_dlr_pp_ci90_low", "diff_vs_dlr_pp_ci90_high", "verdict",
+)
+
+
+def stage_differences(results):
+    """Return one row per (arch, optimizer, schedule other than dlr, stage), keyed by STAGE_COLUMNS.
+
+    Each row holds the paired difference from dlr in test accuracy at the
+    last epoch of the stage (percentage points), its 90% interval and the
+    equivalence verdict there, beside the stage's batch size and that batch
+    as a fraction of the training set. Read down a schedule's rows, they
+    show at which batch size a gap to dlr opens, if one does.
+    """
+    config = results["config"]
+    epochs_per_stage = config.get("epochs_per_stage", 3)
+    train_size = config["train_size"]
+    cells = group_runs(results)
+    rows = []
+    for arch, optimizer, schedule in sorted(cells, key=lambda cell: _run_sort_key(cell + (0,))):
+        reference = cells.get((arch, optimizer, "dlr"), {})
+        seed_runs = cells[(arch, optimizer, schedule)]
+        seeds = sorted((seed for seed in seed_runs if seed in reference), key=str)
+        if schedule == "dlr" or not seeds:
+            continue
+        epochs = min(len(run["test_accuracy"]) for run in list(seed_runs.values()) + list(reference.values()))
+        for stage, epoch in enumerate(range(epochs_per_stage - 1, epochs, epochs_per_stage)):
+            differences = [100.0 * (seed_runs[seed]["test_accuracy"][epoch] - reference[seed]["test_accuracy"][epoch])
+                           for seed in seeds]
+            outcome = equivalence_test(differences)
+            batch_size = int(seed_runs[seeds[0]]["batch_size"][epoch])
+            rows.append(dict(
+                architecture=arch, optimizer=optimizer, schedule=schedule, stage=stage + 1, epoch=epoch + 1,
+                batch_size=batch_size, batch_fraction_of_train_size=batch_size / train_size,
+                paired_seeds=len(seeds), diff_vs_dlr_pp_mean=outcome["mean"],
+                diff_vs_dlr_pp_ci90_low=outcome["low"], diff_vs_dlr_pp_ci90_high=outcome["high"],
+                verdict=outcome["verdict"]))
+    return rows
+
+
+def write_stages_markdown(rows, path, config):
+    """Write stage_differences rows as a Markdown table, one line per schedule, one column per stage."""
+    lines = [
+        f"# Where the schedules part from dlr{_reset_suffix(config)}",
+        "",
+        f"MNIST, N = {config['train_size']:,} training images. Each cell is the difference from dlr in test "
+        "accuracy at the end of a stage, paired by seed, in percentage points: mean [90% Student-t interval], "
+        "with the equivalence verdict at the margin of "
+        f"±{EQUIVALENCE_MARGIN_PP:g} pp (E equivalent, U undecided, N not equivalent), under the schedule's "
+        "batch size in that stage as a fraction of N. Read along a row to see at which batch size a gap "
+        "opens, if one does.",
+        "",
+    ]
+    by_schedule = {}
+    for row in rows:
+        by_schedule.setdefault((row["architecture"], row["optimizer"], row["schedule"]), []).append(row)
+    stages = max((len(stage_rows) for stage_rows in by_schedule.values()), default=0)
+    lines += ["| Architecture | Optimizer | Schedule | Seeds | "
+              + " | ".join(f"Stage {stage}" for stage in range(1, stages + 1)) + " |",
+              "|---|---|---|---:|" + "---:|" * stages]
+    letters = {"equivalent": "E", "undecided": "U", "not equivalent": "N", None: "-"}
+    for (arch, optimizer, schedule), stage_rows in by_schedule.items():
+        cells = []
+        for row in stage_rows:
+            fraction = Fraction(row["batch_size"], config["train_size"])
+            text = f"B = {row['batch_size']:,} (N/{fraction.denominator:,})" if fraction.numerator == 1 else \
+                f"B = {row['batch_size']:,} ({float(fraction):.3g} N)"
+            if row["diff_vs_dlr_pp_ci90_low"] is None:
+                text += f": {row['diff_vs_dlr_pp_mean']:+.2f}"
+            else:
+                text += (f": {row['diff_vs_dlr_pp_mean']:+.2f} [{row['diff_vs_dlr_pp_ci90_low']:+.2f}, "
+                         f"{row['diff_vs_dlr_pp_ci90_high']:+.2f}] {letters[row['verdict']]}")
+            cells.append(text)
+        lines.append("| " + " | ".join([ARCHITECTURE_NAMES.get(arch, str(arch)),
+                                         OPTIMIZER_NAMES.get(optimizer, str(optimizer)),
+                                         SCHEDULE_NAMES.get(schedule, str(schedule)),
+                                         str(stage_rows[0]["paired_seeds"])] + cells) + " |")
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)
 
 
 def _summary_row(cells, arch, optimizer, schedule):
@@ -1675,6 +1761,10 @@ def main(argv=None):
         written.append(write_summary_csv(rows, out_dir / "summary.csv"))
         written.append(write_summary_markdown(rows, out_dir / "summary.md", results["config"],
                                               results.get("provenance")))
+        stage_rows = stage_differences(results)
+        if stage_rows:
+            written.append(write_csv(stage_rows, out_dir / "stages.csv", STAGE_COLUMNS))
+            written.append(write_stages_markdown(stage_rows, out_dir / "stages.md", results["config"]))
         if comparison_rows is not None:
             written.append(write_comparison_csv(comparison_rows, out_dir / "comparison.csv"))
             written.append(write_comparison_markdown(

@@ -1133,3 +1133,29 @@ def test_drawing_the_same_pickle_twice_writes_identical_bytes(tmp_path):
         # No matplotlib version (nor date) is written into the figures.
         if name.endswith(".png"):
             assert b"Matplotlib" not in first and b"Software" not in first, name
+
+
+def test_stage_differences_pair_seeds_at_every_stage_end_and_name_the_batch(tmp_path):
+    # The made-up curves keep their final offset at every epoch, so every stage
+    # end shows the final differences: 0.1, 0.2 and 0.3 pp for seeds 0, 1, 2.
+    finals = {}
+    for seed, dlr_accuracy in enumerate((0.97, 0.98, 0.99)):
+        finals["mlp300", "sgd", "dlr", seed] = dlr_accuracy
+        finals["mlp300", "sgd", "ibs_lr", seed] = dlr_accuracy + 0.001 * (seed + 1)
+    results = make_results(finals, make_config(archs=("mlp300",), optimizers=("sgd",),
+                                               schedules=("dlr", "ibs_lr"), seeds=(0, 1, 2)))
+    rows = plots.stage_differences(results)
+    assert [row["batch_size"] for row in rows] == [20, 100, 500, 2500]
+    assert [row["epoch"] for row in rows] == [3, 6, 9, 12]
+    assert rows[-1]["batch_fraction_of_train_size"] == pytest.approx(2500 / TRAIN_SIZE)
+    half_width = stats.t.ppf(0.95, 2) * 0.1 / math.sqrt(3)
+    for row in rows:
+        assert row["paired_seeds"] == 3 and row["schedule"] == "ibs_lr"
+        assert row["diff_vs_dlr_pp_mean"] == pytest.approx(0.2)
+        assert row["diff_vs_dlr_pp_ci90_low"] == pytest.approx(0.2 - half_width)
+        assert row["diff_vs_dlr_pp_ci90_high"] == pytest.approx(0.2 + half_width)
+        assert row["verdict"] == "undecided"  # The interval reaches past +0.1 but not wholly.
+    path = plots.write_stages_markdown(rows, tmp_path / "stages.md", results["config"])
+    table_row = [line for line in path.read_text().splitlines() if "(ibs_lr)" in line]
+    assert len(table_row) == 1
+    assert "B = 2,500 (N/8): +0.20 [" in table_row[0] and table_row[0].rstrip(" |").endswith("U")
