@@ -41,6 +41,8 @@ STUDIES = {
     "base_batch_32": "results/base_batch_32/results.pickle",
     "base_batch_32_original_reset": "results/base_batch_32_original_reset/results.pickle",
     "train_60000": "results/train_60000/results.pickle",
+    "momentum": "results/momentum/results.pickle",
+    "ibs_lr": "results/ibs_lr/results.pickle",
 }
 # Studies quoted from the project's history: (commit, pickle path in it).
 HISTORICAL_STUDIES = {
@@ -241,6 +243,24 @@ def headline_row(name, arch, optimizer):
     return "".join(parts)
 
 
+def cut_row(arch, optimizer):
+    """REPORT's row of what each cut in updates costs: final accuracy minus dlr, 95 %, and verdict.
+
+    SGD and Adam come from the ibs_lr study, momentum and Nesterov from the
+    momentum study; ibs_mom exists only for the last two.
+    """
+    name = "momentum" if optimizer in ("momentum", "nesterov") else "ibs_lr"
+    parts = [f"| {ARCHITECTURE_NAMES[arch]} | {OPTIMIZER_NAMES[optimizer]} | "
+             f"{accuracy_text(name, arch, optimizer, 'dlr')} |"]
+    for schedule in ("ibs", "ibs_lr", "ibs_mom"):
+        if (arch, optimizer, schedule) not in cells(name):
+            parts.append(" - |")
+            continue
+        differences = paired_differences(name, arch, optimizer, schedule)
+        parts.append(f" {difference_text(differences)} {verdict(differences)} |")
+    return "".join(parts)
+
+
 def comparison_row(name, baseline, arch, optimizer, schedule):
     """The row of a comparison.md-style table: results and baseline over paired seeds."""
     runs, reference = (seed_runs(name, arch, optimizer, schedule),
@@ -428,11 +448,24 @@ SUMMARY_TABLES = [
     (REPORT, "base_batch_32"),
     (REPORT, "base_batch_32_original_reset"),
     (REPORT, "train_60000"),
+    (REPORT, "momentum"),
+    (REPORT, "ibs_lr"),
 ]
 
-# (document, study): the document holds headline_row() of every (network, optimizer).
+# (document, study, optimizers): the document holds headline_row() of every (network, optimizer).
 HEADLINE_TABLES = [
-    (README, "results"),
+    (README, "results", ("sgd", "adam")),
+    (REPORT, "momentum", ("momentum", "nesterov")),
+]
+
+# (document, optimizer): the document holds cut_row() of every network for that optimizer.
+CUT_TABLES = [(REPORT, optimizer) for optimizer in ("sgd", "momentum", "nesterov", "adam")]
+
+# (document, study): the document's rows with per-stage differences ("B = ...") are rows of the
+# study's stages.md, and that file is what plots.py writes from the study's pickle.
+STAGE_TABLES = [
+    (REPORT, "ibs_lr"),
+    (REPORT, "momentum"),
 ]
 
 # (document, study, baseline): the document holds comparison_row() of every shared cell.
@@ -681,12 +714,35 @@ def test_summary_table_row(document, name, cell):
     assert row in document_lines(document), f"{document} lacks, or has another, row:\n{row}"
 
 
-@pytest.mark.parametrize("document,name", HEADLINE_TABLES)
-def test_headline_table(document, name):
+@pytest.mark.parametrize("document,name,optimizers", HEADLINE_TABLES)
+def test_headline_table(document, name, optimizers):
     for arch in ARCHITECTURES:
-        for optimizer in ("sgd", "adam"):
+        for optimizer in optimizers:
             row = headline_row(name, arch, optimizer)
             assert row in document_lines(document), f"{document} lacks, or has another, row:\n{row}"
+
+
+@pytest.mark.parametrize("document,optimizer", CUT_TABLES)
+def test_cost_of_each_cut_table(document, optimizer):
+    for arch in ARCHITECTURES:
+        row = cut_row(arch, optimizer)
+        assert row in document_lines(document), f"{document} lacks, or has another, row:\n{row}"
+
+
+@pytest.mark.parametrize("document,name", STAGE_TABLES)
+def test_stage_rows_are_those_plots_writes(document, name, tmp_path):
+    import plots
+    results = study(name)
+    written = plots.write_stages_markdown(plots.stage_differences(results), tmp_path / "stages.md",
+                                          results["config"]).read_text(encoding="utf-8")
+    committed = (PROJECT_DIR / STUDIES[name]).parent / "stages.md"
+    assert committed.read_text(encoding="utf-8") == written, f"{committed} is not what plots.py writes"
+    quoted = [line for line in document_lines(document) if line.startswith("| ") and "B = " in line]
+    own = [line for line in quoted if any(f"| {OPTIMIZER_NAMES[optimizer]} |" in line
+                                          for optimizer in results["config"]["optimizers"])]
+    assert own, f"{document} quotes no stage row of {name}"
+    for line in own:
+        assert line in written.splitlines(), f"{document} has a stage row that {name}'s stages.md lacks:\n{line}"
 
 
 @pytest.mark.parametrize("document,name,baseline,cell", _comparison_cases(),
