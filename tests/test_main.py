@@ -326,7 +326,9 @@ def test_three_shards_assemble_the_unsharded_pickle(smoke_study, tmp_path):
 def test_an_interrupted_study_keeps_finished_runs_and_resumes(tmp_path):
     args = [sys.executable, os.path.join(ROOT, "main.py"), "--archs", "mlp300", "--optimizers", "sgd",
             "--seeds", "4", "--train-size", "3000", "--test-size", "500", "--jobs", "1", "--out", str(tmp_path)]
-    study = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C's signal, even where this test runs as a background job, which starts with SIGINT ignored.
+    study = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     runs_dir = tmp_path / "runs"
     deadline = time.monotonic() + 120
     while not (runs_dir.exists() and any(runs_dir.glob("*.pickle"))) and time.monotonic() < deadline:
