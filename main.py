@@ -1036,7 +1036,8 @@ def run_study(settings, selection, data, out_dir, jobs=1, shard=None, command=""
                 pass
     results = assemble_results(settings, selection, finished, command, provenance)
     save_atomically(results, os.path.join(out_dir, "results.pickle"))
-    report = {"trained": trained, "reused": [key for key in results["runs"] if key not in set(trained)],
+    trained_here = set(trained)
+    report = {"trained": trained, "reused": [key for key in results["runs"] if key not in trained_here],
               "rejected": rejected}
     return results, report
 

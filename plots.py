@@ -356,6 +356,19 @@ def _t_statistic(distance, standard_error):
     return math.copysign(math.inf, distance) if distance != 0 else 0.0
 
 
+def paired_differences_from_dlr(cells, arch, optimizer, schedule, epoch=-1):
+    """(seeds, differences): a schedule's test accuracy minus dlr's at one epoch, paired by seed.
+
+    Differences are in percentage points, over the seeds both cells have,
+    in the order of their text; with no dlr cell both lists are empty.
+    """
+    seed_runs = cells[(arch, optimizer, schedule)]
+    reference = cells.get((arch, optimizer, "dlr"), {})
+    seeds = sorted((seed for seed in seed_runs if seed in reference), key=str)
+    return seeds, [100.0 * (float(seed_runs[seed]["test_accuracy"][epoch])
+                            - float(reference[seed]["test_accuracy"][epoch])) for seed in seeds]
+
+
 def summarize(results):
     """Return one row dict per (arch, optimizer, schedule) with runs, keyed by SUMMARY_COLUMNS.
 
@@ -396,15 +409,14 @@ def stage_differences(results):
     cells = group_runs(results)
     rows = []
     for arch, optimizer, schedule in sorted(cells, key=lambda cell: _run_sort_key(cell + (0,))):
-        reference = cells.get((arch, optimizer, "dlr"), {})
         seed_runs = cells[(arch, optimizer, schedule)]
-        seeds = sorted((seed for seed in seed_runs if seed in reference), key=str)
+        seeds, _ = paired_differences_from_dlr(cells, arch, optimizer, schedule)
         if schedule == "dlr" or not seeds:
             continue
+        reference = cells[(arch, optimizer, "dlr")]
         epochs = min(len(run["test_accuracy"]) for run in list(seed_runs.values()) + list(reference.values()))
         for stage, epoch in enumerate(range(epochs_per_stage - 1, epochs, epochs_per_stage)):
-            differences = [100.0 * (seed_runs[seed]["test_accuracy"][epoch] - reference[seed]["test_accuracy"][epoch])
-                           for seed in seeds]
+            _, differences = paired_differences_from_dlr(cells, arch, optimizer, schedule, epoch)
             outcome = equivalence_test(differences)
             batch_size = int(seed_runs[seeds[0]]["batch_size"][epoch])
             rows.append(dict(
@@ -477,12 +489,8 @@ def _summary_row(cells, arch, optimizer, schedule):
         parameter_updates=int(seed_runs[seeds[0]]["updates"][-1]),
         wall_seconds_mean=float(np.mean([seed_runs[seed]["seconds"][-1] for seed in seeds])),
     )
-    reference = cells.get((arch, optimizer, "dlr"), {})
-    paired_seeds = [seed for seed in seeds if seed in reference]
+    paired_seeds, differences = paired_differences_from_dlr(cells, arch, optimizer, schedule)
     if schedule != "dlr" and paired_seeds:
-        differences = [100.0 * (seed_runs[seed]["test_accuracy"][-1]
-                                - reference[seed]["test_accuracy"][-1])
-                       for seed in paired_seeds]
         mean, low, high = mean_with_confidence_interval(differences)
         row.update(paired_seeds_with_dlr=len(paired_seeds), diff_vs_dlr_pp_mean=mean,
                    diff_vs_dlr_pp_ci95_low=low, diff_vs_dlr_pp_ci95_high=high)
@@ -1551,23 +1559,18 @@ def cost_of_fewer_updates(results, optimizer):
     architectures, _ = selected_architectures_and_optimizers(results)
     points = {}
     for arch in architectures:
-        reference = cells.get((arch, optimizer, "dlr"))
-        if not reference:
+        if not cells.get((arch, optimizer, "dlr")):
             continue
         schedules = ordered([key[2] for key in cells if key[:2] == (arch, optimizer)],
                             SCHEDULE_NAMES)
         arch_points = []
         for schedule in schedules:
-            seed_runs = cells[(arch, optimizer, schedule)]
-            paired_seeds = sorted(set(seed_runs) & set(reference), key=str)
+            paired_seeds, differences = paired_differences_from_dlr(cells, arch, optimizer, schedule)
             if not paired_seeds:
                 continue
-            differences = [100.0 * (float(seed_runs[seed]["test_accuracy"][-1])
-                                    - float(reference[seed]["test_accuracy"][-1]))
-                           for seed in paired_seeds]
             mean, low, high = mean_with_confidence_interval(differences)
             # Every seed of a cell takes the same number of steps, so one run tells it.
-            updates = int(seed_runs[paired_seeds[0]]["updates"][-1])
+            updates = int(cells[(arch, optimizer, schedule)][paired_seeds[0]]["updates"][-1])
             arch_points.append(dict(schedule=schedule, updates=updates,
                                     paired_seeds=len(paired_seeds), mean=mean, low=low,
                                     high=high))
