@@ -54,6 +54,7 @@ import matplotlib
 # Agg draws straight to PNG files and works without a display.
 matplotlib.use("Agg")
 import matplotlib.patches  # noqa: E402  (the backend must be chosen first)
+import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
@@ -1178,6 +1179,11 @@ def plot_accuracy_by_updates(schedule_runs, arch, optimizer, config, path):
     figure, axes = _plot_accuracy(schedule_runs, arch, optimizer, config, "updates",
                                   "parameter updates", "one marker per epoch")
     axes.set_xscale("log")
+    # Ticks at 1, 2 and 5 times each power of ten, written out in full: the
+    # default minor labels (3 x 10^2, 4 x 10^2, ...) run into one another.
+    axes.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     axes.set_xlabel("cumulative parameter updates (log scale)")
     return _save(figure, path)
 
