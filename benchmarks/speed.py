@@ -30,17 +30,23 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import main  # noqa: E402  (the project root goes on the path first)
+import grid  # noqa: E402  (the project root goes on the path first)
+import mnist  # noqa: E402
+import networks  # noqa: E402
+import provenance  # noqa: E402
+import runtime  # noqa: E402
+import study  # noqa: E402
+import training  # noqa: E402
 
 # The yardstick from the study's shared folder, beside this repository.
 SEED_STYLE = os.path.join(ROOT, "..", "shared", "bench", "seed_style.py")
-BATCH_SIZES = sorted({main.stage_schedule(schedule, stage, 1.0)[1]
-                      for schedule in main.SCHEDULES for stage in range(4)})
+BATCH_SIZES = sorted({study.stage_schedule(schedule, stage, 1.0)[1]
+                      for schedule in study.SCHEDULES for stage in range(4)})
 
 
 def configure_threads(single_thread):
     """Worker start-up: the project's one-thread setting, or TensorFlow's default."""
-    tf = main.load_tensorflow()
+    tf, _ = runtime.load_tensorflow()
     if single_thread:
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -48,10 +54,10 @@ def configure_threads(single_thread):
 
 def time_project_epochs(arch, optimizer_name, train_size, repeats):
     """{batch size: [seconds per epoch]} for the project's Trainer.train_epoch."""
-    tf = main.tf
-    data = main.prepare_data(main.load_mnist(), train_size, 10_000)
-    trainer = main.Trainer(arch, optimizer_name, 0, main.Settings(train_size=train_size), data)
-    order = tf.constant(main.epoch_order(0, 0, train_size))
+    tf = networks.tf
+    data = mnist.prepare_data(mnist.load_mnist(), train_size, 10_000)
+    trainer = training.Trainer(arch, optimizer_name, 0, study.Settings(train_size=train_size), data)
+    order = tf.constant(training.epoch_order(0, 0, train_size))
     timings = {}
     for batch_size in BATCH_SIZES:
         trainer.train_epoch(order, tf.constant(batch_size))  # Warm-up.
@@ -69,15 +75,15 @@ def time_project_epochs(arch, optimizer_name, train_size, repeats):
 
 def time_keras_fit_epochs(arch, optimizer_name, train_size, repeats):
     """{batch size: [seconds per epoch]} for a plain compiled Keras model.fit."""
-    keras = main.keras
-    data = main.prepare_data(main.load_mnist(), train_size, 10_000)
+    keras = networks.keras
+    data = mnist.prepare_data(mnist.load_mnist(), train_size, 10_000)
     keras.utils.set_random_seed(0)
-    model = main.build_model(arch)
-    learning_rate = main.Settings().base_learning_rate(optimizer_name)
+    model = networks.build_model(arch)
+    learning_rate = study.Settings().base_learning_rate(optimizer_name)
     if optimizer_name == "adam":
         optimizer = keras.optimizers.Adam(learning_rate)
     else:
-        momentum = main.Settings().base_momentum(optimizer_name)
+        momentum = study.Settings().base_momentum(optimizer_name)
         optimizer = keras.optimizers.SGD(learning_rate, momentum=momentum, nesterov=optimizer_name == "nesterov")
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     timings = {}
@@ -100,13 +106,13 @@ def in_fresh_process(function, single_thread, *args):
 def compare_epochs(train_size, repeats):
     """Part 1: rows of (arch, optimizer, batch, ours ms/step, fit ms/step) and evaluation seconds."""
     rows, evaluation = [], {}
-    for arch in main.ARCHITECTURES:
-        for optimizer_name in main.ALL_OPTIMIZERS:
+    for arch in study.ARCHITECTURES:
+        for optimizer_name in study.ALL_OPTIMIZERS:
             ours = in_fresh_process(time_project_epochs, True, arch, optimizer_name, train_size, repeats)
             fit = in_fresh_process(time_keras_fit_epochs, False, arch, optimizer_name, train_size, repeats)
             evaluation[arch, optimizer_name] = ours["evaluate"][0]
             for batch_size in BATCH_SIZES:
-                steps = main.updates_per_epoch(train_size, batch_size)
+                steps = study.updates_per_epoch(train_size, batch_size)
                 rows.append((arch, optimizer_name, batch_size, 1000 * statistics.median(ours[batch_size]) / steps,
                              1000 * statistics.median(fit[batch_size]) / steps))
     return rows, evaluation
@@ -114,13 +120,13 @@ def compare_epochs(train_size, repeats):
 
 def project_grid_seconds(rows, evaluation, jobs):
     """Part 2's projection: the grid's single-thread work, shared epochs once, spread over jobs."""
-    settings = main.Settings()
+    settings = study.Settings()
     step_ms = {(arch, optimizer, batch): ours for arch, optimizer, batch, ours, _ in rows}
     total = 0.0
-    for arch in main.ARCHITECTURES:
-        for optimizer_name in main.OPTIMIZERS:
-            for plan in main.trained_epochs(optimizer_name, main.SCHEDULES, settings):
-                steps = main.updates_per_epoch(settings.train_size, plan.batch_size)
+    for arch in study.ARCHITECTURES:
+        for optimizer_name in study.OPTIMIZERS:
+            for plan in grid.trained_epochs(optimizer_name, study.SCHEDULES, settings):
+                steps = study.updates_per_epoch(settings.train_size, plan.batch_size)
                 seconds_per_step = step_ms[arch, optimizer_name, plan.batch_size] / 1000
                 total += steps * seconds_per_step + evaluation[arch, optimizer_name]
     return total, total / jobs
@@ -166,10 +172,10 @@ def timed_study(*args):
 
 def time_training_per_image(train_size, repeats):
     """Part 3: warm seconds per 1,000 images of one epoch at batch 4 and at batch 500 (LeNet-5, SGD)."""
-    tf = main.tf
-    data = main.prepare_data(main.load_mnist(), train_size, 10_000)
-    trainer = main.Trainer("lenet5", "sgd", 0, main.Settings(train_size=train_size), data)
-    order = tf.constant(main.epoch_order(0, 0, train_size))
+    tf = networks.tf
+    data = mnist.prepare_data(mnist.load_mnist(), train_size, 10_000)
+    trainer = training.Trainer("lenet5", "sgd", 0, study.Settings(train_size=train_size), data)
+    order = tf.constant(training.epoch_order(0, 0, train_size))
     costs = {}
     for batch_size in (4, 500):
         trainer.train_epoch(order, tf.constant(batch_size))  # Warm-up.
@@ -192,8 +198,8 @@ def main_benchmark(argv=None):
     parser.add_argument("--grid-repeats", type=int, default=3, help="timed runs of the full grid in part 2")
     args = parser.parse_args(argv)
 
-    print(f"machine: {main.machine_description()}")
-    print(f"versions: {main.library_versions()}\n")
+    print(f"machine: {provenance.machine_description()}")
+    print(f"versions: {provenance.library_versions()}\n")
 
     rows, evaluation = [], {}
     if 1 in args.parts:
@@ -209,12 +215,12 @@ def main_benchmark(argv=None):
         print(f"median speed-up {statistics.median(speedups):.1f}x "
               f"(range {min(speedups):.1f}x to {max(speedups):.1f}x)")
         # The optimizers' cost class: each one's median step time relative to plain SGD's, per architecture.
-        for arch in main.ARCHITECTURES:
+        for arch in study.ARCHITECTURES:
             by_optimizer = {name: {batch: ours for a, o, batch, ours, _ in rows if (a, o) == (arch, name)}
-                            for name in main.ALL_OPTIMIZERS}
+                            for name in study.ALL_OPTIMIZERS}
             ratios = ", ".join(
                 f"{name} {statistics.median(by_optimizer[name][b] / by_optimizer['sgd'][b] for b in BATCH_SIZES):.2f}"
-                for name in main.ALL_OPTIMIZERS[1:])
+                for name in study.ALL_OPTIMIZERS[1:])
             print(f"   {arch}: step time relative to plain SGD (median over batch sizes): {ratios}")
         print()
 
@@ -251,9 +257,9 @@ def main_benchmark(argv=None):
         print(f"5. The straightforward loop ({os.path.relpath(SEED_STYLE, ROOT)}), 18 cells one after another, "
               "default threading")
         total = 0.0
-        for arch in main.ARCHITECTURES:
-            for optimizer_name in main.OPTIMIZERS:
-                for schedule in main.SCHEDULES:
+        for arch in study.ARCHITECTURES:
+            for optimizer_name in study.OPTIMIZERS:
+                for schedule in study.SCHEDULES:
                     start = time.perf_counter()
                     subprocess.run([sys.executable, SEED_STYLE, arch, optimizer_name, schedule, "3"], check=True,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -10,8 +10,14 @@ import time
 import numpy as np
 import pytest
 
+import grid
 import main
+import mnist
+import networks
+import runfiles
 import safe_pickle
+import study
+import training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A small slice of MNIST keeps each run to a fraction of a second.
@@ -35,42 +41,42 @@ def load_pickle(path):
 
 # ---------------------------------------------------------------- the numbers
 def test_batch_sizes_and_learning_rates_by_stage():
-    batch_sizes = {s: [main.stage_schedule(s, stage, 1.0)[1] for stage in range(4)] for s in main.SCHEDULES}
+    batch_sizes = {s: [study.stage_schedule(s, stage, 1.0)[1] for stage in range(4)] for s in study.SCHEDULES}
     assert batch_sizes == {"dlr": [4, 4, 4, 4], "ibs": [4, 20, 100, 500], "hyb": [4, 9, 20, 45]}
-    learning_rates = {s: [main.stage_schedule(s, stage, 0.01)[0] for stage in range(4)] for s in main.SCHEDULES}
+    learning_rates = {s: [study.stage_schedule(s, stage, 0.01)[0] for stage in range(4)] for s in study.SCHEDULES}
     np.testing.assert_allclose(learning_rates["dlr"], [0.01, 0.002, 0.0004, 0.00008])
     np.testing.assert_allclose(learning_rates["ibs"], [0.01] * 4)
     np.testing.assert_allclose(learning_rates["hyb"], [0.01 / 5 ** (stage / 2) for stage in range(4)])
     with pytest.raises(ValueError, match="unknown schedule"):
-        main.stage_schedule("cosine", 0, 0.01)
+        study.stage_schedule("cosine", 0, 0.01)
 
 
 def test_noise_scale_shrinks_by_the_same_factor_for_every_schedule():
     # dlr and ibs keep lr / B equal stage by stage; hyb only up to its rounding.
     for stage in range(4):
-        dlr, ibs, hyb = (main.stage_schedule(s, stage, 0.01) for s in main.SCHEDULES)
+        dlr, ibs, hyb = (study.stage_schedule(s, stage, 0.01) for s in study.SCHEDULES)
         assert dlr[0] / dlr[1] == pytest.approx(ibs[0] / ibs[1])
         assert hyb[0] / hyb[1] == pytest.approx(dlr[0] / dlr[1], rel=0.02)
 
 
 def test_updates_per_run_at_the_original_settings():
-    settings = main.Settings()
-    updates = {s: sum(main.updates_per_epoch(20_000, plan.batch_size) for plan in main.epoch_plans(s, "sgd", settings))
-               for s in main.SCHEDULES}
+    settings = study.Settings()
+    updates = {s: sum(study.updates_per_epoch(20_000, plan.batch_size) for plan in study.epoch_plans(s, "sgd", settings))
+               for s in study.SCHEDULES}
     assert updates == {"dlr": 60_000, "ibs": 18_720, "hyb": 26_004}
-    assert main.updates_per_epoch(10, 4) == 3  # A last partial batch is a step.
+    assert study.updates_per_epoch(10, 4) == 3  # A last partial batch is a step.
 
 
 def test_fewer_updates_schedules_by_stage():
     # ibs_lr and ibs_mom start at 5 x the base batch and hold lr x 5, or divide 1 - m by 5.
-    ibs_lr = [main.stage_schedule("ibs_lr", stage, 0.001, 4, 5.0, 0.9) for stage in range(4)]
-    ibs_mom = [main.stage_schedule("ibs_mom", stage, 0.001, 4, 5.0, 0.9) for stage in range(4)]
+    ibs_lr = [study.stage_schedule("ibs_lr", stage, 0.001, 4, 5.0, 0.9) for stage in range(4)]
+    ibs_mom = [study.stage_schedule("ibs_mom", stage, 0.001, 4, 5.0, 0.9) for stage in range(4)]
     assert [batch for _, batch, _ in ibs_lr] == [batch for _, batch, _ in ibs_mom] == [20, 100, 500, 2500]
     assert [rate for rate, _, _ in ibs_lr] == [0.005] * 4 and [m for _, _, m in ibs_lr] == [0.9] * 4
     assert [rate for rate, _, _ in ibs_mom] == [0.001] * 4
     np.testing.assert_allclose([m for _, _, m in ibs_mom], [0.98] * 4)
     # Both scale with the base batch size.
-    assert main.stage_schedule("ibs_lr", 3, 0.01, 32)[1] == 20_000
+    assert study.stage_schedule("ibs_lr", 3, 0.01, 32)[1] == 20_000
 
 
 def noise_scale(plan, train_size):
@@ -79,34 +85,34 @@ def noise_scale(plan, train_size):
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov"])
 def test_every_schedule_has_dlr_noise_scale_at_every_stage(optimizer):
-    settings = main.Settings()
-    schedules = main.ALL_SCHEDULES if optimizer in main.MOMENTUM_OPTIMIZERS else ("dlr", "ibs", "hyb", "ibs_lr")
-    dlr = [noise_scale(plan, settings.train_size) for plan in main.epoch_plans("dlr", optimizer, settings)]
+    settings = study.Settings()
+    schedules = study.ALL_SCHEDULES if optimizer in study.MOMENTUM_OPTIMIZERS else ("dlr", "ibs", "hyb", "ibs_lr")
+    dlr = [noise_scale(plan, settings.train_size) for plan in study.epoch_plans("dlr", optimizer, settings)]
     assert dlr[0] == pytest.approx(50.0) and dlr[-1] == pytest.approx(50.0 / 125)
     for schedule in schedules:
-        scales = [noise_scale(plan, settings.train_size) for plan in main.epoch_plans(schedule, optimizer, settings)]
+        scales = [noise_scale(plan, settings.train_size) for plan in study.epoch_plans(schedule, optimizer, settings)]
         # The hybrid's batch size is rounded to a whole number; the others match exactly.
         np.testing.assert_allclose(scales, dlr, rtol=0.02 if schedule == "hyb" else 1e-9)
     # Momentum 0.9 at lr 0.001 has plain SGD's noise scale, stage by stage.
-    sgd = [noise_scale(plan, settings.train_size) for plan in main.epoch_plans("dlr", "sgd", settings)]
+    sgd = [noise_scale(plan, settings.train_size) for plan in study.epoch_plans("dlr", "sgd", settings)]
     np.testing.assert_allclose(dlr, sgd, rtol=1e-9)
 
 
 def test_updates_per_run_of_the_fewer_updates_schedules():
-    settings = main.Settings()
+    settings = study.Settings()
     for optimizer, schedule in (("momentum", "ibs_lr"), ("nesterov", "ibs_mom"), ("sgd", "ibs_lr"),
                                 ("adam", "ibs_lr")):
-        plans = main.epoch_plans(schedule, optimizer, settings)
-        assert sum(main.updates_per_epoch(20_000, plan.batch_size) for plan in plans) == 3_744
+        plans = study.epoch_plans(schedule, optimizer, settings)
+        assert sum(study.updates_per_epoch(20_000, plan.batch_size) for plan in plans) == 3_744
     # A batch beyond the training set is the training set: one step an epoch.
-    wide = main.Settings(base_batch_size=64)
-    assert [plan.batch_size for plan in main.epoch_plans("ibs_lr", "sgd", wide)][-1] == 20_000
+    wide = study.Settings(base_batch_size=64)
+    assert [plan.batch_size for plan in study.epoch_plans("ibs_lr", "sgd", wide)][-1] == 20_000
 
 
 def test_ibs_mom_is_refused_without_momentum(tmp_path):
     for optimizer in ("sgd", "adam"):
         with pytest.raises(ValueError, match="ibs_mom raises the momentum coefficient"):
-            main.epoch_plans("ibs_mom", optimizer, main.Settings())
+            study.epoch_plans("ibs_mom", optimizer, study.Settings())
     # On the command line: one line and status 2, before any data is read or run trained.
     result = run_main("--optimizers", "momentum,adam", "--schedules", "dlr,ibs_mom", "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and result.stderr.count("\n") == 1
@@ -123,25 +129,25 @@ def test_optimizers_and_schedules_combine_freely():
 
 
 def test_shared_first_stage_is_trained_once():
-    settings = main.Settings()
-    epochs = main.trained_epochs("adam", main.SCHEDULES, settings)
+    settings = study.Settings()
+    epochs = grid.trained_epochs("adam", study.SCHEDULES, settings)
     # 3 shared epochs, then 9 of each schedule: 30 trained epochs, not 36.
     assert len(epochs) == 30
     assert sorted(plan.batch_size for plan in epochs).count(4) == 12
-    assert len(main.trained_epochs("adam", ("ibs",), settings)) == 12
+    assert len(grid.trained_epochs("adam", ("ibs",), settings)) == 12
 
 
 def test_parameter_counts():
-    counts = {arch: main.build_model(arch).count_params() for arch in main.ARCHITECTURES}
+    counts = {arch: networks.build_model(arch).count_params() for arch in study.ARCHITECTURES}
     assert counts == {"mlp300": 238_510, "mlp500_150": 469_160, "lenet5": 44_426}
 
 
 def test_original_reset_applies_to_dlr_and_hyb_only():
-    settings = main.Settings(original_optimizer_reset=True)
-    assert all(plan.reset_optimizer for plan in main.epoch_plans("dlr", "adam", settings))
-    assert all(plan.reset_optimizer for plan in main.epoch_plans("hyb", "adam", settings))
-    assert not any(plan.reset_optimizer for plan in main.epoch_plans("ibs", "adam", settings))
-    assert not any(plan.reset_optimizer for plan in main.epoch_plans("dlr", "adam", main.Settings()))
+    settings = study.Settings(original_optimizer_reset=True)
+    assert all(plan.reset_optimizer for plan in study.epoch_plans("dlr", "adam", settings))
+    assert all(plan.reset_optimizer for plan in study.epoch_plans("hyb", "adam", settings))
+    assert not any(plan.reset_optimizer for plan in study.epoch_plans("ibs", "adam", settings))
+    assert not any(plan.reset_optimizer for plan in study.epoch_plans("dlr", "adam", study.Settings()))
 
 
 @pytest.mark.parametrize("name", ["sgd", "adam"])
@@ -151,7 +157,7 @@ def test_fused_optimizer_matches_keras(name):
     rng = np.random.default_rng(0)
     initial = rng.normal(size=(7, 5)).astype(np.float32)
     ours, theirs = tf.Variable(initial), keras.Variable(initial)
-    optimizer = main.FusedOptimizer(name, [ours], 0.01 if name == "sgd" else 0.001)
+    optimizer = training.FusedOptimizer(name, [ours], 0.01 if name == "sgd" else 0.001)
     reference = keras.optimizers.SGD(0.01) if name == "sgd" else keras.optimizers.Adam(0.001)
     for step in range(20):
         if step == 10:  # A stage boundary: the rate changes in place, the state carries over.
@@ -171,7 +177,7 @@ def test_fused_momentum_matches_keras(nesterov):
     rng = np.random.default_rng(1)
     initial = rng.normal(size=(7, 5)).astype(np.float32)
     ours, theirs = tf.Variable(initial), keras.Variable(initial)
-    optimizer = main.FusedOptimizer("nesterov" if nesterov else "momentum", [ours], 0.001, momentum=0.9)
+    optimizer = training.FusedOptimizer("nesterov" if nesterov else "momentum", [ours], 0.001, momentum=0.9)
     reference = keras.optimizers.SGD(0.001, momentum=0.9, nesterov=nesterov)
     gradients = [tf.constant(rng.normal(size=(7, 5)).astype(np.float32)) for _ in range(20)]
     for step, gradient in enumerate(gradients):
@@ -191,21 +197,21 @@ def test_fused_momentum_matches_keras(nesterov):
     np.testing.assert_allclose(ours.numpy(), weights, rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("arch", main.ARCHITECTURES)
+@pytest.mark.parametrize("arch", study.ARCHITECTURES)
 @pytest.mark.parametrize("batch_size", [1, 5, 32])
 def test_written_out_gradients_match_keras_and_a_gradient_tape(arch, batch_size):
     import keras
     import tensorflow as tf
-    data = main.prepare_data(main.load_mnist(), batch_size, 1)
+    data = mnist.prepare_data(mnist.load_mnist(), batch_size, 1)
     images, labels = tf.constant(data["x_train"]), tf.constant(data["y_train"])
     keras.utils.set_random_seed(batch_size)
-    model = main.build_model(arch)
+    model = networks.build_model(arch)
     weights = [variable.value for variable in model.trainable_variables]
     with tf.GradientTape() as tape:
         expected_loss = tf.reduce_mean(
             keras.losses.sparse_categorical_crossentropy(labels, model(images, training=True)))
     expected_gradients = tape.gradient(expected_loss, weights)
-    loss, gradients = main.loss_and_gradients(arch, weights, images, labels)
+    loss, gradients = networks.loss_and_gradients(arch, weights, images, labels)
     np.testing.assert_allclose(float(loss), float(expected_loss), rtol=1e-6)
     assert len(gradients) == len(weights)
     for gradient, expected in zip(gradients, expected_gradients):
@@ -218,14 +224,14 @@ def test_written_out_gradients_match_keras_and_a_gradient_tape(arch, batch_size)
 # ---------------------------------------------------------------- training
 @pytest.fixture(scope="module")
 def small_data():
-    return main.prepare_data(main.load_mnist(), 400, 300)
+    return mnist.prepare_data(mnist.load_mnist(), 400, 300)
 
 
 def test_branched_runs_equal_separate_runs(small_data):
-    settings = main.Settings(train_size=400, test_size=300, epochs_per_stage=1)
-    together = main.train_runs("mlp300", "adam", 3, main.SCHEDULES, settings, small_data)
-    for schedule in main.SCHEDULES:
-        alone = main.train_runs("mlp300", "adam", 3, (schedule,), settings, small_data)
+    settings = study.Settings(train_size=400, test_size=300, epochs_per_stage=1)
+    together = training.train_runs("mlp300", "adam", 3, study.SCHEDULES, settings, small_data)
+    for schedule in study.SCHEDULES:
+        alone = training.train_runs("mlp300", "adam", 3, (schedule,), settings, small_data)
         assert without_seconds(alone)[schedule] == without_seconds(together)[schedule]
     # The schedules really differ after the shared first stage.
     assert together["dlr"]["test_loss"][0] == together["ibs"]["test_loss"][0]
@@ -235,10 +241,10 @@ def test_branched_runs_equal_separate_runs(small_data):
 
 def test_branched_runs_equal_separate_runs_with_momentum(small_data):
     # ibs_lr and ibs_mom share no epoch with the rest: they branch from the initial weights.
-    settings = main.Settings(train_size=400, test_size=300, epochs_per_stage=1)
-    together = main.train_runs("mlp300", "nesterov", 2, main.ALL_SCHEDULES, settings, small_data)
+    settings = study.Settings(train_size=400, test_size=300, epochs_per_stage=1)
+    together = training.train_runs("mlp300", "nesterov", 2, study.ALL_SCHEDULES, settings, small_data)
     for schedule in ("ibs", "ibs_lr", "ibs_mom"):
-        alone = main.train_runs("mlp300", "nesterov", 2, (schedule,), settings, small_data)
+        alone = training.train_runs("mlp300", "nesterov", 2, (schedule,), settings, small_data)
         assert without_seconds(alone)[schedule] == without_seconds(together)[schedule]
     assert together["ibs_mom"]["momentum"] == [pytest.approx(0.98)] * 4
     assert together["ibs_lr"]["batch_size"] == [20, 100, 400, 400]
@@ -246,11 +252,11 @@ def test_branched_runs_equal_separate_runs_with_momentum(small_data):
 
 
 def test_original_reset_changes_adam_but_not_plain_sgd(small_data):
-    fixed = main.Settings(train_size=400, test_size=300, epochs_per_stage=1)
-    reset = main.Settings(train_size=400, test_size=300, epochs_per_stage=1, original_optimizer_reset=True)
+    fixed = study.Settings(train_size=400, test_size=300, epochs_per_stage=1)
+    reset = study.Settings(train_size=400, test_size=300, epochs_per_stage=1, original_optimizer_reset=True)
     for optimizer, should_differ in (("adam", True), ("sgd", False), ("momentum", True), ("nesterov", True)):
-        a = main.train_runs("mlp300", optimizer, 0, ("dlr",), fixed, small_data)["dlr"]
-        b = main.train_runs("mlp300", optimizer, 0, ("dlr",), reset, small_data)["dlr"]
+        a = training.train_runs("mlp300", optimizer, 0, ("dlr",), fixed, small_data)["dlr"]
+        b = training.train_runs("mlp300", optimizer, 0, ("dlr",), reset, small_data)["dlr"]
         assert (a["test_loss"] != b["test_loss"]) == should_differ
         assert a["test_loss"][0] == b["test_loss"][0]  # The first epoch starts fresh either way.
 
@@ -287,8 +293,8 @@ def test_smoke_grid_schema_and_figures(smoke_study):
     plotted = subprocess.run([sys.executable, os.path.join(ROOT, "plots.py"), "--results",
                               str(smoke_study / "results.pickle")], capture_output=True, text=True, cwd=ROOT)
     assert plotted.returncode == 0, plotted.stderr
-    for arch in main.ARCHITECTURES:
-        for optimizer in main.OPTIMIZERS:
+    for arch in study.ARCHITECTURES:
+        for optimizer in study.OPTIMIZERS:
             figure = smoke_study / f"accuracy_epoch_{arch}_{optimizer}.png"
             assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (smoke_study / "overview.png").stat().st_size > 10_000
@@ -327,15 +333,15 @@ def test_an_interrupted_study_keeps_finished_runs_and_resumes(tmp_path):
     args = [sys.executable, os.path.join(ROOT, "main.py"), "--archs", "mlp300", "--optimizers", "sgd",
             "--seeds", "4", "--train-size", "3000", "--test-size", "500", "--jobs", "1", "--out", str(tmp_path)]
     # Ctrl-C's signal, even where this test runs as a background job, which starts with SIGINT ignored.
-    study = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     runs_dir = tmp_path / "runs"
     deadline = time.monotonic() + 120
     while not (runs_dir.exists() and any(runs_dir.glob("*.pickle"))) and time.monotonic() < deadline:
         time.sleep(0.05)
-    study.send_signal(signal.SIGINT)
-    _, stderr = study.communicate(timeout=60)
-    assert study.returncode == 130, stderr
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
     assert "Run the same command again to resume" in stderr and "Traceback" not in stderr
     kept = {path.name: path.stat().st_mtime_ns for path in runs_dir.glob("*.pickle")}
     assert 1 <= len(kept) < 12
@@ -389,28 +395,27 @@ def test_a_train_size_beyond_the_data_is_refused(tmp_path):
 
 
 def test_vendored_file_is_checksummed_and_falls_back_to_keras(tmp_path, monkeypatch):
-    arrays = main.load_mnist()
+    arrays = mnist.load_mnist()
     assert [a.shape for a in arrays] == [(60000, 28, 28), (60000,), (10000, 28, 28), (10000,)]
     assert arrays[1][:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
 
     corrupt = tmp_path / "mnist.npz"
-    corrupt.write_bytes(open(main.DEFAULT_DATA, "rb").read()[:-10] + b"0123456789")
-    monkeypatch.setattr(main, "DEFAULT_DATA", str(corrupt))
-    with pytest.raises(main.DataError, match="corrupt.*git checkout data/mnist.npz"):
-        main.load_mnist()
+    corrupt.write_bytes(open(mnist.DEFAULT_DATA, "rb").read()[:-10] + b"0123456789")
+    monkeypatch.setattr(mnist, "DEFAULT_DATA", str(corrupt))
+    with pytest.raises(mnist.DataError, match="corrupt.*git checkout data/mnist.npz"):
+        mnist.load_mnist()
 
     # With the file gone, Keras's downloader is the fallback; offline it fails clearly.
-    main.load_tensorflow()
-    monkeypatch.setattr(main, "DEFAULT_DATA", str(tmp_path / "gone.npz"))
+    monkeypatch.setattr(mnist, "DEFAULT_DATA", str(tmp_path / "gone.npz"))
     tiny = np.zeros((3, 28, 28), np.uint8), np.zeros(3, np.uint8)
-    monkeypatch.setattr(main.keras.datasets.mnist, "load_data", lambda: (tiny, tiny))
-    assert main.load_mnist()[0].shape == (3, 28, 28)
+    monkeypatch.setattr(networks.keras.datasets.mnist, "load_data", lambda: (tiny, tiny))
+    assert mnist.load_mnist()[0].shape == (3, 28, 28)
 
     def offline():
         raise OSError("no network")
-    monkeypatch.setattr(main.keras.datasets.mnist, "load_data", offline)
-    with pytest.raises(main.DataError, match="missing and MNIST could not be downloaded"):
-        main.load_mnist()
+    monkeypatch.setattr(networks.keras.datasets.mnist, "load_data", offline)
+    with pytest.raises(mnist.DataError, match="missing and MNIST could not be downloaded"):
+        mnist.load_mnist()
 
 
 # ---------------------------------------------------------------- results folders people share
@@ -507,9 +512,9 @@ def test_untrusted_and_damaged_run_files_are_never_run_but_named_set_aside_and_t
 
 def test_two_processes_on_one_folder_share_the_work(smoke_study, tmp_path):
     # Two seeds of one architecture and both optimizers: 4 groups, 12 runs, one folder.
-    grid = ["--archs", "mlp300", "--seeds", "2", "--train-size", "600", "--test-size", "500",
+    grid_arguments = ["--archs", "mlp300", "--seeds", "2", "--train-size", "600", "--test-size", "500",
             "--epochs-per-stage", "1", "--jobs", "1", "--out", str(tmp_path)]
-    processes = [subprocess.Popen([sys.executable, os.path.join(ROOT, "main.py"), *grid], cwd=ROOT,
+    processes = [subprocess.Popen([sys.executable, os.path.join(ROOT, "main.py"), *grid_arguments], cwd=ROOT,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [process.communicate(timeout=300) for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs
@@ -517,7 +522,7 @@ def test_two_processes_on_one_folder_share_the_work(smoke_study, tmp_path):
     assert sum(trained) == 12, outputs
     shared = load_pickle(tmp_path / "results.pickle")
     assert len(shared["runs"]) == 12 and shared["missing"] == []
-    one_process = run_main(*grid[:-1], str(tmp_path / "alone"))
+    one_process = run_main(*grid_arguments[:-1], str(tmp_path / "alone"))
     assert one_process.returncode == 0
     alone = load_pickle(tmp_path / "alone" / "results.pickle")
     assert without_seconds(shared["runs"]) == without_seconds(alone["runs"])
@@ -531,15 +536,15 @@ def test_two_processes_on_one_folder_share_the_work(smoke_study, tmp_path):
 def test_a_claim_is_exclusive_and_ends_with_a_killed_process(tmp_path):
     path = str(tmp_path / "claims" / "mlp300_sgd_seed0.lock")
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import main, time\nwith main.claim({path!r}) as held:\n"
+        [sys.executable, "-c", f"import runfiles, time\nwith runfiles.claim({path!r}) as held:\n"
                                "    print(held, flush=True)\n    time.sleep(60)"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "True"
-    with main.claim(path) as held:
+    with runfiles.claim(path) as held:
         assert held is False
     holder.kill()
     holder.wait(timeout=30)
-    with main.claim(path) as held:
+    with runfiles.claim(path) as held:
         assert held is True
     assert not os.path.exists(path)  # The holder removes its lock file when done.
 
@@ -562,8 +567,8 @@ def test_a_save_that_fails_part_way_leaves_no_partial_file(tmp_path, monkeypatch
     def fill_the_disk(payload, stream):
         stream.write(b"\x80\x05partial")
         raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(main.pickle, "dump", fill_the_disk)
+    monkeypatch.setattr(runfiles.pickle, "dump", fill_the_disk)
     target = tmp_path / "mlp300_sgd_dlr_seed0.pickle"
-    with pytest.raises(main.StudyError, match="cannot save .*No space left on device"):
-        main.save_atomically({"key": 1}, str(target))
+    with pytest.raises(runfiles.StudyError, match="cannot save .*No space left on device"):
+        runfiles.save_atomically({"key": 1}, str(target))
     assert list(tmp_path.iterdir()) == []

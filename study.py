@@ -1,0 +1,273 @@
+"""The study's vocabulary: its names, its settings, its schedules and its margin.
+
+Everything here is plain Python and numpy, so that main.py's bookkeeping,
+plots.py and the tests read one definition without importing TensorFlow or
+matplotlib:
+
+- the codes of the networks, optimizers and schedules, and their display names;
+- the equivalence margin and the level of its tests (the margin is argued in
+  README.md, "Findings");
+- Settings, the one frozen record of everything that can change a number;
+- the stage schedule: the learning rate, batch size and momentum of every
+  stage and epoch of a run, and the updates it takes;
+- the one load-time migration step that brings run files and results pickles
+  written by older versions of the code up to today's schema.
+
+A new schedule is a branch of stage_schedule and a line in SCHEDULE_NAMES; a
+new network is a line in ARCHITECTURE_NAMES and a model in networks.py.
+"""
+import dataclasses
+import math
+
+# ----------------------------------------------------------------------------
+# Names
+# ----------------------------------------------------------------------------
+# Display names, in the order that figures and tables list them.
+ARCHITECTURE_NAMES = {"mlp300": "300-unit MLP", "mlp500_150": "500-150 MLP", "lenet5": "LeNet-5"}
+OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "SGD + momentum", "nesterov": "Nesterov", "adam": "Adam"}
+SCHEDULE_NAMES = {
+    "dlr": "decaying learning rate (dlr)",
+    "ibs": "increasing batch size (ibs)",
+    "hyb": "hybrid (hyb)",
+    "ibs_lr": "increased learning rate (ibs_lr)",
+    "ibs_mom": "increased momentum (ibs_mom)",
+}
+
+ARCHITECTURES = tuple(ARCHITECTURE_NAMES)
+ALL_OPTIMIZERS = tuple(OPTIMIZER_NAMES)
+ALL_SCHEDULES = tuple(SCHEDULE_NAMES)
+# The original study's optimizers and schedules are the default grid; the
+# others test the paper's further claims and run only when asked for.
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("dlr", "ibs", "hyb")
+# SGD with momentum and with Nesterov momentum have a momentum coefficient m
+# that enters the noise scale as g = lr * N / (B * (1 - m)).
+MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
+# ibs_mom raises the momentum coefficient, so it runs only with the optimizers
+# that have one; every other schedule runs with every optimizer.
+SCHEDULE_OPTIMIZERS = {"ibs_mom": MOMENTUM_OPTIMIZERS}
+
+# The per-epoch lists every run records.
+RUN_METRICS = ("test_accuracy", "test_loss", "train_loss", "learning_rate", "batch_size", "momentum",
+               "updates", "seconds")
+
+# ----------------------------------------------------------------------------
+# The equivalence margin
+# ----------------------------------------------------------------------------
+# Two schedules count as equivalent when their final test accuracies differ by
+# less than this many percentage points, shown by two one-sided paired t-tests
+# at EQUIVALENCE_ALPHA each (README.md, "Findings", says why this margin).
+EQUIVALENCE_MARGIN_PP = 0.1
+EQUIVALENCE_ALPHA = 0.05
+# The verdicts of that test, in the order tables and tallies list them.
+VERDICTS = ("equivalent", "undecided", "not equivalent")
+
+# What a run file or a pickle says of a machine or version it does not record.
+NOT_RECORDED = "not recorded"
+
+
+# ----------------------------------------------------------------------------
+# Settings: everything that can change a number in the results
+# ----------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    # The original study used the first 20,000 training images, so that a run
+    # at batch size 4 stays short; all 10,000 test images score every epoch.
+    train_size: int = 20_000
+    test_size: int = 10_000
+    # 12 epochs in 4 stages of 3: the noise scale drops by stage_factor at
+    # each stage boundary, as the learning rate would in a step decay.
+    epochs_per_stage: int = 3
+    num_stages: int = 4
+    stage_factor: float = 5.0
+    # Batch size 4 makes the first stage noisy enough for the later batch
+    # growth (up to 500) to matter on a data set this small.
+    base_batch_size: int = 4
+    # The original's base learning rates; Adam's other settings are Keras's.
+    sgd_learning_rate: float = 0.01
+    adam_learning_rate: float = 0.001
+    adam_beta_1: float = 0.9
+    adam_beta_2: float = 0.999
+    adam_epsilon: float = 1e-7
+    # SGD with (Nesterov) momentum m = 0.9 at lr 0.001: lr / (1 - m) = 0.01,
+    # plain SGD's rate, so every stage has plain SGD's noise scale and the
+    # plain-SGD runs are their yardstick.
+    momentum_learning_rate: float = 0.001
+    momentum_coefficient: float = 0.9
+    # ibs_lr and ibs_mom start at a batch this many times the base and keep
+    # the noise scale by raising lr, or dividing 1 - m, by the same factor.
+    fewer_updates_factor: float = 5.0
+    # True reproduces the original code's flaw: a fresh optimizer at every
+    # epoch for dlr and hyb, which throws away Adam's moments and step count.
+    original_optimizer_reset: bool = False
+    # Digest of the four data arrays, so runs on other data never mix.
+    data_fingerprint: str = ""
+
+    @property
+    def epochs(self):
+        return self.epochs_per_stage * self.num_stages
+
+    def base_learning_rate(self, optimizer_name):
+        return {"sgd": self.sgd_learning_rate, "momentum": self.momentum_learning_rate,
+                "nesterov": self.momentum_learning_rate, "adam": self.adam_learning_rate}[optimizer_name]
+
+    def base_momentum(self, optimizer_name):
+        """The momentum coefficient m of the noise scale: 0 for plain SGD, Adam's beta_1 for Adam."""
+        return {"sgd": 0.0, "momentum": self.momentum_coefficient, "nesterov": self.momentum_coefficient,
+                "adam": self.adam_beta_1}[optimizer_name]
+
+
+SETTING_NAMES = tuple(field.name for field in dataclasses.fields(Settings))
+
+
+# ----------------------------------------------------------------------------
+# Schedules
+# ----------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class EpochPlan:
+    learning_rate: float
+    batch_size: int
+    # The momentum coefficient m (recorded only, for plain SGD and Adam).
+    momentum: float
+    # Whether the epoch starts with a fresh optimizer (the original's flaw).
+    reset_optimizer: bool
+
+
+def stage_schedule(schedule, stage, base_learning_rate, base_batch_size=4, factor=5.0, base_momentum=0.0,
+                   fewer_updates_factor=5.0):
+    """(learning rate, batch size, momentum) of one stage.
+
+    Every schedule divides the noise scale g = lr * N / (B * (1 - m)) by
+    factor per stage:
+
+        dlr      decaying learning rate   lr / 5^s,        batch 4
+        ibs      increasing batch size    lr,              batch 4 * 5^s
+        hyb      hybrid                   lr / sqrt(5)^s,  batch round(4 * sqrt(5)^s)
+        ibs_lr   increased learning rate  5 * lr,          batch 20 * 5^s
+        ibs_mom  increased momentum       lr,              batch 20 * 5^s,  1 - m divided by 5
+
+    ibs_lr and ibs_mom start at fewer_updates_factor times the batch, and keep
+    g by raising lr, or dividing 1 - m, by as much.
+    """
+    boost = fewer_updates_factor
+    if schedule == "dlr":
+        return base_learning_rate / factor**stage, base_batch_size, base_momentum
+    if schedule == "ibs":
+        return base_learning_rate, int(round(base_batch_size * factor**stage)), base_momentum
+    if schedule == "hyb":
+        root = math.sqrt(factor)
+        return base_learning_rate / root**stage, int(round(base_batch_size * root**stage)), base_momentum
+    if schedule == "ibs_lr":
+        return base_learning_rate * boost, int(round(base_batch_size * boost * factor**stage)), base_momentum
+    if schedule == "ibs_mom":
+        return (base_learning_rate, int(round(base_batch_size * boost * factor**stage)),
+                1 - (1 - base_momentum) / boost)
+    raise ValueError(f"unknown schedule {schedule!r}; choose from {', '.join(ALL_SCHEDULES)}")
+
+
+def check_schedule_fits_optimizer(schedule, optimizer_name):
+    """Raises ValueError for a schedule that the optimizer cannot run (ibs_mom needs a momentum)."""
+    allowed = SCHEDULE_OPTIMIZERS.get(schedule)
+    if allowed is not None and optimizer_name not in allowed:
+        raise ValueError(f"the schedule {schedule} raises the momentum coefficient, which {optimizer_name} does "
+                         f"not have; use it with --optimizers {','.join(allowed)}")
+
+
+def epoch_plans(schedule, optimizer_name, settings):
+    """The plan of every epoch of one run.
+
+    A batch larger than the training set is the training set: one step an
+    epoch, and that is the batch size recorded.
+    """
+    check_schedule_fits_optimizer(schedule, optimizer_name)
+    plans = []
+    for stage in range(settings.num_stages):
+        learning_rate, batch_size, momentum = stage_schedule(
+            schedule, stage, settings.base_learning_rate(optimizer_name), settings.base_batch_size,
+            settings.stage_factor, settings.base_momentum(optimizer_name), settings.fewer_updates_factor)
+        reset = settings.original_optimizer_reset and schedule in ("dlr", "hyb")
+        plan = EpochPlan(learning_rate, min(batch_size, settings.train_size), momentum, reset)
+        plans += [plan] * settings.epochs_per_stage
+    return plans
+
+
+def updates_per_epoch(train_size, batch_size):
+    """Parameter updates in one epoch: a last partial batch is still a step."""
+    return math.ceil(train_size / batch_size)
+
+
+# ----------------------------------------------------------------------------
+# Migration: files written by older versions of the code, read as today's
+# ----------------------------------------------------------------------------
+# Every setting or per-epoch metric added after files were first committed
+# has a default that keeps the old behaviour, and migrate_* fill it in when a
+# file is read. So adding such a setting never invalidates a committed runs
+# folder, and never changes a committed table. The history:
+#
+#   momentum (per-epoch metric)  added with SGD with (Nesterov) momentum; before
+#                                it, plain SGD ran with m = 0 and Adam with its
+#                                beta_1, the only optimizers there were.
+#   provenance (per run)         added with run provenance; older runs have
+#                                None, which reads as "not recorded".
+#
+# A setting added later goes into Settings with its old behaviour as its
+# default, and needs nothing here: missing settings take Settings' defaults.
+
+def _old_momentum(optimizer_name, settings, epochs):
+    """The momentum list of a run saved before the momentum was recorded."""
+    return [float(settings.base_momentum(optimizer_name))] * epochs
+
+
+def migrate_settings(saved):
+    """A saved settings dict with every setting it lacks at its default, as a dict."""
+    defaults = dataclasses.asdict(Settings())
+    return {**{name: defaults[name] for name in SETTING_NAMES if name not in saved}, **saved}
+
+
+def migrate_run_record(record):
+    """A run file's record (key, settings, metrics[, provenance]) in today's schema.
+
+    Returns a new dict; the record is not changed. The record must already
+    have the shape of one (runfiles.run_record_problem checks that).
+    """
+    settings = migrate_settings(record["settings"])
+    metrics = dict(record["metrics"])
+    epochs = len(next(iter(metrics.values())))
+    if "momentum" not in metrics:
+        known = {name: settings[name] for name in SETTING_NAMES}
+        metrics["momentum"] = _old_momentum(record["key"][1], Settings(**known), epochs)
+    return {**record, "settings": settings, "metrics": metrics, "provenance": record.get("provenance")}
+
+
+def migrate_results(results):
+    """A results pickle's dict in today's schema: every setting, per-run provenance, momentum lists.
+
+    Returns a new dict, or the input unchanged when it is not shaped enough
+    to migrate (the shape check that follows names what is wrong).
+    """
+    if not isinstance(results, dict) or not isinstance(results.get("config"), dict) \
+            or not isinstance(results.get("runs"), dict):
+        return results
+    config = migrate_settings(results["config"])
+    known = {name: config[name] for name in SETTING_NAMES}
+    try:
+        settings = Settings(**known)
+    except TypeError:  # A field of the wrong type is for the shape check to name.
+        return results
+    config.setdefault("epochs", settings.epochs)
+    optimizers = list(config.get("optimizers") or sorted({key[1] for key in results["runs"]
+                                                          if isinstance(key, tuple) and len(key) == 4}))
+    config.setdefault("learning_rates", {name: settings.base_learning_rate(name) for name in optimizers
+                                         if name in OPTIMIZER_NAMES})
+    runs = {}
+    for key, run in results["runs"].items():
+        if isinstance(run, dict) and "momentum" not in run and isinstance(key, tuple) and len(key) == 4 \
+                and key[1] in OPTIMIZER_NAMES and isinstance(run.get("learning_rate"), list):
+            run = {**run, "momentum": _old_momentum(key[1], settings, len(run["learning_rate"]))}
+        runs[key] = run
+    provenance = results.get("provenance")
+    if not isinstance(provenance, dict):
+        provenance = {key: None for key in runs}
+    return {**results, "config": config, "runs": runs, "provenance": provenance,
+            "missing": results.get("missing", [])}
+
