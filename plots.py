@@ -53,7 +53,8 @@ import matplotlib
 
 # Agg draws straight to PNG files and works without a display.
 matplotlib.use("Agg")
-import matplotlib.patches  # noqa: E402  (the backend must be chosen first)
+import matplotlib.font_manager  # noqa: E402  (the backend must be chosen first)
+import matplotlib.patches  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -1099,19 +1100,83 @@ def _epoch_axis(axes, epochs, config):
     axes.set_xlabel("epoch (dotted lines: stage boundaries)")
 
 
+# Figures whose width grows with their panels are at least as wide as the
+# figures of one cell, so that the title and the legend below the panels need
+# not be squeezed into the width of a single narrow panel.
+MIN_FIGURE_WIDTH = 7.0
+# Text centred on the figure (its title, the legend below the panels) is kept
+# this much narrower than the figure, so that rounding cannot push it off.
+FIGURE_TEXT_MARGIN = 0.1
+# A title centred on the axes of a one-panel figure sits right of the figure's
+# centre by half the room the y axis's labels take at the left, so it is kept
+# narrower than the figure by about twice that room.
+AXES_TITLE_MARGIN = 1.6
+
+
+def _text_width(figure, text, fontsize):
+    """Width in inches of the widest line of text at fontsize, as the figure would draw it."""
+    renderer = figure.canvas.get_renderer()
+    font = matplotlib.font_manager.FontProperties(size=fontsize)
+    return max(renderer.get_text_width_height_descent(line, font, ismath=False)[0]
+               for line in text.split("\n")) / figure.dpi
+
+
+def _fill_to_figure(figure, text, fontsize, width=None, margin=FIGURE_TEXT_MARGIN):
+    """text filled to lines of width characters (None: left as it is), and wrapped narrower
+    where a line would still be wider than the figure less margin inches."""
+    available = figure.get_figwidth() - margin
+    filled = text if width is None else textwrap.fill(text, width)
+    width = width or len(text)
+    while _text_width(figure, filled, fontsize) > available and width > 20:
+        width -= 1
+        filled = textwrap.fill(text, width)
+    return filled
+
+
+def _suptitle(figure, title, fontsize, width=None):
+    """The figure's title, filled to width characters (None: one line) and to the figure."""
+    figure.suptitle(_fill_to_figure(figure, title, fontsize, width), fontsize=fontsize)
+
+
+def _legend_below(figure, handles, ncol, **options):
+    """A legend centred below the panels in ncol columns, or fewer if it would be wider than
+    the figure; a title wider than the figure is wrapped.
+
+    options are figure.legend's (fontsize, frameon, title, title_fontsize).
+    """
+    title = options.get("title")
+    if title:
+        options["title"] = _fill_to_figure(
+            figure, title, options.get("title_fontsize") or matplotlib.rcParams["font.size"])
+    available = figure.get_figwidth() - FIGURE_TEXT_MARGIN
+    while True:
+        legend = figure.legend(handles=handles, loc="outside lower center", ncol=ncol,
+                               **options)
+        width = legend.get_window_extent(figure.canvas.get_renderer()).width / figure.dpi
+        if width <= available or ncol == 1:
+            return legend
+        legend.remove()
+        ncol -= 1
+
+
 def _new_figure(title, size=(7, 4.8)):
     # Constrained layout keeps the title, the subtitle and the axes apart.
     figure, axes = plt.subplots(figsize=size, layout="constrained")
     # A title naming departed settings is too wide for one line at this size.
-    figure.suptitle(textwrap.fill(title, 72), fontsize=12)
+    _suptitle(figure, title, 12, 72)
     axes.grid(True, which="major", alpha=0.3)
     return figure, axes
 
 
 def _subtitle(axes, first_line, *notes):
-    """Small grey text above the axes: first_line, then any non-empty notes on a second line."""
+    """Small grey text above the axes: first_line, then any non-empty notes on a second line.
+
+    Either is wrapped where it would reach past the figure's edge.
+    """
     notes = "; ".join(note for note in notes if note)
-    axes.set_title(first_line + (f"\n{notes}" if notes else ""), fontsize=9, color="0.3")
+    lines = [_fill_to_figure(axes.figure, line, 9, margin=AXES_TITLE_MARGIN)
+             for line in (first_line, notes) if line]
+    axes.set_title("\n".join(lines), fontsize=9, color="0.3")
 
 
 # PNG text chunks would otherwise name the matplotlib version, so that the same
@@ -1141,8 +1206,7 @@ def _schedule_legend(figure, axes, inside_location):
         axes.legend(loc=inside_location, fontsize=9)
     else:
         # Five curves leave no corner free, so the legend sits under the axes.
-        figure.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=9,
-                      frameon=False)
+        _legend_below(figure, handles, 2, fontsize=9, frameon=False)
 
 
 def _seed_counts(schedule_runs):
@@ -1299,7 +1363,7 @@ def plot_schedules(results, path):
                                   layout="constrained")
     rate_axes, batch_axes = panels[:2]
     what = "learning rate, batch size and momentum" if momenta else "learning rate and batch size"
-    figure.suptitle(f"Schedules: {what} per epoch{_reset_suffix(config)}", fontsize=12)
+    _suptitle(figure, f"Schedules: {what} per epoch{_reset_suffix(config)}", 12)
     rate_values, batch_values = set(), set()
     for schedule in ordered(by_schedule, SCHEDULE_NAMES):
         optimizer, run = by_schedule[schedule]
@@ -1341,8 +1405,7 @@ def plot_schedules(results, path):
         axes.grid(True, alpha=0.3)
     # Below the panels the legend hides no line, however many schedules there are.
     handles, _ = batch_axes.get_legend_handles_labels()
-    figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5),
-                  fontsize=9, frameon=False)
+    _legend_below(figure, handles, min(len(handles), 5), fontsize=9, frameon=False)
     return _save(figure, path)
 
 
@@ -1409,11 +1472,11 @@ def plot_noise_scale(results, path):
     rows = math.ceil(len(optimizers) / columns)
     figure, panels = plt.subplots(rows, columns, figsize=(6.2 * columns, 4.4 * rows + 1.0),
                                   squeeze=False, layout="constrained")
-    figure.suptitle(textwrap.fill(
-        f"Noise scale g per epoch (lr learning rate, N = {config['train_size']:,} training "
-        "images, B batch size" + (", m momentum coefficient" if any(
-            optimizer in ("momentum", "nesterov") for optimizer in optimizers) else "")
-        + ")" + _reset_suffix(config), 110), fontsize=12)
+    _suptitle(figure,
+              f"Noise scale g per epoch (lr learning rate, N = {config['train_size']:,} training "
+              "images, B batch size" + (", m momentum coefficient" if any(
+                  optimizer in ("momentum", "nesterov") for optimizer in optimizers) else "")
+              + ")" + _reset_suffix(config), 12, 110)
     all_schedules = set()
     for axes, optimizer in zip(panels.flat, optimizers):
         schedules = ordered([schedule for name, schedule in scales if name == optimizer],
@@ -1453,8 +1516,7 @@ def plot_noise_scale(results, path):
     handles = [plt.Line2D([], [], label=SCHEDULE_NAMES.get(schedule, schedule),
                           **SCHEDULE_STYLES.get(schedule, {}))
                for schedule in ordered(all_schedules, SCHEDULE_NAMES)]
-    figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 3),
-                  fontsize=10, frameon=False)
+    _legend_below(figure, handles, min(len(handles), 3), fontsize=10, frameon=False)
     return _save(figure, path)
 
 
@@ -1508,11 +1570,11 @@ def plot_overview(results, path):
     architectures, optimizers = selected_architectures_and_optimizers(results)
     epochs_per_stage = config.get("epochs_per_stage", 3)
     figure, panels = plt.subplots(len(optimizers), len(architectures),
-                                  figsize=(4.6 * len(architectures), 3.4 * len(optimizers) + 1.2),
+                                  figsize=(max(4.6 * len(architectures), MIN_FIGURE_WIDTH),
+                                           3.4 * len(optimizers) + 1.2),
                                   squeeze=False, layout="constrained")
-    figure.suptitle(f"Test accuracy on MNIST ({config['train_size']:,} training images): "
-                    f"decaying learning rate vs increasing batch size{_reset_suffix(config)}",
-                    fontsize=14)
+    _suptitle(figure, f"Test accuracy on MNIST ({config['train_size']:,} training images): "
+              f"decaying learning rate vs increasing batch size{_reset_suffix(config)}", 14)
     clipped_notes = []
     for row, optimizer in enumerate(optimizers):
         for column, arch in enumerate(architectures):
@@ -1545,8 +1607,7 @@ def plot_overview(results, path):
         "dotted lines: stage boundaries",
         "epoch 1 is below the y range" if any(clipped_notes) else ""]))
     # Three schedules fit in one row; five long names would run off the figure.
-    figure.legend(handles=handles, loc="outside lower center",
-                  ncol=len(handles) if len(handles) <= 3 else 3, fontsize=11,
+    _legend_below(figure, handles, len(handles) if len(handles) <= 3 else 3, fontsize=11,
                   frameon=False, title=explanation, title_fontsize=10)
     return _save(figure, path)
 
@@ -1594,11 +1655,11 @@ def plot_cost_of_fewer_updates(points, optimizer, config, path):
     """
     architectures = list(points)
     figure, panels = plt.subplots(1, len(architectures),
-                                  figsize=(4.6 * len(architectures) + 0.6, 5.0), squeeze=False,
-                                  sharey=True, layout="constrained")
-    figure.suptitle(textwrap.fill(
-        f"{OPTIMIZER_NAMES.get(optimizer, optimizer)}: what each cut in parameter updates "
-        f"costs in final test accuracy{_reset_suffix(config)}", 100), fontsize=12)
+                                  figsize=(max(4.6 * len(architectures) + 0.6, MIN_FIGURE_WIDTH),
+                                           5.0),
+                                  squeeze=False, sharey=True, layout="constrained")
+    _suptitle(figure, f"{OPTIMIZER_NAMES.get(optimizer, optimizer)}: what each cut in parameter "
+              f"updates costs in final test accuracy{_reset_suffix(config)}", 12, 100)
     schedules, spread = [], False
     for axes, arch in zip(panels[0], architectures):
         axes.axhspan(-EQUIVALENCE_MARGIN_PP, EQUIVALENCE_MARGIN_PP, color="0.85", linewidth=0,
@@ -1652,8 +1713,7 @@ def plot_cost_of_fewer_updates(points, optimizer, config, path):
     explanation = "; ".join(filter(None, [
         "paired by seed", "bars: 95% Student-t interval of the mean difference",
         "markers with equal updates are set slightly apart" if spread else ""]))
-    figure.legend(handles=handles, loc="outside lower center",
-                  ncol=len(handles) if len(handles) <= 4 else 3, fontsize=9,
+    _legend_below(figure, handles, len(handles) if len(handles) <= 4 else 3, fontsize=9,
                   frameon=False, title=explanation, title_fontsize=9)
     return _save(figure, path)
 

@@ -16,6 +16,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
 import plots  # noqa: E402
+import matplotlib.text  # noqa: E402  (after plots, which chooses the backend)
 
 ARCHITECTURES = ("mlp300", "mlp500_150", "lenet5")
 OPTIMIZERS = ("sgd", "adam")
@@ -1159,3 +1160,73 @@ def test_stage_differences_pair_seeds_at_every_stage_end_and_name_the_batch(tmp_
     table_row = [line for line in path.read_text().splitlines() if "(ibs_lr)" in line]
     assert len(table_row) == 1
     assert "B = 2,500 (N/8): +0.20 [" in table_row[0] and table_row[0].rstrip(" |").endswith("U")
+
+
+# ---------------------------------------------------------------------------
+# Every text inside the canvas
+# ---------------------------------------------------------------------------
+
+def one_optimizer_study():
+    """One optimizer on one architecture with every schedule it runs, as in results/large_batch
+    and results/original_reset, with the settings that lengthen the titles; ibs has one seed
+    fewer, which lengthens the notes on the seeds."""
+    archs, optimizers = ["lenet5"], ["momentum"]
+    config = make_new_config(archs=archs, optimizers=optimizers, machines=(MACHINE_A,))
+    config.update(base_batch_size=32, original_optimizer_reset=True)
+    finals = new_grid_accuracies(archs=archs, optimizers=optimizers)
+    del finals[("lenet5", "momentum", "ibs", 1)]
+    return make_results(finals, config, with_momentum=True)
+
+
+def four_optimizer_study():
+    """SGD, momentum, Nesterov and Adam on two architectures, with ibs_lr and (for momentum
+    and Nesterov) ibs_mom."""
+    archs = ["mlp300", "lenet5"]
+    return make_results(new_grid_accuracies(archs=archs),
+                        make_new_config(archs=archs, machines=(MACHINE_A, MACHINE_B)),
+                        with_momentum=True)
+
+
+@pytest.mark.parametrize("make_study", [one_optimizer_study, four_optimizer_study],
+                         ids=["one optimizer", "four optimizers"])
+def test_every_figure_keeps_all_its_text_inside_the_canvas(make_study, monkeypatch, tmp_path):
+    # Only the texts a figure draws count: tick labels outside the axis range
+    # are visible artists that are never drawn. They are caught by recording
+    # every Text (titles, legend texts and titles, labels, tick labels,
+    # annotations) that draws itself.
+    drawn = []
+    draw_text = matplotlib.text.Text.draw
+
+    def record(text, renderer):
+        drawn.append(text)
+        return draw_text(text, renderer)
+
+    offenders, checked = [], []
+
+    def check_then_close(figure, path):
+        drawn.clear()
+        figure.canvas.draw()
+        renderer = figure.canvas.get_renderer()
+        canvas = figure.bbox
+        for text in drawn:
+            if not text.get_visible() or not text.get_text().strip():
+                continue
+            extent = text.get_window_extent(renderer)
+            # One pixel of tolerance for rounding.
+            if (extent.x0 < canvas.x0 - 1 or extent.x1 > canvas.x1 + 1
+                    or extent.y0 < canvas.y0 - 1 or extent.y1 > canvas.y1 + 1):
+                offenders.append(
+                    f"{Path(path).name}: {text.get_text()!r} spans x {extent.x0:.0f} to "
+                    f"{extent.x1:.0f}, y {extent.y0:.0f} to {extent.y1:.0f} of a "
+                    f"{canvas.width:.0f} x {canvas.height:.0f} canvas")
+        checked.append(Path(path).name)
+        plots.plt.close(figure)
+        return Path(path)
+
+    monkeypatch.setattr(matplotlib.text.Text, "draw", record)
+    monkeypatch.setattr(plots, "_save", check_then_close)
+    written, skipped = plots.draw_all_figures(make_study(), tmp_path)
+    assert skipped == [] and sorted(checked) == sorted(path.name for path in written)
+    assert {"overview.png", "noise_scale.png", "schedules.png"} <= set(checked)
+    assert any(name.startswith("cost_of_fewer_updates_") for name in checked)
+    assert offenders == [], "text outside the canvas:\n" + "\n".join(offenders)
