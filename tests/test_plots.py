@@ -15,6 +15,12 @@ from scipy import stats
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+import analysis  # noqa: E402
+import equivalence  # noqa: E402
+import figures  # noqa: E402
+import provenance as provenance_records  # noqa: E402
+import study  # noqa: E402
+import tables  # noqa: E402
 import plots  # noqa: E402
 import matplotlib.text  # noqa: E402  (after plots, which chooses the backend)
 
@@ -48,7 +54,7 @@ def make_run(optimizer, schedule, final_accuracy, epochs_per_stage=3, stages=4,
     with_momentum adds the per-epoch "momentum" list that newer runs carry.
     """
     base_rate = BASE_LEARNING_RATES[optimizer]
-    run = {metric: [] for metric in plots.RUN_METRICS}
+    run = {metric: [] for metric in study.RUN_METRICS}
     momenta = []
     updates = seconds = 0.0
     epochs = epochs_per_stage * stages
@@ -79,14 +85,23 @@ def make_run(optimizer, schedule, final_accuracy, epochs_per_stage=3, stages=4,
         momenta.append(momentum)
     if with_momentum:
         run["momentum"] = momenta
+    else:
+        # A run from before the momentum was recorded: the migration fills it in.
+        del run["momentum"]
     return run
 
 
 def make_results(final_accuracies, config, missing=(), with_momentum=False):
-    """Results dict from {(arch, optimizer, schedule, seed): final accuracy}."""
+    """Results dict from {(arch, optimizer, schedule, seed): final accuracy}, as plots.py reads it.
+
+    Every run gets a provenance record naming the config's machine; the dict
+    goes through the load-time migration, as a pickle read from disk does.
+    """
     runs = {key: make_run(key[1], key[2], accuracy, with_momentum=with_momentum)
             for key, accuracy in final_accuracies.items()}
-    return {"config": config, "runs": runs, "accuracy": {}, "missing": list(missing)}
+    provenance = make_provenance(runs, lambda key: config.get("machine"))
+    return study.migrate_results({"config": config, "runs": runs, "accuracy": {},
+                                  "missing": list(missing), "provenance": provenance})
 
 
 NEW_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
@@ -205,7 +220,7 @@ def test_summary_numbers_match_a_hand_computed_example():
               ("lenet5", "sgd", "hyb", 2): 0.9770}
     results = make_results(finals, make_config(archs=["lenet5"], optimizers=["sgd"],
                                                seeds=[0, 1, 2]))
-    rows = {row["schedule"]: row for row in plots.summarize(results)}
+    rows = {row["schedule"]: row for row in analysis.summarize(results)}
     assert list(rows) == ["dlr", "ibs", "hyb"]
 
     dlr, ibs, hyb = rows["dlr"], rows["ibs"], rows["hyb"]
@@ -232,7 +247,7 @@ def test_summary_numbers_match_a_hand_computed_example():
     half_width_90 = 2.919986 * 0.15 / math.sqrt(3)
     assert ibs["diff_vs_dlr_pp_ci90_low"] == pytest.approx(0.30 - half_width_90, abs=1e-6)
     assert ibs["diff_vs_dlr_pp_ci90_high"] == pytest.approx(0.30 + half_width_90, abs=1e-6)
-    assert ibs["equivalence_margin_pp"] == plots.EQUIVALENCE_MARGIN_PP == 0.1
+    assert ibs["equivalence_margin_pp"] == study.EQUIVALENCE_MARGIN_PP == 0.1
     assert ibs["verdict"] == "undecided"
     assert ibs["tost_p_value"] == pytest.approx(
         stats.ttest_1samp([0.30, 0.15, 0.45], 0.1, alternative="less").pvalue)
@@ -249,8 +264,10 @@ def test_summary_files_format_the_hand_computed_example(tmp_path):
               ("mlp300", "adam", "ibs", 2): 0.9835}
     config = make_config(archs=["mlp300"], optimizers=["adam"], schedules=["dlr", "ibs"],
                          seeds=[0, 1, 2])
-    rows = plots.summarize(make_results(finals, config))
-    markdown = plots.write_summary_markdown(rows, tmp_path / "summary.md", config).read_text()
+    results = make_results(finals, config)
+    rows = analysis.summarize(results)
+    markdown = tables.write_summary_markdown(rows, tmp_path / "summary.md", results["config"],
+                                             results["provenance"]).read_text()
     assert "| 300-unit MLP | Adam | decaying learning rate (dlr) | 3 | 98.00 ± 0.10 |" in markdown
     assert "+0.30 [-0.07, +0.67] | undecided (n = 3, 90% [+0.05, +0.55]) |" in markdown
     assert "| (reference) | (reference) |" in markdown
@@ -258,7 +275,7 @@ def test_summary_files_format_the_hand_computed_example(tmp_path):
             and "TOST" in markdown)
     assert "lies inside (-0.1, +0.1)" in markdown
     assert "wholly outside [-0.1, +0.1]" in markdown
-    with plots.write_summary_csv(rows, tmp_path / "summary.csv").open() as handle:
+    with tables.write_summary_csv(rows, tmp_path / "summary.csv").open() as handle:
         dlr_row, ibs_row = csv.DictReader(handle)
     assert float(dlr_row["final_test_accuracy_mean"]) == pytest.approx(0.98)
     assert dlr_row["diff_vs_dlr_pp_mean"] == ""
@@ -273,37 +290,44 @@ def test_summary_files_format_the_hand_computed_example(tmp_path):
 def test_summary_markdown_flags_the_original_optimizer_reset(tmp_path):
     config = make_config(archs=["lenet5"], optimizers=["adam"], schedules=["dlr"], seeds=[0])
     config["original_optimizer_reset"] = True
-    rows = plots.summarize(make_results({("lenet5", "adam", "dlr", 0): 0.98}, config))
-    markdown = plots.write_summary_markdown(rows, tmp_path / "summary.md", config).read_text()
+    results = make_results({("lenet5", "adam", "dlr", 0): 0.98}, config)
+    rows = analysis.summarize(results)
+    markdown = tables.write_summary_markdown(rows, tmp_path / "summary.md", results["config"],
+                                             results["provenance"]).read_text()
     assert markdown.startswith("# Summary (original optimizer reset)")
     # One seed: the accuracy has no "±" and the dlr row is the reference.
     assert "| 98.00 | 98.00 | 60,000 |" in markdown and "(reference)" in markdown
 
 
+def t_quantile_975(degrees_of_freedom):
+    """Two-sided 95% Student t quantile, t_{0.975, df}, through the project's t_quantile."""
+    return equivalence.t_quantile(0.95, degrees_of_freedom)
+
+
 def test_t_quantiles_come_from_the_student_t_distribution_for_any_degrees_of_freedom():
     # Closed forms: one degree of freedom is the Cauchy distribution.
-    assert plots.t_quantile_975(1) == pytest.approx(math.tan(math.pi * 0.475), rel=1e-9)
-    assert plots.t_quantile_975(2) == pytest.approx(T_975_TWO_DEGREES, rel=1e-9)
+    assert t_quantile_975(1) == pytest.approx(math.tan(math.pi * 0.475), rel=1e-9)
+    assert t_quantile_975(2) == pytest.approx(T_975_TWO_DEGREES, rel=1e-9)
     for degrees in (1, 2, 3, 4, 10, 29, 30, 31, 49, 100, 1000):
-        assert plots.t_quantile_975(degrees) == pytest.approx(stats.t.ppf(0.975, degrees),
+        assert t_quantile_975(degrees) == pytest.approx(stats.t.ppf(0.975, degrees),
                                                               rel=1e-12), degrees
-        assert plots.t_quantile(0.90, degrees) == pytest.approx(stats.t.ppf(0.95, degrees),
+        assert equivalence.t_quantile(0.90, degrees) == pytest.approx(stats.t.ppf(0.95, degrees),
                                                                 rel=1e-12), degrees
     # 49 degrees of freedom (50 seeds) is well above the normal quantile 1.96.
-    assert plots.t_quantile_975(49) == pytest.approx(2.009575, abs=1e-6)
+    assert t_quantile_975(49) == pytest.approx(2.009575, abs=1e-6)
     with pytest.raises(ValueError):
-        plots.t_quantile_975(0)
+        t_quantile_975(0)
 
 
 def test_confidence_intervals_default_to_95_percent_and_take_other_levels():
     values = [0.30, 0.15, 0.45]
     half_width_95 = T_975_TWO_DEGREES * 0.15 / math.sqrt(3)
-    assert plots.mean_with_confidence_interval(values) == pytest.approx(
+    assert equivalence.mean_with_confidence_interval(values) == pytest.approx(
         (0.30, 0.30 - half_width_95, 0.30 + half_width_95))
     half_width_90 = stats.t.ppf(0.95, 2) * 0.15 / math.sqrt(3)
-    assert plots.mean_with_confidence_interval(values, confidence=0.90) == pytest.approx(
+    assert equivalence.mean_with_confidence_interval(values, confidence=0.90) == pytest.approx(
         (0.30, 0.30 - half_width_90, 0.30 + half_width_90))
-    assert plots.mean_with_confidence_interval([0.2]) == (0.2, None, None)
+    assert equivalence.mean_with_confidence_interval([0.2]) == (0.2, None, None)
 
 
 def test_equivalence_test_matches_a_hand_computed_example_and_scipy():
@@ -312,7 +336,7 @@ def test_equivalence_test_matches_a_hand_computed_example_and_scipy():
     # standard error 0.016833. t(0.95, 3) = 2.353363 gives the 90% interval
     # 0.01 ± 0.039614 = [-0.0296, +0.0496], inside (-0.1, +0.1).
     differences = [0.02, -0.03, 0.05, 0.00]
-    outcome = plots.equivalence_test(differences)
+    outcome = equivalence.equivalence_test(differences)
     standard_error = math.sqrt(0.0034 / 3) / 2
     assert outcome["mean"] == pytest.approx(0.01)
     assert outcome["low"] == pytest.approx(0.01 - 2.353363 * standard_error, abs=1e-6)
@@ -324,7 +348,7 @@ def test_equivalence_test_matches_a_hand_computed_example_and_scipy():
     assert p_below_upper > p_above_lower
     assert outcome["p_value"] == pytest.approx(p_below_upper, rel=1e-9)
     assert outcome["p_value"] == pytest.approx(stats.t.cdf(-0.09 / standard_error, 3), rel=1e-9)
-    assert outcome["p_value"] < plots.EQUIVALENCE_ALPHA
+    assert outcome["p_value"] < study.EQUIVALENCE_ALPHA
 
 
 @pytest.mark.parametrize("differences, verdict", [
@@ -337,22 +361,22 @@ def test_equivalence_test_matches_a_hand_computed_example_and_scipy():
     ([0.0, 0.08], "undecided"),
 ])
 def test_equivalence_verdicts_follow_the_90_percent_interval(differences, verdict):
-    outcome = plots.equivalence_test(differences)
+    outcome = equivalence.equivalence_test(differences)
     assert outcome["verdict"] == verdict
     p_value = max(stats.ttest_1samp(differences, -0.1, alternative="greater").pvalue,
                   stats.ttest_1samp(differences, 0.1, alternative="less").pvalue)
     assert outcome["p_value"] == pytest.approx(p_value, rel=1e-9)
     # The verdict "equivalent" and a p-value below alpha are the same statement.
-    assert outcome["p_value"] >= plots.EQUIVALENCE_ALPHA
+    assert outcome["p_value"] >= study.EQUIVALENCE_ALPHA
 
 
 def test_equivalence_test_without_spread_or_with_one_pair():
-    assert plots.equivalence_test([0.3]) == dict(mean=0.3, low=None, high=None, p_value=None,
+    assert equivalence.equivalence_test([0.3]) == dict(mean=0.3, low=None, high=None, p_value=None,
                                                  verdict=None)
     # Identical differences make a zero-width interval, decided by where it lies.
-    inside = plots.equivalence_test([0.02, 0.02, 0.02])
+    inside = equivalence.equivalence_test([0.02, 0.02, 0.02])
     assert inside["verdict"] == "equivalent" and inside["p_value"] == 0.0
-    outside = plots.equivalence_test([0.3, 0.3])
+    outside = equivalence.equivalence_test([0.3, 0.3])
     assert outside["verdict"] == "not equivalent" and outside["p_value"] == 1.0
 
 
@@ -374,17 +398,17 @@ def test_verdict_counts_tally_a_study_and_name_what_is_not_shown_equivalent():
     # No dlr to pair with: no comparison at all.
     finals[("mlp300", "adam", "ibs", 0)] = 0.9800
     results = make_results(finals, make_config(archs=["mlp300", "lenet5"], seeds=range(4)))
-    rows = plots.summarize(results)
-    counts, not_shown_equivalent = plots.verdict_counts(rows)
+    rows = analysis.summarize(results)
+    counts, not_shown_equivalent = analysis.verdict_counts(rows)
     assert counts == {"equivalent": 1, "undecided": 1, "not equivalent": 1, "no verdict": 1}
     assert not_shown_equivalent == [("mlp300", "sgd", "hyb", "not equivalent"),
                                     ("lenet5", "sgd", "ibs", "undecided")]
     verdict_cells = {(row["architecture"], row["optimizer"], row["schedule"]):
-                     plots._markdown_verdict(row) for row in rows}
+                     tables._markdown_verdict(row) for row in rows}
     assert verdict_cells[("lenet5", "sgd", "hyb")] == "- (needs 2 paired seeds)"
     assert verdict_cells[("mlp300", "adam", "ibs")] == "- (no dlr run to pair with)"
     assert verdict_cells[("mlp300", "sgd", "hyb")].startswith("not equivalent (n = 4, 90% [+0.")
-    line = plots.describe_verdict_counts(counts, not_shown_equivalent)
+    line = tables.describe_verdict_counts(counts, not_shown_equivalent)
     assert line == ("verdicts against dlr (TOST, margin ±0.1 pp, alpha 0.05): 1 equivalent, "
                     "1 undecided, 1 not equivalent, 1 without a verdict (fewer than 2 paired "
                     "seeds); not shown equivalent: mlp300 sgd hyb (not equivalent), "
@@ -393,7 +417,7 @@ def test_verdict_counts_tally_a_study_and_name_what_is_not_shown_equivalent():
 
 def test_noise_scale_is_equal_for_dlr_and_ibs_and_close_for_hyb():
     results = make_results(full_grid_accuracies(seeds=(0,)), make_config(seeds=[0]))
-    scales = plots.noise_scales(results)
+    scales = analysis.noise_scales(results)
     dlr, ibs, hyb = (scales[("sgd", schedule)] for schedule in SCHEDULES)
     assert dlr[0] == pytest.approx(0.01 * TRAIN_SIZE / 4)
     assert ibs == pytest.approx(dlr)
@@ -439,7 +463,7 @@ def test_missing_runs_include_the_listed_ones_outside_the_selection():
                            make_config(archs=["lenet5"], optimizers=["sgd"],
                                        schedules=["dlr"], seeds=[0]),
                            missing=[["mlp300", "adam", "ibs", 3]])
-    assert plots.missing_runs(results) == [("mlp300", "adam", "ibs", 3)]
+    assert analysis.missing_runs(results) == [("mlp300", "adam", "ibs", 3)]
 
 
 def test_missing_results_file_exits_2_with_one_line_and_no_traceback(tmp_path):
@@ -532,8 +556,8 @@ def hand_computed_comparison_pickles(folder):
 
 def test_comparison_numbers_match_a_hand_computed_example(tmp_path):
     results_path, baseline_path = hand_computed_comparison_pickles(tmp_path)
-    rows = plots.compare_results(plots.load_results(results_path),
-                                 plots.load_results(baseline_path))
+    rows = analysis.compare_results(analysis.load_results(results_path),
+                                 analysis.load_results(baseline_path))
     assert [row["schedule"] for row in rows] == ["dlr", "ibs"]
     dlr, ibs = rows
     # Paired differences are 0.30, 0.15 and 0.45 pp: mean 0.30, std 0.15, and the
@@ -568,7 +592,7 @@ def test_comparison_pairs_only_the_seeds_both_pickles_have():
                              ("mlp300", "adam", "ibs", 1): 0.975,
                              ("mlp300", "adam", "hyb", 1): 0.98},
                             make_config(archs=["mlp300"], optimizers=["adam"], seeds=[1, 2, 3]))
-    rows = plots.compare_results(results, baseline)
+    rows = analysis.compare_results(results, baseline)
     # Only the cells both pickles have: lenet5 and hyb are on one side only.
     assert [(row["architecture"], row["schedule"]) for row in rows] == [
         ("mlp300", "dlr"), ("mlp300", "ibs")]
@@ -593,12 +617,12 @@ def test_config_differences_show_values_of_chosen_keys_and_name_the_others():
     config.update(original_optimizer_reset=True, train_size=10000, stage_factor=4,
                   command="python main.py --train-size 10000", data_fingerprint="a")
     baseline_config.update(data_fingerprint="b", epochs=12)
-    shown_values, other_keys = plots.config_differences(config, baseline_config)
+    shown_values, other_keys = analysis.config_differences(config, baseline_config)
     assert shown_values == [("original_optimizer_reset", True, False),
                             ("train_size", 10000, TRAIN_SIZE), ("data_fingerprint", "a", "b")]
     # epochs is in the baseline only; seeds and command are not listed.
     assert other_keys == ["epochs", "stage_factor"]
-    assert plots.config_differences(config, config) == ([], [])
+    assert analysis.config_differences(config, config) == ([], [])
 
 
 def test_baseline_flag_writes_comparison_files_that_say_what_is_compared(tmp_path):
@@ -635,8 +659,8 @@ def test_comparison_markdown_names_the_seeds_left_unpaired(tmp_path):
     results = make_results({("lenet5", "adam", "dlr", 0): 0.98,
                             ("lenet5", "adam", "dlr", 1): 0.98}, config)
     baseline = make_results({("lenet5", "adam", "dlr", 1): 0.97}, config)
-    rows = plots.compare_results(results, baseline)
-    markdown = plots.write_comparison_markdown(
+    rows = analysis.compare_results(results, baseline)
+    markdown = tables.write_comparison_markdown(
         rows, tmp_path / "comparison.md", "new.pickle", "old.pickle", config,
         config).read_text()
     assert ("Left out for want of a partner seed: lenet5 adam dlr seed 0 (results only)."
@@ -724,8 +748,8 @@ def test_reading_and_drawing_never_imports_tensorflow(tmp_path):
 
 
 def test_titles_name_settings_that_depart_from_the_study():
-    assert plots._reset_suffix({"base_batch_size": 4}) == ""
-    assert plots._reset_suffix({"base_batch_size": 32, "original_optimizer_reset": True}) == \
+    assert tables.settings_suffix({"base_batch_size": 4, "original_optimizer_reset": False}) == ""
+    assert tables.settings_suffix({"base_batch_size": 32, "original_optimizer_reset": True}) == \
         " (base batch 32, original optimizer reset)"
 
 
@@ -736,26 +760,26 @@ def test_titles_name_settings_that_depart_from_the_study():
 @pytest.fixture
 def kept_figures(monkeypatch):
     """Keep the figures plots.py would save, so that tests can read their text."""
-    figures = []
+    kept = []
 
     def keep(figure, path):
-        figures.append(figure)
+        kept.append(figure)
         return Path(path)
 
-    monkeypatch.setattr(plots, "_save", keep)
-    yield figures
-    for figure in figures:
-        plots.plt.close(figure)
+    monkeypatch.setattr(figures, "_save", keep)
+    yield kept
+    for figure in kept:
+        figures.plt.close(figure)
 
 
 def test_new_optimizers_and_schedules_have_names_and_distinct_styles():
-    assert plots.OPTIMIZER_NAMES["momentum"] == "SGD + momentum"
-    assert plots.OPTIMIZER_NAMES["nesterov"] == "Nesterov"
-    assert plots.SCHEDULE_NAMES["ibs_lr"] == "increased learning rate (ibs_lr)"
-    assert plots.SCHEDULE_NAMES["ibs_mom"] == "increased momentum (ibs_mom)"
-    assert list(plots.OPTIMIZER_NAMES) == ["sgd", "momentum", "nesterov", "adam"]
-    assert set(plots.SCHEDULE_STYLES) == set(plots.SCHEDULE_NAMES)
-    styles = list(plots.SCHEDULE_STYLES.values())
+    assert study.OPTIMIZER_NAMES["momentum"] == "SGD + momentum"
+    assert study.OPTIMIZER_NAMES["nesterov"] == "Nesterov"
+    assert study.SCHEDULE_NAMES["ibs_lr"] == "increased learning rate (ibs_lr)"
+    assert study.SCHEDULE_NAMES["ibs_mom"] == "increased momentum (ibs_mom)"
+    assert list(study.OPTIMIZER_NAMES) == ["sgd", "momentum", "nesterov", "adam"]
+    assert set(figures.SCHEDULE_STYLES) == set(study.SCHEDULE_NAMES)
+    styles = list(figures.SCHEDULE_STYLES.values())
     # Okabe and Ito's colour-blind-safe palette, one colour, marker and dash each.
     okabe_ito = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"}
     assert {style["color"] for style in styles} <= okabe_ito
@@ -769,28 +793,28 @@ def test_runs_with_a_momentum_list_load_and_a_bad_one_is_refused(tmp_path):
                            make_new_config(archs=["lenet5"], optimizers=["nesterov"],
                                            schedules=["ibs_mom"], seeds=[0]),
                            with_momentum=True)
-    loaded = plots.load_results(write_pickle(tmp_path / "good.pickle", results))
+    loaded = analysis.load_results(write_pickle(tmp_path / "good.pickle", results))
     assert loaded["runs"][("lenet5", "nesterov", "ibs_mom", 0)]["momentum"][0] == 0.98
     run = results["runs"][("lenet5", "nesterov", "ibs_mom", 0)]
     for bad_momentum, reason in ((run["momentum"][:-1], "different lengths"),
                                  (["high"] * 12, "'momentum' that is not a list of numbers")):
         run["momentum"] = bad_momentum
-        with pytest.raises(plots.ResultsError, match=reason):
-            plots.load_results(write_pickle(tmp_path / "bad.pickle", results))
+        with pytest.raises(analysis.ResultsError, match=reason):
+            analysis.load_results(write_pickle(tmp_path / "bad.pickle", results))
 
 
 def test_missing_runs_leave_out_ibs_mom_for_optimizers_without_momentum():
     config = make_new_config(archs=["lenet5"], optimizers=["sgd", "momentum"],
                              schedules=["dlr", "ibs_mom"], seeds=[0])
     results = make_results({("lenet5", "sgd", "dlr", 0): 0.98}, config)
-    assert plots.missing_runs(results) == [("lenet5", "momentum", "dlr", 0),
+    assert analysis.missing_runs(results) == [("lenet5", "momentum", "dlr", 0),
                                            ("lenet5", "momentum", "ibs_mom", 0)]
 
 
 def test_noise_scale_divides_by_one_minus_momentum_for_sgd_but_not_for_adam():
     results = make_results(new_grid_accuracies(archs=["lenet5"], seeds=(0,)),
                            make_new_config(archs=["lenet5"], seeds=[0]), with_momentum=True)
-    scales = plots.noise_scales(results)
+    scales = analysis.noise_scales(results)
     # Plain SGD at lr 0.01 and batch 4; momentum and Nesterov at lr 0.001 and
     # m = 0.9 have the same g = 0.001 N / (4 * 0.1).
     first_stage = 0.01 * TRAIN_SIZE / 4
@@ -808,32 +832,32 @@ def test_noise_scale_divides_by_one_minus_momentum_for_sgd_but_not_for_adam():
                                                                   / (20 * 0.02))
     # Adam's beta_1 is recorded as its momentum but stays out of lr * N / B.
     assert scales[("adam", "dlr")][0] == pytest.approx(0.001 * TRAIN_SIZE / 4)
-    gaps = plots._noise_gaps_to_dlr(scales, "momentum",
+    gaps = figures._noise_gaps_to_dlr(scales, "momentum",
                                     ["dlr", "ibs", "hyb", "ibs_lr", "ibs_mom"])
     assert gaps == ["ibs 0.0%", "hyb 0.6% (batch size rounded)", "ibs_lr 0.0%", "ibs_mom 0.0%"]
 
 
-def test_runs_without_a_momentum_list_fall_back_to_the_config():
+def test_runs_without_a_momentum_list_are_migrated_from_the_settings():
     config = make_new_config(archs=["lenet5"], optimizers=["sgd", "momentum", "adam"],
                              schedules=["dlr"], seeds=[0])
     results = make_results({("lenet5", optimizer, "dlr", 0): 0.98
                             for optimizer in ("sgd", "momentum", "adam")}, config)
     runs = results["runs"]
-    assert list(plots.run_momentum(runs[("lenet5", "sgd", "dlr", 0)], "sgd", config)) == [0] * 12
-    momentum_run = runs[("lenet5", "momentum", "dlr", 0)]
-    assert list(plots.run_momentum(momentum_run, "momentum", config)) == [0.9] * 12
-    assert plots.run_momentum(runs[("lenet5", "adam", "dlr", 0)], "adam", config)[0] == 0.9
-    assert plots.noise_scales(results)[("momentum", "dlr")][0] == pytest.approx(
+    assert runs[("lenet5", "sgd", "dlr", 0)]["momentum"] == [0.0] * 12
+    assert runs[("lenet5", "momentum", "dlr", 0)]["momentum"] == [0.9] * 12
+    assert runs[("lenet5", "adam", "dlr", 0)]["momentum"] == [0.9] * 12
+    assert analysis.noise_scales(results)[("momentum", "dlr")][0] == pytest.approx(
         0.001 * TRAIN_SIZE / (4 * 0.1))
-    # Without the coefficient in the config either, m is taken as 0.
-    del config["momentum_coefficient"]
-    assert list(plots.run_momentum(momentum_run, "momentum", config)) == [0] * 12
+    # A coefficient the pickle's config sets is the one the old runs had.
+    config["momentum_coefficient"] = 0.5
+    results = make_results({("lenet5", "momentum", "dlr", 0): 0.98}, config)
+    assert results["runs"][("lenet5", "momentum", "dlr", 0)]["momentum"] == [0.5] * 12
 
 
 def test_noise_scale_figure_names_its_formulas_and_says_adam_is_not_predicted(kept_figures):
     results = make_results(new_grid_accuracies(archs=["lenet5"], seeds=(0,)),
                            make_new_config(archs=["lenet5"], seeds=[0]), with_momentum=True)
-    plots.plot_noise_scale(results, "noise_scale.png")
+    figures.plot_noise_scale(results, "noise_scale.png")
     titles = [axes.get_title() for axes in kept_figures[0].axes if axes.get_visible()]
     assert len(titles) == 4
     assert titles[0].startswith("SGD: g = lr × N / B (no momentum, m = 0)")
@@ -849,9 +873,9 @@ def test_noise_scale_figure_names_its_formulas_and_says_adam_is_not_predicted(ke
 def test_schedules_figure_adds_a_momentum_panel_only_when_a_run_has_momentum(kept_figures):
     new_study = make_results(new_grid_accuracies(archs=["lenet5"], seeds=(0,)),
                              make_new_config(archs=["lenet5"], seeds=[0]), with_momentum=True)
-    momenta = plots.schedule_momenta(new_study)
+    momenta = analysis.schedule_momenta(new_study)
     assert momenta["dlr"][0] == 0.9 and momenta["ibs_mom"][0] == 0.98
-    plots.plot_schedules(new_study, "schedules.png")
+    figures.plot_schedules(new_study, "schedules.png")
     panels = kept_figures[-1].axes
     assert len(panels) == 3 and panels[2].get_title().startswith("momentum coefficient m")
     # ibs_lr's learning rate is 5 times the base.
@@ -862,8 +886,8 @@ def test_schedules_figure_adds_a_momentum_panel_only_when_a_run_has_momentum(kep
     for with_momentum in (False, True):
         old_study = make_results(full_grid_accuracies(seeds=(0,)), make_config(seeds=[0]),
                                  with_momentum=with_momentum)
-        assert plots.schedule_momenta(old_study) == {}
-        plots.plot_schedules(old_study, "schedules.png")
+        assert analysis.schedule_momenta(old_study) == {}
+        figures.plot_schedules(old_study, "schedules.png")
         assert len(kept_figures[-1].axes) == 2
 
 
@@ -871,14 +895,14 @@ def test_accuracy_figures_show_all_five_schedules(kept_figures):
     results = make_results(new_grid_accuracies(archs=["lenet5"], optimizers=["nesterov"]),
                            make_new_config(archs=["lenet5"], optimizers=["nesterov"]),
                            with_momentum=True)
-    schedule_runs = {key[2]: seed_runs for key, seed_runs in plots.group_runs(results).items()}
-    plots.plot_accuracy_by_updates(schedule_runs, "lenet5", "nesterov", results["config"],
+    schedule_runs = {key[2]: seed_runs for key, seed_runs in analysis.group_runs(results).items()}
+    figures.plot_accuracy_by_updates(schedule_runs, "lenet5", "nesterov", results["config"],
                                    "accuracy_updates.png")
     figure = kept_figures[0]
     # Five schedules leave no corner free: their legend is below the axes.
     assert figure.axes[0].get_legend() is None
     labels = [text.get_text() for text in figure.legends[0].get_texts()]
-    assert labels == [plots.SCHEDULE_NAMES[schedule] for schedule in NEW_SCHEDULES]
+    assert labels == [study.SCHEDULE_NAMES[schedule] for schedule in NEW_SCHEDULES]
 
 
 def test_cost_of_fewer_updates_pairs_each_schedule_with_dlr_by_seed():
@@ -891,7 +915,7 @@ def test_cost_of_fewer_updates_pairs_each_schedule_with_dlr_by_seed():
               # An architecture with dlr only and one without dlr have no points.
               ("mlp300", "sgd", "dlr", 0): 0.97, ("mlp500_150", "sgd", "ibs", 0): 0.97}
     results = make_results(finals, make_new_config(optimizers=["sgd"], seeds=range(4)))
-    points = plots.cost_of_fewer_updates(results, "sgd")
+    points = analysis.cost_of_fewer_updates(results, "sgd")
     assert list(points) == ["lenet5"]
     dlr, ibs, ibs_lr = points["lenet5"]
     assert (dlr["schedule"], dlr["updates"], dlr["paired_seeds"]) == ("dlr", 60000, 3)
@@ -904,7 +928,7 @@ def test_cost_of_fewer_updates_pairs_each_schedule_with_dlr_by_seed():
     # ibs_lr: batch 20, 100, 500, 2500, so 3 * (1000 + 200 + 40 + 8) updates.
     assert (ibs_lr["updates"], ibs_lr["paired_seeds"]) == (3744, 1)
     assert ibs_lr["mean"] == pytest.approx(-0.20) and ibs_lr["low"] is None
-    assert plots.cost_of_fewer_updates(results, "adam") == {}
+    assert analysis.cost_of_fewer_updates(results, "adam") == {}
 
 
 def test_cost_figure_has_a_panel_per_architecture_with_the_margin_band(kept_figures):
@@ -912,8 +936,8 @@ def test_cost_figure_has_a_panel_per_architecture_with_the_margin_band(kept_figu
                                                optimizers=["momentum"]),
                            make_new_config(archs=["mlp300", "lenet5"], optimizers=["momentum"]),
                            with_momentum=True)
-    points = plots.cost_of_fewer_updates(results, "momentum")
-    plots.plot_cost_of_fewer_updates(points, "momentum", results["config"], "cost.png")
+    points = analysis.cost_of_fewer_updates(results, "momentum")
+    figures.plot_cost_of_fewer_updates(points, "momentum", results["config"], "cost.png")
     figure = kept_figures[0]
     assert [axes.get_title() for axes in figure.axes] == ["300-unit MLP (2 paired seeds)",
                                                           "LeNet-5 (2 paired seeds)"]
@@ -926,7 +950,7 @@ def test_cost_figure_has_a_panel_per_architecture_with_the_margin_band(kept_figu
     # Each schedule is named beside its marker and in the legend.
     assert [text.get_text() for text in axes.texts] == list(NEW_SCHEDULES)
     labels = [text.get_text() for text in figure.legends[0].get_texts()]
-    assert labels == [plots.SCHEDULE_NAMES[schedule] for schedule in NEW_SCHEDULES] + [
+    assert labels == [study.SCHEDULE_NAMES[schedule] for schedule in NEW_SCHEDULES] + [
         "±0.1 pp equivalence margin"]
     assert [label.get_text() for label in axes.get_xticklabels()] == [
         "3,744", "18,720", "26,004", "60,000"]
@@ -965,48 +989,49 @@ def test_training_machines_count_runs_per_machine_from_the_provenance():
     results["provenance"] = make_provenance(
         results["runs"], lambda key: None if key[2:] == ("dlr", 2) else
         MACHINE_A if key[3] < 2 else MACHINE_B)
-    config, provenance = results["config"], results["provenance"]
-    assert plots.training_machines(config, provenance) == [
+    provenance = results["provenance"]
+    assert provenance_records.machine_counts(provenance) == [
         (MACHINE_A, 8), (MACHINE_B, 3), ("not recorded", 1)]
-    assert plots.describe_machines(plots.training_machines(config, provenance)) == (
+    assert provenance_records.describe_machines(provenance_records.machine_counts(provenance)) == (
         f"mixed: {MACHINE_A} (8 runs); {MACHINE_B} (3 runs); not recorded (1 run)")
     ibs_keys = [("lenet5", "sgd", "ibs", seed) for seed in (0, 1)]
-    assert plots.training_machines(config, provenance, ibs_keys) == [(MACHINE_A, 2)]
-    assert plots.describe_machines([(MACHINE_A, 2)]) == MACHINE_A
-    # Without provenance, the config's record of the training machines.
-    assert plots.training_machines(config, None) == [("machine A", None)]
-    assert plots.training_machines({"machine": "old machine"}, None) == [("old machine", None)]
-    assert plots.describe_machines([("A", None), ("not recorded", None)]) == (
-        "mixed: A; not recorded")
-    assert plots.training_machines({}, None) == []
+    assert provenance_records.machine_counts(provenance, ibs_keys) == [(MACHINE_A, 2)]
+    assert provenance_records.describe_machines([(MACHINE_A, 2)]) == MACHINE_A
+    assert provenance_records.describe_machines([]) == ""
+    # The config main.py assembles names the same machines, in sorted order.
+    assembled = provenance_records.assembled_provenance(provenance)
+    assert assembled["machines"] == sorted([MACHINE_A, MACHINE_B, "not recorded"])
+    assert assembled["machine"] == "; ".join(assembled["machines"])
 
 
 def test_training_versions_name_every_version_where_runs_differ():
     runs = {("lenet5", "sgd", "dlr", seed): None for seed in range(3)}
     provenance = make_provenance(runs, lambda key: MACHINE_A)
     provenance[("lenet5", "sgd", "dlr", 2)]["versions"]["tensorflow"] = "2.20.0"
-    versions = plots.training_versions({}, provenance)
+    versions = provenance_records.describe_versions(provenance)
     assert versions["tensorflow"] == "2.20.0 (1 run) / 2.21.0 (2 runs)"
     assert versions["numpy"] == "2.4.6"
-    assert plots.training_versions({"versions": {"numpy": "1 / 2"}}, None) == {"numpy": "1 / 2"}
+    assert provenance_records.assembled_provenance(provenance)["versions"]["tensorflow"] == "2.20.0 / 2.21.0"
+    assert provenance_records.describe_versions({("lenet5", "sgd", "dlr", 0): None}) == {}
 
 
 def test_summary_names_the_training_machines_and_versions(tmp_path):
     config = make_new_config(archs=["lenet5"], optimizers=["adam"], schedules=["dlr"],
                              seeds=[0, 1], machines=[MACHINE_A, MACHINE_B])
     results = make_results({("lenet5", "adam", "dlr", seed): 0.98 for seed in (0, 1)}, config)
-    rows = plots.summarize(results)
-    # Old pickles have no provenance: the config says which machines.
-    markdown = plots.write_summary_markdown(rows, tmp_path / "old.md", config).read_text()
-    assert (f"The runs were trained on several machines: {MACHINE_A}; {MACHINE_B}. "
+    rows = analysis.summarize(results)
+    provenance = make_provenance(results["runs"], lambda key: [MACHINE_A, MACHINE_B][key[3]])
+    markdown = tables.write_summary_markdown(rows, tmp_path / "mixed.md", results["config"],
+                                             provenance).read_text()
+    assert (f"The runs were trained on several machines: {MACHINE_A} (1 run); {MACHINE_B} (1 run). "
             "Library versions: python 3.11.7, tensorflow 2.21.0, keras 3.15.1, numpy 2.4.6."
             in markdown)
     provenance = make_provenance(results["runs"], lambda key: MACHINE_B)
-    markdown = plots.write_summary_markdown(rows, tmp_path / "new.md", config,
+    markdown = tables.write_summary_markdown(rows, tmp_path / "new.md", results["config"],
                                             provenance).read_text()
     assert f"The runs were trained on {MACHINE_B} (all 2 runs)." in markdown
     provenance = make_provenance(results["runs"], lambda key: None)
-    markdown = plots.write_summary_markdown(rows, tmp_path / "none.md", config,
+    markdown = tables.write_summary_markdown(rows, tmp_path / "none.md", results["config"],
                                             provenance).read_text()
     assert "The machine that trained the runs is not recorded." in markdown
 
@@ -1022,7 +1047,7 @@ def test_seconds_figure_names_the_machines_that_trained_its_runs(tmp_path, kept_
     results["provenance"] = make_provenance(
         results["runs"], lambda key: MACHINE_B if key[0] == "lenet5" and key[3] == 2
         else MACHINE_A)
-    plots.draw_all_figures(results, tmp_path)
+    figures.draw_all_figures(results, tmp_path)
     labels = {figure._suptitle.get_text(): figure.axes[0].get_xlabel()
               for figure in kept_figures if "training time" in figure._suptitle.get_text()}
     assert labels["300-unit MLP, SGD: test accuracy by training time"] == (
@@ -1037,8 +1062,8 @@ def test_seconds_figure_names_the_machines_that_trained_its_runs(tmp_path, kept_
 
 def test_comparison_measures_the_difference_in_the_baselines_seed_std(tmp_path):
     results_path, baseline_path = hand_computed_comparison_pickles(tmp_path)
-    rows = plots.compare_results(plots.load_results(results_path),
-                                 plots.load_results(baseline_path))
+    rows = analysis.compare_results(analysis.load_results(results_path),
+                                 analysis.load_results(baseline_path))
     dlr, ibs = rows
     # Baseline dlr finals 97.70, 97.95, 97.45: std 0.25 pp; the mean
     # difference of 0.30 pp is 1.2 of them.
@@ -1049,10 +1074,10 @@ def test_comparison_measures_the_difference_in_the_baselines_seed_std(tmp_path):
     # ibs: finals 98.20, 98.30, 98.40 (std 0.10) on both sides.
     assert ibs["baseline_all_seeds_std_pp"] == pytest.approx(0.10)
     assert ibs["diff_in_baseline_stds"] == pytest.approx(0.0, abs=1e-9)
-    agreement = plots.baseline_agreement(rows)
+    agreement = analysis.baseline_agreement(rows)
     assert agreement == {"within": [("lenet5", "sgd", "dlr"), ("lenet5", "sgd", "ibs")],
                          "beyond": [], "unjudged": []}
-    assert plots.describe_baseline_agreement(agreement) == (
+    assert tables.describe_baseline_agreement(agreement) == (
         "2 of 2 cells differ from the baseline by at most two of its seed-to-seed standard "
         "deviations.")
 
@@ -1076,7 +1101,7 @@ def test_baseline_std_is_over_all_its_seeds_and_cells_beyond_two_are_named(tmp_p
                              ("lenet5", "adam", "ibs", 1): 0.982,
                              # hyb: one baseline seed, no standard deviation.
                              ("lenet5", "adam", "hyb", 0): 0.98}, config)
-    rows = plots.compare_results(results, baseline)
+    rows = analysis.compare_results(results, baseline)
     dlr, ibs, hyb = rows
     std = math.sqrt(sum((value - 97.3) ** 2 for value in (97.0, 97.2, 97.4, 97.6)) / 3)
     assert dlr["paired_seeds"] == 1 and dlr["baseline_all_seeds"] == 4
@@ -1086,17 +1111,17 @@ def test_baseline_std_is_over_all_its_seeds_and_cells_beyond_two_are_named(tmp_p
     assert ibs["diff_in_baseline_stds"] == pytest.approx(-0.1 / math.sqrt(0.005))
     assert ibs["within_two_baseline_stds"] is True
     assert hyb["baseline_all_seeds_std_pp"] is None and hyb["within_two_baseline_stds"] is None
-    sentence = plots.describe_baseline_agreement(plots.baseline_agreement(rows))
+    sentence = tables.describe_baseline_agreement(analysis.baseline_agreement(rows))
     assert sentence == (
         "1 of 2 cells differ from the baseline by at most two of its seed-to-seed standard "
         "deviations; this one does not: lenet5 adam dlr (+3.1 standard deviations); 1 cell "
         "cannot be judged (no paired seed, or fewer than 2 baseline seeds): lenet5 adam hyb.")
-    markdown = plots.write_comparison_markdown(rows, tmp_path / "comparison.md", "new.pickle",
+    markdown = tables.write_comparison_markdown(rows, tmp_path / "comparison.md", "new.pickle",
                                                "old.pickle", config, config).read_text()
     assert sentence in markdown
     assert "| +0.80 (one paired seed) | +3.1 (of 0.26 pp over 4 seeds) |" in markdown
     assert "| - (1 baseline seed) |" in markdown
-    with plots.write_comparison_csv(rows, tmp_path / "comparison.csv").open() as handle:
+    with tables.write_comparison_csv(rows, tmp_path / "comparison.csv").open() as handle:
         dlr_row = next(csv.DictReader(handle))
     assert float(dlr_row["baseline_all_seeds_std_pp"]) == pytest.approx(std, abs=1e-6)
     assert float(dlr_row["diff_in_baseline_stds"]) == pytest.approx(0.8 / std, abs=1e-5)
@@ -1145,7 +1170,7 @@ def test_stage_differences_pair_seeds_at_every_stage_end_and_name_the_batch(tmp_
         finals["mlp300", "sgd", "ibs_lr", seed] = dlr_accuracy + 0.001 * (seed + 1)
     results = make_results(finals, make_config(archs=("mlp300",), optimizers=("sgd",),
                                                schedules=("dlr", "ibs_lr"), seeds=(0, 1, 2)))
-    rows = plots.stage_differences(results)
+    rows = analysis.stage_differences(results)
     assert [row["batch_size"] for row in rows] == [20, 100, 500, 2500]
     assert [row["epoch"] for row in rows] == [3, 6, 9, 12]
     assert rows[-1]["batch_fraction_of_train_size"] == pytest.approx(2500 / TRAIN_SIZE)
@@ -1156,7 +1181,7 @@ def test_stage_differences_pair_seeds_at_every_stage_end_and_name_the_batch(tmp_
         assert row["diff_vs_dlr_pp_ci90_low"] == pytest.approx(0.2 - half_width)
         assert row["diff_vs_dlr_pp_ci90_high"] == pytest.approx(0.2 + half_width)
         assert row["verdict"] == "undecided"  # The interval reaches past +0.1 but not wholly.
-    path = plots.write_stages_markdown(rows, tmp_path / "stages.md", results["config"])
+    path = tables.write_stages_markdown(rows, tmp_path / "stages.md", results["config"])
     table_row = [line for line in path.read_text().splitlines() if "(ibs_lr)" in line]
     assert len(table_row) == 1
     assert "B = 2,500 (N/8): +0.20 [" in table_row[0] and table_row[0].rstrip(" |").endswith("U")
@@ -1220,12 +1245,12 @@ def test_every_figure_keeps_all_its_text_inside_the_canvas(make_study, monkeypat
                     f"{extent.x1:.0f}, y {extent.y0:.0f} to {extent.y1:.0f} of a "
                     f"{canvas.width:.0f} x {canvas.height:.0f} canvas")
         checked.append(Path(path).name)
-        plots.plt.close(figure)
+        figures.plt.close(figure)
         return Path(path)
 
     monkeypatch.setattr(matplotlib.text.Text, "draw", record)
-    monkeypatch.setattr(plots, "_save", check_then_close)
-    written, skipped = plots.draw_all_figures(make_study(), tmp_path)
+    monkeypatch.setattr(figures, "_save", check_then_close)
+    written, skipped = figures.draw_all_figures(make_study(), tmp_path)
     assert skipped == [] and sorted(checked) == sorted(path.name for path in written)
     assert {"overview.png", "noise_scale.png", "schedules.png"} <= set(checked)
     assert any(name.startswith("cost_of_fewer_updates_") for name in checked)

@@ -1,17 +1,33 @@
-"""The numbers README.md and REPORT.md quote from the committed studies, recomputed.
+"""The numbers README.md and REPORT.md quote from the committed studies, checked.
 
-Every result the two documents take from a committed results pickle (final
-accuracies and their standard deviations, paired differences and their
-intervals, equivalence verdicts, distances in standard deviations, counts) is
-recomputed here from that pickle and must appear, formatted as the documents
-write it, in the document that quotes it. A study rerun or a sentence edited
-without the other fails here instead of drifting apart unnoticed.
+Tables first. REPORT.md's copies of summary.md, stages.md and comparison.md
+are excerpts of the committed files: each such table (a table whose header
+begins "| Architecture | Optimizer | Schedule |") is declared in QUOTED_TABLES
+with the study it comes from, and its header and every row must be lines of
+that study's file (the first columns of them, where the document leaves
+columns out). tests/test_committed_outputs.py shows that every committed file
+is what plots.py writes from the study's pickle, so these tables need no
+recomputation of their own here.
+
+Everything else the documents take from a committed results pickle (the
+headline tables, whose layout no file has, the table against the original's
+figures, and every number quoted in prose: final accuracies and their
+standard deviations, paired differences and their intervals, equivalence
+verdicts, distances in standard deviations, counts) is recomputed here from
+the pickle with scipy, independently of plots.py's statistics, and must
+appear, formatted as the documents write it, in the document that quotes it.
+Where a sentence also states a fact about the results (that an interval
+excludes zero, that a verdict is "not equivalent"), that fact is a named
+predicate in the sentence's PROSE entry, asserted before the numbers. A study
+rerun or a sentence edited without the other fails here instead of drifting
+apart unnoticed.
 
 Numbers read off the original study's figures are inputs here (ORIGINAL), not
 checked; benchmark timings are not checked either (benchmarks/README.md).
 
-The checks are tables: adding a study's summary table to a document is one
-line in SUMMARY_TABLES, and a number quoted in prose is one line in PROSE.
+Network, optimizer and schedule codes and their display names are plots.py's
+(ARCHITECTURE_NAMES, ...); the equivalence margin and level are written
+here as literals, and a test checks that plots.py uses the same.
 """
 
 import io
@@ -21,6 +37,7 @@ import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pytest
@@ -29,12 +46,14 @@ from scipy import stats
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from study import ARCHITECTURE_NAMES, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP, OPTIMIZER_NAMES, SCHEDULE_NAMES  # noqa: E402
 import safe_pickle  # noqa: E402
 
 README = "README.md"
 REPORT = "REPORT.md"
 
-# The committed studies, by name: the pickle that holds each.
+# The committed studies, by name: the pickle that holds each. The study's
+# tables (summary.md, ...) are in the pickle's folder.
 STUDIES = {
     "results": "results/results.pickle",
     "original_reset": "results/original_reset/results.pickle",
@@ -53,19 +72,16 @@ HISTORICAL_STUDIES = {
 }
 
 # The equivalence margin the README declares, in percentage points, and the
-# one-sided level of each of the two tests.
+# one-sided level of each of the two tests. Literals, so that the check stays
+# independent of plots.py; test_plots_uses_the_margin_and_level_checked_here
+# checks that plots.py uses the same.
 MARGIN_PP = 0.1
 ALPHA = 0.05
 
-ARCHITECTURES = ("mlp300", "mlp500_150", "lenet5")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
-SCHEDULES = ("dlr", "ibs", "hyb", "ibs_lr", "ibs_mom")
-ARCHITECTURE_NAMES = {"mlp300": "300-unit MLP", "mlp500_150": "500-150 MLP", "lenet5": "LeNet-5"}
-OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "SGD + momentum", "nesterov": "Nesterov",
-                   "adam": "Adam"}
-SCHEDULE_NAMES = {"dlr": "decaying learning rate (dlr)", "ibs": "increasing batch size (ibs)",
-                  "hyb": "hybrid (hyb)", "ibs_lr": "increased learning rate (ibs_lr)",
-                  "ibs_mom": "increased momentum (ibs_mom)"}
+# plots.py's codes, in the order its tables list them.
+ARCHITECTURES = list(ARCHITECTURE_NAMES)
+OPTIMIZERS = list(OPTIMIZER_NAMES)
+SCHEDULES = list(SCHEDULE_NAMES)
 
 # The original study's test accuracy at epoch 12, read off its figures by eye
 # (about ±0.3), in percent: (dlr, hyb, ibs). Inputs, not checked.
@@ -110,6 +126,13 @@ def document(name):
     return re.sub(r"\s+", " ", text)
 
 
+@lru_cache(maxsize=None)
+def document_lines(name):
+    """The document's lines, as written (tables are compared line by line)."""
+    return tuple(line.rstrip() for line in (PROJECT_DIR / name).read_text(encoding="utf-8")
+                 .splitlines())
+
+
 def cells(name):
     """The (arch, optimizer, schedule) cells of a study, in display order."""
     keys = {key[:3] for key in study(name)["runs"]}
@@ -125,15 +148,14 @@ def seed_runs(name, arch, optimizer, schedule):
     return runs
 
 
-def finals(name, arch, optimizer, schedule, seeds=None):
+def finals(name, arch, optimizer, schedule):
     """Final test accuracies (fractions) of a cell, by sorted seed."""
     runs = seed_runs(name, arch, optimizer, schedule)
-    seeds = sorted(runs) if seeds is None else seeds
-    return np.array([runs[seed]["test_accuracy"][-1] for seed in seeds], dtype=float)
+    return np.array([runs[seed]["test_accuracy"][-1] for seed in sorted(runs)], dtype=float)
 
 
 # ---------------------------------------------------------------------------
-# Statistics, as plots.py computes them (accuracies as fractions until shown)
+# Statistics, computed here (accuracies as fractions until shown)
 # ---------------------------------------------------------------------------
 
 def mean_pct(name, arch, optimizer, schedule):
@@ -178,13 +200,25 @@ def verdict(differences):
     return "undecided"
 
 
+def mean_difference(name, arch, optimizer, schedule, **reference):
+    return interval(paired_differences(name, arch, optimizer, schedule, **reference))[0]
+
+
 # ---------------------------------------------------------------------------
 # Formatting, as the documents write numbers
 # ---------------------------------------------------------------------------
 
+def fmt(value, digits=2):
+    return f"{value:.{digits}f}"
+
+
 def signed(value, digits=2):
     """'+0.04', '-0.00': Python's signed format, as plots.py writes differences."""
     return f"{value:+.{digits}f}"
+
+
+def lowest_and_highest(values, digits=2):
+    return f"{min(values):.{digits}f} to {max(values):.{digits}f}"
 
 
 def accuracy_text(name, arch, optimizer, schedule):
@@ -209,33 +243,24 @@ def versus_study(name, reference_study, arch, optimizer, schedule, digits=2):
 
 
 def verdict_text(name, arch, optimizer, schedule):
-    """'equivalent (n = 5, 90% [-0.01, +0.01])', as summary.md writes a verdict."""
+    """'equivalent (n = 5, 90% [-0.01, +0.01])', as the documents write a verdict."""
     differences = paired_differences(name, arch, optimizer, schedule)
     _, low, high = interval(differences, 1 - 2 * ALPHA)
     return (f"{verdict(differences)} (n = {len(differences)}, "
             f"{100 * (1 - 2 * ALPHA):g}% [{signed(low)}, {signed(high)}])")
 
 
-def summary_row(name, arch, optimizer, schedule):
-    """The row of summary.md (and of the documents' copies of it) for one cell."""
-    runs = seed_runs(name, arch, optimizer, schedule)
-    seeds = sorted(runs)
-    best = 100 * float(np.mean([max(runs[seed]["test_accuracy"]) for seed in seeds]))
-    seconds = float(np.mean([runs[seed]["seconds"][-1] for seed in seeds]))
-    updates = int(runs[seeds[0]]["updates"][-1])
-    if schedule == "dlr":
-        difference = verdict_cell = "(reference)"
-    else:
-        difference = versus_dlr(name, arch, optimizer, schedule)
-        verdict_cell = verdict_text(name, arch, optimizer, schedule)
-    return (f"| {ARCHITECTURE_NAMES[arch]} | {OPTIMIZER_NAMES[optimizer]} | "
-            f"{SCHEDULE_NAMES[schedule]} | {len(seeds)} | "
-            f"{accuracy_text(name, arch, optimizer, schedule)} | {best:.2f} | {updates:,} | "
-            f"{seconds:.1f} | {difference} | {verdict_cell} |")
+def seed_range(name, arch, optimizer, schedule):
+    values = 100 * finals(name, arch, optimizer, schedule)
+    return f"{values.min():.2f} to {values.max():.2f}"
 
+
+# ---------------------------------------------------------------------------
+# Tables whose layout no committed file has
+# ---------------------------------------------------------------------------
 
 def headline_row(name, arch, optimizer):
-    """The README's headline row: dlr's final accuracy, then ibs and hyb against it (90 %)."""
+    """The headline row: dlr's final accuracy, then ibs and hyb against it (90 %) with the verdict."""
     parts = [f"| {ARCHITECTURE_NAMES[arch]} | {OPTIMIZER_NAMES[optimizer]} | "
              f"{accuracy_text(name, arch, optimizer, 'dlr')} |"]
     for schedule in ("ibs", "hyb"):
@@ -245,13 +270,18 @@ def headline_row(name, arch, optimizer):
     return "".join(parts)
 
 
+def cut_study(optimizer):
+    """The study REPORT's cost-of-each-cut table reads an optimizer from."""
+    return "momentum" if optimizer in ("momentum", "nesterov") else "ibs_lr"
+
+
 def cut_row(arch, optimizer):
     """REPORT's row of what each cut in updates costs: final accuracy minus dlr, 95 %, and verdict.
 
     SGD and Adam come from the ibs_lr study, momentum and Nesterov from the
     momentum study; ibs_mom exists only for the last two.
     """
-    name = "momentum" if optimizer in ("momentum", "nesterov") else "ibs_lr"
+    name = cut_study(optimizer)
     parts = [f"| {ARCHITECTURE_NAMES[arch]} | {OPTIMIZER_NAMES[optimizer]} | "
              f"{accuracy_text(name, arch, optimizer, 'dlr')} |"]
     for schedule in ("ibs", "ibs_lr", "ibs_mom"):
@@ -261,26 +291,6 @@ def cut_row(arch, optimizer):
         differences = paired_differences(name, arch, optimizer, schedule)
         parts.append(f" {difference_text(differences)} {verdict(differences)} |")
     return "".join(parts)
-
-
-def cut_mean(arch, optimizer, schedule):
-    """The mean paired difference from dlr of a schedule in the study cut_row reads it from."""
-    name = "momentum" if optimizer in ("momentum", "nesterov") else "ibs_lr"
-    return interval(paired_differences(name, arch, optimizer, schedule))[0]
-
-
-def comparison_row(name, baseline, arch, optimizer, schedule):
-    """The row of a comparison.md-style table: results and baseline over paired seeds."""
-    runs, reference = (seed_runs(name, arch, optimizer, schedule),
-                       seed_runs(baseline, arch, optimizer, schedule))
-    seeds = sorted(set(runs) & set(reference))
-    result_finals = 100 * finals(name, arch, optimizer, schedule, seeds)
-    baseline_finals = 100 * finals(baseline, arch, optimizer, schedule, seeds)
-    return (f"| {ARCHITECTURE_NAMES[arch]} | {OPTIMIZER_NAMES[optimizer]} | "
-            f"{SCHEDULE_NAMES[schedule]} | {len(seeds)} | "
-            f"{result_finals.mean():.2f} ± {result_finals.std(ddof=1):.2f} | "
-            f"{baseline_finals.mean():.2f} ± {baseline_finals.std(ddof=1):.2f} | "
-            f"{versus_study(name, baseline, arch, optimizer, schedule)} |")
 
 
 def original_cell(name, arch, optimizer):
@@ -346,6 +356,11 @@ def moves(name, previous):
     return found
 
 
+def largest_move():
+    """The cell whose mean moved most, in units of its new std, between the two studies."""
+    return max(moves("results", "previous"), key=lambda move: move[2])
+
+
 def original_gaps(name, optimizers, schedules=ORIGINAL_ORDER):
     """Per cell: (ours minus the original's, that over our cell's std)."""
     gaps = []
@@ -360,6 +375,24 @@ def original_gaps(name, optimizers, schedules=ORIGINAL_ORDER):
     return gaps
 
 
+def sgd_gaps_at_batch_4():
+    """Our SGD cells at the stated batch 4 minus the original's, in points."""
+    return [gap for gap, _ in original_gaps("results", ("sgd",))]
+
+
+def batch_32_gaps_of_dlr_and_hyb():
+    """|ours at batch 32 minus the original's| of every dlr and hyb cell, in points."""
+    return [abs(gap) for gap, _ in original_gaps("base_batch_32", ("sgd", "adam"), ("dlr", "hyb"))]
+
+
+def adam_gaps_but_lenet_ibs():
+    """Our Adam cells at batch 4 minus the original's, LeNet-5's ibs left out."""
+    return [mean_pct("results", arch, "adam", schedule)
+            - ORIGINAL[arch, "adam"][ORIGINAL_ORDER.index(schedule)]
+            for arch in ARCHITECTURES for schedule in ORIGINAL_ORDER
+            if (arch, schedule) != ("lenet5", "ibs")]
+
+
 def std_distance_from_original(name, arch, optimizer, schedule):
     """|original - ours| in our cell's standard deviations."""
     original = ORIGINAL[arch, optimizer][ORIGINAL_ORDER.index(schedule)]
@@ -367,30 +400,24 @@ def std_distance_from_original(name, arch, optimizer, schedule):
         name, arch, optimizer, schedule)
 
 
-def seed_range(name, arch, optimizer, schedule):
-    values = 100 * finals(name, arch, optimizer, schedule)
-    return f"{values.min():.2f} to {values.max():.2f}"
-
-
-def wall_ratios(name):
-    """dlr's mean wall seconds over ibs's and hyb's, every (network, optimizer)."""
-    ratios = []
-    for arch in ARCHITECTURES:
-        for optimizer in ("sgd", "adam"):
-            seconds = {schedule: np.mean([run["seconds"][-1] for run in
-                                          seed_runs(name, arch, optimizer, schedule).values()])
-                       for schedule in ("dlr", "ibs", "hyb")}
-            ratios += [seconds["dlr"] / seconds["ibs"], seconds["dlr"] / seconds["hyb"]]
-    return ratios
-
-
 def mean_seconds(name, arch, optimizer, schedule):
     return float(np.mean([run["seconds"][-1] for run in
                           seed_runs(name, arch, optimizer, schedule).values()]))
 
 
+def wall_ratios(name):
+    """dlr's mean wall seconds over ibs's and hyb's, every (network, optimizer)."""
+    return [mean_seconds(name, arch, optimizer, "dlr") / mean_seconds(name, arch, optimizer, schedule)
+            for arch in ARCHITECTURES for optimizer in ("sgd", "adam") for schedule in ("ibs", "hyb")]
+
+
 def updates(name, arch, optimizer, schedule):
     return int(next(iter(seed_runs(name, arch, optimizer, schedule).values()))["updates"][-1])
+
+
+def update_ratio(name, arch, optimizer, schedule):
+    """How many times fewer updates than dlr a schedule takes."""
+    return updates(name, arch, optimizer, "dlr") / updates(name, arch, optimizer, schedule)
 
 
 def hyb_noise_gap(name):
@@ -404,9 +431,12 @@ def hyb_noise_gap(name):
 
 
 def reset_gap_share():
-    """The reset's LeNet-5/Adam ibs - dlr at batch 32, against the original's gap."""
+    """The reset's LeNet-5/Adam ibs - dlr at batch 32, against the original's gap.
+
+    Returns (our gap as a share of the original's, the rest of the original's gap).
+    """
     original_gap = ORIGINAL["lenet5", "adam"][2] - ORIGINAL["lenet5", "adam"][0]
-    ours = interval(paired_differences("base_batch_32_original_reset", "lenet5", "adam", "ibs"))[0]
+    ours = mean_difference("base_batch_32_original_reset", "lenet5", "adam", "ibs")
     return ours / original_gap, original_gap - ours
 
 
@@ -415,51 +445,142 @@ def two_run_std(name, arch, optimizer, schedules=ORIGINAL_ORDER):
     return math.sqrt(2) * max(std_pct(name, arch, optimizer, schedule) for schedule in schedules)
 
 
-def lowest_and_highest(values, digits=2):
-    return f"{min(values):.{digits}f} to {max(values):.{digits}f}"
-
-
-def adam_gaps_but_lenet_ibs():
-    """Our Adam cells at batch 4 minus the original's, LeNet-5's ibs left out."""
-    return [mean_pct("results", arch, "adam", schedule)
-            - ORIGINAL[arch, "adam"][ORIGINAL_ORDER.index(schedule)]
-            for arch in ARCHITECTURES for schedule in ORIGINAL_ORDER
-            if (arch, schedule) != ("lenet5", "ibs")]
-
-
-def largest_move():
-    """The cell whose mean moved most, in units of its new std, between the two studies."""
-    return max(moves("results", "previous"), key=lambda move: move[2])
-
-
 def spread_of_means(name, arch, optimizer, schedules=("dlr", "ibs", "hyb")):
     means = [mean_pct(name, arch, optimizer, schedule) for schedule in schedules]
     return max(means) - min(means)
 
 
-def fmt(value, digits=2):
-    return f"{value:.{digits}f}"
+def cut_mean(arch, optimizer, schedule):
+    """The mean paired difference from dlr of a schedule in the study cut_row reads it from."""
+    return mean_difference(cut_study(optimizer), arch, optimizer, schedule)
 
 
-def mean_difference(name, arch, optimizer, schedule, **reference):
-    return interval(paired_differences(name, arch, optimizer, schedule, **reference))[0]
+def momentum_cut_costs(schedule):
+    """What a schedule costs against dlr (points, mean) with momentum and Nesterov, every network."""
+    return [-cut_mean(arch, optimizer, schedule) for arch in ARCHITECTURES
+            for optimizer in ("momentum", "nesterov")]
+
+
+def train_60000_verdicts():
+    """The verdicts of LeNet-5's four comparisons with dlr on all 60,000 training images."""
+    return [verdict(paired_differences("train_60000", "lenet5", optimizer, schedule))
+            for optimizer in ("sgd", "adam") for schedule in ("ibs", "hyb")]
+
+
+# ---------------------------------------------------------------------------
+# Facts about the results that sentences state besides their numbers
+# ---------------------------------------------------------------------------
+
+def lenet5_ibs_lr_leaves_the_margin_at_b_equals_n():
+    """large_batch: LeNet-5 with momentum, ibs_lr (last stage B = N) is not equivalent to dlr."""
+    return verdict(paired_differences("large_batch", "lenet5", "momentum", "ibs_lr")) == "not equivalent"
+
+
+def adam_ibs_lr_is_not_equivalent_on_both_mlps():
+    """ibs_lr: Adam's ibs_lr is not equivalent to dlr on the 300-unit and the 500-150 MLP."""
+    return all(verdict(paired_differences("ibs_lr", arch, "adam", "ibs_lr")) == "not equivalent"
+               for arch in ("mlp300", "mlp500_150"))
+
+
+def seeds_20_intervals_excluding_zero_are_mlp500_adam_ibs_and_mlp300_adam_hyb():
+    """seeds_20: exactly two 95 % intervals exclude zero, 300-unit MLP/Adam/hyb and 500-150 MLP/Adam/ibs."""
+    return intervals_excluding_zero("seeds_20") == [("mlp300", "adam", "hyb"), ("mlp500_150", "adam", "ibs")]
+
+
+def results_interval_excluding_zero_is_mlp300_adam_hyb_only():
+    """results: one 95 % interval of the 12 excludes zero, the 300-unit MLP with Adam, hyb."""
+    return intervals_excluding_zero("results") == [("mlp300", "adam", "hyb")]
+
+
+def previous_intervals_excluding_zero_are_mlp300_adam_hyb_and_lenet5_adam_ibs_and_hyb():
+    """previous: exactly three intervals exclude zero, 300-unit MLP/Adam/hyb, LeNet-5/Adam/ibs and hyb."""
+    return intervals_excluding_zero("previous") == [("mlp300", "adam", "hyb"), ("lenet5", "adam", "ibs"),
+                                                    ("lenet5", "adam", "hyb")]
+
+
+def only_mlp300_adam_hyb_excludes_zero_again_in_the_rerun():
+    """Of the previous study's intervals excluding zero, only the 300-unit MLP/Adam/hyb one does in results."""
+    return (set(intervals_excluding_zero("results")) & set(intervals_excluding_zero("previous"))
+            == {("mlp300", "adam", "hyb")})
+
+
+def largest_move_in_new_stds_is_mlp300_adam_dlr():
+    """Against the new std alone, the 300-unit MLP/Adam/dlr moved most between previous and results."""
+    return largest_move()[0] == ("mlp300", "adam", "dlr")
+
+
+def lenet5_sgd_varies_most_at_batch_32():
+    """base_batch_32: LeNet-5 with SGD has the largest seed-to-seed std of all cells."""
+    return max(seed_stds("base_batch_32")) == max(std_pct("base_batch_32", "lenet5", "sgd", schedule)
+                                                  for schedule in ORIGINAL_ORDER)
+
+
+def reset_gives_about_a_sixth_of_the_original_gap():
+    """base_batch_32_original_reset: LeNet-5/Adam's ibs - dlr rounds to a sixth of the original's gap."""
+    return round(6 * reset_gap_share()[0]) == 1
+
+
+def reset_costs_mlp300_with_dlr_and_hyb():
+    """original_reset against results: the 300-unit MLP/Adam's dlr and hyb 95 % intervals lie below zero."""
+    return all(interval(paired_differences("original_reset", "mlp300", "adam", schedule,
+                                           reference_study="results"))[2] < 0
+               for schedule in ("dlr", "hyb"))
+
+
+def reset_leaves_ibs_untouched_at_batch_32():
+    """base_batch_32_original_reset against base_batch_32: LeNet-5/Adam/ibs is identical, seed by seed."""
+    return not paired_differences("base_batch_32_original_reset", "lenet5", "adam", "ibs",
+                                  reference_study="base_batch_32").any()
+
+
+def rest_of_the_gap_exceeds_two_run_stds():
+    """The original's LeNet-5/Adam gap left over by the reset exceeds two stds of two runs' difference."""
+    return abs(reset_gap_share()[1]) > 2 * two_run_std("base_batch_32_original_reset", "lenet5", "adam")
+
+
+def original_sgd_gap_is_about_two_run_stds():
+    """The original's 0.85-point LeNet-5/SGD gap rounds to two stds of two batch-32 runs' difference."""
+    return round(0.85 / two_run_std("base_batch_32", "lenet5", "sgd")) == 2
+
+
+def train_60000_comparisons_are_all_equivalent():
+    """train_60000: all four LeNet-5 comparisons with dlr are equivalent."""
+    return train_60000_verdicts() == ["equivalent"] * 4
 
 
 # ---------------------------------------------------------------------------
 # The checks
 # ---------------------------------------------------------------------------
 
-# (document, study): the document holds summary_row() of every cell of the study.
-SUMMARY_TABLES = [
-    (REPORT, "results"),
-    (REPORT, "original_reset"),
-    (REPORT, "base_batch_32"),
-    (REPORT, "base_batch_32_original_reset"),
-    (REPORT, "train_60000"),
-    (REPORT, "momentum"),
-    (REPORT, "ibs_lr"),
-    (REPORT, "seeds_20"),
-    (REPORT, "large_batch"),
+class QuotedTable(NamedTuple):
+    """A table a document copies from a committed file of a study."""
+    document: str
+    study: str
+    file: str  # summary.md, stages.md or comparison.md in the study's folder
+    columns: int | None = None  # the document quotes only the first this many columns (None: whole lines)
+    every_row: bool = True  # the document quotes every row, in the file's order
+
+
+# How the tables of summary.md, stages.md and comparison.md begin. Every table
+# of a document that begins so is one of QUOTED_TABLES, in the order listed.
+QUOTED_HEADER = "| Architecture | Optimizer | Schedule |"
+
+QUOTED_TABLES = [
+    QuotedTable(REPORT, "results", "summary.md"),
+    QuotedTable(REPORT, "ibs_lr", "stages.md", every_row=False),
+    QuotedTable(REPORT, "momentum", "stages.md", every_row=False),
+    QuotedTable(REPORT, "large_batch", "stages.md"),
+    QuotedTable(REPORT, "original_reset", "summary.md"),
+    # Without the last column, the difference in baseline standard deviations.
+    QuotedTable(REPORT, "original_reset", "comparison.md", columns=7),
+    QuotedTable(REPORT, "base_batch_32", "summary.md"),
+    QuotedTable(REPORT, "base_batch_32_original_reset", "summary.md"),
+    QuotedTable(REPORT, "base_batch_32_original_reset", "comparison.md", columns=7),
+    QuotedTable(REPORT, "train_60000", "summary.md"),
+    QuotedTable(REPORT, "momentum", "summary.md"),
+    QuotedTable(REPORT, "ibs_lr", "summary.md"),
+    QuotedTable(REPORT, "large_batch", "summary.md"),
+    QuotedTable(REPORT, "seeds_20", "summary.md"),
 ]
 
 # (document, study, optimizers): the document holds headline_row() of every (network, optimizer).
@@ -472,21 +593,7 @@ HEADLINE_TABLES = [
 # (document, optimizer): the document holds cut_row() of every network for that optimizer.
 CUT_TABLES = [(REPORT, optimizer) for optimizer in ("sgd", "momentum", "nesterov", "adam")]
 
-# (document, study): the document's rows with per-stage differences ("B = ...") are rows of the
-# study's stages.md, and that file is what plots.py writes from the study's pickle.
-STAGE_TABLES = [
-    (REPORT, "ibs_lr"),
-    (REPORT, "momentum"),
-    (REPORT, "large_batch"),
-]
-
-# (document, study, baseline): the document holds comparison_row() of every shared cell.
-COMPARISON_TABLES = [
-    (REPORT, "original_reset", "results"),
-    (REPORT, "base_batch_32_original_reset", "base_batch_32"),
-]
-
-# (document, study, column): the table against the original's figures holds
+# (document, study): the table against the original's figures holds
 # original_cell() of the study in the row of every (network, optimizer) it has.
 ORIGINAL_TABLE_COLUMNS = [
     (REPORT, "results"),
@@ -494,295 +601,358 @@ ORIGINAL_TABLE_COLUMNS = [
     (REPORT, "base_batch_32_original_reset"),
 ]
 
-# (document, text with {} for each value, values): the text, filled in, is in
-# the document. Values are computed when the check runs.
+
+class Prose(NamedTuple):
+    """A sentence with {} for each number it quotes, in the document that says it.
+
+    values() computes the numbers when the check runs; requires names the
+    facts the sentence states besides its numbers, each a predicate on the
+    pickles that must hold first.
+    """
+    document: str
+    text: str
+    values: Callable[[], list] = lambda: []
+    requires: tuple = ()
+
+
 PROSE = [
-    (README, "ibs_lr reaches B = N and leaves the margin there on LeNet-5 ({} points)",
-     lambda: [signed(interval(paired_differences("large_batch", "lenet5", "momentum", "ibs_lr"))[0])
-              if verdict(paired_differences("large_batch", "lenet5", "momentum", "ibs_lr")) == "not equivalent"
-              else None]),
+    Prose(README, "ibs_lr reaches B = N and leaves the margin there on LeNet-5 ({} points)",
+          lambda: [signed(mean_difference("large_batch", "lenet5", "momentum", "ibs_lr"))],
+          requires=(lenet5_ibs_lr_leaves_the_margin_at_b_equals_n,)),
     # Where the batch approaches the training set.
-    (REPORT, "in 12 epochs dlr reaches only {}, {} and {} % on the three networks",
-     lambda: [fmt(mean_pct("large_batch", arch, "momentum", "dlr")) for arch in ARCHITECTURES]),
-    (REPORT, "its last stage, at B = N, is not equivalent ({})",
-     lambda: [verdict_text("large_batch", "lenet5", "momentum", "ibs_lr")]),
-    (REPORT, "network, {} points below dlr at the end",
-     lambda: [lowest_and_highest([-interval(paired_differences("large_batch", arch, "momentum", "ibs_mom"))[0]
-                                  for arch in ARCHITECTURES])]),
+    Prose(REPORT, "in 12 epochs dlr reaches only {}, {} and {} % on the three networks",
+          lambda: [fmt(mean_pct("large_batch", arch, "momentum", "dlr")) for arch in ARCHITECTURES]),
+    Prose(REPORT, "its last stage, at B = N, is not equivalent ({})",
+          lambda: [verdict_text("large_batch", "lenet5", "momentum", "ibs_lr")],
+          requires=(lenet5_ibs_lr_leaves_the_margin_at_b_equals_n,)),
+    Prose(REPORT, "network, {} points below dlr at the end",
+          lambda: [lowest_and_highest([-mean_difference("large_batch", arch, "momentum", "ibs_mom")
+                                       for arch in ARCHITECTURES])]),
     # Momentum, Nesterov and the cost of each cut in updates.
-    (README, "all {} comparisons of ibs and hyb with dlr are equivalent at 5 seeds, and dlr's accuracy stays "
-             "within {} points of plain SGD's",
-     lambda: [sum(verdict(paired_differences("momentum", arch, optimizer, schedule)) == "equivalent"
-                  for arch in ARCHITECTURES for optimizer in ("momentum", "nesterov") for schedule in ("ibs", "hyb")),
-              fmt(max(abs(mean_pct("momentum", arch, optimizer, "dlr") - mean_pct("results", arch, "sgd", "dlr"))
-                      for arch in ARCHITECTURES for optimizer in ("momentum", "nesterov")))]),
-    (README, "ibs_lr ({} updates, {} times fewer than dlr) costs at most {} points with plain SGD and {} with "
-             "momentum or Nesterov; ibs_mom costs {} to {} points",
-     lambda: [f"{updates('ibs_lr', 'mlp300', 'sgd', 'ibs_lr'):,}",
-              round(updates("ibs_lr", "mlp300", "sgd", "dlr") / updates("ibs_lr", "mlp300", "sgd", "ibs_lr")),
-              fmt(max(abs(cut_mean(arch, "sgd", "ibs_lr")) for arch in ARCHITECTURES)),
-              fmt(max(abs(cut_mean(arch, optimizer, "ibs_lr")) for arch in ARCHITECTURES
-                      for optimizer in ("momentum", "nesterov"))),
-              *lowest_and_highest([-cut_mean(arch, optimizer, "ibs_mom") for arch in ARCHITECTURES
-                                   for optimizer in ("momentum", "nesterov")]).split(" to ")]),
-    (README, "Adam with ibs_lr loses {} points on the MLPs (not equivalent)",
-     lambda: [fmt(-cut_mean("mlp300", "adam", "ibs_lr"))
-              if all(verdict(paired_differences("ibs_lr", arch, "adam", "ibs_lr")) == "not equivalent"
-                     for arch in ("mlp300", "mlp500_150")) else None]),
-    (REPORT, "With momentum and Nesterov its mean cost is {} to {} points",
-     lambda: lowest_and_highest([-cut_mean(arch, optimizer, "ibs_lr") for arch in ARCHITECTURES
-                                 for optimizer in ("momentum", "nesterov")]).split(" to ")),
-    (REPORT, "costs more: {} to {} points below dlr, the 95 % interval below zero in {} of the 6 cells",
-     lambda: [*lowest_and_highest([-cut_mean(arch, optimizer, "ibs_mom") for arch in ARCHITECTURES
-                                   for optimizer in ("momentum", "nesterov")]).split(" to "),
-              sum(interval(paired_differences("momentum", arch, optimizer, "ibs_mom"))[2] < 0
-                  for arch in ARCHITECTURES for optimizer in ("momentum", "nesterov"))]),
-    (REPORT, "**Adam** with ibs_lr loses {} and {} points on the MLPs",
-     lambda: [fmt(-cut_mean("mlp300", "adam", "ibs_lr")), fmt(-cut_mean("mlp500_150", "adam", "ibs_lr"))]),
-    (REPORT, "dlr reaches {} % with momentum and {} % with Nesterov, against plain SGD's {} %",
-     lambda: [", ".join(f"{mean_pct(name, arch, optimizer, 'dlr'):.2f}" for arch in ARCHITECTURES[:2])
-              + f" and {mean_pct(name, 'lenet5', optimizer, 'dlr'):.2f}"
-              for name, optimizer in (("momentum", "momentum"), ("momentum", "nesterov"), ("results", "sgd"))]),
+    Prose(README, "all {} comparisons of ibs and hyb with dlr are equivalent at 5 seeds, and dlr's "
+                  "accuracy stays within {} points of plain SGD's",
+          lambda: [sum(verdict(paired_differences("momentum", arch, optimizer, schedule)) == "equivalent"
+                       for arch in ARCHITECTURES for optimizer in ("momentum", "nesterov")
+                       for schedule in ("ibs", "hyb")),
+                   fmt(max(abs(mean_pct("momentum", arch, optimizer, "dlr") - mean_pct("results", arch, "sgd", "dlr"))
+                           for arch in ARCHITECTURES for optimizer in ("momentum", "nesterov")))]),
+    Prose(README, "ibs_lr ({} updates, {} times fewer than dlr) costs at most {} points with plain SGD and {} "
+                  "with momentum or Nesterov; ibs_mom costs {} points",
+          lambda: [f"{updates('ibs_lr', 'mlp300', 'sgd', 'ibs_lr'):,}",
+                   round(update_ratio("ibs_lr", "mlp300", "sgd", "ibs_lr")),
+                   fmt(max(abs(cut_mean(arch, "sgd", "ibs_lr")) for arch in ARCHITECTURES)),
+                   fmt(max(abs(cost) for cost in momentum_cut_costs("ibs_lr"))),
+                   lowest_and_highest(momentum_cut_costs("ibs_mom"))]),
+    Prose(README, "Adam with ibs_lr loses {} points on the MLPs (not equivalent)",
+          lambda: [fmt(-cut_mean("mlp300", "adam", "ibs_lr"))],
+          requires=(adam_ibs_lr_is_not_equivalent_on_both_mlps,)),
+    Prose(REPORT, "With momentum and Nesterov its mean cost is {} points",
+          lambda: [lowest_and_highest(momentum_cut_costs("ibs_lr"))]),
+    Prose(REPORT, "costs more: {} points below dlr, the 95 % interval below zero in {} of the 6 cells",
+          lambda: [lowest_and_highest(momentum_cut_costs("ibs_mom")),
+                   sum(interval(paired_differences("momentum", arch, optimizer, "ibs_mom"))[2] < 0
+                       for arch in ARCHITECTURES for optimizer in ("momentum", "nesterov"))]),
+    Prose(REPORT, "**Adam** with ibs_lr loses {} and {} points on the MLPs, not equivalent",
+          lambda: [fmt(-cut_mean("mlp300", "adam", "ibs_lr")), fmt(-cut_mean("mlp500_150", "adam", "ibs_lr"))],
+          requires=(adam_ibs_lr_is_not_equivalent_on_both_mlps,)),
+    Prose(REPORT, "dlr reaches {} % with momentum and {} % with Nesterov, against plain SGD's {} %",
+          lambda: [", ".join(f"{mean_pct(name, arch, optimizer, 'dlr'):.2f}" for arch in ARCHITECTURES[:2])
+                   + f" and {mean_pct(name, 'lenet5', optimizer, 'dlr'):.2f}"
+                   for name, optimizer in (("momentum", "momentum"), ("momentum", "nesterov"),
+                                           ("results", "sgd"))]),
     # The 20-seed headline.
-    (README, "At 20 seeds all {} comparisons are shown equivalent",
-     lambda: [verdict_tally("seeds_20").get("equivalent")]),
-    (README, "every mean difference between {} and {} points. Two 95 % intervals exclude zero "
-             "(500-150 MLP/Adam ibs {}, 300-unit MLP/Adam hyb {})",
-     lambda: [signed(differences_range("seeds_20")[0]), signed(differences_range("seeds_20")[1]),
-              signed(interval(paired_differences("seeds_20", "mlp500_150", "adam", "ibs"))[0]),
-              signed(interval(paired_differences("seeds_20", "mlp300", "adam", "hyb"))[0])]
-     if intervals_excluding_zero("seeds_20") == [("mlp300", "adam", "hyb"), ("mlp500_150", "adam", "ibs")]
-     else [None]),
-    (REPORT, "All {} comparisons are shown equivalent at 20 seeds",
-     lambda: [verdict_tally("seeds_20").get("equivalent")]),
-    (REPORT, "LeNet-5 with Adam, ibs, undecided at 5 seeds, is decided: {}.",
-     lambda: [verdict_text("seeds_20", "lenet5", "adam", "ibs")]),
-    (REPORT, "Two 95 % intervals exclude zero: the 500-150 MLP with Adam, ibs {}, and the 300-unit MLP "
-             "with Adam, hyb {}.",
-     lambda: [versus_dlr("seeds_20", "mlp500_150", "adam", "ibs"), versus_dlr("seeds_20", "mlp300", "adam", "hyb")]
-     if len(intervals_excluding_zero("seeds_20")) == 2 else [None]),
-    (REPORT, "With plain SGD every 90 % interval lies within ±{} point.",
-     lambda: [fmt(max(max(abs(value) for value in interval(paired_differences("seeds_20", *cell), 0.9)[1:])
-                      for cell in grid_cells(("sgd",))))]),
-    (REPORT, "At 20 seeds the committed code gives {}: a small loss",
-     lambda: [versus_dlr("seeds_20", "mlp500_150", "adam", "ibs")]),
+    Prose(README, "At 20 seeds all {} comparisons are shown equivalent",
+          lambda: [verdict_tally("seeds_20").get("equivalent")]),
+    Prose(README, "every mean difference between {} and {} points. Two 95 % intervals exclude zero "
+                  "(500-150 MLP/Adam ibs {}, 300-unit MLP/Adam hyb {})",
+          lambda: [signed(differences_range("seeds_20")[0]), signed(differences_range("seeds_20")[1]),
+                   signed(mean_difference("seeds_20", "mlp500_150", "adam", "ibs")),
+                   signed(mean_difference("seeds_20", "mlp300", "adam", "hyb"))],
+          requires=(seeds_20_intervals_excluding_zero_are_mlp500_adam_ibs_and_mlp300_adam_hyb,)),
+    Prose(REPORT, "All {} comparisons are shown equivalent at 20 seeds",
+          lambda: [verdict_tally("seeds_20").get("equivalent")]),
+    Prose(REPORT, "LeNet-5 with Adam, ibs, undecided at 5 seeds, is decided: {}.",
+          lambda: [verdict_text("seeds_20", "lenet5", "adam", "ibs")]),
+    Prose(REPORT, "Two 95 % intervals exclude zero: the 500-150 MLP with Adam, ibs {}, and the 300-unit MLP "
+                  "with Adam, hyb {}.",
+          lambda: [versus_dlr("seeds_20", "mlp500_150", "adam", "ibs"),
+                   versus_dlr("seeds_20", "mlp300", "adam", "hyb")],
+          requires=(seeds_20_intervals_excluding_zero_are_mlp500_adam_ibs_and_mlp300_adam_hyb,)),
+    Prose(REPORT, "With plain SGD every 90 % interval lies within ±{} point.",
+          lambda: [fmt(max(max(abs(value) for value in interval(paired_differences("seeds_20", *cell), 0.9)[1:])
+                           for cell in grid_cells(("sgd",))))]),
+    Prose(REPORT, "At 20 seeds the committed code gives {}: a small loss",
+          lambda: [versus_dlr("seeds_20", "mlp500_150", "adam", "ibs")]),
     # The margin and its justification.
-    (README, "deviation runs from {} points (median {})",
-     lambda: [lowest_and_highest(seed_stds("results")), fmt(np.median(seed_stds("results")))]),
-    (REPORT, "runs from {} points, median {}",
-     lambda: [lowest_and_highest(seed_stds("results")), fmt(np.median(seed_stds("results")))]),
+    Prose(README, "deviation runs from {} points (median {})",
+          lambda: [lowest_and_highest(seed_stds("results")), fmt(np.median(seed_stds("results")))]),
+    Prose(REPORT, "runs from {} points, median {}",
+          lambda: [lowest_and_highest(seed_stds("results")), fmt(np.median(seed_stds("results")))]),
     # Headline and equivalence.
-    (README, "At 5 seeds, {} of the 12 comparisons are equivalent; LeNet-5 with Adam, ibs, is {}",
-     lambda: [verdict_tally("results")["equivalent"],
-              verdict(paired_differences("results", "lenet5", "adam", "ibs"))]),
-    (REPORT, "At 5 seeds, {} of the 12 comparisons with dlr in the original grid are shown "
-             "equivalent within ±0.1 point; the twelfth, LeNet-5 with Adam, ibs, is {}. "
-             "None is shown not equivalent.",
-     lambda: [verdict_tally("results")["equivalent"], verdict_text("results", "lenet5", "adam", "ibs")]),
-    (REPORT, "lies between {} and {} points in all 12 comparisons, and every 95 % interval lies "
-             "within [{}, {}] points",
-     lambda: [signed(value) for value in differences_range("results")]),
-    (REPORT, "every difference is at most {} points, every interval within [{}, {}]",
-     lambda: [fmt(largest_absolute_difference("results", ("sgd",))),
-              signed(differences_range("results", ("sgd",))[2]),
-              signed(differences_range("results", ("sgd",))[3])]),
-    (REPORT, "One 95 % interval of the 12 excludes zero, the 300-unit MLP with Adam, hyb {},",
-     lambda: [len(intervals_excluding_zero("results")) == 1
-              and versus_dlr("results", "mlp300", "adam", "hyb", 3)]),
-    (REPORT, "the committed study has {}. At 5 seeds",
-     lambda: [versus_dlr("results", "mlp500_150", "adam", "ibs")]),
+    Prose(README, "At 5 seeds, {} of the 12 comparisons are equivalent; LeNet-5 with Adam, ibs, is {}",
+          lambda: [verdict_tally("results")["equivalent"],
+                   verdict(paired_differences("results", "lenet5", "adam", "ibs"))]),
+    Prose(REPORT, "At 5 seeds, {} of the 12 comparisons with dlr in the original grid are shown "
+                  "equivalent within ±0.1 point; the twelfth, LeNet-5 with Adam, ibs, is {}. "
+                  "None is shown not equivalent.",
+          lambda: [verdict_tally("results")["equivalent"], verdict_text("results", "lenet5", "adam", "ibs")]),
+    Prose(REPORT, "lies between {} and {} points in all 12 comparisons, and every 95 % interval lies "
+                  "within [{}, {}] points",
+          lambda: [signed(value) for value in differences_range("results")]),
+    Prose(REPORT, "every difference is at most {} points, every interval within [{}, {}]",
+          lambda: [fmt(largest_absolute_difference("results", ("sgd",))),
+                   signed(differences_range("results", ("sgd",))[2]),
+                   signed(differences_range("results", ("sgd",))[3])]),
+    Prose(REPORT, "One 95 % interval of the 12 excludes zero, the 300-unit MLP with Adam, hyb {},",
+          lambda: [versus_dlr("results", "mlp300", "adam", "hyb", 3)],
+          requires=(results_interval_excluding_zero_is_mlp300_adam_hyb_only,)),
+    Prose(REPORT, "the committed study has {}. At 5 seeds",
+          lambda: [versus_dlr("results", "mlp500_150", "adam", "ibs")]),
     # A rounding change.
-    (REPORT, "ibs - dlr from {}, the one gap the previous version of this study reported, to {}.",
-     lambda: [versus_dlr("previous", "lenet5", "adam", "ibs"),
-              versus_dlr("results", "lenet5", "adam", "ibs")]),
-    (REPORT, "{} of its 12 did, the 300-unit MLP with Adam, hyb {}, LeNet-5 with Adam, ibs {}, "
-             "and LeNet-5 with Adam, hyb {}.",
-     lambda: [len(intervals_excluding_zero("previous"))
-              if intervals_excluding_zero("previous") == [("mlp300", "adam", "hyb"),
-                                                          ("lenet5", "adam", "ibs"),
-                                                          ("lenet5", "adam", "hyb")] else None,
-              versus_dlr("previous", "mlp300", "adam", "hyb"),
-              versus_dlr("previous", "lenet5", "adam", "ibs"),
-              versus_dlr("previous", "lenet5", "adam", "hyb")]),
-    (REPORT, "In the rerun, one of the three excludes zero again (the 300-unit MLP's, {}) and the "
-             "two LeNet-5 ones do not. Yet by the margin all {} of the previous study's",
-     lambda: [versus_dlr("results", "mlp300", "adam", "hyb")
-              if set(intervals_excluding_zero("results")) & set(intervals_excluding_zero("previous"))
-              == {("mlp300", "adam", "hyb")} else None,
-              verdict_tally("previous")["equivalent"]]),
-    (REPORT, "differ in each cell's mean final accuracy by at most {} points. That is at most {} "
-             "of the larger of the cell's old and new seed-to-seed standard deviations; against "
-             "the new standard deviation alone the largest move is {} of it (the 300-unit MLP "
-             "with Adam: dlr moved from {} to {}).",
-     lambda: [fmt(max(move[1] for move in moves("results", "previous"))),
-              fmt(max(move[3] for move in moves("results", "previous"))),
-              fmt(largest_move()[2]) if largest_move()[0] == ("mlp300", "adam", "dlr") else None,
-              fmt(mean_pct("previous", "mlp300", "adam", "dlr")),
-              fmt(mean_pct("results", "mlp300", "adam", "dlr"))]),
+    Prose(REPORT, "ibs - dlr from {}, the one gap the previous version of this study reported, to {}.",
+          lambda: [versus_dlr("previous", "lenet5", "adam", "ibs"),
+                   versus_dlr("results", "lenet5", "adam", "ibs")]),
+    Prose(REPORT, "{} of its 12 did, the 300-unit MLP with Adam, hyb {}, LeNet-5 with Adam, ibs {}, "
+                  "and LeNet-5 with Adam, hyb {}.",
+          lambda: [len(intervals_excluding_zero("previous")),
+                   versus_dlr("previous", "mlp300", "adam", "hyb"),
+                   versus_dlr("previous", "lenet5", "adam", "ibs"),
+                   versus_dlr("previous", "lenet5", "adam", "hyb")],
+          requires=(previous_intervals_excluding_zero_are_mlp300_adam_hyb_and_lenet5_adam_ibs_and_hyb,)),
+    Prose(REPORT, "In the rerun, one of the three excludes zero again (the 300-unit MLP's, {}) and the "
+                  "two LeNet-5 ones do not. Yet by the margin all {} of the previous study's",
+          lambda: [versus_dlr("results", "mlp300", "adam", "hyb"), verdict_tally("previous")["equivalent"]],
+          requires=(only_mlp300_adam_hyb_excludes_zero_again_in_the_rerun,)),
+    Prose(REPORT, "differ in each cell's mean final accuracy by at most {} points. That is at most {} "
+                  "of the larger of the cell's old and new seed-to-seed standard deviations; against "
+                  "the new standard deviation alone the largest move is {} of it (the 300-unit MLP "
+                  "with Adam: dlr moved from {} to {}).",
+          lambda: [fmt(max(move[1] for move in moves("results", "previous"))),
+                   fmt(max(move[3] for move in moves("results", "previous"))),
+                   fmt(largest_move()[2]),
+                   fmt(mean_pct("previous", "mlp300", "adam", "dlr")),
+                   fmt(mean_pct("results", "mlp300", "adam", "dlr"))],
+          requires=(largest_move_in_new_stds_is_mlp300_adam_dlr,)),
     # Updates and wall time.
-    (README, "ibs takes {} instead of {} ({} times fewer), hyb {}; {} times less wall time per run",
-     lambda: [f"{updates('results', 'lenet5', 'adam', 'ibs'):,}",
-              f"{updates('results', 'lenet5', 'adam', 'dlr'):,}",
-              fmt(updates("results", "lenet5", "adam", "dlr")
-                  / updates("results", "lenet5", "adam", "ibs"), 1),
-              f"{updates('results', 'lenet5', 'adam', 'hyb'):,}",
-              lowest_and_highest(wall_ratios("results"), 1)]),
-    (REPORT, "ibs reaches the same accuracy in {} updates instead of {} ({} times fewer), hyb in {} "
-             "({} times fewer)",
-     lambda: [f"{updates('results', 'lenet5', 'adam', 'ibs'):,}",
-              f"{updates('results', 'lenet5', 'adam', 'dlr'):,}",
-              fmt(updates("results", "lenet5", "adam", "dlr")
-                  / updates("results", "lenet5", "adam", "ibs"), 1),
-              f"{updates('results', 'lenet5', 'adam', 'hyb'):,}",
-              fmt(updates("results", "lenet5", "adam", "dlr")
-                  / updates("results", "lenet5", "adam", "hyb"), 1)]),
-    (REPORT, "that is {} times less wall time per run (LeNet-5 with Adam: {} s for dlr, {} s for ibs)",
-     lambda: [lowest_and_highest(wall_ratios("results"), 1),
-              fmt(mean_seconds("results", "lenet5", "adam", "dlr"), 1),
-              fmt(mean_seconds("results", "lenet5", "adam", "ibs"), 1)]),
-    (REPORT, "to within {} % for hyb, whose batch size is rounded",
-     lambda: [fmt(100 * hyb_noise_gap("results"), 1)]),
+    Prose(README, "ibs takes {} instead of {} ({} times fewer), hyb {}; {} times less wall time per run",
+          lambda: [f"{updates('results', 'lenet5', 'adam', 'ibs'):,}",
+                   f"{updates('results', 'lenet5', 'adam', 'dlr'):,}",
+                   fmt(update_ratio("results", "lenet5", "adam", "ibs"), 1),
+                   f"{updates('results', 'lenet5', 'adam', 'hyb'):,}",
+                   lowest_and_highest(wall_ratios("results"), 1)]),
+    Prose(REPORT, "ibs reaches the same accuracy in {} updates instead of {} ({} times fewer), hyb in {} "
+                  "({} times fewer)",
+          lambda: [f"{updates('results', 'lenet5', 'adam', 'ibs'):,}",
+                   f"{updates('results', 'lenet5', 'adam', 'dlr'):,}",
+                   fmt(update_ratio("results", "lenet5", "adam", "ibs"), 1),
+                   f"{updates('results', 'lenet5', 'adam', 'hyb'):,}",
+                   fmt(update_ratio("results", "lenet5", "adam", "hyb"), 1)]),
+    Prose(REPORT, "that is {} times less wall time per run (LeNet-5 with Adam: {} s for dlr, {} s for ibs)",
+          lambda: [lowest_and_highest(wall_ratios("results"), 1),
+                   fmt(mean_seconds("results", "lenet5", "adam", "dlr"), 1),
+                   fmt(mean_seconds("results", "lenet5", "adam", "ibs"), 1)]),
+    Prose(REPORT, "to within {} % for hyb, whose batch size is rounded",
+          lambda: [fmt(100 * hyb_noise_gap("results"), 1)]),
     # Against the original's figures.
-    (README, "at batch 4 our SGD accuracies are {} points above the original's; batch 32 "
-             "reproduces every dlr and hyb cell within {} points",
-     lambda: [lowest_and_highest([gap for gap, _ in original_gaps("results", ("sgd",))], 1),
-              fmt(max(abs(gap) for gap, _ in
-                      original_gaps("base_batch_32", ("sgd", "adam"), ("dlr", "hyb"))))]),
-    (REPORT, "our SGD accuracies are {} points above the original's, {} times our spread, and our "
-             "Adam accuracies up to {} points above (LeNet-5's ibs {})",
-     lambda: [lowest_and_highest([gap for gap, _ in original_gaps("results", ("sgd",))], 1),
-              lowest_and_highest([ratio for _, ratio in original_gaps("results", ("sgd",))], 0),
-              fmt(max(adam_gaps_but_lenet_ibs())),
-              fmt(mean_pct("results", "lenet5", "adam", "ibs") - ORIGINAL["lenet5", "adam"][2], 1)]),
-    (REPORT, "to within {} points for every dlr and hyb cell, {} of the 12 within 0.2",
-     lambda: [fmt(max(abs(gap) for gap, _ in
-                      original_gaps("base_batch_32", ("sgd", "adam"), ("dlr", "hyb")))),
-              sum(abs(gap) <= 0.2 for gap, _ in
-                  original_gaps("base_batch_32", ("sgd", "adam"), ("dlr", "hyb")))]),
-    (REPORT, "come closer still (dlr {} and {} against 97.3 and 98.4)",
-     lambda: [fmt(mean_pct("base_batch_32_original_reset", "mlp300", "adam", "dlr")),
-              fmt(mean_pct("base_batch_32_original_reset", "lenet5", "adam", "dlr"))]),
-    (REPORT, "The original's 97.7 is {} points and {} of our standard deviations below our {} at "
-             "batch 32, and below all five of our seeds ({}).",
-     lambda: [fmt(mean_pct("base_batch_32", "lenet5", "adam", "ibs") - 97.7),
-              fmt(std_distance_from_original("base_batch_32", "lenet5", "adam", "ibs"), 1),
-              accuracy_text("base_batch_32", "lenet5", "adam", "ibs"),
-              seed_range("base_batch_32", "lenet5", "adam", "ibs")]),
-    (REPORT, "The original's 94.7 is {} points but only {} of our standard deviations above our {}",
-     lambda: [fmt(94.7 - mean_pct("base_batch_32", "lenet5", "sgd", "ibs")),
-              fmt(std_distance_from_original("base_batch_32", "lenet5", "sgd", "ibs"), 1),
-              accuracy_text("base_batch_32", "lenet5", "sgd", "ibs")]),
-    (REPORT, "LeNet-5 with SGD at batch 32 varies most from seed to seed of all cells, and our "
-             "five seeds span {}.",
-     lambda: [seed_range("base_batch_32", "lenet5", "sgd", "ibs")
-              if max(seed_stds("base_batch_32")) == max(
-                  std_pct("base_batch_32", "lenet5", "sgd", schedule)
-                  for schedule in ("dlr", "ibs", "hyb")) else None]),
-    (REPORT, "batch 32 reproduces every dlr and hyb cell of the original to within {} points",
-     lambda: [fmt(max(abs(gap) for gap, _ in
-                      original_gaps("base_batch_32", ("sgd", "adam"), ("dlr", "hyb"))))]),
+    Prose(README, "at batch 4 our SGD accuracies are {} points above the original's; batch 32 "
+                  "reproduces every dlr and hyb cell within {} points",
+          lambda: [lowest_and_highest(sgd_gaps_at_batch_4(), 1), fmt(max(batch_32_gaps_of_dlr_and_hyb()))]),
+    Prose(REPORT, "our SGD accuracies are {} points above the original's, {} times our spread, and our "
+                  "Adam accuracies up to {} points above (LeNet-5's ibs {})",
+          lambda: [lowest_and_highest(sgd_gaps_at_batch_4(), 1),
+                   lowest_and_highest([ratio for _, ratio in original_gaps("results", ("sgd",))], 0),
+                   fmt(max(adam_gaps_but_lenet_ibs())),
+                   fmt(mean_pct("results", "lenet5", "adam", "ibs") - ORIGINAL["lenet5", "adam"][2], 1)]),
+    Prose(REPORT, "to within {} points for every dlr and hyb cell, {} of the 12 within 0.2",
+          lambda: [fmt(max(batch_32_gaps_of_dlr_and_hyb())),
+                   sum(gap <= 0.2 for gap in batch_32_gaps_of_dlr_and_hyb())]),
+    Prose(REPORT, "come closer still (dlr {} and {} against 97.3 and 98.4)",
+          lambda: [fmt(mean_pct("base_batch_32_original_reset", "mlp300", "adam", "dlr")),
+                   fmt(mean_pct("base_batch_32_original_reset", "lenet5", "adam", "dlr"))]),
+    Prose(REPORT, "The original's 97.7 is {} points and {} of our standard deviations below our {} at "
+                  "batch 32, and below all five of our seeds ({}).",
+          lambda: [fmt(mean_pct("base_batch_32", "lenet5", "adam", "ibs") - 97.7),
+                   fmt(std_distance_from_original("base_batch_32", "lenet5", "adam", "ibs"), 1),
+                   accuracy_text("base_batch_32", "lenet5", "adam", "ibs"),
+                   seed_range("base_batch_32", "lenet5", "adam", "ibs")]),
+    Prose(REPORT, "The original's 94.7 is {} points but only {} of our standard deviations above our {}",
+          lambda: [fmt(94.7 - mean_pct("base_batch_32", "lenet5", "sgd", "ibs")),
+                   fmt(std_distance_from_original("base_batch_32", "lenet5", "sgd", "ibs"), 1),
+                   accuracy_text("base_batch_32", "lenet5", "sgd", "ibs")]),
+    Prose(REPORT, "LeNet-5 with SGD at batch 32 varies most from seed to seed of all cells, and our "
+                  "five seeds span {}.",
+          lambda: [seed_range("base_batch_32", "lenet5", "sgd", "ibs")],
+          requires=(lenet5_sgd_varies_most_at_batch_32,)),
+    Prose(REPORT, "batch 32 reproduces every dlr and hyb cell of the original to within {} points",
+          lambda: [fmt(max(batch_32_gaps_of_dlr_and_hyb()))]),
     # The optimizer reset.
-    (README, "At batch 32 it gives the direction of the LeNet-5/Adam gap (ibs - dlr {}) and about "
-             "a sixth of its size",
-     lambda: [versus_dlr("base_batch_32_original_reset", "lenet5", "adam", "ibs")
-              if round(6 * reset_gap_share()[0]) == 1 else None]),
-    (REPORT, "LeNet-5 with Adam gives ibs - dlr {}, where the original saw ibs 0.7 points behind.",
-     lambda: [versus_dlr("results", "lenet5", "adam", "ibs")]),
-    (REPORT, "does not reproduce either: {}.", lambda: [versus_dlr("results", "lenet5", "sgd", "ibs")]),
-    (REPORT, "(dlr {}, hyb {}; `results/original_reset/comparison.md`), and LeNet-5's ibs - dlr "
-             "becomes {}.",
-     lambda: [versus_study("original_reset", "results", "lenet5", "adam", "dlr"),
-              versus_study("original_reset", "results", "lenet5", "adam", "hyb"),
-              versus_dlr("original_reset", "lenet5", "adam", "ibs")]),
-    (REPORT, "It does cost the 300-unit MLP {} points with dlr and {} with hyb, both intervals "
-             "excluding zero.",
-     lambda: [fmt(-mean_difference("original_reset", "mlp300", "adam", schedule,
-                                   reference_study="results"))
-              if interval(paired_differences("original_reset", "mlp300", "adam", schedule,
-                                             reference_study="results"))[2] < 0 else None
-              for schedule in ("dlr", "hyb")]),
-    (REPORT, "It raises dlr by {} and hyb by {} points on LeNet-5, and leaves ibs, which never "
-             "resets, untouched",
-     lambda: [versus_study("base_batch_32_original_reset", "base_batch_32", "lenet5", "adam", "dlr"),
-              versus_study("base_batch_32_original_reset", "base_batch_32", "lenet5", "adam", "hyb")]
-     if not paired_differences("base_batch_32_original_reset", "lenet5", "adam", "ibs",
-                               reference_study="base_batch_32").any() else [None, None]),
-    (REPORT, "That reproduces the original's order, hyb {} > dlr {} > ibs {} (original 98.6 > 98.4 "
-             "> 97.7), and opens an ibs - dlr gap of {} where the fair runs show {}.",
-     lambda: [fmt(mean_pct("base_batch_32_original_reset", "lenet5", "adam", schedule))
-              for schedule in ("hyb", "dlr", "ibs")]
-     + [versus_dlr("base_batch_32_original_reset", "lenet5", "adam", "ibs"),
-        versus_dlr("base_batch_32", "lenet5", "adam", "ibs")]),
-    (REPORT, "about a sixth of its size ({} of 0.7 points). The rest, about {} points,",
-     lambda: [fmt(abs(mean_difference("base_batch_32_original_reset", "lenet5", "adam", "ibs")))
-              if round(6 * reset_gap_share()[0]) == 1 else None,
-              fmt(abs(reset_gap_share()[1]), 1)]),
-    (REPORT, "with a seed-to-seed standard deviation of {} points, two independent runs differ by "
-             "{} points (one standard deviation of their difference), so {} is more than two "
-             "standard deviations.",
-     lambda: [lowest_and_highest([std_pct("base_batch_32_original_reset", "lenet5", "adam", s)
-                                  for s in ORIGINAL_ORDER]),
-              lowest_and_highest([math.sqrt(2) * std_pct("base_batch_32_original_reset",
-                                                         "lenet5", "adam", s)
-                                  for s in ORIGINAL_ORDER]),
-              fmt(abs(reset_gap_share()[1]), 1)
-              if abs(reset_gap_share()[1]) > 2 * two_run_std("base_batch_32_original_reset",
-                                                             "lenet5", "adam") else None]),
-    (REPORT, "not appear at batch 32 either: ibs - dlr {}, in the other direction and about {} "
-             "times smaller.",
-     lambda: [versus_dlr("base_batch_32", "lenet5", "sgd", "ibs"),
-              round(0.9 / abs(mean_difference("base_batch_32", "lenet5", "sgd", "ibs")), -1)
-              .__format__(".0f")]),
-    (REPORT, "two independent LeNet-5/SGD runs differ by about {} points (one standard deviation "
-             "of their difference), so the original's 0.8 to 0.9 is about two of them.",
-     lambda: [fmt(two_run_std("base_batch_32", "lenet5", "sgd"))
-              if round(0.85 / two_run_std("base_batch_32", "lenet5", "sgd")) == 2 else None]),
+    Prose(README, "At batch 32 it gives the direction of the LeNet-5/Adam gap (ibs - dlr {}) and about "
+                  "a sixth of its size",
+          lambda: [versus_dlr("base_batch_32_original_reset", "lenet5", "adam", "ibs")],
+          requires=(reset_gives_about_a_sixth_of_the_original_gap,)),
+    Prose(REPORT, "LeNet-5 with Adam gives ibs - dlr {}, where the original saw ibs 0.7 points behind.",
+          lambda: [versus_dlr("results", "lenet5", "adam", "ibs")]),
+    Prose(REPORT, "does not reproduce either: {}.", lambda: [versus_dlr("results", "lenet5", "sgd", "ibs")]),
+    Prose(REPORT, "(dlr {}, hyb {}; `results/original_reset/comparison.md`), and LeNet-5's ibs - dlr "
+                  "becomes {}.",
+          lambda: [versus_study("original_reset", "results", "lenet5", "adam", "dlr"),
+                   versus_study("original_reset", "results", "lenet5", "adam", "hyb"),
+                   versus_dlr("original_reset", "lenet5", "adam", "ibs")]),
+    Prose(REPORT, "It does cost the 300-unit MLP {} points with dlr and {} with hyb, both intervals "
+                  "excluding zero.",
+          lambda: [fmt(-mean_difference("original_reset", "mlp300", "adam", schedule, reference_study="results"))
+                   for schedule in ("dlr", "hyb")],
+          requires=(reset_costs_mlp300_with_dlr_and_hyb,)),
+    Prose(REPORT, "It raises dlr by {} and hyb by {} points on LeNet-5, and leaves ibs, which never "
+                  "resets, untouched",
+          lambda: [versus_study("base_batch_32_original_reset", "base_batch_32", "lenet5", "adam", schedule)
+                   for schedule in ("dlr", "hyb")],
+          requires=(reset_leaves_ibs_untouched_at_batch_32,)),
+    Prose(REPORT, "That reproduces the original's order, hyb {} > dlr {} > ibs {} (original 98.6 > 98.4 "
+                  "> 97.7), and opens an ibs - dlr gap of {} where the fair runs show {}.",
+          lambda: [fmt(mean_pct("base_batch_32_original_reset", "lenet5", "adam", schedule))
+                   for schedule in ("hyb", "dlr", "ibs")]
+          + [versus_dlr("base_batch_32_original_reset", "lenet5", "adam", "ibs"),
+             versus_dlr("base_batch_32", "lenet5", "adam", "ibs")]),
+    Prose(REPORT, "about a sixth of its size ({} of 0.7 points). The rest, about {} points,",
+          lambda: [fmt(abs(mean_difference("base_batch_32_original_reset", "lenet5", "adam", "ibs"))),
+                   fmt(abs(reset_gap_share()[1]), 1)],
+          requires=(reset_gives_about_a_sixth_of_the_original_gap,)),
+    Prose(REPORT, "with a seed-to-seed standard deviation of {} points, two independent runs differ by "
+                  "{} points (one standard deviation of their difference), so {} is more than two "
+                  "standard deviations.",
+          lambda: [lowest_and_highest([std_pct("base_batch_32_original_reset", "lenet5", "adam", schedule)
+                                       for schedule in ORIGINAL_ORDER]),
+                   lowest_and_highest([math.sqrt(2) * std_pct("base_batch_32_original_reset",
+                                                              "lenet5", "adam", schedule)
+                                       for schedule in ORIGINAL_ORDER]),
+                   fmt(abs(reset_gap_share()[1]), 1)],
+          requires=(rest_of_the_gap_exceeds_two_run_stds,)),
+    Prose(REPORT, "not appear at batch 32 either: ibs - dlr {}, in the other direction and about {} "
+                  "times smaller.",
+          lambda: [versus_dlr("base_batch_32", "lenet5", "sgd", "ibs"),
+                   fmt(round(0.9 / abs(mean_difference("base_batch_32", "lenet5", "sgd", "ibs")), -1), 0)]),
+    Prose(REPORT, "two independent LeNet-5/SGD runs differ by about {} points (one standard deviation "
+                  "of their difference), so the original's 0.8 to 0.9 is about two of them.",
+          lambda: [fmt(two_run_std("base_batch_32", "lenet5", "sgd"))],
+          requires=(original_sgd_gap_is_about_two_run_stds,)),
     # All 60,000 training images.
-    (README, "No difference: all four LeNet-5 comparisons {}",
-     lambda: ["equivalent" if all(verdict(paired_differences("train_60000", "lenet5", optimizer,
-                                                             schedule)) == "equivalent"
-                                  for optimizer in ("sgd", "adam") for schedule in ("ibs", "hyb"))
-              else None]),
-    (REPORT, "accuracies stay within {} points of each other: with Adam, ibs - dlr is {} and hyb - "
-             "dlr {}; with SGD, {} and {}",
-     lambda: [fmt(max(spread_of_means("train_60000", "lenet5", optimizer)
-                      for optimizer in ("sgd", "adam"))),
-              versus_dlr("train_60000", "lenet5", "adam", "ibs"),
-              versus_dlr("train_60000", "lenet5", "adam", "hyb"),
-              versus_dlr("train_60000", "lenet5", "sgd", "ibs"),
-              versus_dlr("train_60000", "lenet5", "sgd", "hyb")]),
-    (REPORT, "All {} comparisons are equivalent at the ±0.1 margin.",
-     lambda: ["four" if [verdict(paired_differences("train_60000", "lenet5", optimizer, schedule))
-                         for optimizer in ("sgd", "adam") for schedule in ("ibs", "hyb")]
-              == ["equivalent"] * 4 else None]),
+    Prose(README, "No difference: all four LeNet-5 comparisons equivalent",
+          requires=(train_60000_comparisons_are_all_equivalent,)),
+    Prose(REPORT, "accuracies stay within {} points of each other: with Adam, ibs - dlr is {} and hyb - "
+                  "dlr {}; with SGD, {} and {}",
+          lambda: [fmt(max(spread_of_means("train_60000", "lenet5", optimizer) for optimizer in ("sgd", "adam"))),
+                   versus_dlr("train_60000", "lenet5", "adam", "ibs"),
+                   versus_dlr("train_60000", "lenet5", "adam", "hyb"),
+                   versus_dlr("train_60000", "lenet5", "sgd", "ibs"),
+                   versus_dlr("train_60000", "lenet5", "sgd", "hyb")]),
+    Prose(REPORT, "All four comparisons are equivalent at the ±0.1 margin.",
+          requires=(train_60000_comparisons_are_all_equivalent,)),
     # Settings that the pickles record.
-    (REPORT, "so ibs grows it to {} and hyb to {}.",
-     lambda: [", ".join(f"{batch:,}" for batch in dict.fromkeys(
-                 seed_runs("base_batch_32", "mlp300", "sgd", schedule)[0]["batch_size"]))
-              for schedule in ("ibs", "hyb")]),
-    (README, "| Updates per run | ceil(N / B) per epoch: {} (dlr), {} (ibs), {} (hyb),",
-     lambda: [f"{updates('results', 'mlp300', 'sgd', schedule):,}"
-              for schedule in ("dlr", "ibs", "hyb")]),
+    Prose(REPORT, "so ibs grows it to {} and hyb to {}.",
+          lambda: [", ".join(f"{batch:,}" for batch in dict.fromkeys(
+                      seed_runs("base_batch_32", "mlp300", "sgd", schedule)[0]["batch_size"]))
+                   for schedule in ("ibs", "hyb")]),
+    Prose(README, "| Updates per run | ceil(N / B) per epoch: {} (dlr), {} (ibs), {} (hyb),",
+          lambda: [f"{updates('results', 'mlp300', 'sgd', schedule):,}" for schedule in ("dlr", "ibs", "hyb")]),
     # Reproducibility: the committed run that an Intel Xeon retrained.
-    (REPORT, "final accuracy 0.9895 against the committed {}.",
-     lambda: [f"{seed_runs('results', 'lenet5', 'adam', 'ibs')[0]['test_accuracy'][-1]:.4f}"]),
+    Prose(REPORT, "final accuracy 0.9895 against the committed {}.",
+          lambda: [f"{seed_runs('results', 'lenet5', 'adam', 'ibs')[0]['test_accuracy'][-1]:.4f}"]),
 ]
 
 
-def _summary_cases():
-    return [(document, name, cell) for document, name in SUMMARY_TABLES for cell in cells(name)]
+# ---------------------------------------------------------------------------
+# Tables copied from committed files
+# ---------------------------------------------------------------------------
+
+def study_file(name, file):
+    """The path of a committed file of a study, relative to the project."""
+    return (Path(STUDIES[name]).parent / file).as_posix()
 
 
-def _comparison_cases():
-    return [(document, name, baseline, cell) for document, name, baseline in COMPARISON_TABLES
-            for cell in cells(name)]
+@lru_cache(maxsize=None)
+def file_table(name, file):
+    """The Markdown table of a study's committed file: (header, separator, rows), as lines."""
+    lines = (PROJECT_DIR / study_file(name, file)).read_text(encoding="utf-8").splitlines()
+    table = [line for line in lines if line.startswith("|")]
+    assert len(table) > 2, f"{study_file(name, file)} has no table"
+    return table[0], table[1], tuple(table[2:])
 
 
-@pytest.mark.parametrize("document,name,cell", _summary_cases(),
-                         ids=[f"{d}:{n}:{'/'.join(c)}" for d, n, c in _summary_cases()])
-def test_summary_table_row(document, name, cell):
-    row = summary_row(name, *cell)
-    assert row in document_lines(document), f"{document} lacks, or has another, row:\n{row}"
+def document_tables(name):
+    """The document's tables that begin with QUOTED_HEADER, in order, each a list of its lines."""
+    tables, table = [], None
+    for line in document_lines(name):
+        if not line.startswith("|"):
+            table = None
+        elif table is not None:
+            table.append(line)
+        else:
+            table = [line]
+            tables.append(table)
+    return [table for table in tables if table[0].startswith(QUOTED_HEADER)]
+
+
+def first_columns(line, columns):
+    """A table line cut to its first columns ('| a | b | c |', 2 -> '| a | b |'); all of it for None."""
+    if columns is None:
+        return line
+    return "|".join(line.split("|")[:columns + 1]) + "|"
+
+
+def quoted_table(quote):
+    """The lines of the document's table that QUOTED_TABLES entry quote names."""
+    position = [entry for entry in QUOTED_TABLES if entry.document == quote.document].index(quote)
+    tables = document_tables(quote.document)
+    assert position < len(tables), (
+        f"{quote.document} has only {len(tables)} tables beginning {QUOTED_HEADER!r}; "
+        f"the one quoting {study_file(quote.study, quote.file)} is missing")
+    return tables[position]
+
+
+# ---------------------------------------------------------------------------
+# The tests
+# ---------------------------------------------------------------------------
+
+def test_plots_uses_the_margin_and_level_checked_here():
+    # MARGIN_PP and ALPHA are literals so that this check stays independent of plots.py.
+    assert EQUIVALENCE_MARGIN_PP == 0.1
+    assert EQUIVALENCE_ALPHA == 0.05
+
+
+@pytest.mark.parametrize("name", [README, REPORT])
+def test_every_table_copied_from_a_study_file_is_listed(name):
+    listed = [f"{quote.study}/{quote.file}" for quote in QUOTED_TABLES if quote.document == name]
+    found = len(document_tables(name))
+    assert found == len(listed), (
+        f"{name} has {found} tables beginning {QUOTED_HEADER!r}, and QUOTED_TABLES lists "
+        f"{len(listed)} for it, in this order: {listed}")
+
+
+@pytest.mark.parametrize("quote", QUOTED_TABLES,
+                         ids=[f"{quote.document}:{quote.study}/{quote.file}" for quote in QUOTED_TABLES])
+def test_quoted_table_is_an_excerpt_of_the_committed_file(quote):
+    path = study_file(quote.study, quote.file)
+    header, separator, rows = file_table(quote.study, quote.file)
+    table = quoted_table(quote)
+    written = [first_columns(line, quote.columns) for line in (header, separator) + rows]
+    assert table[:2] == written[:2], (
+        f"{quote.document}: the table quoting {path} does not have its header"
+        + (f" (its first {quote.columns} columns)" if quote.columns else "") + f":\n{table[0]}")
+    quoted = table[2:]
+    assert quoted, f"{quote.document} quotes no row of {path}"
+    for row in quoted:
+        assert row in written[2:], (
+            f"{quote.document} has a row that is not a line of {path}"
+            + (f" cut to its first {quote.columns} columns" if quote.columns else "") + f":\n{row}")
+    if quote.every_row:
+        assert quoted == written[2:], f"{quote.document} does not quote every row of {path}, in order"
+
+
+def test_every_study_summary_is_quoted():
+    # A committed study whose summary no document quotes would let its numbers drift.
+    quoted = {quote.study for quote in QUOTED_TABLES if quote.file == "summary.md"}
+    assert quoted == set(STUDIES), f"no document quotes the summary.md of {set(STUDIES) - quoted}"
 
 
 @pytest.mark.parametrize("document,name,optimizers", HEADLINE_TABLES)
@@ -800,40 +970,6 @@ def test_cost_of_each_cut_table(document, optimizer):
         assert row in document_lines(document), f"{document} lacks, or has another, row:\n{row}"
 
 
-def written_stages(name, folder):
-    """The stages.md plots.py writes from the study's pickle, as text."""
-    import plots
-    results = study(name)
-    return plots.write_stages_markdown(plots.stage_differences(results), folder / f"{name}_stages.md",
-                                       results["config"]).read_text(encoding="utf-8")
-
-
-@pytest.mark.parametrize("document,name", STAGE_TABLES)
-def test_committed_stages_are_what_plots_writes(document, name, tmp_path):
-    committed = (PROJECT_DIR / STUDIES[name]).parent / "stages.md"
-    assert committed.read_text(encoding="utf-8") == written_stages(name, tmp_path), (
-        f"{committed} is not what plots.py writes")
-
-
-def test_every_quoted_stage_row_is_a_row_of_a_stages_file(tmp_path):
-    for document_name in sorted({document for document, _ in STAGE_TABLES}):
-        written = {name: written_stages(name, tmp_path).splitlines()
-                   for document, name in STAGE_TABLES if document == document_name}
-        quoted = [line for line in document_lines(document_name) if line.startswith("| ") and "B = " in line]
-        for line in quoted:
-            assert any(line in lines for lines in written.values()), (
-                f"{document_name} has a stage row that no stages.md has:\n{line}")
-        for name, lines in written.items():
-            assert set(quoted) & set(lines), f"{document_name} quotes no stage row of {name}"
-
-
-@pytest.mark.parametrize("document,name,baseline,cell", _comparison_cases(),
-                         ids=[f"{d}:{n}-{b}:{'/'.join(c)}" for d, n, b, c in _comparison_cases()])
-def test_comparison_table_row(document, name, baseline, cell):
-    row = comparison_row(name, baseline, *cell)
-    assert row in document_lines(document), f"{document} lacks, or has another, row:\n{row}"
-
-
 @pytest.mark.parametrize("document,name", ORIGINAL_TABLE_COLUMNS)
 def test_table_against_the_original(document, name):
     optimizers = sorted({cell[1] for cell in cells(name)})
@@ -849,23 +985,16 @@ def test_table_against_the_original(document, name):
             f"{document}: the {name} cell of {label} is not {original_cell(name, arch, optimizer)}")
 
 
-@pytest.mark.parametrize("name,text,values", PROSE, ids=[text[:60] for _, text, _ in PROSE])
-def test_prose_number(name, text, values):
-    computed = values()
-    assert None not in computed, (
-        f"a condition the sentence states no longer holds in the pickles: {text!r}")
-    expected = text.format(*computed)
-    assert expected in document(name), f"{name} does not say: {expected}"
+def test_every_sentence_is_written_once():
+    texts = [(prose.document, prose.text) for prose in PROSE]
+    assert len(texts) == len(set(texts)), "PROSE lists a sentence twice"
 
 
-@lru_cache(maxsize=None)
-def document_lines(name):
-    """The document's lines, as written (tables are compared line by line)."""
-    return tuple(line.rstrip() for line in (PROJECT_DIR / name).read_text(encoding="utf-8")
-                 .splitlines())
-
-
-def test_every_study_is_checked():
-    # A committed study that no table checks would let its numbers drift.
-    checked = {name for _, name in SUMMARY_TABLES}
-    assert checked == set(STUDIES), f"no summary table checks {set(STUDIES) - checked}"
+@pytest.mark.parametrize("prose", PROSE, ids=[f"{prose.document}:{prose.text[:60]}" for prose in PROSE])
+def test_prose_number(prose):
+    for predicate in prose.requires:
+        assert predicate(), (
+            f"{predicate.__name__} no longer holds in the pickles ({predicate.__doc__.rstrip('.')}), "
+            f"so {prose.document} cannot say: {prose.text!r}")
+    expected = prose.text.format(*prose.values())
+    assert expected in document(prose.document), f"{prose.document} does not say: {expected}"

@@ -1,0 +1,555 @@
+"""Analysis: a results pickle read and checked, and every row that tables and figures show.
+
+load_results reads main.py's pickle with the restricted unpickler, brings an
+older file up to today's schema (study.migrate_results) and checks its shape.
+The row builders turn it into data, never text: the summary rows with their
+verdicts against dlr, the stage-by-stage differences, the comparison with a
+baseline pickle, the cost of each cut in updates, and the schedules' learning
+rates, batch sizes, momenta and noise scales. tables.py writes the rows,
+figures.py draws them.
+"""
+from pathlib import Path
+
+import numpy as np
+
+import safe_pickle
+from equivalence import equivalence_test, mean_with_confidence_interval
+from study import (ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, OPTIMIZER_NAMES, RUN_METRICS, SCHEDULE_NAMES,
+                   SCHEDULE_OPTIMIZERS, VERDICTS, migrate_results)
+
+SUMMARY_COLUMNS = (
+    "architecture", "optimizer", "schedule", "seeds",
+    "final_test_accuracy_mean", "final_test_accuracy_std", "best_epoch_test_accuracy_mean",
+    "parameter_updates", "wall_seconds_mean",
+    "paired_seeds_with_dlr", "diff_vs_dlr_pp_mean", "diff_vs_dlr_pp_ci95_low",
+    "diff_vs_dlr_pp_ci95_high", "diff_vs_dlr_pp_ci90_low", "diff_vs_dlr_pp_ci90_high",
+    "tost_p_value", "equivalence_margin_pp", "verdict",
+)
+
+STAGE_COLUMNS = (
+    "architecture", "optimizer", "schedule", "stage", "epoch", "batch_size", "batch_fraction_of_train_size",
+    "paired_seeds", "diff_vs_dlr_pp_mean", "diff_vs_dlr_pp_ci90_low", "diff_vs_dlr_pp_ci90_high", "verdict",
+)
+
+COMPARISON_COLUMNS = (
+    "architecture", "optimizer", "schedule", "paired_seeds",
+    "diff_pp_mean", "diff_pp_ci95_low", "diff_pp_ci95_high",
+    "results_final_test_accuracy_percent_mean", "results_final_test_accuracy_percent_std",
+    "baseline_final_test_accuracy_percent_mean", "baseline_final_test_accuracy_percent_std",
+    "baseline_all_seeds", "baseline_all_seeds_std_pp", "diff_in_baseline_stds",
+    "within_two_baseline_stds",
+)
+
+# A cell agrees with the baseline when its mean difference is at most this
+# many of the baseline's seed-to-seed standard deviations.
+BASELINE_AGREEMENT_STDS = 2
+
+# Config keys that may differ between compared pickles without being listed as
+# "other differences": provenance (command, versions, machine), the selection of
+# runs (the rows show which cells and seeds are shared), and the keys below.
+COMPARISON_UNLISTED_KEYS = {
+    "command", "versions", "machine", "original_optimizer_reset", "archs", "optimizers",
+    "schedules", "seeds", "data_fingerprint", "train_size", "base_batch_size",
+}
+
+# Config keys whose two values are always shown when they differ.
+COMPARISON_VALUE_KEYS = ("original_optimizer_reset", "train_size", "base_batch_size", "data_fingerprint")
+
+
+class ResultsError(Exception):
+    """The results file is missing, unreadable or not shaped like main.py's output."""
+
+
+# ---------------------------------------------------------------------------
+# Reading and checking the results
+# ---------------------------------------------------------------------------
+
+
+def load_results(path, option="--results"):
+    """Return the results dict stored at path, after checking its shape.
+
+    Raises ResultsError with a one-line reason when the file is missing,
+    is not a pickle, or does not hold what main.py writes. A pickle written
+    by an older version of main.py is read as today's (study.migrate_results). The option is the
+    command-line flag the path came from, named in the hint of the message.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ResultsError(f"{path} does not exist; run python main.py first "
+                           f"(or pass {option} PATH)")
+    try:
+        results = safe_pickle.load(path)
+    except safe_pickle.RefusedPickle as error:
+        raise ResultsError(f"{path} was refused because it names something other than plain "
+                           f"data, and none of its code was run ({error}); run python main.py "
+                           "to write it") from None
+    # Unpickling arbitrary bytes can fail with almost any exception type.
+    except Exception as error:  # noqa: BLE001
+        reason = str(error) or type(error).__name__
+        raise ResultsError(f"cannot read {path} as a results pickle ({reason}); "
+                           "run python main.py to write it") from None
+    results = migrate_results(results)
+    problem = _shape_problem(results)
+    if problem:
+        raise ResultsError(f"{path} is not a results pickle from main.py: {problem}; "
+                           "run python main.py to write it again")
+    return results
+
+
+def _shape_problem(results):
+    """Describe the first way results differs from main.py's schema, or return None."""
+    if not isinstance(results, dict):
+        return f"it holds a {type(results).__name__}, not a dict"
+    if not isinstance(results.get("config"), dict):
+        return "it has no 'config' dict"
+    train_size = results["config"].get("train_size")
+    if not isinstance(train_size, (int, np.integer)) or train_size <= 0:
+        return "config has no positive integer 'train_size'"
+    if not isinstance(results.get("runs"), dict):
+        return "it has no 'runs' dict"
+    for key, run in results["runs"].items():
+        if not (isinstance(key, tuple) and len(key) == 4):
+            return f"run key {key!r} is not an (arch, optimizer, schedule, seed) tuple"
+        if not isinstance(run, dict):
+            return f"run {key!r} is not a dict of per-epoch lists"
+        lengths = set()
+        for metric in RUN_METRICS:
+            if metric not in run:
+                return f"run {key!r} has no '{metric}' list"
+            try:
+                values = np.asarray(run[metric], dtype=float)
+            except (TypeError, ValueError):
+                return f"run {key!r} has a '{metric}' that is not a list of numbers"
+            if values.ndim != 1 or len(values) == 0:
+                return f"run {key!r} has a '{metric}' that is not a non-empty list"
+            lengths.add(len(values))
+        if len(lengths) > 1:
+            return f"run {key!r} has per-epoch lists of different lengths"
+    missing = results.get("missing", [])
+    if not isinstance(missing, (list, tuple)) or not all(
+            isinstance(key, (list, tuple)) and len(key) == 4 for key in missing):
+        return "'missing' is not a list of (arch, optimizer, schedule, seed) tuples"
+    return None
+
+
+def rank(code, names):
+    """Sort key that puts codes in the order of the names dict, unknown codes last."""
+    known = list(names)
+    return (known.index(code) if code in known else len(known), str(code))
+
+
+def ordered(codes, names):
+    """Return the distinct codes in the order of the names dict, unknown codes last."""
+    return sorted(set(codes), key=lambda code: rank(code, names))
+
+
+def run_sort_key(key):
+    arch, optimizer, schedule, seed = key
+    seed_rank = (0, seed, "") if isinstance(seed, (int, np.integer)) else (1, 0, str(seed))
+    return (rank(arch, ARCHITECTURE_NAMES), rank(optimizer, OPTIMIZER_NAMES),
+            rank(schedule, SCHEDULE_NAMES), seed_rank)
+
+
+def group_runs(results):
+    """Return {(arch, optimizer, schedule): {seed: run}} for every finished run."""
+    cells = {}
+    for (arch, optimizer, schedule, seed), run in results["runs"].items():
+        cells.setdefault((arch, optimizer, schedule), {})[seed] = run
+    return cells
+
+
+def selected_architectures_and_optimizers(results):
+    """Architectures and optimizers that were asked for or have runs, in display order."""
+    config = results["config"]
+    keys = list(results["runs"])
+    architectures = ordered(list(config.get("archs", [])) + [key[0] for key in keys],
+                            ARCHITECTURE_NAMES)
+    optimizers = ordered(list(config.get("optimizers", [])) + [key[1] for key in keys],
+                         OPTIMIZER_NAMES)
+    return architectures, optimizers
+
+
+def missing_runs(results):
+    """Return the sorted (arch, optimizer, schedule, seed) runs asked for but not finished.
+
+    These are the runs listed under "missing" plus every run of the config's
+    selection (archs x optimizers x schedules x seeds) that has no entry in
+    "runs", leaving out the pairs of schedule and optimizer that main.py
+    cannot run (SCHEDULE_OPTIMIZERS).
+    """
+    config = results["config"]
+    finished = set(results["runs"])
+    missing = {tuple(key) for key in results.get("missing", [])}
+    for arch in config.get("archs", []):
+        for optimizer in config.get("optimizers", []):
+            for schedule in config.get("schedules", []):
+                if optimizer not in SCHEDULE_OPTIMIZERS.get(schedule, (optimizer,)):
+                    continue
+                for seed in config.get("seeds", []):
+                    missing.add((arch, optimizer, schedule, seed))
+    return sorted(missing - finished, key=run_sort_key)
+
+
+# ---------------------------------------------------------------------------
+# Against dlr: the summary rows, their verdicts, and the stage-by-stage differences
+# ---------------------------------------------------------------------------
+
+
+def cell_statistics(seed_runs, metric):
+    """Per-epoch mean, standard deviation (ddof=1; None for one seed) and seed count.
+
+    Runs of one cell normally have equal length; if not, all are cut to the
+    shortest so that every epoch averages the same seeds.
+    """
+    length = min(len(run[metric]) for run in seed_runs.values())
+    values = np.array([np.asarray(run[metric], dtype=float)[:length]
+                       for run in seed_runs.values()])
+    standard_deviation = values.std(axis=0, ddof=1) if len(values) > 1 else None
+    return values.mean(axis=0), standard_deviation, len(values)
+
+
+def paired_differences_from_dlr(cells, arch, optimizer, schedule, epoch=-1):
+    """(seeds, differences): a schedule's test accuracy minus dlr's at one epoch, paired by seed.
+
+    Differences are in percentage points, over the seeds both cells have,
+    in the order of their text; with no dlr cell both lists are empty.
+    """
+    seed_runs = cells[(arch, optimizer, schedule)]
+    reference = cells.get((arch, optimizer, "dlr"), {})
+    seeds = sorted((seed for seed in seed_runs if seed in reference), key=str)
+    return seeds, [100.0 * (float(seed_runs[seed]["test_accuracy"][epoch])
+                            - float(reference[seed]["test_accuracy"][epoch])) for seed in seeds]
+
+
+def summarize(results):
+    """Return one row dict per (arch, optimizer, schedule) with runs, keyed by SUMMARY_COLUMNS.
+
+    Accuracies are fractions; differences from dlr are in percentage points,
+    paired by seed. Missing values (a std of one seed, an interval of one
+    pair, the difference of dlr from itself) are None.
+    """
+    cells = group_runs(results)
+    architectures, optimizers = selected_architectures_and_optimizers(results)
+    rows = []
+    for arch in architectures:
+        for optimizer in optimizers:
+            schedules = ordered([key[2] for key in cells if key[:2] == (arch, optimizer)],
+                                SCHEDULE_NAMES)
+            for schedule in schedules:
+                rows.append(_summary_row(cells, arch, optimizer, schedule))
+    return rows
+
+
+def _summary_row(cells, arch, optimizer, schedule):
+    seed_runs = cells[(arch, optimizer, schedule)]
+    seeds = sorted(seed_runs, key=str)
+    final_accuracies = np.array([seed_runs[seed]["test_accuracy"][-1] for seed in seeds],
+                                dtype=float)
+    best_accuracies = [max(seed_runs[seed]["test_accuracy"]) for seed in seeds]
+    row = dict.fromkeys(SUMMARY_COLUMNS)
+    row.update(
+        architecture=arch,
+        optimizer=optimizer,
+        schedule=schedule,
+        seeds=len(seeds),
+        final_test_accuracy_mean=float(final_accuracies.mean()),
+        final_test_accuracy_std=(float(final_accuracies.std(ddof=1))
+                                 if len(seeds) > 1 else None),
+        best_epoch_test_accuracy_mean=float(np.mean(best_accuracies)),
+        # Every seed of a cell takes the same number of steps, so one run tells it.
+        parameter_updates=int(seed_runs[seeds[0]]["updates"][-1]),
+        wall_seconds_mean=float(np.mean([seed_runs[seed]["seconds"][-1] for seed in seeds])),
+    )
+    paired_seeds, differences = paired_differences_from_dlr(cells, arch, optimizer, schedule)
+    if schedule != "dlr" and paired_seeds:
+        mean, low, high = mean_with_confidence_interval(differences)
+        row.update(paired_seeds_with_dlr=len(paired_seeds), diff_vs_dlr_pp_mean=mean,
+                   diff_vs_dlr_pp_ci95_low=low, diff_vs_dlr_pp_ci95_high=high)
+        equivalence = equivalence_test(differences)
+        if equivalence["verdict"] is not None:
+            row.update(diff_vs_dlr_pp_ci90_low=equivalence["low"],
+                       diff_vs_dlr_pp_ci90_high=equivalence["high"],
+                       tost_p_value=equivalence["p_value"],
+                       equivalence_margin_pp=EQUIVALENCE_MARGIN_PP,
+                       verdict=equivalence["verdict"])
+    return row
+
+
+def verdict_counts(rows):
+    """Tally the equivalence verdicts of summary rows against dlr.
+
+    Returns (counts, not_shown_equivalent): counts maps each of VERDICTS, and
+    "no verdict" (a comparison with fewer than two paired seeds), to its
+    number of comparisons; not_shown_equivalent lists (architecture,
+    optimizer, schedule, verdict) for every comparison whose verdict is
+    "undecided" or "not equivalent", in display order. dlr rows are no
+    comparison and count nowhere.
+    """
+    counts = dict.fromkeys(VERDICTS + ("no verdict",), 0)
+    not_shown_equivalent = []
+    for row in rows:
+        if row["schedule"] == "dlr" or row["paired_seeds_with_dlr"] is None:
+            continue
+        verdict = row["verdict"] or "no verdict"
+        counts[verdict] += 1
+        if verdict in ("undecided", "not equivalent"):
+            not_shown_equivalent.append(
+                (row["architecture"], row["optimizer"], row["schedule"], verdict))
+    return counts, not_shown_equivalent
+
+
+def stage_differences(results):
+    """Return one row per (arch, optimizer, schedule other than dlr, stage), keyed by STAGE_COLUMNS.
+
+    Each row holds the paired difference from dlr in test accuracy at the
+    last epoch of the stage (percentage points), its 90% interval and the
+    equivalence verdict there, beside the stage's batch size and that batch
+    as a fraction of the training set. Read down a schedule's rows, they
+    show at which batch size a gap to dlr opens, if one does.
+    """
+    config = results["config"]
+    epochs_per_stage = config["epochs_per_stage"]
+    train_size = config["train_size"]
+    cells = group_runs(results)
+    rows = []
+    for arch, optimizer, schedule in sorted(cells, key=lambda cell: run_sort_key(cell + (0,))):
+        seed_runs = cells[(arch, optimizer, schedule)]
+        seeds, _ = paired_differences_from_dlr(cells, arch, optimizer, schedule)
+        if schedule == "dlr" or not seeds:
+            continue
+        reference = cells[(arch, optimizer, "dlr")]
+        epochs = min(len(run["test_accuracy"]) for run in list(seed_runs.values()) + list(reference.values()))
+        for stage, epoch in enumerate(range(epochs_per_stage - 1, epochs, epochs_per_stage)):
+            _, differences = paired_differences_from_dlr(cells, arch, optimizer, schedule, epoch)
+            outcome = equivalence_test(differences)
+            batch_size = int(seed_runs[seeds[0]]["batch_size"][epoch])
+            rows.append(dict(
+                architecture=arch, optimizer=optimizer, schedule=schedule, stage=stage + 1, epoch=epoch + 1,
+                batch_size=batch_size, batch_fraction_of_train_size=batch_size / train_size,
+                paired_seeds=len(seeds), diff_vs_dlr_pp_mean=outcome["mean"],
+                diff_vs_dlr_pp_ci90_low=outcome["low"], diff_vs_dlr_pp_ci90_high=outcome["high"],
+                verdict=outcome["verdict"]))
+    return rows
+
+
+def cost_of_fewer_updates(results, optimizer):
+    """Return {arch: [point]} of what each schedule's cut in updates costs in accuracy.
+
+    A point is a dict with the schedule, its parameter updates per run, the
+    number of seeds paired with dlr, and the mean paired difference of final
+    test accuracy from dlr in percentage points with its 95% interval (low
+    and high None for one pair). dlr itself is the point at 0. Only
+    architectures with a dlr run and at least one other schedule that shares
+    a seed with it have points, in display order.
+    """
+    cells = group_runs(results)
+    architectures, _ = selected_architectures_and_optimizers(results)
+    points = {}
+    for arch in architectures:
+        if not cells.get((arch, optimizer, "dlr")):
+            continue
+        schedules = ordered([key[2] for key in cells if key[:2] == (arch, optimizer)],
+                            SCHEDULE_NAMES)
+        arch_points = []
+        for schedule in schedules:
+            paired_seeds, differences = paired_differences_from_dlr(cells, arch, optimizer, schedule)
+            if not paired_seeds:
+                continue
+            mean, low, high = mean_with_confidence_interval(differences)
+            # Every seed of a cell takes the same number of steps, so one run tells it.
+            updates = int(cells[(arch, optimizer, schedule)][paired_seeds[0]]["updates"][-1])
+            arch_points.append(dict(schedule=schedule, updates=updates,
+                                    paired_seeds=len(paired_seeds), mean=mean, low=low,
+                                    high=high))
+        if len(arch_points) > 1:
+            points[arch] = arch_points
+    return points
+
+
+# ---------------------------------------------------------------------------
+# Against a baseline pickle
+# ---------------------------------------------------------------------------
+
+
+def compare_results(results, baseline):
+    """Return one row dict per (arch, optimizer, schedule) cell that both pickles have.
+
+    Rows are keyed by COMPARISON_COLUMNS and come in display order. The
+    difference is results minus baseline in final test accuracy, in percentage
+    points, paired by seed over the seeds both pickles have; the accuracies of
+    both sides are in percent over the same paired seeds. Missing values (a
+    std of one seed, an interval of one pair, anything of a cell without a
+    shared seed) are None. Each row also has "results_only_seeds" and
+    "baseline_only_seeds", the sorted seeds left out for want of a partner.
+
+    The baseline's seed-to-seed standard deviation (ddof=1, in percentage
+    points) is over all its seeds of the cell, paired or not, as the best
+    estimate of how far two runs of that cell differ by chance; the mean
+    difference is also given in units of it, and whether it is at most
+    BASELINE_AGREEMENT_STDS of them.
+    """
+    result_cells, baseline_cells = group_runs(results), group_runs(baseline)
+    common_cells = sorted(set(result_cells) & set(baseline_cells),
+                          key=lambda cell: run_sort_key(cell + (0,)))
+    return [_comparison_row(result_cells[cell], baseline_cells[cell], cell)
+            for cell in common_cells]
+
+
+def _comparison_row(result_seed_runs, baseline_seed_runs, cell):
+    paired_seeds = sorted(set(result_seed_runs) & set(baseline_seed_runs), key=str)
+    row = dict.fromkeys(COMPARISON_COLUMNS)
+    row.update(
+        architecture=cell[0],
+        optimizer=cell[1],
+        schedule=cell[2],
+        paired_seeds=len(paired_seeds),
+        results_only_seeds=sorted(set(result_seed_runs) - set(paired_seeds), key=str),
+        baseline_only_seeds=sorted(set(baseline_seed_runs) - set(paired_seeds), key=str),
+    )
+    baseline_all_finals = _final_accuracies_percent(baseline_seed_runs,
+                                                    sorted(baseline_seed_runs, key=str))
+    baseline_std = _sample_std(baseline_all_finals)
+    row.update(baseline_all_seeds=len(baseline_all_finals), baseline_all_seeds_std_pp=baseline_std)
+    if not paired_seeds:
+        return row
+    result_finals = _final_accuracies_percent(result_seed_runs, paired_seeds)
+    baseline_finals = _final_accuracies_percent(baseline_seed_runs, paired_seeds)
+    mean, low, high = mean_with_confidence_interval(result_finals - baseline_finals)
+    row.update(
+        diff_pp_mean=mean, diff_pp_ci95_low=low, diff_pp_ci95_high=high,
+        results_final_test_accuracy_percent_mean=float(result_finals.mean()),
+        results_final_test_accuracy_percent_std=_sample_std(result_finals),
+        baseline_final_test_accuracy_percent_mean=float(baseline_finals.mean()),
+        baseline_final_test_accuracy_percent_std=_sample_std(baseline_finals),
+    )
+    if baseline_std is not None:
+        row.update(
+            diff_in_baseline_stds=mean / baseline_std if baseline_std > 0 else None,
+            within_two_baseline_stds=bool(abs(mean) <= BASELINE_AGREEMENT_STDS * baseline_std))
+    return row
+
+
+def baseline_agreement(rows):
+    """Sort comparison rows by whether they differ from the baseline by at most two of its stds.
+
+    Returns a dict: "within", the cells (architecture, optimizer, schedule)
+    whose mean difference is at most BASELINE_AGREEMENT_STDS of the
+    baseline's seed-to-seed standard deviations; "beyond", (cell, difference
+    in those standard deviations) for the others; and "unjudged", the cells
+    without a paired seed or with fewer than two baseline seeds.
+    """
+    agreement = {"within": [], "beyond": [], "unjudged": []}
+    for row in rows:
+        cell = (row["architecture"], row["optimizer"], row["schedule"])
+        if row["within_two_baseline_stds"] is None:
+            agreement["unjudged"].append(cell)
+        elif row["within_two_baseline_stds"]:
+            agreement["within"].append(cell)
+        else:
+            agreement["beyond"].append((cell, row["diff_in_baseline_stds"]))
+    return agreement
+
+
+def _final_accuracies_percent(seed_runs, seeds):
+    return np.array([100.0 * float(seed_runs[seed]["test_accuracy"][-1]) for seed in seeds])
+
+
+def _sample_std(values):
+    return float(values.std(ddof=1)) if len(values) > 1 else None
+
+
+def config_differences(config, baseline_config):
+    """Say how two configs differ, ignoring provenance and the selection of runs.
+
+    Returns (shown values, other keys): shown values is a list of
+    (key, results value, baseline value) for the COMPARISON_VALUE_KEYS that
+    differ; other keys is the sorted list of keys outside
+    COMPARISON_UNLISTED_KEYS whose values differ or that only one config has.
+    A key one config lacks has the value None there.
+    """
+    shown_values = [(key, config.get(key), baseline_config.get(key))
+                    for key in COMPARISON_VALUE_KEYS
+                    if _values_differ(config.get(key), baseline_config.get(key))
+                    or (key in config) != (key in baseline_config)]
+    other_keys = sorted(
+        str(key) for key in set(config) | set(baseline_config)
+        if key not in COMPARISON_UNLISTED_KEYS
+        and (key not in config or key not in baseline_config
+             or _values_differ(config[key], baseline_config[key])))
+    return shown_values, other_keys
+
+
+def _values_differ(first, second):
+    # numpy arrays compare element by element; their text then decides.
+    try:
+        return bool(first != second)
+    except (TypeError, ValueError):
+        return repr(first) != repr(second)
+
+
+# ---------------------------------------------------------------------------
+# The schedules as run: learning rates, batch sizes, momenta and noise scales
+# ---------------------------------------------------------------------------
+
+
+def representative_runs(results):
+    """Return {(optimizer, schedule): run}, one run each, to read schedules from.
+
+    Learning rate and batch size depend only on optimizer and schedule, so the
+    first run in display order stands for all architectures and seeds.
+    """
+    representatives = {}
+    for key in sorted(results["runs"], key=run_sort_key):
+        representatives.setdefault((key[1], key[2]), results["runs"][key])
+    return representatives
+
+
+def base_learning_rate(results, optimizer):
+    """The optimizer's base learning rate, as the config records it."""
+    return float(results["config"]["learning_rates"][optimizer])
+
+
+def schedule_momenta(results):
+    """Return {schedule: per-epoch momentum coefficient}, or {} when no schedule changes it.
+
+    The momentum coefficient is worth a panel of its own when a run of SGD,
+    SGD with momentum or Nesterov has one that is not zero or not constant,
+    or an Adam run a beta_1 that is not constant. Each schedule is then shown
+    by its first run in display order of an SGD optimizer with momentum (plain
+    SGD's 0 when it has none); Adam's constant beta_1 is not SGD's momentum.
+    """
+    representatives = representative_runs(results)
+    momenta = {key: np.asarray(run["momentum"], dtype=float) for key, run in representatives.items()}
+    if not any((optimizer != "adam" and np.any(momentum != 0)) or np.ptp(momentum) > 0
+               for (optimizer, _), momentum in momenta.items()):
+        return {}
+    by_schedule = {}
+    for optimizer, schedule in sorted(momenta, key=lambda key: (
+            rank(key[0], OPTIMIZER_NAMES), rank(key[1], SCHEDULE_NAMES))):
+        momentum = momenta[(optimizer, schedule)]
+        if optimizer == "adam":
+            continue
+        if schedule not in by_schedule or (np.all(by_schedule[schedule] == 0)
+                                           and np.any(momentum != 0)):
+            by_schedule[schedule] = momentum
+    return by_schedule
+
+
+def noise_scales(results):
+    """Return {(optimizer, schedule): per-epoch noise scale g}.
+
+    For SGD, with or without (Nesterov) momentum, g = lr * N / (B * (1 - m))
+    with the run's momentum coefficient m (0 for plain SGD). For Adam it is
+    lr * N / B, the same number for comparison: the noise-scale argument is
+    about SGD and makes no prediction for Adam.
+    """
+    config = results["config"]
+    train_size = config["train_size"]
+    scales = {}
+    for (optimizer, schedule), run in representative_runs(results).items():
+        noise = (np.asarray(run["learning_rate"], dtype=float) * train_size
+                 / np.asarray(run["batch_size"], dtype=float))
+        if optimizer != "adam":
+            noise = noise / (1 - np.asarray(run["momentum"], dtype=float))
+        scales[(optimizer, schedule)] = noise
+    return scales

@@ -1,0 +1,707 @@
+"""Figures: every PNG that plots.py draws, from the rows and runs of analysis.py.
+
+- accuracy_epoch_{arch}_{optimizer}.png    test accuracy against epoch
+- accuracy_updates_{arch}_{optimizer}.png  test accuracy against parameter updates
+- accuracy_seconds_{arch}_{optimizer}.png  test accuracy against wall seconds
+- train_loss_{arch}_{optimizer}.png        training loss against epoch
+- schedules.png                            learning rate, batch size and, when runs
+                                           have momentum, its coefficient per epoch
+- noise_scale.png                          noise scale g = lr * N / (B * (1 - m)) per epoch
+                                           (lr * N / B for Adam, for comparison)
+- overview.png                             all architecture x optimizer panels
+- cost_of_fewer_updates_{optimizer}.png    final accuracy minus dlr against parameter
+                                           updates, per architecture, with the margin
+
+Every schedule has one look in every figure (SCHEDULE_STYLES). PNGs carry no
+matplotlib version, so the same pickle draws the same bytes after an upgrade
+of anything else.
+"""
+import math
+import textwrap
+from pathlib import Path
+
+import matplotlib
+
+# Agg draws straight to PNG files and works without a display.
+matplotlib.use("Agg")
+import matplotlib.font_manager  # noqa: E402  (the backend must be chosen first)
+import matplotlib.patches  # noqa: E402
+import matplotlib.ticker  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from analysis import (cell_statistics, cost_of_fewer_updates, group_runs, noise_scales,  # noqa: E402
+                      ordered, representative_runs, schedule_momenta, selected_architectures_and_optimizers,
+                      base_learning_rate)
+from provenance import describe_machines, machine_counts  # noqa: E402
+from study import (ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, MOMENTUM_OPTIMIZERS, OPTIMIZER_NAMES,  # noqa: E402
+                   SCHEDULE_NAMES)
+from tables import settings_suffix  # noqa: E402
+
+DPI = 130
+
+# One fixed look per schedule in every figure (colour-blind-safe colours).
+# dlr is drawn wide with open markers and ibs narrow and dashed on top of it,
+# so that the two stay visible where they coincide, as their noise scales do.
+SCHEDULE_STYLES = {
+    "dlr": dict(color="#0072B2", linestyle="-", linewidth=2.8, marker="o", markersize=8,
+                markerfacecolor="none", markeredgewidth=1.5),
+    "ibs": dict(color="#D55E00", linestyle="--", linewidth=1.6, marker="s", markersize=4),
+    "hyb": dict(color="#009E73", linestyle="-.", linewidth=1.6, marker="^", markersize=5),
+    # ibs_lr and ibs_mom share their batch sizes and ibs_mom shares ibs's
+    # learning rate, so each has its own dash pattern and marker shape besides
+    # its colour, and the lines stay apart where they coincide.
+    "ibs_lr": dict(color="#CC79A7", linestyle=(0, (1, 1.5)), linewidth=2.0, marker="D",
+                   markersize=5),
+    "ibs_mom": dict(color="#E69F00", linestyle=(0, (6, 2, 1, 2, 1, 2)), linewidth=1.6,
+                    marker="v", markersize=6),
+}
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+
+def _cell_title(arch, optimizer):
+    return (f"{ARCHITECTURE_NAMES.get(arch, arch)}, "
+            f"{OPTIMIZER_NAMES.get(optimizer, optimizer)}")
+
+
+def _band_description(seed_counts):
+    """Say how many seeds each line averages and what the shaded band is."""
+    counts = sorted(set(seed_counts))
+    if counts == [1]:
+        return "one seed per schedule (no spread to show)"
+    seeds = (f"{counts[0]} seeds" if len(counts) == 1
+             else f"{counts[0]} to {counts[-1]} seeds")
+    where = " where there are two or more" if counts[0] == 1 else ""
+    return f"line: mean of {seeds}; band: ± 1 standard deviation across seeds{where}"
+
+
+def draw_schedule_curves(axes, schedule_runs, y_metric, x_metric=None, scale=1.0):
+    """Draw one mean line with a ±1 std band per schedule.
+
+    schedule_runs maps schedule -> {seed: run}. The x axis is the epoch number
+    when x_metric is None, else the seed mean of that per-epoch metric.
+    Returns [(mean, std, seed count)] of the drawn y values, already scaled.
+    """
+    drawn = []
+    for schedule in ordered(schedule_runs, SCHEDULE_NAMES):
+        seed_runs = schedule_runs[schedule]
+        mean, std, count = cell_statistics(seed_runs, y_metric)
+        if x_metric is None:
+            x_values = np.arange(1, len(mean) + 1)
+        else:
+            x_values = cell_statistics(seed_runs, x_metric)[0][:len(mean)]
+        style = SCHEDULE_STYLES.get(schedule, {})
+        axes.plot(x_values, scale * mean, label=SCHEDULE_NAMES.get(schedule, schedule),
+                  **style)
+        if std is not None:
+            axes.fill_between(x_values, scale * (mean - std), scale * (mean + std),
+                              color=style.get("color"), alpha=0.18, linewidth=0)
+        drawn.append((scale * mean, None if std is None else scale * std, count))
+    return drawn
+
+
+def zoom_accuracy_axis(axes, drawn):
+    """Limit the y axis to where the curves are once the first epoch is over.
+
+    The first epoch is far below the rest and would squash the differences
+    that matter, so the range starts a little below the lowest later mean.
+    Returns a note saying where epoch 1 lies if it fell below the range, else "".
+    """
+    lowest = min(float(np.min(mean[1:] if len(mean) > 1 else mean)) for mean, _, _ in drawn)
+    highest = max(float(np.max(mean if std is None else mean + std)) for mean, std, _ in drawn)
+    span = max(highest - lowest, 0.5)
+    bottom = lowest - 0.15 * span
+    axes.set_ylim(bottom, min(100.0, highest + 0.1 * span))
+    first_epoch = [float(mean[0]) for mean, _, _ in drawn]
+    if min(first_epoch) >= bottom:
+        return ""
+    low, high = f"{min(first_epoch):.1f}%", f"{max(first_epoch):.1f}%"
+    return f"epoch 1 ({low if low == high else f'{low} to {high}'}) is below the y range"
+
+
+def mark_stage_boundaries(axes, epochs, epochs_per_stage):
+    """Dotted vertical lines between stages, where the schedules change step."""
+    for boundary in range(epochs_per_stage, epochs, epochs_per_stage):
+        axes.axvline(boundary + 0.5, color="0.6", linestyle=":", linewidth=1)
+
+
+def _epoch_axis(axes, epochs, config):
+    mark_stage_boundaries(axes, epochs, config["epochs_per_stage"])
+    axes.set_xticks(range(1, epochs + 1))
+    axes.set_xlabel("epoch (dotted lines: stage boundaries)")
+
+
+# Figures whose width grows with their panels are at least as wide as the
+# figures of one cell, so that the title and the legend below the panels need
+# not be squeezed into the width of a single narrow panel.
+MIN_FIGURE_WIDTH = 7.0
+# Text centred on the figure (its title, the legend below the panels) is kept
+# this much narrower than the figure, so that rounding cannot push it off.
+FIGURE_TEXT_MARGIN = 0.1
+# A title centred on the axes of a one-panel figure sits right of the figure's
+# centre by half the room the y axis's labels take at the left, so it is kept
+# narrower than the figure by about twice that room.
+AXES_TITLE_MARGIN = 1.6
+
+
+def _text_width(figure, text, fontsize):
+    """Width in inches of the widest line of text at fontsize, as the figure would draw it."""
+    renderer = figure.canvas.get_renderer()
+    font = matplotlib.font_manager.FontProperties(size=fontsize)
+    return max(renderer.get_text_width_height_descent(line, font, ismath=False)[0]
+               for line in text.split("\n")) / figure.dpi
+
+
+def _fill_to_figure(figure, text, fontsize, width=None, margin=FIGURE_TEXT_MARGIN):
+    """text filled to lines of width characters (None: left as it is), and wrapped narrower
+    where a line would still be wider than the figure less margin inches."""
+    available = figure.get_figwidth() - margin
+    filled = text if width is None else textwrap.fill(text, width)
+    width = width or len(text)
+    while _text_width(figure, filled, fontsize) > available and width > 20:
+        width -= 1
+        filled = textwrap.fill(text, width)
+    return filled
+
+
+def _suptitle(figure, title, fontsize, width=None):
+    """The figure's title, filled to width characters (None: one line) and to the figure."""
+    figure.suptitle(_fill_to_figure(figure, title, fontsize, width), fontsize=fontsize)
+
+
+def _legend_below(figure, handles, ncol, **options):
+    """A legend centred below the panels in ncol columns, or fewer if it would be wider than
+    the figure; a title wider than the figure is wrapped.
+
+    options are figure.legend's (fontsize, frameon, title, title_fontsize).
+    """
+    title = options.get("title")
+    if title:
+        options["title"] = _fill_to_figure(
+            figure, title, options.get("title_fontsize") or matplotlib.rcParams["font.size"])
+    available = figure.get_figwidth() - FIGURE_TEXT_MARGIN
+    while True:
+        legend = figure.legend(handles=handles, loc="outside lower center", ncol=ncol,
+                               **options)
+        width = legend.get_window_extent(figure.canvas.get_renderer()).width / figure.dpi
+        if width <= available or ncol == 1:
+            return legend
+        legend.remove()
+        ncol -= 1
+
+
+def _new_figure(title, size=(7, 4.8)):
+    # Constrained layout keeps the title, the subtitle and the axes apart.
+    figure, axes = plt.subplots(figsize=size, layout="constrained")
+    # A title naming departed settings is too wide for one line at this size.
+    _suptitle(figure, title, 12, 72)
+    axes.grid(True, which="major", alpha=0.3)
+    return figure, axes
+
+
+def _subtitle(axes, first_line, *notes):
+    """Small grey text above the axes: first_line, then any non-empty notes on a second line.
+
+    Either is wrapped where it would reach past the figure's edge.
+    """
+    notes = "; ".join(note for note in notes if note)
+    lines = [_fill_to_figure(axes.figure, line, 9, margin=AXES_TITLE_MARGIN)
+             for line in (first_line, notes) if line]
+    axes.set_title("\n".join(lines), fontsize=9, color="0.3")
+
+# PNG text chunks would otherwise name the matplotlib version, so that the same
+# pickle drawn after an upgrade would give different bytes for the same picture.
+PNG_METADATA = {"Software": None}
+
+
+def _save(figure, path):
+    figure.savefig(path, dpi=DPI, metadata=PNG_METADATA)
+    plt.close(figure)
+    return Path(path)
+
+# Up to this many schedules fit in a legend inside the axes; more go below them.
+LEGEND_INSIDE_AT_MOST = 3
+
+
+def _cell_figure_size(schedule_runs):
+    """A taller figure when the legend goes below the axes, so the axes keep their height."""
+    return (7, 4.8) if len(schedule_runs) <= LEGEND_INSIDE_AT_MOST else (7, 5.6)
+
+
+def _schedule_legend(figure, axes, inside_location):
+    """The legend of the schedules drawn on axes: inside at inside_location if few, else below."""
+    handles, _ = axes.get_legend_handles_labels()
+    if len(handles) <= LEGEND_INSIDE_AT_MOST:
+        axes.legend(loc=inside_location, fontsize=9)
+    else:
+        # Five curves leave no corner free, so the legend sits under the axes.
+        _legend_below(figure, handles, 2, fontsize=9, frameon=False)
+
+
+def _seed_counts(schedule_runs):
+    return [len(seed_runs) for seed_runs in schedule_runs.values()]
+
+
+# ---------------------------------------------------------------------------
+# One network and optimizer: accuracy and loss
+# ---------------------------------------------------------------------------
+
+
+def _plot_accuracy(schedule_runs, arch, optimizer, config, x_metric, what, note=""):
+    """Test accuracy (mean and band over seeds) against epoch or another per-epoch metric."""
+    figure, axes = _new_figure(
+        f"{_cell_title(arch, optimizer)}: test accuracy by {what}{settings_suffix(config)}",
+        _cell_figure_size(schedule_runs))
+    drawn = draw_schedule_curves(axes, schedule_runs, "test_accuracy", x_metric, scale=100)
+    clipped_note = zoom_accuracy_axis(axes, drawn)
+    if x_metric is None:
+        _epoch_axis(axes, max(len(mean) for mean, _, _ in drawn), config)
+    _subtitle(axes, _band_description(_seed_counts(schedule_runs)), note, clipped_note)
+    axes.set_ylabel("test accuracy (%)")
+    _schedule_legend(figure, axes, "lower right")
+    return figure, axes
+
+
+def plot_accuracy_by_epoch(schedule_runs, arch, optimizer, config, path):
+    """Test accuracy against epoch for one architecture and optimizer."""
+    figure, _ = _plot_accuracy(schedule_runs, arch, optimizer, config, None, "epoch")
+    return _save(figure, path)
+
+
+def plot_accuracy_by_updates(schedule_runs, arch, optimizer, config, path):
+    """Test accuracy against cumulative parameter updates (log scale)."""
+    figure, axes = _plot_accuracy(schedule_runs, arch, optimizer, config, "updates",
+                                  "parameter updates", "one marker per epoch")
+    axes.set_xscale("log")
+    # Ticks at 1, 2 and 5 times each power of ten, written out in full: the
+    # default minor labels (3 x 10^2, 4 x 10^2, ...) run into one another.
+    axes.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axes.set_xlabel("cumulative parameter updates (log scale)")
+    return _save(figure, path)
+
+
+def plot_accuracy_by_seconds(schedule_runs, arch, optimizer, config, path, machines):
+    """Test accuracy against cumulative wall-clock seconds of training.
+
+    machines describes the machines that trained these runs (provenance.describe_machines).
+    """
+    figure, axes = _plot_accuracy(schedule_runs, arch, optimizer, config, "seconds",
+                                  "training time", "seconds: mean over seeds")
+    axes.set_xlim(left=0)
+    if machines.startswith("mixed: "):
+        where = f" ({machines})"
+    else:
+        where = f" on {machines}" if machines else ""
+    axes.set_xlabel(textwrap.fill("cumulative wall-clock seconds" + where, 80))
+    return _save(figure, path)
+
+
+def plot_train_loss(schedule_runs, arch, optimizer, config, path):
+    """Training loss against epoch (log scale)."""
+    figure, axes = _new_figure(
+        f"{_cell_title(arch, optimizer)}: training loss by epoch{settings_suffix(config)}",
+        _cell_figure_size(schedule_runs))
+    drawn = draw_schedule_curves(axes, schedule_runs, "train_loss")
+    axes.set_yscale("log")
+    _epoch_axis(axes, max(len(mean) for mean, _, _ in drawn), config)
+    _subtitle(axes, _band_description(_seed_counts(schedule_runs)))
+    axes.set_ylabel("training loss (cross-entropy, log scale)")
+    _schedule_legend(figure, axes, "upper right")
+    return _save(figure, path)
+
+
+# ---------------------------------------------------------------------------
+# The schedules and their noise scale
+# ---------------------------------------------------------------------------
+
+
+def plot_schedules(results, path):
+    """Learning rate (relative to its base), batch size and, if it changes, momentum per epoch."""
+    config = results["config"]
+    by_schedule = {}
+    for (optimizer, schedule), run in representative_runs(results).items():
+        by_schedule.setdefault(schedule, (optimizer, run))
+    momenta = schedule_momenta(results)
+    panel_count = 3 if momenta else 2
+    figure, panels = plt.subplots(1, panel_count, figsize=(5.5 * panel_count, 5.2),
+                                  layout="constrained")
+    rate_axes, batch_axes = panels[:2]
+    what = "learning rate, batch size and momentum" if momenta else "learning rate and batch size"
+    _suptitle(figure, f"Schedules: {what} per epoch{settings_suffix(config)}", 12)
+    rate_values, batch_values = set(), set()
+    for schedule in ordered(by_schedule, SCHEDULE_NAMES):
+        optimizer, run = by_schedule[schedule]
+        rates = np.asarray(run["learning_rate"], dtype=float)
+        relative_rates = np.round(rates / base_learning_rate(results, optimizer), 6)
+        batches = np.asarray(run["batch_size"], dtype=float)
+        epochs = np.arange(1, len(rates) + 1)
+        style = SCHEDULE_STYLES.get(schedule, {})
+        label = SCHEDULE_NAMES.get(schedule, schedule)
+        rate_axes.plot(epochs, relative_rates, label=label, **style)
+        batch_axes.plot(epochs, batches, label=label, **style)
+        rate_values.update(relative_rates)
+        batch_values.update(batches)
+    base_rates = config["learning_rates"]
+    base_text = ", ".join(f"{OPTIMIZER_NAMES.get(name, name)} {rate:g}"
+                          for name, rate in base_rates.items())
+    rate_axes.set_title("learning rate / base learning rate"
+                        + (f"\n(base: {base_text})" if base_text else ""), fontsize=10)
+    batch_axes.set_title("batch size (examples per parameter update)", fontsize=10)
+    # Ticks at the values the schedules take are easier to read than powers of ten.
+    rate_ticks = sorted(rate_values)
+    rate_axes.set_yscale("log")
+    rate_axes.minorticks_off()
+    rate_axes.set_yticks(rate_ticks, [f"{value:g}" if value >= 1 else f"1/{1 / value:.3g}"
+                                      for value in rate_ticks])
+    rate_axes.set_ylabel("relative learning rate (log scale)")
+    batch_ticks = sorted(batch_values)
+    batch_axes.set_yscale("log")
+    batch_axes.minorticks_off()
+    batch_axes.set_yticks(batch_ticks, [f"{value:g}" for value in batch_ticks])
+    batch_axes.set_ylabel("batch size (log scale)")
+    if momenta:
+        _draw_momentum_panel(panels[2], momenta, results)
+    epochs = max(len(run["learning_rate"]) for _, run in by_schedule.values())
+    for axes in panels:
+        mark_stage_boundaries(axes, epochs, config["epochs_per_stage"])
+        axes.set_xticks(range(1, epochs + 1))
+        axes.set_xlabel("epoch (dotted lines: stage boundaries)")
+        axes.grid(True, alpha=0.3)
+    # Below the panels the legend hides no line, however many schedules there are.
+    handles, _ = batch_axes.get_legend_handles_labels()
+    _legend_below(figure, handles, min(len(handles), 5), fontsize=9, frameon=False)
+    return _save(figure, path)
+
+
+def _draw_momentum_panel(axes, momenta, results):
+    """Momentum coefficient per epoch and schedule, with ticks at the values taken."""
+    values = set()
+    for schedule in ordered(momenta, SCHEDULE_NAMES):
+        momentum = np.round(momenta[schedule], 6)
+        axes.plot(np.arange(1, len(momentum) + 1), momentum,
+                  label=SCHEDULE_NAMES.get(schedule, schedule),
+                  **SCHEDULE_STYLES.get(schedule, {}))
+        values.update(momentum)
+    optimizers = {key[1] for key in results["runs"]}
+    drawn = [OPTIMIZER_NAMES[name] for name in MOMENTUM_OPTIMIZERS if name in optimizers]
+    notes = (["plain SGD: 0"] if "sgd" in optimizers else []) + (
+        ["Adam's β₁ is not drawn"] if "adam" in optimizers else [])
+    axes.set_title("momentum coefficient m"
+                   + (f" ({', '.join(drawn)})" if drawn else "")
+                   + (f"\n{'; '.join(notes)}" if notes else ""), fontsize=10)
+    ticks = sorted(values)
+    axes.set_yticks(ticks, [f"{value:g}" for value in ticks])
+    low, high = min(ticks), max(ticks)
+    margin = max(0.1 * (high - low), 0.02)
+    axes.set_ylim(low - margin, high + margin)
+    axes.set_ylabel("momentum coefficient m")
+
+
+def noise_scale_formula(optimizer):
+    """The noise-scale formula used for the optimizer, as figure text."""
+    if optimizer == "adam":
+        return "g = lr × N / B"
+    if optimizer == "sgd":
+        return "g = lr × N / B (no momentum, m = 0)"
+    return "g = lr × N / (B × (1 − m))"
+
+
+def plot_noise_scale(results, path):
+    """Noise scale per epoch, one panel per optimizer, to show the schedules match it."""
+    config = results["config"]
+    scales = noise_scales(results)
+    representatives = representative_runs(results)
+    optimizers = ordered([optimizer for optimizer, _ in scales], OPTIMIZER_NAMES)
+    columns = len(optimizers) if len(optimizers) <= 2 else 2
+    rows = math.ceil(len(optimizers) / columns)
+    figure, panels = plt.subplots(rows, columns, figsize=(6.2 * columns, 4.4 * rows + 1.0),
+                                  squeeze=False, layout="constrained")
+    _suptitle(figure,
+              f"Noise scale g per epoch (lr learning rate, N = {config['train_size']:,} training "
+              "images, B batch size" + (", m momentum coefficient" if any(
+                  optimizer in MOMENTUM_OPTIMIZERS for optimizer in optimizers) else "")
+              + ")" + settings_suffix(config), 12, 110)
+    all_schedules = set()
+    for axes, optimizer in zip(panels.flat, optimizers):
+        schedules = ordered([schedule for name, schedule in scales if name == optimizer],
+                            SCHEDULE_NAMES)
+        all_schedules.update(schedules)
+        for schedule in schedules:
+            noise = scales[(optimizer, schedule)]
+            axes.plot(np.arange(1, len(noise) + 1), noise,
+                      label=SCHEDULE_NAMES.get(schedule, schedule),
+                      **SCHEDULE_STYLES.get(schedule, {}))
+        capped = [schedule for schedule in schedules
+                  if max(representatives[(optimizer, schedule)]["batch_size"])
+                  >= config["train_size"]]
+        gaps = _noise_gaps_to_dlr(scales, optimizer, schedules, capped)
+        lines = [f"{OPTIMIZER_NAMES.get(optimizer, optimizer)}: {noise_scale_formula(optimizer)}"]
+        if optimizer == "adam":
+            lines += ["for comparison only: the noise-scale argument is about SGD",
+                      "and does not predict Adam"]
+        if gaps:
+            lines += _pack_lines(["largest gap to dlr:"] + gaps, 64)
+        axes.set_title("\n".join(lines), fontsize=10)
+        axes.set_yscale("log")
+        # Ticks at the values dlr takes are easier to read than powers of ten;
+        # the other schedules' values are within a percent of them or the gaps say how far.
+        tick_schedules = ["dlr"] if "dlr" in schedules else schedules
+        ticks = sorted({float(f"{value:.3g}") for schedule in tick_schedules
+                        for value in scales[(optimizer, schedule)]})
+        if len(ticks) <= 8:
+            axes.minorticks_off()
+            axes.set_yticks(ticks, [f"{value:g}" for value in ticks])
+        epochs = max(len(scales[(optimizer, schedule)]) for schedule in schedules)
+        _epoch_axis(axes, epochs, config)
+        axes.set_ylabel("noise scale g (log scale)")
+        axes.grid(True, alpha=0.3)
+    for axes in panels.flat[len(optimizers):]:
+        axes.set_visible(False)
+    handles = [plt.Line2D([], [], label=SCHEDULE_NAMES.get(schedule, schedule),
+                          **SCHEDULE_STYLES.get(schedule, {}))
+               for schedule in ordered(all_schedules, SCHEDULE_NAMES)]
+    _legend_below(figure, handles, min(len(handles), 3), fontsize=10, frameon=False)
+    return _save(figure, path)
+
+
+def _noise_gaps_to_dlr(scales, optimizer, schedules, capped_schedules=()):
+    """Return, per schedule, a text saying how far its noise scale strays from dlr's at most.
+
+    The list is empty when the optimizer has no dlr run to compare with.
+
+    capped_schedules are those whose batch grew to the whole training set,
+    which caps it and keeps their noise scale above dlr's.
+    """
+    if "dlr" not in schedules:
+        return []
+    reference = scales[(optimizer, "dlr")]
+    gaps = []
+    for schedule in schedules:
+        if schedule == "dlr":
+            continue
+        noise = scales[(optimizer, schedule)]
+        length = min(len(noise), len(reference))
+        gap = float(np.max(np.abs(noise[:length] / reference[:length] - 1)))
+        note = ""
+        # Float rounding alone leaves gaps near 1e-16, which need no explanation.
+        if schedule in capped_schedules and gap > 1e-9:
+            note = " (batch capped at the training set)"
+        # The hybrid batch size is rounded to a whole number, the only other source of a gap.
+        elif schedule == "hyb" and gap > 1e-9:
+            note = " (batch size rounded)"
+        gaps.append(f"{schedule} {100 * gap:.1f}%{note}")
+    return gaps
+
+
+def _pack_lines(items, width):
+    """Join items with ", " into lines of at most about width characters, never splitting one."""
+    lines = []
+    for item in items:
+        if lines and len(lines[-1]) + len(item) + 2 <= width:
+            separator = " " if lines[-1].endswith(":") else ", "
+            lines[-1] += separator + item
+        else:
+            if lines and not lines[-1].endswith(":"):
+                lines[-1] += ","
+            lines.append(item)
+    return lines
+
+
+# ---------------------------------------------------------------------------
+# Every cell at once, and the cost of fewer updates
+# ---------------------------------------------------------------------------
+
+
+def plot_overview(results, path):
+    """All architecture x optimizer panels of test accuracy by epoch, one shared legend."""
+    config = results["config"]
+    cells = group_runs(results)
+    architectures, optimizers = selected_architectures_and_optimizers(results)
+    epochs_per_stage = config["epochs_per_stage"]
+    figure, panels = plt.subplots(len(optimizers), len(architectures),
+                                  figsize=(max(4.6 * len(architectures), MIN_FIGURE_WIDTH),
+                                           3.4 * len(optimizers) + 1.2),
+                                  squeeze=False, layout="constrained")
+    _suptitle(figure, f"Test accuracy on MNIST ({config['train_size']:,} training images): "
+              f"decaying learning rate vs increasing batch size{settings_suffix(config)}", 14)
+    clipped_notes = []
+    for row, optimizer in enumerate(optimizers):
+        for column, arch in enumerate(architectures):
+            axes = panels[row][column]
+            axes.set_title(_cell_title(arch, optimizer), fontsize=11)
+            axes.grid(True, alpha=0.3)
+            schedule_runs = {key[2]: seed_runs for key, seed_runs in cells.items()
+                             if key[:2] == (arch, optimizer)}
+            if not schedule_runs:
+                axes.text(0.5, 0.5, "no finished runs", ha="center", va="center",
+                          transform=axes.transAxes, color="0.4")
+                axes.set_xticks([])
+                axes.set_yticks([])
+                continue
+            drawn = draw_schedule_curves(axes, schedule_runs, "test_accuracy", scale=100)
+            clipped_notes.append(zoom_accuracy_axis(axes, drawn))
+            epochs = max(len(mean) for mean, _, _ in drawn)
+            mark_stage_boundaries(axes, epochs, epochs_per_stage)
+            # Ticks at the first epoch of each stage.
+            axes.set_xticks(range(1, epochs + 1, max(1, epochs_per_stage)))
+            if column == 0:
+                axes.set_ylabel("test accuracy (%)")
+            if row == len(optimizers) - 1:
+                axes.set_xlabel("epoch")
+    handles = [plt.Line2D([], [], label=SCHEDULE_NAMES.get(schedule, schedule),
+                          **SCHEDULE_STYLES.get(schedule, {}))
+               for schedule in ordered([key[2] for key in cells], SCHEDULE_NAMES)]
+    explanation = "; ".join(filter(None, [
+        _band_description([len(seed_runs) for seed_runs in cells.values()]),
+        "dotted lines: stage boundaries",
+        "epoch 1 is below the y range" if any(clipped_notes) else ""]))
+    # Three schedules fit in one row; five long names would run off the figure.
+    _legend_below(figure, handles, len(handles) if len(handles) <= 3 else 3, fontsize=11,
+                  frameon=False, title=explanation, title_fontsize=10)
+    return _save(figure, path)
+
+
+def plot_cost_of_fewer_updates(points, optimizer, config, path):
+    """Final accuracy minus dlr against parameter updates, one panel per architecture.
+
+    points is what cost_of_fewer_updates returns. The shaded band is the
+    equivalence margin, so a marker and its 95% bar inside it cost nothing
+    that counts; the x distance from dlr is the cut in updates that bought it.
+    """
+    architectures = list(points)
+    figure, panels = plt.subplots(1, len(architectures),
+                                  figsize=(max(4.6 * len(architectures) + 0.6, MIN_FIGURE_WIDTH),
+                                           5.0),
+                                  squeeze=False, sharey=True, layout="constrained")
+    _suptitle(figure, f"{OPTIMIZER_NAMES.get(optimizer, optimizer)}: what each cut in parameter "
+              f"updates costs in final test accuracy{settings_suffix(config)}", 12, 100)
+    schedules, spread = [], False
+    for axes, arch in zip(panels[0], architectures):
+        axes.axhspan(-EQUIVALENCE_MARGIN_PP, EQUIVALENCE_MARGIN_PP, color="0.85", linewidth=0,
+                     zorder=0)
+        axes.axhline(0, color="0.4", linewidth=0.8, zorder=1)
+        offsets = _sideways_offsets([point["updates"] for point in points[arch]])
+        spread = spread or any(offset != 1 for offset in offsets)
+        for point, offset in zip(points[arch], offsets):
+            schedule = point["schedule"]
+            if schedule not in schedules:
+                schedules.append(schedule)
+            style = SCHEDULE_STYLES.get(schedule, {})
+            error = None
+            if point["low"] is not None:
+                error = [[point["mean"] - point["low"]], [point["high"] - point["mean"]]]
+            axes.errorbar([point["updates"] * offset], [point["mean"]], yerr=error,
+                          color=style.get("color"), marker=style.get("marker", "o"),
+                          markersize=8, markerfacecolor=style.get("markerfacecolor"),
+                          markeredgewidth=style.get("markeredgewidth", 1.0), linestyle="none",
+                          capsize=4, elinewidth=1.5, zorder=3)
+            # The schedule's code beside its marker spares a look at the legend;
+            # of two markers set apart, the left one is named on its left.
+            left = offset < 1
+            axes.annotate(schedule, (point["updates"] * offset, point["mean"]),
+                          xytext=(-7 if left else 7, 0), textcoords="offset points",
+                          ha="right" if left else "left", va="center", fontsize=8,
+                          color=style.get("color"))
+        seed_counts = sorted({point["paired_seeds"] for point in points[arch]})
+        seeds_text = (f"{seed_counts[0]}" if len(seed_counts) == 1
+                      else f"{seed_counts[0]} to {seed_counts[-1]}")
+        axes.set_title(f"{ARCHITECTURE_NAMES.get(arch, arch)} ({seeds_text} paired seeds)",
+                       fontsize=10)
+        axes.set_xscale("log")
+        # Ticks at the schedules' update counts say how many updates each takes.
+        ticks = sorted({point["updates"] for point in points[arch]})
+        axes.minorticks_off()
+        axes.set_xticks(ticks, [f"{tick:,}" for tick in ticks], rotation=35, fontsize=8)
+        axes.set_xlim(min(ticks) / 1.6, max(ticks) * 1.6)
+        axes.set_xlabel("parameter updates per run (log scale)")
+        axes.grid(True, alpha=0.3)
+    panels[0][0].set_ylabel("final test accuracy minus dlr (percentage points)")
+    handles = [plt.Line2D([], [], color=SCHEDULE_STYLES.get(schedule, {}).get("color"),
+                          marker=SCHEDULE_STYLES.get(schedule, {}).get("marker", "o"),
+                          markerfacecolor=SCHEDULE_STYLES.get(schedule, {}).get(
+                              "markerfacecolor"),
+                          markersize=8, linestyle="none",
+                          label=SCHEDULE_NAMES.get(schedule, schedule))
+               for schedule in ordered(schedules, SCHEDULE_NAMES)]
+    handles.append(matplotlib.patches.Patch(
+        color="0.85", label=f"±{EQUIVALENCE_MARGIN_PP:g} pp equivalence margin"))
+    explanation = "; ".join(filter(None, [
+        "paired by seed", "bars: 95% Student-t interval of the mean difference",
+        "markers with equal updates are set slightly apart" if spread else ""]))
+    _legend_below(figure, handles, len(handles) if len(handles) <= 4 else 3, fontsize=9,
+                  frameon=False, title=explanation, title_fontsize=9)
+    return _save(figure, path)
+
+
+def _sideways_offsets(updates):
+    """Factors that set markers with equal update counts slightly apart on a log axis."""
+    offsets = []
+    for index, count in enumerate(updates):
+        same = [other for other in updates if other == count]
+        position = updates[:index].count(count)
+        # Spread symmetrically around the true count, 8% apart, which on a
+        # log axis of one or two decades keeps their bars apart.
+        offsets.append(1.08 ** (position - (len(same) - 1) / 2))
+    return offsets
+
+
+# ---------------------------------------------------------------------------
+# All of them
+# ---------------------------------------------------------------------------
+
+# The figures drawn for every (network, optimizer): file prefix, the function
+# that draws one, and what it needs beyond (runs, network, optimizer, config,
+# path): the seconds figure names the machines that trained the cell's runs.
+PER_CELL_FIGURES = {
+    "accuracy_epoch": (plot_accuracy_by_epoch, ()),
+    "accuracy_updates": (plot_accuracy_by_updates, ()),
+    "accuracy_seconds": (plot_accuracy_by_seconds, ("machines",)),
+    "train_loss": (plot_train_loss, ()),
+}
+
+
+def draw_all_figures(results, out_dir):
+    """Draw every figure there is data for into out_dir.
+
+    Returns (paths written, descriptions of skipped figures).
+    """
+    out_dir = Path(out_dir)
+    config = results["config"]
+    cells = group_runs(results)
+    architectures, optimizers = selected_architectures_and_optimizers(results)
+    written, skipped = [], []
+    for arch in architectures:
+        for optimizer in optimizers:
+            schedule_runs = {key[2]: seed_runs for key, seed_runs in cells.items()
+                             if key[:2] == (arch, optimizer)}
+            if not schedule_runs:
+                skipped.append(f"{arch} {optimizer}: no finished runs, its "
+                               f"{len(PER_CELL_FIGURES)} figures are not drawn")
+                continue
+            # The seconds figure names the machines that trained this cell's runs.
+            cell_keys = [(arch, optimizer, schedule, seed)
+                         for schedule, seed_runs in schedule_runs.items() for seed in seed_runs]
+            context = {"machines": describe_machines(machine_counts(results["provenance"], cell_keys))}
+            for prefix, (plot, needs) in PER_CELL_FIGURES.items():
+                path = out_dir / f"{prefix}_{arch}_{optimizer}.png"
+                written.append(plot(schedule_runs, arch, optimizer, config, path,
+                                    **{name: context[name] for name in needs}))
+    for optimizer in optimizers:
+        points = cost_of_fewer_updates(results, optimizer)
+        name = f"cost_of_fewer_updates_{optimizer}.png"
+        if points:
+            written.append(plot_cost_of_fewer_updates(points, optimizer, config,
+                                                      out_dir / name))
+        elif any(key[1] == optimizer for key in cells):
+            skipped.append(f"{name}: {optimizer} has no dlr run paired by seed with "
+                           "another schedule")
+    written.append(plot_schedules(results, out_dir / "schedules.png"))
+    written.append(plot_noise_scale(results, out_dir / "noise_scale.png"))
+    written.append(plot_overview(results, out_dir / "overview.png"))
+    return written, skipped

@@ -1,0 +1,370 @@
+"""Tables: the rows of analysis.py written as Markdown and CSV, and the sentences around them.
+
+summary.md / summary.csv   final accuracies and the verdict against dlr of every cell
+stages.md / stages.csv     the difference from dlr at the end of every stage
+comparison.md / .csv       results minus a baseline pickle, paired by seed
+
+The sentences here (the equivalence rule, who trained the runs, the tallies
+the command line prints) are the project's own words for its numbers; the
+figures say the same things and take them from here.
+"""
+import csv
+from fractions import Fraction
+from pathlib import Path
+
+from analysis import (BASELINE_AGREEMENT_STDS, COMPARISON_COLUMNS, COMPARISON_VALUE_KEYS,
+                      SUMMARY_COLUMNS, baseline_agreement, config_differences)
+from provenance import describe_machines, describe_versions, machine_counts, runs_text
+from study import (ARCHITECTURE_NAMES, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP, NOT_RECORDED, OPTIMIZER_NAMES,
+                   SCHEDULE_NAMES, Settings, VERDICTS)
+
+
+
+# ---------------------------------------------------------------------------
+# Sentences
+# ---------------------------------------------------------------------------
+
+
+def settings_suffix(config):
+    """Names the settings that depart from the study's own, so a figure says what it shows."""
+    departures = []
+    base_batch_size = config["base_batch_size"]
+    if base_batch_size != Settings.base_batch_size:
+        departures.append(f"base batch {base_batch_size}")
+    if config["original_optimizer_reset"]:
+        departures.append("original optimizer reset")
+    return f" ({', '.join(departures)})" if departures else ""
+
+
+def equivalence_rule_sentence():
+    """The sentence that states the equivalence margin and the rule behind each verdict."""
+    margin = f"{EQUIVALENCE_MARGIN_PP:g}"
+    confidence = f"{100 * (1 - 2 * EQUIVALENCE_ALPHA):g}%"
+    return (f"Verdict against dlr: two one-sided paired t-tests (TOST, α = "
+            f"{EQUIVALENCE_ALPHA:g} each) with an equivalence margin of ±{margin} percentage "
+            f"points of final test accuracy. A schedule is equivalent to dlr when the "
+            f"{confidence} Student-t interval of the paired difference lies inside (-{margin}, "
+            f"+{margin}), not equivalent when it lies wholly outside [-{margin}, +{margin}] "
+            f"(the difference exceeds the margin at α = {EQUIVALENCE_ALPHA:g}, one-sided), and "
+            f"undecided otherwise; n is the number of paired seeds, and fewer than 2 give no "
+            "verdict.")
+
+
+def provenance_sentence(provenance):
+    """The summary's sentence naming the machines and library versions that trained the runs."""
+    counts = machine_counts(provenance)
+    versions = describe_versions(provenance)
+    if not counts or (len(counts) == 1 and counts[0][0] == NOT_RECORDED):
+        machines_text = "The machine that trained the runs is not recorded"
+    elif len(counts) == 1:
+        machine, runs = counts[0]
+        machines_text = f"The runs were trained on {machine} (all {runs_text(runs)})"
+    else:
+        machines_text = ("The runs were trained on several machines: "
+                         + describe_machines(counts).removeprefix("mixed: "))
+    if versions:
+        versions_text = "Library versions: " + ", ".join(
+            f"{package} {version}" for package, version in versions.items())
+    else:
+        versions_text = "The library versions are not recorded"
+    return f"{machines_text}. {versions_text}."
+
+
+def describe_verdict_counts(counts, not_shown_equivalent):
+    """One line that tallies the verdicts and names the comparisons not shown equivalent."""
+    tally = ", ".join(f"{counts[verdict]} {verdict}" for verdict in VERDICTS)
+    if counts["no verdict"]:
+        tally += f", {counts['no verdict']} without a verdict (fewer than 2 paired seeds)"
+    line = (f"verdicts against dlr (TOST, margin ±{EQUIVALENCE_MARGIN_PP:g} pp, "
+            f"alpha {EQUIVALENCE_ALPHA:g}): {tally}")
+    if not_shown_equivalent:
+        line += "; not shown equivalent: " + ", ".join(
+            f"{arch} {optimizer} {schedule} ({verdict})"
+            for arch, optimizer, schedule, verdict in not_shown_equivalent)
+    return line
+
+
+def describe_baseline_agreement(agreement):
+    """Say how many cells stay within two baseline standard deviations, and name the rest."""
+    judged = len(agreement["within"]) + len(agreement["beyond"])
+    sentence = (f"{len(agreement['within'])} of {judged} cells differ from the baseline by at "
+                f"most {_number_word(BASELINE_AGREEMENT_STDS)} of its seed-to-seed standard "
+                "deviations")
+    if agreement["beyond"]:
+        names = ", ".join(" ".join(map(str, cell))
+                          + (f" ({ratio:+.1f} standard deviations)" if ratio is not None else "")
+                          for cell, ratio in agreement["beyond"])
+        sentence += f"; {'this one does' if len(agreement['beyond']) == 1 else 'these do'} " \
+                    f"not: {names}"
+    if agreement["unjudged"]:
+        count = len(agreement["unjudged"])
+        sentence += (f"; {count} cell{'s' if count != 1 else ''} cannot be judged (no paired "
+                     "seed, or fewer than 2 baseline seeds): "
+                     + ", ".join(" ".join(map(str, cell)) for cell in agreement["unjudged"]))
+    return sentence + "."
+
+
+def _number_word(number):
+    return {1: "one", 2: "two", 3: "three"}.get(number, str(number))
+
+
+# ---------------------------------------------------------------------------
+# CSV
+# ---------------------------------------------------------------------------
+
+
+def write_csv(rows, path, columns):
+    """Write rows as CSV with plain numbers, one column per name in columns."""
+    with Path(path).open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({column: _csv_value(row[column]) for column in columns})
+    return Path(path)
+
+
+def _csv_value(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    return value
+
+
+def write_summary_csv(rows, path):
+    """Write summary rows as CSV (accuracy as fractions, differences in pp)."""
+    return write_csv(rows, path, SUMMARY_COLUMNS)
+
+
+def write_comparison_csv(rows, path):
+    """Write comparison rows as CSV (differences in pp, accuracies in percent)."""
+    return write_csv(rows, path, COMPARISON_COLUMNS)
+
+
+# ---------------------------------------------------------------------------
+# Markdown
+# ---------------------------------------------------------------------------
+
+
+def write_summary_markdown(rows, path, config, provenance):
+    """Write rows as a Markdown table in percent, with a header saying what the numbers mean.
+
+    provenance is results["provenance"], from which the header names the
+    machines and library versions that trained the runs.
+    """
+    seed_counts = sorted({row["seeds"] for row in rows})
+    seeds_text = (f"{seed_counts[0]} seed{'s' if seed_counts[0] != 1 else ''}"
+                  if len(seed_counts) == 1 else
+                  f"{seed_counts[0]} to {seed_counts[-1]} seeds per row")
+    reset_text = (" Runs reproduce the original code's optimizer reset every epoch for "
+                  "dlr and hyb." if config["original_optimizer_reset"] else "")
+    lines = [
+        f"# Summary{settings_suffix(config)}",
+        "",
+        f"MNIST, {config['train_size']:,} training images, "
+        f"{config['epochs']}"
+        " epochs, "
+        f"{seeds_text}.{reset_text} Accuracies are test accuracy in percent, mean ± standard "
+        "deviation across seeds (ddof=1). Final: after the last epoch; best-epoch: mean over "
+        "seeds of each run's highest test accuracy. Parameter updates are those of one run; "
+        "wall seconds are the seeds' mean training time. The difference from dlr is paired "
+        "by seed, in percentage points: mean [95% Student-t confidence interval of the mean].",
+        "",
+        provenance_sentence(provenance),
+        "",
+        equivalence_rule_sentence(),
+        "",
+        "| Architecture | Optimizer | Schedule | Seeds | Final accuracy (%) | "
+        "Best-epoch accuracy (%) | Parameter updates | Wall seconds | Difference from dlr (pp) "
+        "| Verdict against dlr |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        final = f"{100 * row['final_test_accuracy_mean']:.2f}"
+        if row["final_test_accuracy_std"] is not None:
+            final += f" ± {100 * row['final_test_accuracy_std']:.2f}"
+        cells = [
+            ARCHITECTURE_NAMES.get(row["architecture"], str(row["architecture"])),
+            OPTIMIZER_NAMES.get(row["optimizer"], str(row["optimizer"])),
+            SCHEDULE_NAMES.get(row["schedule"], str(row["schedule"])),
+            str(row["seeds"]),
+            final,
+            f"{100 * row['best_epoch_test_accuracy_mean']:.2f}",
+            f"{row['parameter_updates']:,}",
+            f"{row['wall_seconds_mean']:.1f}",
+            _markdown_difference(row),
+            _markdown_verdict(row),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)
+
+
+def _markdown_verdict(row):
+    if row["schedule"] == "dlr":
+        return "(reference)"
+    if row["paired_seeds_with_dlr"] is None:
+        return "- (no dlr run to pair with)"
+    if row["verdict"] is None:
+        return "- (needs 2 paired seeds)"
+    confidence = f"{100 * (1 - 2 * EQUIVALENCE_ALPHA):g}%"
+    return (f"{row['verdict']} (n = {row['paired_seeds_with_dlr']}, {confidence} "
+            f"[{row['diff_vs_dlr_pp_ci90_low']:+.2f}, {row['diff_vs_dlr_pp_ci90_high']:+.2f}])")
+
+
+def _markdown_difference(row):
+    if row["schedule"] == "dlr":
+        return "(reference)"
+    if row["diff_vs_dlr_pp_mean"] is None:
+        return "- (no dlr run to pair with)"
+    text = f"{row['diff_vs_dlr_pp_mean']:+.2f}"
+    if row["diff_vs_dlr_pp_ci95_low"] is None:
+        return text + " (one paired seed)"
+    return (text + f" [{row['diff_vs_dlr_pp_ci95_low']:+.2f}, "
+            f"{row['diff_vs_dlr_pp_ci95_high']:+.2f}]")
+
+
+def write_stages_markdown(rows, path, config):
+    """Write stage_differences rows as a Markdown table, one line per schedule, one column per stage."""
+    lines = [
+        f"# Where the schedules part from dlr{settings_suffix(config)}",
+        "",
+        f"MNIST, N = {config['train_size']:,} training images. Each cell is the difference from dlr in test "
+        "accuracy at the end of a stage, paired by seed, in percentage points: mean [90% Student-t interval], "
+        "with the equivalence verdict at the margin of "
+        f"±{EQUIVALENCE_MARGIN_PP:g} pp (E equivalent, U undecided, N not equivalent), under the schedule's "
+        "batch size in that stage as a fraction of N. Read along a row to see at which batch size a gap "
+        "opens, if one does.",
+        "",
+    ]
+    by_schedule = {}
+    for row in rows:
+        by_schedule.setdefault((row["architecture"], row["optimizer"], row["schedule"]), []).append(row)
+    stages = max((len(stage_rows) for stage_rows in by_schedule.values()), default=0)
+    lines += ["| Architecture | Optimizer | Schedule | Seeds | "
+              + " | ".join(f"Stage {stage}" for stage in range(1, stages + 1)) + " |",
+              "|---|---|---|---:|" + "---:|" * stages]
+    letters = {"equivalent": "E", "undecided": "U", "not equivalent": "N", None: "-"}
+    for (arch, optimizer, schedule), stage_rows in by_schedule.items():
+        cells = []
+        for row in stage_rows:
+            fraction = Fraction(row["batch_size"], config["train_size"])
+            text = f"B = {row['batch_size']:,} (N/{fraction.denominator:,})" if fraction.numerator == 1 else \
+                f"B = {row['batch_size']:,} ({float(fraction):.3g} N)"
+            if row["diff_vs_dlr_pp_ci90_low"] is None:
+                text += f": {row['diff_vs_dlr_pp_mean']:+.2f}"
+            else:
+                text += (f": {row['diff_vs_dlr_pp_mean']:+.2f} [{row['diff_vs_dlr_pp_ci90_low']:+.2f}, "
+                         f"{row['diff_vs_dlr_pp_ci90_high']:+.2f}] {letters[row['verdict']]}")
+            cells.append(text)
+        lines.append("| " + " | ".join([ARCHITECTURE_NAMES.get(arch, str(arch)),
+                                         OPTIMIZER_NAMES.get(optimizer, str(optimizer)),
+                                         SCHEDULE_NAMES.get(schedule, str(schedule)),
+                                         str(stage_rows[0]["paired_seeds"])] + cells) + " |")
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)
+
+
+def write_comparison_markdown(rows, path, results_path, baseline_path, config, baseline_config):
+    """Write comparison rows as a Markdown table, with a header saying what is compared."""
+    shown_values, other_keys = config_differences(config, baseline_config)
+    if shown_values:
+        values_text = "Config values that differ (results vs baseline): " + "; ".join(
+            f"{key}: {result_value} vs {baseline_value}"
+            for key, result_value, baseline_value in shown_values) + "."
+    else:
+        values_text = ("The configs agree on " + ", ".join(COMPARISON_VALUE_KEYS) + ".")
+    if other_keys:
+        others_text = ("Other config keys that differ: " + ", ".join(other_keys) + ".")
+    else:
+        others_text = ("No other config key differs (command, versions, machine "
+                       "and the selection of runs are not compared).")
+    lines = [
+        "# Comparison with a baseline",
+        "",
+        f"results: `{results_path}` (`{_command(config)}`), "
+        f"baseline: `{baseline_path}` (`{_command(baseline_config)}`).",
+        "",
+        f"{values_text} {others_text}",
+        "",
+        "Differences are results minus baseline in final test accuracy (after the last "
+        "epoch), paired by seed (only seeds present in both), in percentage points: mean "
+        "[95% Student-t confidence interval of the mean]. Final accuracies are test "
+        "accuracy in percent, mean ± standard deviation (ddof=1) over the paired seeds. The "
+        "last column gives the mean difference in units of the baseline's seed-to-seed "
+        "standard deviation (ddof=1) over all the baseline's seeds of the cell, paired or not.",
+        "",
+        describe_baseline_agreement(baseline_agreement(rows)),
+    ]
+    unpaired = _unpaired_description(rows)
+    if unpaired:
+        lines += ["", "Left out for want of a partner seed: " + unpaired + "."]
+    lines += [
+        "",
+        "| Architecture | Optimizer | Schedule | Paired seeds | Results final accuracy (%) | "
+        "Baseline final accuracy (%) | Results minus baseline (pp) | "
+        "In baseline seed standard deviations |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        cells = [
+            ARCHITECTURE_NAMES.get(row["architecture"], str(row["architecture"])),
+            OPTIMIZER_NAMES.get(row["optimizer"], str(row["optimizer"])),
+            SCHEDULE_NAMES.get(row["schedule"], str(row["schedule"])),
+            str(row["paired_seeds"]),
+            _mean_and_std_text(row["results_final_test_accuracy_percent_mean"],
+                               row["results_final_test_accuracy_percent_std"]),
+            _mean_and_std_text(row["baseline_final_test_accuracy_percent_mean"],
+                               row["baseline_final_test_accuracy_percent_std"]),
+            _difference_text(row["diff_pp_mean"], row["diff_pp_ci95_low"],
+                             row["diff_pp_ci95_high"]),
+            _baseline_stds_text(row),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)
+
+
+def _command(config):
+    return config.get("command") or "command not recorded"
+
+
+def _unpaired_description(rows):
+    """Name the seeds of each cell that only one side has ("" when every seed is paired)."""
+    parts = []
+    for row in rows:
+        for side, seeds in (("results", row["results_only_seeds"]),
+                            ("baseline", row["baseline_only_seeds"])):
+            if seeds:
+                parts.append(f"{row['architecture']} {row['optimizer']} {row['schedule']} "
+                             f"seed{'s' if len(seeds) > 1 else ''} "
+                             f"{', '.join(str(seed) for seed in seeds)} ({side} only)")
+    return "; ".join(parts)
+
+
+def _mean_and_std_text(mean, std):
+    if mean is None:
+        return "-"
+    return f"{mean:.2f}" + (f" ± {std:.2f}" if std is not None else "")
+
+
+def _baseline_stds_text(row):
+    std, seeds = row["baseline_all_seeds_std_pp"], row["baseline_all_seeds"]
+    if std is None:
+        return f"- ({seeds} baseline seed{'s' if seeds != 1 else ''})"
+    ratio = row["diff_in_baseline_stds"]
+    if row["diff_pp_mean"] is None:
+        ratio_text = "-"
+    elif ratio is None:
+        ratio_text = "0" if row["diff_pp_mean"] == 0 else "- (no spread)"
+    else:
+        ratio_text = f"{ratio:+.1f}"
+    return f"{ratio_text} (of {std:.2f} pp over {seeds} seeds)"
+
+
+def _difference_text(mean, low, high):
+    if mean is None:
+        return "- (no seed in common)"
+    if low is None:
+        return f"{mean:+.2f} (one paired seed)"
+    return f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]"

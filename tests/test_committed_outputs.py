@@ -1,0 +1,176 @@
+"""The committed tables and figures are what plots.py writes from the committed pickles.
+
+Every committed study (a folder under results/ with a results.pickle, and
+results/ itself) is regenerated here: README.md's own `python plots.py ...`
+command for that study (section "Reproduce everything", its --results and
+--baseline paths as written, since comparison.md names them) is run in-process
+from the project folder with `--out` a temporary folder, and every table it
+writes (summary.md, summary.csv, stages.md, stages.csv, and comparison.md and
+comparison.csv where the command has --baseline) must be byte for byte the
+committed file. The study folder must hold exactly the PNG and table files
+plots.py writes: none stale, none missing.
+
+Drawing every figure of every study takes about half a minute, so by default
+only results/large_batch (the smallest) has its figures drawn and compared
+byte for byte with the committed PNGs. The other studies' figures are laid
+out but not rendered (matplotlib's Figure.savefig only records the file
+name), which is enough to know which PNG files plots.py writes. To compare
+every PNG of every study:
+
+    CHECK_ALL_FIGURES=1 python -m pytest -q tests/test_committed_outputs.py
+
+PNG bytes depend on the matplotlib version, so the figure comparison runs only
+where the installed matplotlib is the version requirements.txt pins, and is
+skipped, saying so, elsewhere. The tables do not depend on it.
+
+tests/test_report_numbers.py checks the documents' copies of these tables
+against the committed files, which this test shows are plots.py's output.
+"""
+
+import difflib
+import os
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import matplotlib
+import matplotlib.figure
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+import plots  # noqa: E402
+
+# The study whose figures are drawn and compared by default: the smallest.
+FIGURE_STUDY = "results/large_batch"
+# The files of a study folder that plots.py writes; results.pickle and runs/ are main.py's.
+OUTPUT_SUFFIXES = (".png", ".md", ".csv")
+TABLE_SUFFIXES = (".md", ".csv")
+
+
+def study_folders():
+    """Every committed study, as its folder relative to the project: "results", "results/NAME"."""
+    pickles = [PROJECT_DIR / "results" / "results.pickle"] + sorted(
+        PROJECT_DIR.glob("results/*/results.pickle"))
+    return [path.parent.relative_to(PROJECT_DIR).as_posix() for path in pickles if path.exists()]
+
+
+STUDY_FOLDERS = study_folders()
+FIGURE_FOLDERS = STUDY_FOLDERS if os.environ.get("CHECK_ALL_FIGURES") == "1" else [FIGURE_STUDY]
+
+
+def readme_plots_commands():
+    """{study folder: plots.py arguments} of README.md's "Reproduce everything" commands."""
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Reproduce everything", 1)[1].split("\n## ", 1)[0]
+    commands = {}
+    for block in re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = re.sub(r"\s#.*$", "", line)
+            for command in line.split("&&"):
+                words = shlex.split(command)
+                if words[:2] != ["python", "plots.py"]:
+                    continue
+                folder = plots.parse_arguments(words[2:]).results.parent.as_posix()
+                assert folder not in commands, f"README.md has two plots.py commands for {folder}"
+                commands[folder] = words[2:]
+    return commands
+
+
+def pinned_version(package):
+    """The version requirements.txt pins package to (package==VERSION), or None."""
+    text = (PROJECT_DIR / "requirements.txt").read_text(encoding="utf-8")
+    match = re.search(rf"^{re.escape(package)}==(\S+)", text, flags=re.MULTILINE | re.IGNORECASE)
+    return match.group(1) if match else None
+
+
+def matplotlib_is_pinned():
+    return matplotlib.__version__ == pinned_version("matplotlib")
+
+
+_regenerated = {}
+
+
+def regenerate(folder, tmp_path_factory):
+    """Run README's plots.py command for the study in folder with --out a fresh folder.
+
+    Returns (out folder, names of the figures laid out but not saved). The
+    figures are saved only for FIGURE_FOLDERS, and only where the installed
+    matplotlib is the pinned one; elsewhere Figure.savefig records the name and
+    writes nothing. Each study is regenerated once per test session.
+    """
+    if folder not in _regenerated:
+        commands = readme_plots_commands()
+        assert folder in commands, f"README.md's Reproduce everything has no plots.py command for {folder}"
+        out = tmp_path_factory.mktemp(folder.replace("/", "_"))
+        not_saved = []
+        with pytest.MonkeyPatch.context() as patch:
+            # The command's relative paths, as comparison.md quotes them.
+            patch.chdir(PROJECT_DIR)
+            if not (folder in FIGURE_FOLDERS and matplotlib_is_pinned()):
+                patch.setattr(matplotlib.figure.Figure, "savefig",
+                              lambda figure, path, *args, **kwargs: not_saved.append(Path(path).name))
+            status = plots.main(commands[folder] + ["--out", str(out)])
+        assert status == 0, f"plots.py {' '.join(commands[folder])} failed"
+        _regenerated[folder] = (out, not_saved)
+    return _regenerated[folder]
+
+
+def first_difference(committed, written):
+    """A short unified diff of two text files, or a note that binary files differ."""
+    try:
+        lines = difflib.unified_diff(committed.read_text(encoding="utf-8").splitlines(),
+                                     written.read_text(encoding="utf-8").splitlines(),
+                                     "committed", "plots.py", lineterm="", n=0)
+    except UnicodeDecodeError:
+        return "(binary files differ)"
+    return "\n".join(list(lines)[:12])
+
+
+def test_readme_has_one_plots_command_per_committed_study():
+    assert sorted(readme_plots_commands()) == sorted(STUDY_FOLDERS)
+
+
+# First, so that --durations charges the drawing of the figures to this test.
+@pytest.mark.parametrize("folder", FIGURE_FOLDERS)
+def test_committed_figures_are_what_plots_draws(folder, tmp_path_factory):
+    if not matplotlib_is_pinned():
+        pytest.skip(f"matplotlib {matplotlib.__version__} is installed but requirements.txt pins "
+                    f"{pinned_version('matplotlib')}; the committed PNGs were drawn with the pinned "
+                    "version and another version draws other bytes")
+    out, not_saved = regenerate(folder, tmp_path_factory)
+    assert not not_saved, f"{folder}: figures were laid out without being saved: {not_saved}"
+    figures = sorted(path.name for path in out.glob("*.png"))
+    assert figures, f"plots.py drew no figure for {folder}"
+    differ = [name for name in figures
+              if (PROJECT_DIR / folder / name).read_bytes() != (out / name).read_bytes()]
+    assert not differ, f"{folder}: these committed figures are not what plots.py draws: {differ}"
+
+
+@pytest.mark.parametrize("folder", STUDY_FOLDERS)
+def test_committed_tables_are_what_plots_writes(folder, tmp_path_factory):
+    out, _ = regenerate(folder, tmp_path_factory)
+    tables = sorted(path.name for path in out.iterdir() if path.suffix in TABLE_SUFFIXES)
+    assert {"summary.md", "summary.csv"} <= set(tables), f"plots.py wrote only {tables}"
+    missing = [name for name in tables if not (PROJECT_DIR / folder / name).is_file()]
+    assert not missing, f"{folder} lacks tables plots.py writes: {missing}"
+    differ = [name for name in tables
+              if (PROJECT_DIR / folder / name).read_bytes() != (out / name).read_bytes()]
+    assert not differ, (
+        f"{folder}: these committed tables are not what plots.py writes from the committed pickle: "
+        f"{differ}\n" + "\n".join(first_difference(PROJECT_DIR / folder / name, out / name)
+                                  for name in differ))
+
+
+@pytest.mark.parametrize("folder", STUDY_FOLDERS)
+def test_study_folder_holds_exactly_what_plots_writes(folder, tmp_path_factory):
+    out, not_saved = regenerate(folder, tmp_path_factory)
+    written = {path.name for path in out.iterdir()} | set(not_saved)
+    committed = {path.name for path in (PROJECT_DIR / folder).iterdir()
+                 if path.is_file() and path.suffix in OUTPUT_SUFFIXES}
+    assert not committed - written, (
+        f"{folder} holds files plots.py no longer writes (stale): {sorted(committed - written)}")
+    assert not written - committed, (
+        f"{folder} lacks files plots.py writes: {sorted(written - committed)}")
