@@ -17,14 +17,12 @@ In one run, and each part in fresh processes so that thread settings apply:
 usage: python benchmarks/speed.py [--repeats N] [--subset N] [--parts 1,2,3,4] [--grid-repeats N]
 """
 import argparse
-import math
 import multiprocessing
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

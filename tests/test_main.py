@@ -1,4 +1,5 @@
 """Tests of main.py: the study's numbers, the pipeline end to end, and its errors."""
+import dataclasses
 import os
 import pickle
 import shutil
@@ -572,3 +573,40 @@ def test_a_save_that_fails_part_way_leaves_no_partial_file(tmp_path, monkeypatch
     with pytest.raises(runfiles.StudyError, match="cannot save .*No space left on device"):
         runfiles.save_atomically({"key": 1}, str(target))
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- files from older versions of the code
+def test_old_run_files_are_migrated_and_reused(tmp_path):
+    """A run file from before momentum, provenance and a later setting were recorded is read as today's."""
+    settings = study.Settings(train_size=300, test_size=200, epochs_per_stage=1)
+    current = dataclasses.asdict(settings)
+    old_settings = {name: value for name, value in current.items() if name != "fewer_updates_factor"}
+    metrics = {name: [0.5] * 4 for name in study.RUN_METRICS if name != "momentum"}
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    for optimizer in ("sgd", "adam"):
+        key = ("mlp300", optimizer, "dlr", 0)
+        with open(runfiles.run_path(str(runs_dir), key), "wb") as handle:
+            pickle.dump({"key": key, "settings": old_settings, "metrics": metrics}, handle)
+    finished, provenance, rejected = runfiles.load_finished_runs(str(runs_dir), settings)
+    assert rejected == [] and set(finished) == {("mlp300", "sgd", "dlr", 0), ("mlp300", "adam", "dlr", 0)}
+    assert finished[("mlp300", "sgd", "dlr", 0)]["momentum"] == [0.0] * 4
+    assert finished[("mlp300", "adam", "dlr", 0)]["momentum"] == [settings.adam_beta_1] * 4
+    assert provenance == {key: None for key in finished}
+    # A setting the old file has with another value than today's is still refused.
+    with pytest.raises(runfiles.StudyError, match="other settings"):
+        runfiles.load_finished_runs(str(runs_dir), dataclasses.replace(settings, base_batch_size=8))
+
+
+def test_old_results_pickles_are_migrated():
+    old = {"config": {"train_size": 300, "optimizers": ["sgd"]},
+           "runs": {("mlp300", "sgd", "dlr", 0): {name: [0.5] * 4 for name in study.RUN_METRICS
+                                                  if name != "momentum"}}}
+    migrated = study.migrate_results(old)
+    assert migrated["config"]["epochs_per_stage"] == study.Settings().epochs_per_stage
+    assert migrated["config"]["learning_rates"] == {"sgd": study.Settings().sgd_learning_rate}
+    assert migrated["runs"][("mlp300", "sgd", "dlr", 0)]["momentum"] == [0.0] * 4
+    assert migrated["provenance"] == {("mlp300", "sgd", "dlr", 0): None} and migrated["missing"] == []
+    assert "momentum" not in old["runs"][("mlp300", "sgd", "dlr", 0)]  # The input is left as it was.
+    # What cannot be migrated is returned as it is, for the shape check to name.
+    assert study.migrate_results([1, 2]) == [1, 2]

@@ -24,9 +24,9 @@ import tables  # noqa: E402
 import plots  # noqa: E402
 import matplotlib.text  # noqa: E402  (after plots, which chooses the backend)
 
-ARCHITECTURES = ("mlp300", "mlp500_150", "lenet5")
-OPTIMIZERS = ("sgd", "adam")
-SCHEDULES = ("dlr", "ibs", "hyb")
+ARCHITECTURES = study.ARCHITECTURES
+OPTIMIZERS = study.OPTIMIZERS
+SCHEDULES = study.SCHEDULES
 BASE_LEARNING_RATES = {"sgd": 0.01, "momentum": 0.001, "nesterov": 0.001, "adam": 0.001}
 # The momentum coefficient m of the noise scale, or Adam's beta_1, that main.py records.
 BASE_MOMENTA = {"sgd": 0.0, "momentum": 0.9, "nesterov": 0.9, "adam": 0.9}
@@ -104,8 +104,8 @@ def make_results(final_accuracies, config, missing=(), with_momentum=False):
                                   "missing": list(missing), "provenance": provenance})
 
 
-NEW_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
-NEW_SCHEDULES = ("dlr", "ibs", "hyb", "ibs_lr", "ibs_mom")
+NEW_OPTIMIZERS = study.ALL_OPTIMIZERS
+NEW_SCHEDULES = study.ALL_SCHEDULES
 
 
 def make_new_config(archs=ARCHITECTURES, optimizers=NEW_OPTIMIZERS, schedules=NEW_SCHEDULES,

@@ -1,0 +1,82 @@
+"""Is this checkout as fast as an earlier commit, and does it train the same numbers?
+
+Runs `python main.py ARGS` with the code of an earlier commit and with this
+checkout, alternately (before, after, before, after, ...), each into a fresh
+folder, so that both see the same machine load. Prints every wall time, the
+medians and median(before) / median(after): 1.0 is equal speed, above 1 this
+checkout is faster. Then compares the run files of the first pair: every
+per-epoch metric but the wall seconds must be bit for bit the same.
+
+usage: python benchmarks/against_commit.py COMMIT [--pairs N] [-- MAIN.PY ARGS]
+       python benchmarks/against_commit.py 79495b7 --pairs 3 -- --seeds 1
+"""
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import safe_pickle  # noqa: E402  (the project root goes on the path first)
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            return next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+def timed_study(code_dir, main_args, out_dir):
+    """Wall seconds of one `python main.py` in code_dir, writing to out_dir."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "main.py", *main_args, "--out", out_dir], cwd=code_dir, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def run_metrics(out_dir):
+    """{run file name: metrics without the wall seconds} of a finished study folder."""
+    runs_dir = os.path.join(out_dir, "runs")
+    return {name: {metric: values for metric, values in safe_pickle.load(os.path.join(runs_dir, name))["metrics"]
+                   .items() if metric != "seconds"}
+            for name in sorted(os.listdir(runs_dir)) if name.endswith(".pickle")}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("commit", help="the earlier commit to compare with, e.g. 79495b7")
+    parser.add_argument("--pairs", type=int, default=3, help="alternating (before, after) pairs (default: 3)")
+    parser.add_argument("main_args", nargs="*", help="arguments of main.py, after -- (default: --seeds 1)")
+    args = parser.parse_args(argv)
+    main_args = args.main_args or ["--seeds", "1"]
+    with tempfile.TemporaryDirectory() as scratch:
+        before_dir = os.path.join(scratch, "before")
+        subprocess.run(["git", "worktree", "add", "--detach", before_dir, args.commit], cwd=ROOT, check=True,
+                       capture_output=True)
+        try:
+            times = {"before": [], "after": []}
+            for pair in range(args.pairs):
+                for side, code_dir in (("before", before_dir), ("after", ROOT)):
+                    seconds = timed_study(code_dir, main_args, os.path.join(scratch, f"{side}{pair}"))
+                    times[side].append(seconds)
+                    print(f"pair {pair + 1} {side:6s} {seconds:7.1f} s", flush=True)
+            same = run_metrics(os.path.join(scratch, "before0")) == run_metrics(os.path.join(scratch, "after0"))
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", before_dir], cwd=ROOT, capture_output=True)
+    before, after = statistics.median(times["before"]), statistics.median(times["after"])
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores")
+    print(f"python main.py {' '.join(main_args)}: median before ({args.commit}) {before:.1f} s, "
+          f"median after {after:.1f} s, median(before) / median(after) = {before / after:.3f}")
+    print("run-file metrics but wall seconds: " + ("bit for bit the same" if same else "DIFFERENT"))
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
