@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 import safe_pickle
-from equivalence import equivalence_test, mean_with_confidence_interval
+from equivalence import (equivalence_test, mean_with_confidence_interval, probability_equivalent,
+                         smallest_detectable_difference)
 from study import (ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, OPTIMIZER_NAMES, RUN_METRICS, SCHEDULE_NAMES,
                    SCHEDULE_OPTIMIZERS, VERDICTS, migrate_results)
 
@@ -24,6 +25,18 @@ SUMMARY_COLUMNS = (
     "paired_seeds_with_dlr", "diff_vs_dlr_pp_mean", "diff_vs_dlr_pp_ci95_low",
     "diff_vs_dlr_pp_ci95_high", "diff_vs_dlr_pp_ci90_low", "diff_vs_dlr_pp_ci90_high",
     "tost_p_value", "equivalence_margin_pp", "verdict",
+)
+
+# The power of each comparison with dlr, at its own number of seeds and at the
+# study's two sizes, 5 and 20 seeds: the smallest true difference called "not
+# equivalent" with probability POWER, and the probability of "equivalent"
+# when the true difference is 0.
+POWER = 0.8
+POWER_SEEDS = (5, 20)
+POWER_COLUMNS = (
+    "architecture", "optimizer", "schedule", "paired_seeds", "diff_vs_dlr_pp_mean", "diff_vs_dlr_pp_sd",
+    "detectable_pp", "detectable_pp_at_5", "detectable_pp_at_20",
+    "p_equivalent_at_0", "p_equivalent_at_0_at_5", "p_equivalent_at_0_at_20",
 )
 
 STAGE_COLUMNS = (
@@ -296,6 +309,32 @@ def verdict_counts(rows):
             not_shown_equivalent.append(
                 (row["architecture"], row["optimizer"], row["schedule"], verdict))
     return counts, not_shown_equivalent
+
+
+def power_rows(results):
+    """One row per comparison with dlr that has 2 or more paired seeds, keyed by POWER_COLUMNS.
+
+    The spread is the standard deviation (ddof=1) of the paired differences
+    in final test accuracy, in percentage points: what the paired test sees,
+    smaller than a cell's own seed-to-seed spread when the paired runs move
+    together. A spread of 0 (identical runs) has no power to compute.
+    """
+    cells = group_runs(results)
+    rows = []
+    for arch, optimizer, schedule in sorted(cells, key=lambda cell: run_sort_key(cell + (0,))):
+        seeds, differences = paired_differences_from_dlr(cells, arch, optimizer, schedule)
+        if schedule == "dlr" or len(seeds) < 2:
+            continue
+        spread = float(np.std(differences, ddof=1))
+        row = dict.fromkeys(POWER_COLUMNS)
+        row.update(architecture=arch, optimizer=optimizer, schedule=schedule, paired_seeds=len(seeds),
+                   diff_vs_dlr_pp_mean=float(np.mean(differences)), diff_vs_dlr_pp_sd=spread)
+        if spread > 0:
+            for suffix, count in (("", len(seeds)),) + tuple((f"_at_{n}", n) for n in POWER_SEEDS):
+                row["detectable_pp" + suffix] = smallest_detectable_difference(spread, count, POWER)
+                row["p_equivalent_at_0" + suffix] = probability_equivalent(0.0, spread, count)
+        rows.append(row)
+    return rows
 
 
 def stage_differences(results):

@@ -9,7 +9,7 @@ every summary table gives. scipy gives the exact t quantiles for any n.
 import math
 
 import numpy as np
-from scipy import stats
+from scipy import integrate, optimize, stats
 
 from study import EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP
 
@@ -70,3 +70,60 @@ def _t_statistic(distance, standard_error):
     if standard_error > 0:
         return distance / standard_error
     return math.copysign(math.inf, distance) if distance != 0 else 0.0
+
+
+# ---------------------------------------------------------------------------
+# Power: what the test can find at a given number of seeds
+# ---------------------------------------------------------------------------
+# The power of the TOST verdicts, for paired differences that are normal with
+# mean `difference` and standard deviation `spread` (of one seed's paired
+# difference, not of one cell's accuracies), n seeds, margin and alpha.
+
+def probability_not_equivalent(difference, spread, seeds, margin=EQUIVALENCE_MARGIN_PP, alpha=EQUIVALENCE_ALPHA):
+    """The probability of the verdict "not equivalent": the (1 - 2 alpha) interval wholly outside ±margin.
+
+    low > margin is T = (mean - margin) / (s / sqrt(n)) > t_{1 - alpha}, with T
+    noncentral t (n - 1 degrees of freedom, noncentrality (difference -
+    margin) sqrt(n) / spread); high < -margin likewise. The two cannot both hold.
+    """
+    degrees_of_freedom = seeds - 1
+    critical = float(stats.t.ppf(1 - alpha, degrees_of_freedom))
+    root_n = math.sqrt(seeds) / spread
+    # "high < -margin" is "-T > t" for the mirrored difference. scipy's
+    # noncentral t returns NaN far out in its tails, where the probability is
+    # 0 or 1 to double precision; a noncentrality of 40 is already there.
+    above = stats.nct.sf(critical, degrees_of_freedom, np.clip((difference - margin) * root_n, -40, 40))
+    below = stats.nct.sf(critical, degrees_of_freedom, np.clip(-(difference + margin) * root_n, -40, 40))
+    return float(above + below)
+
+
+def smallest_detectable_difference(spread, seeds, power=0.8, margin=EQUIVALENCE_MARGIN_PP,
+                                   alpha=EQUIVALENCE_ALPHA):
+    """The smallest true |difference| that is called "not equivalent" with the given probability."""
+    return float(optimize.brentq(
+        lambda difference: probability_not_equivalent(difference, spread, seeds, margin, alpha) - power,
+        margin, margin + 50 * spread + 1.0))
+
+
+def probability_equivalent(difference, spread, seeds, margin=EQUIVALENCE_MARGIN_PP, alpha=EQUIVALENCE_ALPHA):
+    """The probability of the verdict "equivalent": the (1 - 2 alpha) interval inside (-margin, margin).
+
+    Given the sample standard deviation s, the interval's half-width is
+    h = t_{1 - alpha} s / sqrt(n), and it fits when |mean| < margin - h, with
+    the mean normal around the difference. (n - 1) s^2 / spread^2 is
+    chi-squared, so the probability is one integral over it.
+    """
+    degrees_of_freedom = seeds - 1
+    critical = float(stats.t.ppf(1 - alpha, degrees_of_freedom))
+    standard_error = spread / math.sqrt(seeds)
+
+    def fits(chi_square):
+        room = margin - critical * standard_error * math.sqrt(chi_square / degrees_of_freedom)
+        if room <= 0:
+            return 0.0
+        inside = (stats.norm.cdf((room - difference) / standard_error)
+                  - stats.norm.cdf((-room - difference) / standard_error))
+        return float(inside * stats.chi2.pdf(chi_square, degrees_of_freedom))
+
+    widest = degrees_of_freedom * (margin / (critical * standard_error)) ** 2
+    return float(integrate.quad(fits, 0.0, widest, limit=200)[0])

@@ -34,7 +34,7 @@ from analysis import (cell_statistics, cost_of_fewer_updates, group_runs, noise_
                       ordered, representative_runs, schedule_momenta, selected_architectures_and_optimizers,
                       base_learning_rate)
 from provenance import describe_machines, machine_counts  # noqa: E402
-from study import (ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, MOMENTUM_OPTIMIZERS, OPTIMIZER_NAMES,  # noqa: E402
+from study import (ARCHITECTURE_NAMES, CONTROL_SCHEDULES, EQUIVALENCE_MARGIN_PP, MOMENTUM_OPTIMIZERS, OPTIMIZER_NAMES,  # noqa: E402
                    SCHEDULE_NAMES)
 from tables import settings_suffix  # noqa: E402
 
@@ -55,6 +55,10 @@ SCHEDULE_STYLES = {
                    markersize=5),
     "ibs_mom": dict(color="#E69F00", linestyle=(0, (6, 2, 1, 2, 1, 2)), linewidth=1.6,
                     marker="v", markersize=6),
+    # The controls are grey and black, apart from the schedules that match dlr's noise scale.
+    "const": dict(color="#000000", linestyle=":", linewidth=1.8, marker="x", markersize=6),
+    "ibs_slow": dict(color="#777777", linestyle="--", linewidth=1.6, marker="<", markersize=5),
+    "ibs_fast": dict(color="#56B4E9", linestyle="-", linewidth=1.4, marker=">", markersize=5),
 }
 
 
@@ -495,6 +499,8 @@ def _noise_gaps_to_dlr(scales, optimizer, schedules, capped_schedules=()):
         # The hybrid batch size is rounded to a whole number, the only other source of a gap.
         elif schedule == "hyb" and gap > 1e-9:
             note = " (batch size rounded)"
+        elif schedule in CONTROL_SCHEDULES:
+            note = " (a control, on purpose)"
         gaps.append(f"{schedule} {100 * gap:.1f}%{note}")
     return gaps
 

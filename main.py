@@ -125,7 +125,8 @@ def parse_args(argv=None):
     parser.add_argument("--schedules", type=name_list(ALL_SCHEDULES), default=",".join(SCHEDULES),
                         help=f"comma list of {', '.join(ALL_SCHEDULES)}: ibs_lr raises the learning rate and "
                              "ibs_mom the momentum coefficient (momentum and nesterov only) instead of starting "
-                             "at batch 4 (default: %(default)s)")
+                             "at batch 4; const, ibs_slow and ibs_fast are controls whose noise scale departs "
+                             "from dlr's on purpose (default: %(default)s)")
     parser.add_argument("--seeds", type=count(1), default=5,
                         help="number of seeds: runs seeds 0 to N-1 (default: %(default)s)")
     parser.add_argument("--epochs-per-stage", type=count(1), default=defaults.epochs_per_stage,

@@ -8,6 +8,9 @@ figures that figures.py lists, and writes:
 - stages.csv and stages.md                 the difference from dlr at the end of every
                                            stage, beside that stage's batch size as a
                                            fraction of the training set
+- power.csv and power.md                   what the equivalence test can find: the
+                                           smallest difference it detects and its chance
+                                           of "equivalent" at no difference
 - comparison.csv and comparison.md         only with --baseline: results minus baseline
 
 Usage:
@@ -41,11 +44,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis import (STAGE_COLUMNS, ResultsError, baseline_agreement, compare_results, load_results,
+from analysis import (POWER_COLUMNS, STAGE_COLUMNS, ResultsError, power_rows, baseline_agreement, compare_results, load_results,
                       missing_runs, stage_differences, summarize, verdict_counts)
 from figures import draw_all_figures
 from tables import (describe_baseline_agreement, describe_verdict_counts, write_comparison_csv,
-                    write_comparison_markdown, write_csv, write_stages_markdown, write_summary_csv,
+                    write_comparison_markdown, write_csv, write_power_markdown, write_stages_markdown, write_summary_csv,
                     write_summary_markdown)
 
 DEFAULT_RESULTS = Path("results/results.pickle")
@@ -103,6 +106,10 @@ def main(argv=None):
         if stage_rows:
             written.append(write_csv(stage_rows, out_dir / "stages.csv", STAGE_COLUMNS))
             written.append(write_stages_markdown(stage_rows, out_dir / "stages.md", results["config"]))
+        power = power_rows(results)
+        if power:
+            written.append(write_csv(power, out_dir / "power.csv", POWER_COLUMNS))
+            written.append(write_power_markdown(power, out_dir / "power.md", results["config"]))
         if comparison_rows is not None:
             written.append(write_comparison_csv(comparison_rows, out_dir / "comparison.csv"))
             written.append(write_comparison_markdown(

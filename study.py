@@ -31,6 +31,11 @@ SCHEDULE_NAMES = {
     "hyb": "hybrid (hyb)",
     "ibs_lr": "increased learning rate (ibs_lr)",
     "ibs_mom": "increased momentum (ibs_mom)",
+    # Controls: schedules whose noise scale departs from dlr's on purpose, to
+    # show that the equivalence test can tell a wrong schedule apart.
+    "const": "constant, no annealing (const, control)",
+    "ibs_slow": "batch grown too slowly (ibs_slow, control)",
+    "ibs_fast": "batch grown too fast (ibs_fast, control)",
 }
 
 ARCHITECTURES = tuple(ARCHITECTURE_NAMES)
@@ -46,6 +51,8 @@ MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
 # ibs_mom raises the momentum coefficient, so it runs only with the optimizers
 # that have one; every other schedule runs with every optimizer.
 SCHEDULE_OPTIMIZERS = {"ibs_mom": MOMENTUM_OPTIMIZERS}
+# The controls, which the paper's argument says should not match dlr.
+CONTROL_SCHEDULES = ("const", "ibs_slow", "ibs_fast")
 
 # The per-epoch lists every run records.
 RUN_METRICS = ("test_accuracy", "test_loss", "train_loss", "learning_rate", "batch_size", "momentum",
@@ -147,7 +154,14 @@ def stage_schedule(schedule, stage, base_learning_rate, base_batch_size=4, facto
         ibs_mom  increased momentum       lr,              batch 20 * 5^s,  1 - m divided by 5
 
     ibs_lr and ibs_mom start at fewer_updates_factor times the batch, and keep
-    g by raising lr, or dividing 1 - m, by as much.
+    g by raising lr, or dividing 1 - m, by as much. The controls depart from
+    that on purpose; at the last stage their g is, against dlr's:
+
+        const     no annealing            lr,              batch 4              125 times
+        ibs_slow  batch grown too slowly  lr,              batch 4 * 2.5^s      8 times (62 for 62.5)
+        ibs_fast  batch grown too fast    lr,              batch 4 * 10^s       1/8
+
+    (2.5 and 10 are factor / 2 and factor * 2.)
     """
     boost = fewer_updates_factor
     if schedule == "dlr":
@@ -162,6 +176,12 @@ def stage_schedule(schedule, stage, base_learning_rate, base_batch_size=4, facto
     if schedule == "ibs_mom":
         return (base_learning_rate, int(round(base_batch_size * boost * factor**stage)),
                 1 - (1 - base_momentum) / boost)
+    if schedule == "const":
+        return base_learning_rate, base_batch_size, base_momentum
+    if schedule == "ibs_slow":
+        return base_learning_rate, int(round(base_batch_size * (factor / 2)**stage)), base_momentum
+    if schedule == "ibs_fast":
+        return base_learning_rate, int(round(base_batch_size * (factor * 2)**stage)), base_momentum
     raise ValueError(f"unknown schedule {schedule!r}; choose from {', '.join(ALL_SCHEDULES)}")
 
 

@@ -12,7 +12,7 @@ import csv
 from fractions import Fraction
 from pathlib import Path
 
-from analysis import (BASELINE_AGREEMENT_STDS, COMPARISON_COLUMNS, COMPARISON_VALUE_KEYS,
+from analysis import (BASELINE_AGREEMENT_STDS, COMPARISON_COLUMNS, COMPARISON_VALUE_KEYS, POWER, POWER_SEEDS,
                       SUMMARY_COLUMNS, baseline_agreement, config_differences)
 from provenance import describe_machines, describe_versions, machine_counts, runs_text
 from study import (ARCHITECTURE_NAMES, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP, NOT_RECORDED, OPTIMIZER_NAMES,
@@ -261,6 +261,39 @@ def write_stages_markdown(rows, path, config):
                                          OPTIMIZER_NAMES.get(optimizer, str(optimizer)),
                                          SCHEDULE_NAMES.get(schedule, str(schedule)),
                                          str(stage_rows[0]["paired_seeds"])] + cells) + " |")
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)
+
+
+def write_power_markdown(rows, path, config):
+    """Write power_rows as a Markdown table: what the test could find, cell by cell."""
+    margin = f"{EQUIVALENCE_MARGIN_PP:g}"
+    lines = [
+        f"# What the equivalence test can find{settings_suffix(config)}",
+        "",
+        f"MNIST, N = {config['train_size']:,} training images. For each comparison with dlr: the "
+        "standard deviation (SD, ddof=1) of the paired differences in final test accuracy, in "
+        "percentage points, and with it, taking the differences as normal, the power of the "
+        f"verdicts at the margin of ±{margin} pp (TOST, α = {EQUIVALENCE_ALPHA:g} each side): the "
+        f"smallest true difference that is called not equivalent with probability {POWER:g} "
+        "(noncentral t), and the probability of the verdict equivalent when the true difference "
+        f"is 0; at the study's own number of paired seeds n and at {' and '.join(map(str, POWER_SEEDS))} seeds.",
+        "",
+        "| Architecture | Optimizer | Schedule | n | Mean difference (pp) | SD of differences (pp) | "
+        "Detectable at n (pp) | " + " | ".join(f"Detectable at {n} (pp)" for n in POWER_SEEDS)
+        + " | P(equivalent \\| 0) at n | " + " | ".join(f"P(equivalent \\| 0) at {n}" for n in POWER_SEEDS) + " |",
+        "|---|---|---|---:|---:|---:|---:|" + "---:|" * (2 * len(POWER_SEEDS) + 1),
+    ]
+    for row in rows:
+        numbers = [row["detectable_pp"]] + [row[f"detectable_pp_at_{n}"] for n in POWER_SEEDS]
+        chances = [row["p_equivalent_at_0"]] + [row[f"p_equivalent_at_0_at_{n}"] for n in POWER_SEEDS]
+        cells = [ARCHITECTURE_NAMES.get(row["architecture"], str(row["architecture"])),
+                 OPTIMIZER_NAMES.get(row["optimizer"], str(row["optimizer"])),
+                 SCHEDULE_NAMES.get(row["schedule"], str(row["schedule"])),
+                 str(row["paired_seeds"]), f"{row['diff_vs_dlr_pp_mean']:+.2f}", f"{row['diff_vs_dlr_pp_sd']:.3f}"]
+        cells += [f"{value:.2f}" if value is not None else "- (no spread)" for value in numbers]
+        cells += [f"{value:.2f}" if value is not None else "-" for value in chances]
+        lines.append("| " + " | ".join(cells) + " |")
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
 

@@ -610,3 +610,26 @@ def test_old_results_pickles_are_migrated():
     assert "momentum" not in old["runs"][("mlp300", "sgd", "dlr", 0)]  # The input is left as it was.
     # What cannot be migrated is returned as it is, for the shape check to name.
     assert study.migrate_results([1, 2]) == [1, 2]
+
+
+# ---------------------------------------------------------------- controls that should fail
+def test_control_schedules_depart_from_dlrs_noise_scale_on_purpose():
+    settings = study.Settings()
+    plans = {schedule: study.epoch_plans(schedule, "sgd", settings)
+             for schedule in ("dlr",) + study.CONTROL_SCHEDULES}
+    batches = {schedule: [plan.batch_size for plan in plan_list[::3]] for schedule, plan_list in plans.items()}
+    assert batches == {"dlr": [4, 4, 4, 4], "const": [4, 4, 4, 4], "ibs_slow": [4, 10, 25, 62],
+                       "ibs_fast": [4, 40, 400, 4000]}
+    for schedule in study.CONTROL_SCHEDULES:
+        assert {plan.learning_rate for plan in plans[schedule]} == {settings.sgd_learning_rate}
+    # The last stage's noise scale against dlr's: 125 times, about 8 times (62 for 62.5) and 1/8.
+    final = {schedule: noise_scale(plan_list[-1], settings.train_size) for schedule, plan_list in plans.items()}
+    assert final["const"] / final["dlr"] == pytest.approx(125)
+    assert final["ibs_slow"] / final["dlr"] == pytest.approx(500 / 62)
+    assert final["ibs_fast"] / final["dlr"] == pytest.approx(1 / 8)
+    # The first stage is dlr's, so the controls branch from it like ibs does.
+    assert all(plan_list[:3] == plans["dlr"][:3] for plan_list in plans.values())
+    # With momentum the controls keep the base momentum and learning rate.
+    momentum_plans = study.epoch_plans("ibs_slow", "momentum", settings)
+    assert {(plan.learning_rate, plan.momentum) for plan in momentum_plans} == {
+        (settings.momentum_learning_rate, settings.momentum_coefficient)}

@@ -1255,3 +1255,54 @@ def test_every_figure_keeps_all_its_text_inside_the_canvas(make_study, monkeypat
     assert {"overview.png", "noise_scale.png", "schedules.png"} <= set(checked)
     assert any(name.startswith("cost_of_fewer_updates_") for name in checked)
     assert offenders == [], "text outside the canvas:\n" + "\n".join(offenders)
+
+
+# ---------------------------------------------------------------------------
+# Power
+# ---------------------------------------------------------------------------
+
+def test_power_of_the_verdicts_matches_its_definition_and_a_simulation():
+    import numpy as np
+    # At a true difference equal to the margin, "not equivalent" is the one-sided test's level.
+    assert equivalence.probability_not_equivalent(0.1, 0.07, 5) == pytest.approx(0.05, abs=1e-4)
+    # The smallest detectable difference is where the probability reaches 0.8, above the margin.
+    for seeds in (5, 20):
+        detectable = equivalence.smallest_detectable_difference(0.07, seeds)
+        assert detectable > 0.1
+        assert equivalence.probability_not_equivalent(detectable, 0.07, seeds) == pytest.approx(0.8, abs=1e-6)
+    assert equivalence.smallest_detectable_difference(0.07, 20) < equivalence.smallest_detectable_difference(0.07, 5)
+    # Both against a simulation of the verdicts themselves.
+    generator = np.random.default_rng(0)
+    for seeds, spread, difference in ((5, 0.1, 0.0), (5, 0.07, 0.2), (20, 0.14, 0.0), (20, 0.1, 0.15)):
+        draws = generator.normal(difference, spread, (100_000, seeds))
+        verdicts = [equivalence_verdict_of(row) for row in draws[:2000]]
+        mean, sd = draws.mean(axis=1), draws.std(axis=1, ddof=1)
+        half = stats.t.ppf(0.95, seeds - 1) * sd / math.sqrt(seeds)
+        equivalent = np.mean((mean - half > -0.1) & (mean + half < 0.1))
+        not_equivalent = np.mean((mean - half > 0.1) | (mean + half < -0.1))
+        # The simulated rule is the project's own verdict.
+        assert verdicts == ["equivalent" if (m - h > -0.1) and (m + h < 0.1) else "not equivalent"
+                            if (m - h > 0.1) or (m + h < -0.1) else "undecided"
+                            for m, h in zip(mean[:2000], half[:2000])]
+        assert equivalence.probability_equivalent(difference, spread, seeds) == pytest.approx(equivalent, abs=0.005)
+        assert equivalence.probability_not_equivalent(difference, spread, seeds) == pytest.approx(
+            not_equivalent, abs=0.005)
+
+
+def equivalence_verdict_of(differences):
+    return equivalence.equivalence_test(differences)["verdict"]
+
+
+def test_power_table_gives_every_comparison_with_its_paired_spread(tmp_path):
+    config = make_config(archs=["mlp300"], optimizers=["sgd"], schedules=["dlr", "ibs"], seeds=[0, 1, 2])
+    finals = {("mlp300", "sgd", "dlr", seed): 0.97 for seed in range(3)}
+    finals.update({("mlp300", "sgd", "ibs", 0): 0.9701, ("mlp300", "sgd", "ibs", 1): 0.9703,
+                   ("mlp300", "sgd", "ibs", 2): 0.9699})
+    results = make_results(finals, config)
+    (row,) = analysis.power_rows(results)
+    assert row["paired_seeds"] == 3
+    assert row["diff_vs_dlr_pp_sd"] == pytest.approx(0.02, abs=1e-9)
+    assert row["detectable_pp_at_5"] == pytest.approx(equivalence.smallest_detectable_difference(0.02, 5))
+    assert row["p_equivalent_at_0_at_20"] == pytest.approx(equivalence.probability_equivalent(0, 0.02, 20))
+    text = tables.write_power_markdown([row], tmp_path / "power.md", results["config"]).read_text()
+    assert "| 300-unit MLP | SGD | increasing batch size (ibs) | 3 | +0.01 | 0.020 |" in text
