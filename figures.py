@@ -55,10 +55,15 @@ SCHEDULE_STYLES = {
                    markersize=5),
     "ibs_mom": dict(color="#E69F00", linestyle=(0, (6, 2, 1, 2, 1, 2)), linewidth=1.6,
                     marker="v", markersize=6),
-    # The controls are grey and black, apart from the schedules that match dlr's noise scale.
+    # The controls are grey, black and sky blue, apart from the schedules that
+    # match dlr's noise scale; the graded series darkens as its mismatch grows.
     "const": dict(color="#000000", linestyle=":", linewidth=1.8, marker="x", markersize=6),
-    "ibs_slow": dict(color="#777777", linestyle="--", linewidth=1.6, marker="<", markersize=5),
-    "ibs_fast": dict(color="#56B4E9", linestyle="-", linewidth=1.4, marker=">", markersize=5),
+    "ibs_slow": dict(color="#777777", linestyle=(0, (5, 1)), linewidth=1.6, marker="<", markersize=5),
+    "ibs_fast": dict(color="#56B4E9", linestyle=(0, (1, 3)), linewidth=1.6, marker=">", markersize=5),
+    "ibs_last_1_5x": dict(color="#BBBBBB", linestyle=(0, (3, 1)), linewidth=1.2, marker="P", markersize=4),
+    "ibs_last_2x": dict(color="#999999", linestyle=(0, (3, 2)), linewidth=1.2, marker="X", markersize=4),
+    "ibs_last_4x": dict(color="#666666", linestyle=(0, (3, 3)), linewidth=1.2, marker="*", markersize=5),
+    "ibs_last_8x": dict(color="#333333", linestyle=(0, (3, 4)), linewidth=1.2, marker="h", markersize=4),
 }
 
 
@@ -487,7 +492,8 @@ def _noise_gaps_to_dlr(scales, optimizer, schedules, capped_schedules=()):
     reference = scales[(optimizer, "dlr")]
     gaps = []
     for schedule in schedules:
-        if schedule == "dlr":
+        # The controls depart from dlr on purpose; the legend says they are controls.
+        if schedule == "dlr" or schedule in CONTROL_SCHEDULES:
             continue
         noise = scales[(optimizer, schedule)]
         length = min(len(noise), len(reference))
@@ -499,8 +505,6 @@ def _noise_gaps_to_dlr(scales, optimizer, schedules, capped_schedules=()):
         # The hybrid batch size is rounded to a whole number, the only other source of a gap.
         elif schedule == "hyb" and gap > 1e-9:
             note = " (batch size rounded)"
-        elif schedule in CONTROL_SCHEDULES:
-            note = " (a control, on purpose)"
         gaps.append(f"{schedule} {100 * gap:.1f}%{note}")
     return gaps
 

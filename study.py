@@ -36,6 +36,13 @@ SCHEDULE_NAMES = {
     "const": "constant, no annealing (const, control)",
     "ibs_slow": "batch grown too slowly (ibs_slow, control)",
     "ibs_fast": "batch grown too fast (ibs_fast, control)",
+    # A graded series: ibs, but with the last stage's batch divided by k, so
+    # that its g is k times dlr's. The smallest k the test tells apart is how
+    # large a mismatch it can see.
+    "ibs_last_1_5x": "ibs, last stage's g x1.5 (ibs_last_1_5x, control)",
+    "ibs_last_2x": "ibs, last stage's g x2 (ibs_last_2x, control)",
+    "ibs_last_4x": "ibs, last stage's g x4 (ibs_last_4x, control)",
+    "ibs_last_8x": "ibs, last stage's g x8 (ibs_last_8x, control)",
 }
 
 ARCHITECTURES = tuple(ARCHITECTURE_NAMES)
@@ -52,7 +59,9 @@ MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
 # that have one; every other schedule runs with every optimizer.
 SCHEDULE_OPTIMIZERS = {"ibs_mom": MOMENTUM_OPTIMIZERS}
 # The controls, which the paper's argument says should not match dlr.
-CONTROL_SCHEDULES = ("const", "ibs_slow", "ibs_fast")
+# The graded series' factor k on the last stage's noise scale.
+LAST_STAGE_MISMATCH = {"ibs_last_1_5x": 1.5, "ibs_last_2x": 2.0, "ibs_last_4x": 4.0, "ibs_last_8x": 8.0}
+CONTROL_SCHEDULES = ("const", "ibs_slow", "ibs_fast") + tuple(LAST_STAGE_MISMATCH)
 
 # The per-epoch lists every run records.
 RUN_METRICS = ("test_accuracy", "test_loss", "train_loss", "learning_rate", "batch_size", "momentum",
@@ -141,7 +150,7 @@ class EpochPlan:
 
 
 def stage_schedule(schedule, stage, base_learning_rate, base_batch_size=4, factor=5.0, base_momentum=0.0,
-                   fewer_updates_factor=5.0):
+                   fewer_updates_factor=5.0, num_stages=4):
     """(learning rate, batch size, momentum) of one stage.
 
     Every schedule divides the noise scale g = lr * N / (B * (1 - m)) by
@@ -161,7 +170,9 @@ def stage_schedule(schedule, stage, base_learning_rate, base_batch_size=4, facto
         ibs_slow  batch grown too slowly  lr,              batch 4 * 2.5^s      8 times (62 for 62.5)
         ibs_fast  batch grown too fast    lr,              batch 4 * 10^s       1/8
 
-    (2.5 and 10 are factor / 2 and factor * 2.)
+    (2.5 and 10 are factor / 2 and factor * 2.) The graded series
+    ibs_last_{k}x is ibs with the last stage's batch divided by k (rounded),
+    so that only the last stage's g is k times dlr's.
     """
     boost = fewer_updates_factor
     if schedule == "dlr":
@@ -176,6 +187,12 @@ def stage_schedule(schedule, stage, base_learning_rate, base_batch_size=4, facto
     if schedule == "ibs_mom":
         return (base_learning_rate, int(round(base_batch_size * boost * factor**stage)),
                 1 - (1 - base_momentum) / boost)
+    if schedule in LAST_STAGE_MISMATCH:
+        learning_rate, batch_size, momentum = stage_schedule("ibs", stage, base_learning_rate, base_batch_size,
+                                                             factor, base_momentum)
+        if stage == num_stages - 1:
+            batch_size = max(1, int(round(batch_size / LAST_STAGE_MISMATCH[schedule])))
+        return learning_rate, batch_size, momentum
     if schedule == "const":
         return base_learning_rate, base_batch_size, base_momentum
     if schedule == "ibs_slow":
@@ -204,7 +221,8 @@ def epoch_plans(schedule, optimizer_name, settings):
     for stage in range(settings.num_stages):
         learning_rate, batch_size, momentum = stage_schedule(
             schedule, stage, settings.base_learning_rate(optimizer_name), settings.base_batch_size,
-            settings.stage_factor, settings.base_momentum(optimizer_name), settings.fewer_updates_factor)
+            settings.stage_factor, settings.base_momentum(optimizer_name), settings.fewer_updates_factor,
+            settings.num_stages)
         reset = settings.original_optimizer_reset and schedule in ("dlr", "hyb")
         plan = EpochPlan(learning_rate, min(batch_size, settings.train_size), momentum, reset)
         plans += [plan] * settings.epochs_per_stage

@@ -616,17 +616,23 @@ def test_old_results_pickles_are_migrated():
 def test_control_schedules_depart_from_dlrs_noise_scale_on_purpose():
     settings = study.Settings()
     plans = {schedule: study.epoch_plans(schedule, "sgd", settings)
-             for schedule in ("dlr",) + study.CONTROL_SCHEDULES}
+             for schedule in ("dlr", "const", "ibs_slow", "ibs_fast")}
     batches = {schedule: [plan.batch_size for plan in plan_list[::3]] for schedule, plan_list in plans.items()}
     assert batches == {"dlr": [4, 4, 4, 4], "const": [4, 4, 4, 4], "ibs_slow": [4, 10, 25, 62],
                        "ibs_fast": [4, 40, 400, 4000]}
-    for schedule in study.CONTROL_SCHEDULES:
+    for schedule in ("const", "ibs_slow", "ibs_fast"):
         assert {plan.learning_rate for plan in plans[schedule]} == {settings.sgd_learning_rate}
     # The last stage's noise scale against dlr's: 125 times, about 8 times (62 for 62.5) and 1/8.
     final = {schedule: noise_scale(plan_list[-1], settings.train_size) for schedule, plan_list in plans.items()}
     assert final["const"] / final["dlr"] == pytest.approx(125)
     assert final["ibs_slow"] / final["dlr"] == pytest.approx(500 / 62)
     assert final["ibs_fast"] / final["dlr"] == pytest.approx(1 / 8)
+    # The graded series: ibs with only the last stage's batch divided by k.
+    for schedule, factor in study.LAST_STAGE_MISMATCH.items():
+        graded = study.epoch_plans(schedule, "sgd", settings)
+        assert graded[:9] == study.epoch_plans("ibs", "sgd", settings)[:9]
+        assert graded[-1].batch_size == round(500 / factor)
+        assert noise_scale(graded[-1], settings.train_size) / final["dlr"] == pytest.approx(factor, rel=0.01)
     # The first stage is dlr's, so the controls branch from it like ibs does.
     assert all(plan_list[:3] == plans["dlr"][:3] for plan_list in plans.values())
     # With momentum the controls keep the base momentum and learning rate.

@@ -105,7 +105,8 @@ def make_results(final_accuracies, config, missing=(), with_momentum=False):
 
 
 NEW_OPTIMIZERS = study.ALL_OPTIMIZERS
-NEW_SCHEDULES = study.ALL_SCHEDULES
+# The paper's schedules; the controls have tests of their own.
+NEW_SCHEDULES = tuple(name for name in study.ALL_SCHEDULES if name not in study.CONTROL_SCHEDULES)
 
 
 def make_new_config(archs=ARCHITECTURES, optimizers=NEW_OPTIMIZERS, schedules=NEW_SCHEDULES,
@@ -781,8 +782,13 @@ def test_new_optimizers_and_schedules_have_names_and_distinct_styles():
     assert set(figures.SCHEDULE_STYLES) == set(study.SCHEDULE_NAMES)
     styles = list(figures.SCHEDULE_STYLES.values())
     # Okabe and Ito's colour-blind-safe palette, one colour, marker and dash each.
+    # The controls take greys and black besides, so that they stand apart.
     okabe_ito = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"}
-    assert {style["color"] for style in styles} <= okabe_ito
+    assert {style["color"] for name, style in figures.SCHEDULE_STYLES.items()
+            if name not in study.CONTROL_SCHEDULES} <= okabe_ito
+    greys = {"#000000", "#333333", "#666666", "#777777", "#999999", "#BBBBBB"}
+    assert {style["color"] for name, style in figures.SCHEDULE_STYLES.items()
+            if name in study.CONTROL_SCHEDULES} <= okabe_ito | greys
     for key in ("color", "marker"):
         assert len({style[key] for style in styles}) == len(styles), key
     assert len({str(style["linestyle"]) for style in styles}) == len(styles)
