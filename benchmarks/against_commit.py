@@ -53,9 +53,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("commit", help="the earlier commit to compare with, e.g. 79495b7")
     parser.add_argument("--pairs", type=int, default=3, help="alternating (before, after) pairs (default: 3)")
-    parser.add_argument("main_args", nargs="*", help="arguments of main.py, after -- (default: --seeds 1)")
-    args = parser.parse_args(argv)
-    main_args = args.main_args or ["--seeds", "1"]
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Everything after -- is main.py's.
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    main_args = argv[split + 1:] or ["--seeds", "1"]
     with tempfile.TemporaryDirectory() as scratch:
         before_dir = os.path.join(scratch, "before")
         subprocess.run(["git", "worktree", "add", "--detach", before_dir, args.commit], cwd=ROOT, check=True,
