@@ -536,19 +536,23 @@ def schedule_momenta(results):
 
 
 def noise_scales(results):
-    """Return {(optimizer, schedule): per-epoch noise scale g}.
+    """Return {(optimizer, schedule): per-epoch noise scale g}, in the form the study matched.
 
     For SGD, with or without (Nesterov) momentum, g = lr * N / (B * (1 - m))
-    with the run's momentum coefficient m (0 for plain SGD). For Adam it is
-    lr * N / B, the same number for comparison: the noise-scale argument is
-    about SGD and makes no prediction for Adam.
+    with the run's momentum coefficient m (0 for plain SGD), or, in a study on
+    the exact form (config "noise_scale"), g = lr * (N / B - 1) / (1 - m). For
+    Adam it is lr * N / B, or lr * (N / B - 1), the same number for
+    comparison: the noise-scale argument is about SGD and makes no prediction
+    for Adam.
     """
     config = results["config"]
     train_size = config["train_size"]
+    exact = config.get("noise_scale") == "exact"
     scales = {}
     for (optimizer, schedule), run in representative_runs(results).items():
-        noise = (np.asarray(run["learning_rate"], dtype=float) * train_size
-                 / np.asarray(run["batch_size"], dtype=float))
+        examples_per_batch = train_size / np.asarray(run["batch_size"], dtype=float)
+        noise = np.asarray(run["learning_rate"], dtype=float) * (examples_per_batch - 1 if exact
+                                                                 else examples_per_batch)
         if optimizer != "adam":
             noise = noise / (1 - np.asarray(run["momentum"], dtype=float))
         scales[(optimizer, schedule)] = noise

@@ -7,7 +7,9 @@
 - schedules.png                            learning rate, batch size and, when runs
                                            have momentum, its coefficient per epoch
 - noise_scale.png                          noise scale g = lr * N / (B * (1 - m)) per epoch
-                                           (lr * N / B for Adam, for comparison)
+                                           (lr * N / B for Adam, for comparison), or its
+                                           exact form lr * (N / B - 1) / (1 - m) where the
+                                           study matched that
 - overview.png                             all architecture x optimizer panels
 - cost_of_fewer_updates_{optimizer}.png    final accuracy minus dlr against parameter
                                            updates, per architecture, with the margin
@@ -34,8 +36,8 @@ from analysis import (cell_statistics, cost_of_fewer_updates, group_runs, noise_
                       ordered, representative_runs, schedule_momenta, selected_architectures_and_optimizers,
                       base_learning_rate)
 from provenance import describe_machines, machine_counts  # noqa: E402
-from study import (ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, MOMENTUM_OPTIMIZERS, OPTIMIZER_NAMES,  # noqa: E402
-                   SCHEDULE_NAMES)
+from study import (ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, MOMENTUM_OPTIMIZERS,  # noqa: E402
+                   NOISE_MATCHED_SCHEDULES, OPTIMIZER_NAMES, SCHEDULE_NAMES)
 from tables import settings_suffix  # noqa: E402
 
 DPI = 130
@@ -403,8 +405,14 @@ def _draw_momentum_panel(axes, momenta, results):
     axes.set_ylabel("momentum coefficient m")
 
 
-def noise_scale_formula(optimizer):
-    """The noise-scale formula used for the optimizer, as figure text."""
+def noise_scale_formula(optimizer, form="approx"):
+    """The noise-scale formula used for the optimizer, in the study's form, as figure text."""
+    if form == "exact":
+        if optimizer == "adam":
+            return "exact g = lr × (N / B − 1)"
+        if optimizer == "sgd":
+            return "exact g = lr × (N / B − 1) (m = 0)"
+        return "exact g = lr × (N / B − 1) / (1 − m)"
     if optimizer == "adam":
         return "g = lr × N / B"
     if optimizer == "sgd":
@@ -415,6 +423,7 @@ def noise_scale_formula(optimizer):
 def plot_noise_scale(results, path):
     """Noise scale per epoch, one panel per optimizer, to show the schedules match it."""
     config = results["config"]
+    form = config.get("noise_scale", "approx")
     scales = noise_scales(results)
     representatives = representative_runs(results)
     optimizers = ordered([optimizer for optimizer, _ in scales], OPTIMIZER_NAMES)
@@ -434,14 +443,15 @@ def plot_noise_scale(results, path):
         all_schedules.update(schedules)
         for schedule in schedules:
             noise = scales[(optimizer, schedule)]
-            axes.plot(np.arange(1, len(noise) + 1), noise,
+            # The exact g of a batch of the whole training set is 0, off a log axis.
+            axes.plot(np.arange(1, len(noise) + 1), np.where(noise > 0, noise, np.nan),
                       label=SCHEDULE_NAMES.get(schedule, schedule),
                       **SCHEDULE_STYLES.get(schedule, {}))
         capped = [schedule for schedule in schedules
                   if max(representatives[(optimizer, schedule)]["batch_size"])
                   >= config["train_size"]]
-        gaps = _noise_gaps_to_dlr(scales, optimizer, schedules, capped)
-        lines = [f"{OPTIMIZER_NAMES.get(optimizer, optimizer)}: {noise_scale_formula(optimizer)}"]
+        gaps = _noise_gaps_to_dlr(scales, optimizer, schedules, capped, form)
+        lines = [f"{OPTIMIZER_NAMES.get(optimizer, optimizer)}: {noise_scale_formula(optimizer, form)}"]
         if optimizer == "adam":
             lines += ["for comparison only: the noise-scale argument is about SGD",
                       "and does not predict Adam"]
@@ -453,7 +463,7 @@ def plot_noise_scale(results, path):
         # the other schedules' values are within a percent of them or the gaps say how far.
         tick_schedules = ["dlr"] if "dlr" in schedules else schedules
         ticks = sorted({float(f"{value:.3g}") for schedule in tick_schedules
-                        for value in scales[(optimizer, schedule)]})
+                        for value in scales[(optimizer, schedule)] if value > 0})
         if len(ticks) <= 8:
             axes.minorticks_off()
             axes.set_yticks(ticks, [f"{value:g}" for value in ticks])
@@ -470,13 +480,15 @@ def plot_noise_scale(results, path):
     return _save(figure, path)
 
 
-def _noise_gaps_to_dlr(scales, optimizer, schedules, capped_schedules=()):
+def _noise_gaps_to_dlr(scales, optimizer, schedules, capped_schedules=(), form="approx"):
     """Return, per schedule, a text saying how far its noise scale strays from dlr's at most.
 
     The list is empty when the optimizer has no dlr run to compare with.
 
     capped_schedules are those whose batch grew to the whole training set,
-    which caps it and keeps their noise scale above dlr's.
+    which caps it and keeps their noise scale above dlr's. Under the exact
+    form (form "exact") every matched schedule's batch is solved for dlr's g
+    and rounded, which is then the source of a gap.
     """
     if "dlr" not in schedules:
         return []
@@ -487,13 +499,18 @@ def _noise_gaps_to_dlr(scales, optimizer, schedules, capped_schedules=()):
             continue
         noise = scales[(optimizer, schedule)]
         length = min(len(noise), len(reference))
-        gap = float(np.max(np.abs(noise[:length] / reference[:length] - 1)))
+        # Where dlr's exact g is 0 (its batch the whole training set), equal is no gap.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios = np.where(reference[:length] > 0, noise[:length] / reference[:length],
+                              np.where(noise[:length] == reference[:length], 1.0, np.inf))
+        gap = float(np.max(np.abs(ratios - 1)))
         note = ""
         # Float rounding alone leaves gaps near 1e-16, which need no explanation.
         if schedule in capped_schedules and gap > 1e-9:
             note = " (batch capped at the training set)"
-        # The hybrid batch size is rounded to a whole number, the only other source of a gap.
-        elif schedule == "hyb" and gap > 1e-9:
+        # The hybrid batch size is rounded to a whole number, the only other source of a gap,
+        # and so is every batch solved for the exact form.
+        elif (schedule == "hyb" or (form == "exact" and schedule in NOISE_MATCHED_SCHEDULES)) and gap > 1e-9:
             note = " (batch size rounded)"
         gaps.append(f"{schedule} {100 * gap:.1f}%{note}")
     return gaps

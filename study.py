@@ -9,7 +9,8 @@ matplotlib:
   README.md, "Findings");
 - Settings, the one frozen record of everything that can change a number;
 - the stage schedule: the learning rate, batch size and momentum of every
-  stage and epoch of a run, and the updates it takes;
+  stage and epoch of a run, and the updates it takes, with the noise scale
+  matched in its approximate or its exact form;
 - the one load-time migration step that brings run files and results pickles
   written by older versions of the code up to today's schema.
 
@@ -43,6 +44,16 @@ SCHEDULES = ("dlr", "ibs", "hyb")
 # SGD with momentum and with Nesterov momentum have a momentum coefficient m
 # that enters the noise scale as g = lr * N / (B * (1 - m)).
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
+# The two forms of the noise scale a study can match its schedules on
+# (--noise-scale): the paper's approximation g = lr * N / (B * (1 - m)), the
+# default, and the exact form g = lr * (N / B - 1) / (1 - m) of Smith and Le
+# (2017), which is 0 at B = N.
+NOISE_SCALE_FORMS = ("approx", "exact")
+# The schedules that take dlr's noise scale at every stage. Under the exact
+# form each keeps its own learning rate and momentum and solves its batch
+# size for dlr's g; any other schedule is defined by its batch sizes and is
+# the same under either form.
+NOISE_MATCHED_SCHEDULES = ("ibs", "hyb", "ibs_lr", "ibs_mom")
 # ibs_mom raises the momentum coefficient, so it runs only with the optimizers
 # that have one; every other schedule runs with every optimizer.
 SCHEDULE_OPTIMIZERS = {"ibs_mom": MOMENTUM_OPTIMIZERS}
@@ -91,12 +102,16 @@ class Settings:
     adam_epsilon: float = 1e-7
     # SGD with (Nesterov) momentum m = 0.9 at lr 0.001: lr / (1 - m) = 0.01,
     # plain SGD's rate, so every stage has plain SGD's noise scale and the
-    # plain-SGD runs are their yardstick.
+    # plain-SGD runs are their yardstick. --momentum M sets m = M at
+    # lr 0.01 * (1 - M), which keeps that (momentum_settings).
     momentum_learning_rate: float = 0.001
     momentum_coefficient: float = 0.9
     # ibs_lr and ibs_mom start at a batch this many times the base and keep
     # the noise scale by raising lr, or dividing 1 - m, by the same factor.
     fewer_updates_factor: float = 5.0
+    # The form of the noise scale that the schedules match (NOISE_SCALE_FORMS).
+    # A study on the default leaves it out of its files (settings_record).
+    noise_scale: str = "approx"
     # True reproduces the original code's flaw: a fresh optimizer at every
     # epoch for dlr and hyb, which throws away Adam's moments and step count.
     original_optimizer_reset: bool = False
@@ -119,6 +134,36 @@ class Settings:
 
 SETTING_NAMES = tuple(field.name for field in dataclasses.fields(Settings))
 
+# Settings added after studies were committed, which a file records only where
+# they depart from their default, so that reassembling a committed study
+# writes the same bytes; the migration reads a missing one as its default.
+RECORDED_WHEN_SET = ("noise_scale",)
+
+
+def settings_record(settings):
+    """The settings as run files and results pickles record them: a dict, without the
+    RECORDED_WHEN_SET settings that are at their defaults."""
+    record = dataclasses.asdict(settings)
+    defaults = Settings()
+    for name in RECORDED_WHEN_SET:
+        if record[name] == getattr(defaults, name):
+            del record[name]
+    return record
+
+
+def momentum_settings(coefficient, sgd_learning_rate=Settings.sgd_learning_rate):
+    """The settings of --momentum M: coefficient M at learning rate sgd_learning_rate * (1 - M).
+
+    lr / (1 - m) then stays plain SGD's learning rate, and with it every
+    stage's noise scale. The rate is rounded to 12 significant digits, so that
+    M = 0.9 gives exactly the default 0.001 and not 0.0009999999999999998.
+    Raises ValueError for an M outside [0, 1).
+    """
+    if not 0 <= coefficient < 1:  # Also refuses nan.
+        raise ValueError(f"a momentum coefficient must be at least 0 and below 1; got {coefficient}")
+    return {"momentum_coefficient": float(coefficient),
+            "momentum_learning_rate": float(f"{sgd_learning_rate * (1 - coefficient):.12g}")}
+
 
 # ----------------------------------------------------------------------------
 # Schedules
@@ -133,23 +178,26 @@ class EpochPlan:
     reset_optimizer: bool
 
 
-def stage_schedule(schedule, stage, base_learning_rate, base_batch_size=4, factor=5.0, base_momentum=0.0,
-                   fewer_updates_factor=5.0):
-    """(learning rate, batch size, momentum) of one stage.
+def approximate_noise_scale(learning_rate, batch_size, momentum, train_size):
+    """The paper's noise scale g = lr * N / (B * (1 - m))."""
+    return learning_rate * train_size / (batch_size * (1 - momentum))
 
-    Every schedule divides the noise scale g = lr * N / (B * (1 - m)) by
-    factor per stage:
 
-        dlr      decaying learning rate   lr / 5^s,        batch 4
-        ibs      increasing batch size    lr,              batch 4 * 5^s
-        hyb      hybrid                   lr / sqrt(5)^s,  batch round(4 * sqrt(5)^s)
-        ibs_lr   increased learning rate  5 * lr,          batch 20 * 5^s
-        ibs_mom  increased momentum       lr,              batch 20 * 5^s,  1 - m divided by 5
+def exact_noise_scale(learning_rate, batch_size, momentum, train_size):
+    """The exact noise scale g = lr * (N / B - 1) / (1 - m) (Smith and Le 2017); 0 at B = N."""
+    return learning_rate * (train_size / batch_size - 1) / (1 - momentum)
 
-    ibs_lr and ibs_mom start at fewer_updates_factor times the batch, and keep
-    g by raising lr, or dividing 1 - m, by as much.
+
+def batch_for_exact_noise_scale(noise_scale, learning_rate, momentum, train_size):
+    """The batch size B = N / (1 + g * (1 - m) / lr) that has exact noise scale g at lr and m.
+
+    Rounded to the nearest whole number (halves up) and kept in [1, N].
     """
-    boost = fewer_updates_factor
+    batch_size = train_size / (1 + noise_scale * (1 - momentum) / learning_rate)
+    return min(max(math.floor(batch_size + 0.5), 1), train_size)
+
+
+def _approximate_stage(schedule, stage, base_learning_rate, base_batch_size, factor, base_momentum, boost):
     if schedule == "dlr":
         return base_learning_rate / factor**stage, base_batch_size, base_momentum
     if schedule == "ibs":
@@ -163,6 +211,42 @@ def stage_schedule(schedule, stage, base_learning_rate, base_batch_size=4, facto
         return (base_learning_rate, int(round(base_batch_size * boost * factor**stage)),
                 1 - (1 - base_momentum) / boost)
     raise ValueError(f"unknown schedule {schedule!r}; choose from {', '.join(ALL_SCHEDULES)}")
+
+
+def stage_schedule(schedule, stage, base_learning_rate, base_batch_size=4, factor=5.0, base_momentum=0.0,
+                   fewer_updates_factor=5.0, noise_scale="approx", train_size=None):
+    """(learning rate, batch size, momentum) of one stage.
+
+    Every schedule divides the noise scale g = lr * N / (B * (1 - m)) by
+    factor per stage:
+
+        dlr      decaying learning rate   lr / 5^s,        batch 4
+        ibs      increasing batch size    lr,              batch 4 * 5^s
+        hyb      hybrid                   lr / sqrt(5)^s,  batch round(4 * sqrt(5)^s)
+        ibs_lr   increased learning rate  5 * lr,          batch 20 * 5^s
+        ibs_mom  increased momentum       lr,              batch 20 * 5^s,  1 - m divided by 5
+
+    ibs_lr and ibs_mom start at fewer_updates_factor times the batch, and keep
+    g by raising lr, or dividing 1 - m, by as much.
+
+    With noise_scale "exact" (which needs train_size, N), dlr's stage sets
+    the exact g = lr * (N / B - 1) / (1 - m) from its own lr, B (at most N)
+    and m, and each of NOISE_MATCHED_SCHEDULES keeps the lr and m above and
+    takes the batch B = N / (1 + g * (1 - m) / lr) that matches it, rounded
+    to the nearest whole number and kept in [1, N]. dlr itself, and any
+    schedule not in NOISE_MATCHED_SCHEDULES, is as above.
+    """
+    if noise_scale not in NOISE_SCALE_FORMS:
+        raise ValueError(f"unknown noise scale form {noise_scale!r}; choose from {', '.join(NOISE_SCALE_FORMS)}")
+    arguments = (base_learning_rate, base_batch_size, factor, base_momentum, fewer_updates_factor)
+    learning_rate, batch_size, momentum = _approximate_stage(schedule, stage, *arguments)
+    if noise_scale == "exact" and schedule in NOISE_MATCHED_SCHEDULES:
+        if train_size is None:
+            raise ValueError("the exact noise scale needs the training set size train_size")
+        dlr_rate, dlr_batch, dlr_momentum = _approximate_stage("dlr", stage, *arguments)
+        target = exact_noise_scale(dlr_rate, min(dlr_batch, train_size), dlr_momentum, train_size)
+        batch_size = batch_for_exact_noise_scale(target, learning_rate, momentum, train_size)
+    return learning_rate, batch_size, momentum
 
 
 def check_schedule_fits_optimizer(schedule, optimizer_name):
@@ -184,7 +268,8 @@ def epoch_plans(schedule, optimizer_name, settings):
     for stage in range(settings.num_stages):
         learning_rate, batch_size, momentum = stage_schedule(
             schedule, stage, settings.base_learning_rate(optimizer_name), settings.base_batch_size,
-            settings.stage_factor, settings.base_momentum(optimizer_name), settings.fewer_updates_factor)
+            settings.stage_factor, settings.base_momentum(optimizer_name), settings.fewer_updates_factor,
+            settings.noise_scale, settings.train_size)
         reset = settings.original_optimizer_reset and schedule in ("dlr", "hyb")
         plan = EpochPlan(learning_rate, min(batch_size, settings.train_size), momentum, reset)
         plans += [plan] * settings.epochs_per_stage
@@ -209,6 +294,10 @@ def updates_per_epoch(train_size, batch_size):
 #                                beta_1, the only optimizers there were.
 #   provenance (per run)         added with run provenance; older runs have
 #                                None, which reads as "not recorded".
+#   noise_scale (setting)        added with the exact noise scale; every earlier
+#                                study matched the approximation, its default,
+#                                and a file leaves it out at that default
+#                                (RECORDED_WHEN_SET).
 #
 # A setting added later goes into Settings with its old behaviour as its
 # default, and needs nothing here: missing settings take Settings' defaults.

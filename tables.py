@@ -15,8 +15,8 @@ from pathlib import Path
 from analysis import (BASELINE_AGREEMENT_STDS, COMPARISON_COLUMNS, COMPARISON_VALUE_KEYS,
                       SUMMARY_COLUMNS, baseline_agreement, config_differences)
 from provenance import describe_machines, describe_versions, machine_counts, runs_text
-from study import (ARCHITECTURE_NAMES, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP, NOT_RECORDED, OPTIMIZER_NAMES,
-                   SCHEDULE_NAMES, Settings, VERDICTS)
+from study import (ARCHITECTURE_NAMES, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP, MOMENTUM_OPTIMIZERS,
+                   NOISE_MATCHED_SCHEDULES, NOT_RECORDED, OPTIMIZER_NAMES, SCHEDULE_NAMES, Settings, VERDICTS)
 
 
 
@@ -33,7 +33,30 @@ def settings_suffix(config):
         departures.append(f"base batch {base_batch_size}")
     if config["original_optimizer_reset"]:
         departures.append("original optimizer reset")
+    if config.get("noise_scale", Settings.noise_scale) == "exact":
+        departures.append("exact noise scale")
+    momentum = config.get("momentum_coefficient", Settings.momentum_coefficient)
+    if momentum != Settings.momentum_coefficient and set(config.get("optimizers", [])) & set(MOMENTUM_OPTIMIZERS):
+        departures.append(f"momentum {momentum:g}")
     return f" ({', '.join(departures)})" if departures else ""
+
+
+def noise_scale_sentence(config):
+    """What the schedules matched, for a study on the exact noise scale; "" for the approximation.
+
+    A study on the approximation, the default, says nothing, as every
+    committed study before the exact form did.
+    """
+    if config.get("noise_scale", Settings.noise_scale) != "exact":
+        return ""
+    matched = [name for name in NOISE_MATCHED_SCHEDULES if name in config.get("schedules", [])] \
+        or list(NOISE_MATCHED_SCHEDULES)
+    names = ", ".join(matched[:-1]) + (" and " if len(matched) > 1 else "") + matched[-1]
+    return ("The schedules match the exact noise scale g = lr (N/B − 1) / (1 − m) (Smith and Le 2017), "
+            "not the approximation g = lr N / (B (1 − m)): dlr sets each stage's g from its own learning "
+            f"rate lr, batch B and momentum m, and {names} keep their own lr and m and take the batch "
+            "B = N / (1 + g (1 − m) / lr), rounded to a whole number in [1, N]. For Adam, m is β₁ and "
+            "g is formal.")
 
 
 def equivalence_rule_sentence():
@@ -170,6 +193,10 @@ def write_summary_markdown(rows, path, config, provenance):
         "wall seconds are the seeds' mean training time. The difference from dlr is paired "
         "by seed, in percentage points: mean [95% Student-t confidence interval of the mean].",
         "",
+    ]
+    if noise_scale_sentence(config):
+        lines += [noise_scale_sentence(config), ""]
+    lines += [
         provenance_sentence(provenance),
         "",
         equivalence_rule_sentence(),

@@ -751,6 +751,58 @@ def test_titles_name_settings_that_depart_from_the_study():
     assert tables.settings_suffix({"base_batch_size": 4, "original_optimizer_reset": False}) == ""
     assert tables.settings_suffix({"base_batch_size": 32, "original_optimizer_reset": True}) == \
         " (base batch 32, original optimizer reset)"
+    # The exact noise scale, and a momentum coefficient of their own where a momentum optimizer ran.
+    assert tables.settings_suffix({"base_batch_size": 4, "original_optimizer_reset": False,
+                                   "noise_scale": "exact", "momentum_coefficient": 0.98,
+                                   "optimizers": ["momentum"]}) == " (exact noise scale, momentum 0.98)"
+    assert tables.settings_suffix({"base_batch_size": 4, "original_optimizer_reset": False,
+                                   "noise_scale": "approx", "momentum_coefficient": 0.98,
+                                   "optimizers": ["sgd"]}) == ""
+
+
+def exact_study(archs=("lenet5",), optimizers=NEW_OPTIMIZERS, seeds=(0, 1)):
+    """A study matched on the exact noise scale: main.py's batch sizes for it, at base batch 32."""
+    config = make_new_config(archs=archs, optimizers=optimizers, seeds=seeds)
+    config.update(noise_scale="exact", base_batch_size=32)
+    results = make_results(new_grid_accuracies(archs=archs, optimizers=optimizers, seeds=seeds), config,
+                           with_momentum=True)
+    settings = study.Settings(train_size=TRAIN_SIZE, base_batch_size=32, noise_scale="exact")
+    for (arch, optimizer, schedule, seed), run in results["runs"].items():
+        plans = study.epoch_plans(schedule, optimizer, settings)
+        run["batch_size"] = [plan.batch_size for plan in plans]
+        run["learning_rate"] = [plan.learning_rate for plan in plans]
+    return results
+
+
+def test_a_study_on_the_exact_noise_scale_says_so_in_its_summary_and_figure(tmp_path, kept_figures):
+    results = exact_study()
+    scales = analysis.noise_scales(results)
+    dlr = scales[("sgd", "dlr")]
+    assert dlr[0] == pytest.approx(0.01 * (TRAIN_SIZE / 32 - 1))
+    assert dlr[-1] == pytest.approx(0.01 / 125 * (TRAIN_SIZE / 32 - 1))
+    for optimizer in ("sgd", "momentum"):
+        for schedule in ("ibs", "hyb", "ibs_lr"):
+            # Only the batch's rounding to a whole number separates them.
+            assert scales[(optimizer, schedule)] == pytest.approx(scales[(optimizer, "dlr")], rel=1e-2)
+    figures.plot_noise_scale(results, "noise_scale.png")
+    titles = [axes.get_title() for axes in kept_figures[0].axes if axes.get_visible()]
+    assert titles[0].startswith("SGD: exact g = lr × (N / B − 1) (m = 0)")
+    assert titles[1].startswith("SGD + momentum: exact g = lr × (N / B − 1) / (1 − m)")
+    assert titles[3].startswith("Adam: exact g = lr × (N / B − 1)")
+    assert "ibs_lr 0.1% (batch size rounded)" in titles[0] and "capped" not in titles[0]
+    assert "exact noise scale" in kept_figures[0]._suptitle.get_text()
+    rows = analysis.summarize(results)
+    summary = tables.write_summary_markdown(rows, tmp_path / "summary.md", results["config"],
+                                            results["provenance"]).read_text()
+    assert summary.startswith("# Summary (base batch 32, exact noise scale)\n")
+    assert ("The schedules match the exact noise scale g = lr (N/B − 1) / (1 − m) (Smith and Le 2017), "
+            "not the approximation g = lr N / (B (1 − m)): dlr sets each stage's g from its own learning "
+            "rate lr, batch B and momentum m, and ibs, hyb, ibs_lr and ibs_mom keep their own lr and m and "
+            "take the batch B = N / (1 + g (1 − m) / lr)") in summary
+    # A study on the approximation, the default, says nothing of it.
+    approximate = make_results(full_grid_accuracies(), make_config())
+    assert approximate["config"]["noise_scale"] == "approx"
+    assert tables.noise_scale_sentence(approximate["config"]) == ""
 
 
 # ---------------------------------------------------------------------------
