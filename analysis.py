@@ -38,6 +38,10 @@ COMPARISON_COLUMNS = (
     "baseline_final_test_accuracy_percent_mean", "baseline_final_test_accuracy_percent_std",
     "baseline_all_seeds", "baseline_all_seeds_std_pp", "diff_in_baseline_stds",
     "within_two_baseline_stds",
+    # Added with comparisons across schedules and their TOST verdicts; at the
+    # end, so that the columns before them read as they did.
+    "baseline_schedule", "diff_pp_ci90_low", "diff_pp_ci90_high", "tost_p_value",
+    "equivalence_margin_pp", "verdict",
 )
 
 # A cell agrees with the baseline when its mean difference is at most this
@@ -49,11 +53,13 @@ BASELINE_AGREEMENT_STDS = 2
 # runs (the rows show which cells and seeds are shared), and the keys below.
 COMPARISON_UNLISTED_KEYS = {
     "command", "versions", "machine", "original_optimizer_reset", "archs", "optimizers",
-    "schedules", "seeds", "data_fingerprint", "train_size", "base_batch_size",
+    "schedules", "seeds", "data_fingerprint", "train_size", "base_batch_size", "noise_scale",
+    "momentum_coefficient",
 }
 
 # Config keys whose two values are always shown when they differ.
-COMPARISON_VALUE_KEYS = ("original_optimizer_reset", "train_size", "base_batch_size", "data_fingerprint")
+COMPARISON_VALUE_KEYS = ("original_optimizer_reset", "train_size", "base_batch_size", "data_fingerprint",
+                         "noise_scale", "momentum_coefficient")
 
 
 class ResultsError(Exception):
@@ -371,16 +377,27 @@ def cost_of_fewer_updates(results, optimizer):
 # ---------------------------------------------------------------------------
 
 
-def compare_results(results, baseline):
-    """Return one row dict per (arch, optimizer, schedule) cell that both pickles have.
+def compare_results(results, baseline, pairs=None):
+    """Return one row dict per (arch, optimizer, schedule) cell compared with the baseline.
+
+    Without pairs, every cell that both pickles have is compared with itself.
+    pairs, a list of (results schedule, baseline schedule), compares instead
+    each results cell of the first with the baseline cell of the second of
+    the same architecture and optimizer, where both pickles have them: ibs_mom
+    of one study against ibs of another, say, or against the same study's
+    dlr. Each row's "schedule" is the results' and "baseline_schedule" the
+    baseline's.
 
     Rows are keyed by COMPARISON_COLUMNS and come in display order. The
     difference is results minus baseline in final test accuracy, in percentage
     points, paired by seed over the seeds both pickles have; the accuracies of
-    both sides are in percent over the same paired seeds. Missing values (a
-    std of one seed, an interval of one pair, anything of a cell without a
-    shared seed) are None. Each row also has "results_only_seeds" and
-    "baseline_only_seeds", the sorted seeds left out for want of a partner.
+    both sides are in percent over the same paired seeds. The difference has
+    a 95% interval, and the TOST verdict at the equivalence margin with its
+    90% interval and p-value (equivalence.equivalence_test), as the summary's
+    differences from dlr have. Missing values (a std of one seed, an interval
+    or verdict of one pair, anything of a cell without a shared seed) are
+    None. Each row also has "results_only_seeds" and "baseline_only_seeds",
+    the sorted seeds left out for want of a partner.
 
     The baseline's seed-to-seed standard deviation (ddof=1, in percentage
     points) is over all its seeds of the cell, paired or not, as the best
@@ -389,19 +406,33 @@ def compare_results(results, baseline):
     BASELINE_AGREEMENT_STDS of them.
     """
     result_cells, baseline_cells = group_runs(results), group_runs(baseline)
-    common_cells = sorted(set(result_cells) & set(baseline_cells),
-                          key=lambda cell: run_sort_key(cell + (0,)))
-    return [_comparison_row(result_cells[cell], baseline_cells[cell], cell)
-            for cell in common_cells]
+    if pairs is None:
+        pairs = sorted({(cell[2], cell[2]) for cell in set(result_cells) & set(baseline_cells)})
+    compared = [(cell, (cell[0], cell[1], baseline_schedule))
+                for cell in result_cells for schedule, baseline_schedule in dict.fromkeys(pairs)
+                if cell[2] == schedule and (cell[0], cell[1], baseline_schedule) in baseline_cells]
+    compared.sort(key=lambda both: (run_sort_key(both[0] + (0,)), rank(both[1][2], SCHEDULE_NAMES)))
+    return [_comparison_row(result_cells[cell], baseline_cells[baseline_cell], cell, baseline_cell[2])
+            for cell, baseline_cell in compared]
 
 
-def _comparison_row(result_seed_runs, baseline_seed_runs, cell):
+def comparison_cell(row):
+    """(architecture, optimizer, schedule) that names a comparison row; the schedule reads
+    "ibs against ibs_mom" where the baseline's schedule is another."""
+    schedule = row["schedule"]
+    if row["baseline_schedule"] != schedule:
+        schedule = f"{schedule} against {row['baseline_schedule']}"
+    return (row["architecture"], row["optimizer"], schedule)
+
+
+def _comparison_row(result_seed_runs, baseline_seed_runs, cell, baseline_schedule):
     paired_seeds = sorted(set(result_seed_runs) & set(baseline_seed_runs), key=str)
     row = dict.fromkeys(COMPARISON_COLUMNS)
     row.update(
         architecture=cell[0],
         optimizer=cell[1],
         schedule=cell[2],
+        baseline_schedule=baseline_schedule,
         paired_seeds=len(paired_seeds),
         results_only_seeds=sorted(set(result_seed_runs) - set(paired_seeds), key=str),
         baseline_only_seeds=sorted(set(baseline_seed_runs) - set(paired_seeds), key=str),
@@ -422,6 +453,11 @@ def _comparison_row(result_seed_runs, baseline_seed_runs, cell):
         baseline_final_test_accuracy_percent_mean=float(baseline_finals.mean()),
         baseline_final_test_accuracy_percent_std=_sample_std(baseline_finals),
     )
+    equivalence = equivalence_test(result_finals - baseline_finals)
+    if equivalence["verdict"] is not None:
+        row.update(diff_pp_ci90_low=equivalence["low"], diff_pp_ci90_high=equivalence["high"],
+                   tost_p_value=equivalence["p_value"], equivalence_margin_pp=EQUIVALENCE_MARGIN_PP,
+                   verdict=equivalence["verdict"])
     if baseline_std is not None:
         row.update(
             diff_in_baseline_stds=mean / baseline_std if baseline_std > 0 else None,
@@ -432,15 +468,15 @@ def _comparison_row(result_seed_runs, baseline_seed_runs, cell):
 def baseline_agreement(rows):
     """Sort comparison rows by whether they differ from the baseline by at most two of its stds.
 
-    Returns a dict: "within", the cells (architecture, optimizer, schedule)
-    whose mean difference is at most BASELINE_AGREEMENT_STDS of the
+    Returns a dict: "within", the cells (comparison_cell: architecture,
+    optimizer, schedule) whose mean difference is at most BASELINE_AGREEMENT_STDS of the
     baseline's seed-to-seed standard deviations; "beyond", (cell, difference
     in those standard deviations) for the others; and "unjudged", the cells
     without a paired seed or with fewer than two baseline seeds.
     """
     agreement = {"within": [], "beyond": [], "unjudged": []}
     for row in rows:
-        cell = (row["architecture"], row["optimizer"], row["schedule"])
+        cell = comparison_cell(row)
         if row["within_two_baseline_stds"] is None:
             agreement["unjudged"].append(cell)
         elif row["within_two_baseline_stds"]:

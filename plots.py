@@ -8,13 +8,15 @@ figures that figures.py lists, and writes:
 - stages.csv and stages.md                 the difference from dlr at the end of every
                                            stage, beside that stage's batch size as a
                                            fraction of the training set
-- comparison.csv and comparison.md         only with --baseline: results minus baseline
+- comparison.csv and comparison.md         only with --baseline: results minus baseline,
+                                           with a TOST verdict for each
 
 Usage:
 
     python plots.py                                   # reads results/results.pickle
     python plots.py --results other.pickle --out figures/
     python plots.py --results new/results.pickle --baseline results/results.pickle
+    python plots.py --results a/results.pickle --baseline b/results.pickle --pair dlr --pair ibs:ibs_mom
 
 With --baseline PATH (a second results pickle), comparison.csv and
 comparison.md hold, for every (architecture, optimizer, schedule) cell that
@@ -22,7 +24,13 @@ both pickles have, the final test accuracy of results minus that of the
 baseline, paired by seed (seeds present in both), in percentage points, with a
 95% Student-t confidence interval, and that difference in units of the
 baseline's seed-to-seed standard deviation; comparison.md and the command line
-say how many cells differ by at most two of them.
+say how many cells differ by at most two of them. Each cell also has the
+verdict of two one-sided paired t-tests (TOST) at the margin of the summary's
+verdicts against dlr: equivalent, undecided or not equivalent to the baseline.
+--pair S:T (repeatable) compares the results' schedule S with the baseline's
+schedule T instead, network by network and optimizer by optimizer, so that two
+schedules of two studies (or of one, given as both) can be set side by side:
+ibs_mom of one study against ibs of another, say.
 
 A partial pickle (some runs still missing) is drawn as far as it goes, and the
 missing runs are listed. This file is the command line. Behind it:
@@ -44,9 +52,9 @@ from pathlib import Path
 from analysis import (STAGE_COLUMNS, ResultsError, baseline_agreement, compare_results, load_results,
                       missing_runs, stage_differences, summarize, verdict_counts)
 from figures import draw_all_figures
-from tables import (describe_baseline_agreement, describe_verdict_counts, write_comparison_csv,
-                    write_comparison_markdown, write_csv, write_stages_markdown, write_summary_csv,
-                    write_summary_markdown)
+from tables import (comparison_verdict_counts, describe_baseline_agreement, describe_verdict_counts,
+                    write_comparison_csv, write_comparison_markdown, write_csv, write_stages_markdown,
+                    write_summary_csv, write_summary_markdown)
 
 DEFAULT_RESULTS = Path("results/results.pickle")
 
@@ -62,8 +70,27 @@ def parse_arguments(argv=None):
                              "(default: the folder the results file is in)")
     parser.add_argument("--baseline", type=Path, default=None, metavar="PATH",
                         help="a second results pickle; also write comparison.md and "
-                             "comparison.csv with results minus baseline, paired by seed")
-    return parser.parse_args(argv)
+                             "comparison.csv with results minus baseline, paired by seed, "
+                             "with TOST verdicts")
+    parser.add_argument("--pair", type=schedule_pair, action="append", default=None,
+                        metavar="S[:T]",
+                        help="with --baseline: compare the results' schedule S with the "
+                             "baseline's schedule T (default S) of the same network and "
+                             "optimizer, for example ibs_mom:ibs; repeat for more pairs "
+                             "(default: every schedule both have, with itself)")
+    arguments = parser.parse_args(argv)
+    if arguments.pair and arguments.baseline is None:
+        parser.error("--pair compares with the baseline; pass --baseline PATH too")
+    return arguments
+
+
+def schedule_pair(text):
+    """'S:T' -> (S, T) and 'S' -> (S, S): a results schedule and the baseline schedule it is compared with."""
+    parts = text.split(":")
+    if len(parts) > 2 or not all(part.strip() for part in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not S or S:T, for example ibs_mom:ibs")
+    schedule = parts[0].strip()
+    return schedule, (parts[1].strip() if len(parts) == 2 else schedule)
 
 
 def main(argv=None):
@@ -83,7 +110,13 @@ def main(argv=None):
     # input leaves the out folder as it was.
     comparison_rows = None
     if baseline is not None:
-        comparison_rows = compare_results(results, baseline)
+        comparison_rows = compare_results(results, baseline, arguments.pair)
+        if not comparison_rows and arguments.pair:
+            pairs = ", ".join(f"{schedule} with {baseline_schedule}"
+                              for schedule, baseline_schedule in arguments.pair)
+            return _fail(f"{arguments.results} and {arguments.baseline} have no (architecture, "
+                         f"optimizer) in which to compare {pairs} (--pair), so there is nothing "
+                         "to compare")
         if not comparison_rows:
             return _fail(f"{arguments.results} and {arguments.baseline} have no "
                          "(architecture, optimizer, schedule) cell in common, so there is "
@@ -121,6 +154,7 @@ def main(argv=None):
     if comparison_rows is not None:
         print("against the baseline: "
               + describe_baseline_agreement(baseline_agreement(comparison_rows)))
+        print(describe_verdict_counts(*comparison_verdict_counts(comparison_rows), "the baseline"))
     if missing:
         print(f"missing {len(missing)} runs (arch, optimizer, schedule, seed): "
               + ", ".join(f"({arch}, {optimizer}, {schedule}, {seed})"

@@ -666,7 +666,118 @@ def test_comparison_markdown_names_the_seeds_left_unpaired(tmp_path):
     assert ("Left out for want of a partner seed: lenet5 adam dlr seed 0 (results only)."
             in markdown)
     assert "+1.00 (one paired seed)" in markdown
-    assert "The configs agree on original_optimizer_reset, train_size, base_batch_size, data_fingerprint." in markdown
+    assert ("The configs agree on original_optimizer_reset, train_size, base_batch_size, data_fingerprint, "
+            "noise_scale, momentum_coefficient.") in markdown
+
+
+def test_comparison_gives_a_tost_verdict_for_every_cell(tmp_path):
+    results_path, baseline_path = hand_computed_comparison_pickles(tmp_path)
+    out_dir = tmp_path / "out"
+    status, stdout, stderr = _run_main_capturing(["--results", str(results_path), "--baseline",
+                                                  str(baseline_path), "--out", str(out_dir)])
+    assert status == 0 and stderr == ""
+    rows = analysis.compare_results(analysis.load_results(results_path),
+                                    analysis.load_results(baseline_path))
+    dlr, ibs = rows
+    # dlr: paired differences 0.30, 0.15, 0.45 pp; the 90% interval is 0.30 ± t(0.95, 2) * 0.15 / sqrt(3),
+    # [+0.05, +0.55]: inside neither (-0.1, +0.1) nor wholly outside it.
+    half_width = stats.t.ppf(0.95, 2) * 0.15 / math.sqrt(3)
+    assert dlr["diff_pp_ci90_low"] == pytest.approx(0.30 - half_width)
+    assert dlr["diff_pp_ci90_high"] == pytest.approx(0.30 + half_width)
+    assert dlr["verdict"] == "undecided" and dlr["equivalence_margin_pp"] == 0.1
+    standard_error = 0.15 / math.sqrt(3)
+    assert dlr["tost_p_value"] == pytest.approx(stats.t.cdf((0.30 - 0.1) / standard_error, 2))
+    # ibs: the same runs on both sides.
+    assert ibs["verdict"] == "equivalent" and ibs["baseline_schedule"] == "ibs"
+    markdown = (out_dir / "comparison.md").read_text()
+    assert "| Verdict against the baseline |" in markdown
+    assert "| +0.30 [-0.07, +0.67] | +1.2 (of 0.25 pp over 3 seeds) | undecided (n = 3, 90% [+0.05, +0.55]) |" \
+        in markdown
+    assert "| equivalent (n = 3, 90% [+0.00, +0.00]) |" in markdown
+    assert tables.equivalence_rule_sentence("the baseline", "A cell") in markdown
+    # Every cell is compared with itself, so no row needs the sentence on pairs.
+    assert "X against Y" not in markdown
+    with (out_dir / "comparison.csv").open() as handle:
+        dlr_row, ibs_row = csv.DictReader(handle)
+    assert list(dlr_row)[-6:] == ["baseline_schedule", "diff_pp_ci90_low", "diff_pp_ci90_high",
+                                  "tost_p_value", "equivalence_margin_pp", "verdict"]
+    assert dlr_row["verdict"] == "undecided" and ibs_row["verdict"] == "equivalent"
+    assert dlr_row["baseline_schedule"] == "dlr"
+    assert ("verdicts against the baseline (TOST, margin ±0.1 pp, alpha 0.05): 1 equivalent, 1 undecided, "
+            "0 not equivalent; not shown equivalent: lenet5 sgd dlr (undecided)") in stdout.splitlines()
+
+
+def pair_pickles(folder):
+    """A study with ibs_mom (momentum, seeds 0 to 2) and one with dlr and ibs at a higher momentum."""
+    raised, other = {}, {}
+    for seed in (0, 1, 2):
+        raised[("lenet5", "momentum", "dlr", seed)] = 0.980 + 0.001 * seed
+        raised[("lenet5", "momentum", "ibs_mom", seed)] = 0.975 + 0.001 * seed + 0.0001 * (seed == 1)
+        other[("lenet5", "momentum", "dlr", seed)] = 0.981 + 0.001 * seed
+        other[("lenet5", "momentum", "ibs", seed)] = 0.979 + 0.001 * seed
+    selection = dict(archs=["lenet5"], optimizers=["momentum"], seeds=[0, 1, 2])
+    first = make_new_config(schedules=["dlr", "ibs_mom"], **selection)
+    second = make_new_config(schedules=["dlr", "ibs"], **selection)
+    second.update(momentum_coefficient=0.98, momentum_learning_rate=0.0002)
+    return (write_pickle(folder / "first.pickle", make_results(raised, first, with_momentum=True)),
+            write_pickle(folder / "second.pickle", make_results(other, second, with_momentum=True)))
+
+
+def test_pair_compares_one_schedule_of_the_results_with_another_of_the_baseline(tmp_path):
+    first, second = pair_pickles(tmp_path)
+    out_dir = tmp_path / "out"
+    status, stdout, stderr = _run_main_capturing(["--results", str(first), "--baseline", str(second),
+                                                  "--pair", "ibs_mom:ibs", "--pair", "dlr",
+                                                  "--out", str(out_dir)])
+    assert status == 0 and stderr == ""
+    rows = analysis.compare_results(analysis.load_results(first), analysis.load_results(second),
+                                    [("ibs_mom", "ibs"), ("dlr", "dlr")])
+    assert [(row["schedule"], row["baseline_schedule"]) for row in rows] == [("dlr", "dlr"), ("ibs_mom", "ibs")]
+    dlr, ibs_mom = rows
+    assert dlr["diff_pp_mean"] == pytest.approx(-0.1) and dlr["paired_seeds"] == 3
+    assert ibs_mom["diff_pp_mean"] == pytest.approx(-0.4 + 0.01 / 3)
+    assert ibs_mom["verdict"] == "not equivalent"
+    markdown = (out_dir / "comparison.md").read_text()
+    assert ("| LeNet-5 | SGD + momentum | increased momentum (ibs_mom) against increasing batch size (ibs) "
+            "| 3 |") in markdown
+    assert "A row \"X against Y\" compares the results' schedule X with the baseline's schedule Y" in markdown
+    assert "momentum_coefficient: 0.9 vs 0.98" in markdown
+    assert "lenet5 momentum ibs_mom against ibs (not equivalent)" in stdout
+    with (out_dir / "comparison.csv").open() as handle:
+        csv_rows = list(csv.DictReader(handle))
+    assert [(row["schedule"], row["baseline_schedule"]) for row in csv_rows] == [("dlr", "dlr"), ("ibs_mom", "ibs")]
+    # One study against itself: the pair ibs_mom:dlr is the summary's difference from dlr, verdict and all.
+    results = analysis.load_results(first)
+    within, = analysis.compare_results(results, results, [("ibs_mom", "dlr")])
+    summary_row, = [row for row in analysis.summarize(results) if row["schedule"] == "ibs_mom"]
+    for comparison_key, summary_key in (("diff_pp_mean", "diff_vs_dlr_pp_mean"),
+                                        ("diff_pp_ci90_low", "diff_vs_dlr_pp_ci90_low"),
+                                        ("diff_pp_ci90_high", "diff_vs_dlr_pp_ci90_high"),
+                                        ("tost_p_value", "tost_p_value"), ("verdict", "verdict")):
+        assert within[comparison_key] == pytest.approx(summary_row[summary_key]), comparison_key
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--pair", "ibs_mom:ibs"], "pass --baseline PATH too"),
+    (["--baseline", "BASELINE", "--pair", "a:b:c"], "is not S or S:T"),
+    (["--baseline", "BASELINE", "--pair", "ibs:"], "is not S or S:T"),
+])
+def test_bad_pairs_exit_2(tmp_path, arguments, message):
+    first, second = pair_pickles(tmp_path)
+    arguments = [str(second) if argument == "BASELINE" else argument for argument in arguments]
+    stderr = StringIO()
+    with redirect_stderr(stderr), pytest.raises(SystemExit) as exit_info:
+        plots.main(["--results", str(first)] + arguments)
+    assert exit_info.value.code == 2 and message in stderr.getvalue()
+
+
+def test_a_pair_that_matches_nothing_exits_2_with_one_line(tmp_path):
+    first, second = pair_pickles(tmp_path)
+    status, stdout, stderr = _run_main_capturing(["--results", str(first), "--baseline", str(second),
+                                                  "--pair", "hyb:ibs", "--out", str(tmp_path / "out")])
+    assert status == 2 and stdout == "" and len(stderr.splitlines()) == 1
+    assert "in which to compare hyb with ibs (--pair)" in stderr
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("content, reason", [
