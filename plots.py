@@ -11,12 +11,16 @@ figures that figures.py lists, and writes:
 - comparison.csv and comparison.md         only with --baseline: results minus baseline,
                                            with a TOST verdict for each
 
+or, with --breakdown DIR, only breakdown.png: every study under DIR at once,
+each schedule's final difference from dlr against the largest B/N it reached.
+
 Usage:
 
     python plots.py                                   # reads results/results.pickle
     python plots.py --results other.pickle --out figures/
     python plots.py --results new/results.pickle --baseline results/results.pickle
     python plots.py --results a/results.pickle --baseline b/results.pickle --pair dlr --pair ibs:ibs_mom
+    python plots.py --breakdown results                 # results/breakdown.png
 
 With --baseline PATH (a second results pickle), comparison.csv and
 comparison.md hold, for every (architecture, optimizer, schedule) cell that
@@ -49,9 +53,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis import (STAGE_COLUMNS, ResultsError, baseline_agreement, compare_results, load_results,
-                      missing_runs, stage_differences, summarize, verdict_counts)
-from figures import draw_all_figures
+from analysis import (STAGE_COLUMNS, ResultsError, baseline_agreement, breakdown_points, compare_results,
+                      load_results, load_studies, missing_runs, stage_differences, summarize, verdict_counts)
+from figures import draw_all_figures, plot_breakdown
 from tables import (comparison_verdict_counts, describe_baseline_agreement, describe_verdict_counts,
                     write_comparison_csv, write_comparison_markdown, write_csv, write_stages_markdown,
                     write_summary_csv, write_summary_markdown)
@@ -78,9 +82,16 @@ def parse_arguments(argv=None):
                              "baseline's schedule T (default S) of the same network and "
                              "optimizer, for example ibs_mom:ibs; repeat for more pairs "
                              "(default: every schedule both have, with itself)")
+    parser.add_argument("--breakdown", type=Path, default=None, metavar="DIR",
+                        help="instead of one study, draw only breakdown.png from every "
+                             "results.pickle under DIR, at any depth: each schedule's final "
+                             "difference from dlr against the largest B/N it reached "
+                             "(into --out, default DIR)")
     arguments = parser.parse_args(argv)
     if arguments.pair and arguments.baseline is None:
         parser.error("--pair compares with the baseline; pass --baseline PATH too")
+    if arguments.breakdown is not None and arguments.baseline is not None:
+        parser.error("--breakdown draws every study of a folder; it takes no --baseline")
     return arguments
 
 
@@ -96,6 +107,8 @@ def schedule_pair(text):
 def main(argv=None):
     """Draw figures and summaries; return 0 on success and 2 for unusable input."""
     arguments = parse_arguments(argv)
+    if arguments.breakdown is not None:
+        return draw_breakdown(arguments.breakdown, arguments.out or arguments.breakdown)
     try:
         results = load_results(arguments.results)
         baseline = (load_results(arguments.baseline, option="--baseline")
@@ -159,6 +172,29 @@ def main(argv=None):
         print(f"missing {len(missing)} runs (arch, optimizer, schedule, seed): "
               + ", ".join(f"({arch}, {optimizer}, {schedule}, {seed})"
                           for arch, optimizer, schedule, seed in missing))
+    return 0
+
+
+def draw_breakdown(folder, out_dir):
+    """breakdown.png from every study under folder, into out_dir; 0 on success, 2 for unusable input."""
+    try:
+        studies = load_studies(folder)
+    except ResultsError as error:
+        return _fail(str(error))
+    points, left_out = breakdown_points(studies)
+    if not points:
+        return _fail(f"no study under {folder} has a schedule paired by seed with its dlr, "
+                     "so there is nothing to draw")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = plot_breakdown(points, out_dir / "breakdown.png", [name for name, _ in studies], left_out)
+    except OSError as error:
+        return _fail(f"cannot write to {out_dir} ({error.strerror or error}); "
+                     "pass a writable folder with --out DIR")
+    drawn = sum(len(arch_points) for arch_points in points.values())
+    print(f"wrote {path} from {len(studies) - len(left_out)} of the {len(studies)} studies under {folder}: "
+          f"{drawn} schedules against dlr"
+          + (f"; left out (the original's optimizer reset): {', '.join(left_out)}" if left_out else ""))
     return 0
 
 

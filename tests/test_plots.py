@@ -22,7 +22,8 @@ import provenance as provenance_records  # noqa: E402
 import study  # noqa: E402
 import tables  # noqa: E402
 import plots  # noqa: E402
-import matplotlib.text  # noqa: E402  (after plots, which chooses the backend)
+import matplotlib.collections  # noqa: E402  (after plots, which chooses the backend)
+import matplotlib.text  # noqa: E402
 
 ARCHITECTURES = study.ARCHITECTURES
 OPTIMIZERS = study.OPTIMIZERS
@@ -1375,8 +1376,37 @@ def four_optimizer_study():
                         with_momentum=True)
 
 
-@pytest.mark.parametrize("make_study", [one_optimizer_study, four_optimizer_study],
-                         ids=["one optimizer", "four optimizers"])
+def texts_outside_the_canvas(figure, drawn, name):
+    """Draw figure, and describe every text it drew (drawn collects them) that reaches past its edges."""
+    drawn.clear()
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    canvas = figure.bbox
+    offenders = []
+    for text in drawn:
+        if not text.get_visible() or not text.get_text().strip():
+            continue
+        extent = text.get_window_extent(renderer)
+        # One pixel of tolerance for rounding.
+        if (extent.x0 < canvas.x0 - 1 or extent.x1 > canvas.x1 + 1
+                or extent.y0 < canvas.y0 - 1 or extent.y1 > canvas.y1 + 1):
+            offenders.append(
+                f"{name}: {text.get_text()!r} spans x {extent.x0:.0f} to "
+                f"{extent.x1:.0f}, y {extent.y0:.0f} to {extent.y1:.0f} of a "
+                f"{canvas.width:.0f} x {canvas.height:.0f} canvas")
+    return offenders
+
+
+def exact_momentum_study():
+    """Four optimizers matched on the exact noise scale at momentum 0.98, base batch 32: the longest
+    titles a study without the reset has."""
+    results = exact_study()
+    results["config"].update(momentum_coefficient=0.98, momentum_learning_rate=0.0002)
+    return results
+
+
+@pytest.mark.parametrize("make_study", [one_optimizer_study, four_optimizer_study, exact_momentum_study],
+                         ids=["one optimizer", "four optimizers", "exact at momentum 0.98"])
 def test_every_figure_keeps_all_its_text_inside_the_canvas(make_study, monkeypatch, tmp_path):
     # Only the texts a figure draws count: tick labels outside the axis range
     # are visible artists that are never drawn. They are caught by recording
@@ -1392,21 +1422,7 @@ def test_every_figure_keeps_all_its_text_inside_the_canvas(make_study, monkeypat
     offenders, checked = [], []
 
     def check_then_close(figure, path):
-        drawn.clear()
-        figure.canvas.draw()
-        renderer = figure.canvas.get_renderer()
-        canvas = figure.bbox
-        for text in drawn:
-            if not text.get_visible() or not text.get_text().strip():
-                continue
-            extent = text.get_window_extent(renderer)
-            # One pixel of tolerance for rounding.
-            if (extent.x0 < canvas.x0 - 1 or extent.x1 > canvas.x1 + 1
-                    or extent.y0 < canvas.y0 - 1 or extent.y1 > canvas.y1 + 1):
-                offenders.append(
-                    f"{Path(path).name}: {text.get_text()!r} spans x {extent.x0:.0f} to "
-                    f"{extent.x1:.0f}, y {extent.y0:.0f} to {extent.y1:.0f} of a "
-                    f"{canvas.width:.0f} x {canvas.height:.0f} canvas")
+        offenders.extend(texts_outside_the_canvas(figure, drawn, Path(path).name))
         checked.append(Path(path).name)
         figures.plt.close(figure)
         return Path(path)
@@ -1418,3 +1434,132 @@ def test_every_figure_keeps_all_its_text_inside_the_canvas(make_study, monkeypat
     assert {"overview.png", "noise_scale.png", "schedules.png"} <= set(checked)
     assert any(name.startswith("cost_of_fewer_updates_") for name in checked)
     assert offenders == [], "text outside the canvas:\n" + "\n".join(offenders)
+
+
+# ---------------------------------------------------------------------------
+# breakdown.png: every study of a folder at once
+# ---------------------------------------------------------------------------
+
+def breakdown_folder(root):
+    """A folder of studies: the grid (2 seeds) at its root, the same settings again with 3 seeds,
+    an exact-noise-scale study with ibs_lr, one with a control schedule, and one with the reset."""
+    def study_at(folder, finals, config):
+        folder.mkdir(parents=True, exist_ok=True)
+        write_pickle(folder / "results.pickle", make_results(finals, config))
+
+    def finals(schedules, seeds, offsets):
+        return {("lenet5", "sgd", schedule, seed): 0.98 + offsets.get(schedule, 0.0) + 0.001 * seed
+                + (0.0002 * seed if schedule != "dlr" else 0.0)
+                for schedule in schedules for seed in seeds}
+
+    grid = dict(archs=["lenet5"], optimizers=["sgd"])
+    study_at(root, finals(("dlr", "ibs", "hyb"), (0, 1), {}),
+             make_config(schedules=["dlr", "ibs", "hyb"], seeds=[0, 1], **grid))
+    study_at(root / "more_seeds", finals(("dlr", "ibs", "hyb"), (0, 1, 2), {"ibs": -0.001}),
+             make_config(schedules=["dlr", "ibs", "hyb"], seeds=[0, 1, 2], **grid))
+    exact = make_config(schedules=["dlr", "ibs_lr"], seeds=[0, 1], **grid)
+    exact["noise_scale"] = "exact"
+    study_at(root / "nested" / "exact", finals(("dlr", "ibs_lr"), (0, 1), {"ibs_lr": -0.003}), exact)
+    study_at(root / "control", finals(("dlr", "const"), (0, 1), {"const": -0.01}),
+             make_config(schedules=["dlr", "const"], seeds=[0, 1], **grid))
+    reset = make_config(schedules=["dlr", "ibs"], seeds=[0, 1], **grid)
+    reset["original_optimizer_reset"] = True
+    study_at(root / "reset", finals(("dlr", "ibs"), (0, 1), {"ibs": -0.005}), reset)
+    return root
+
+
+def test_breakdown_points_take_every_study_once_with_its_largest_batch(tmp_path):
+    studies = analysis.load_studies(breakdown_folder(tmp_path / "studies"))
+    assert [name for name, _ in studies] == [".", "control", "more_seeds", "nested/exact", "reset"]
+    points, left_out = analysis.breakdown_points(studies)
+    assert left_out == ["reset"]
+    drawn = {(point["study"], point["schedule"]): point for point in points["lenet5"]}
+    # The root's cells have the settings of more_seeds, which has more seeds: drawn from there, once.
+    assert sorted(drawn) == [("control", "const"), ("more_seeds", "hyb"), ("more_seeds", "ibs"),
+                             ("nested/exact", "ibs_lr")]
+    ibs = drawn[("more_seeds", "ibs")]
+    assert ibs["paired_seeds"] == 3 and ibs["batch_fraction"] == pytest.approx(500 / TRAIN_SIZE)
+    outcome = equivalence.equivalence_test([-0.1, -0.08, -0.06])
+    for key in ("mean", "low", "high", "verdict"):
+        assert ibs[key] == pytest.approx(outcome[key]), key
+    assert drawn[("more_seeds", "hyb")]["batch_fraction"] == pytest.approx(45 / TRAIN_SIZE)
+    assert [(point["form"], point["control"]) for point in (ibs, drawn[("nested/exact", "ibs_lr")],
+                                                            drawn[("control", "const")])] == [
+        ("approx", False), ("exact", False), ("approx", True)]
+    assert drawn[("nested/exact", "ibs_lr")]["batch_fraction"] == pytest.approx(2500 / TRAIN_SIZE)
+
+
+def test_breakdown_flag_draws_one_figure_from_every_study(tmp_path):
+    root = breakdown_folder(tmp_path / "studies")
+    out = tmp_path / "out"
+    status, stdout, stderr = _run_main_capturing(["--breakdown", str(root), "--out", str(out)])
+    assert status == 0 and stderr == ""
+    assert sorted(path.name for path in out.iterdir()) == ["breakdown.png"]
+    assert_png(out / "breakdown.png")
+    assert stdout == (f"wrote {out / 'breakdown.png'} from 4 of the 5 studies under {root}: 4 schedules "
+                      "against dlr; left out (the original's optimizer reset): reset\n")
+    # Without --out it goes into the folder of studies, and nothing else is written there.
+    before = sorted(path.name for path in root.iterdir())
+    assert _run_main_capturing(["--breakdown", str(root)])[0] == 0
+    assert sorted(path.name for path in root.iterdir()) == sorted(before + ["breakdown.png"])
+
+
+def test_breakdown_figure_marks_forms_and_controls_and_keeps_its_text_inside(tmp_path, monkeypatch):
+    drawn = []
+    draw_text = matplotlib.text.Text.draw
+
+    def record(text, renderer):
+        drawn.append(text)
+        return draw_text(text, renderer)
+
+    kept = []
+    monkeypatch.setattr(matplotlib.text.Text, "draw", record)
+    monkeypatch.setattr(figures, "_save", lambda figure, path: kept.append(figure) or Path(path))
+    studies = analysis.load_studies(breakdown_folder(tmp_path / "studies"))
+    points, left_out = analysis.breakdown_points(studies)
+    # Three networks, as the committed studies have, widen the figure and crowd its legend.
+    points = {arch: [dict(point, architecture=arch) for point in points["lenet5"]] for arch in ARCHITECTURES}
+    figures.plot_breakdown(points, tmp_path / "breakdown.png", [name for name, _ in studies], left_out)
+    figure, = kept
+    try:
+        assert texts_outside_the_canvas(figure, drawn, "breakdown.png") == []
+        panels = [axes for axes in figure.axes if axes.get_visible()]
+        assert [axes.get_title() for axes in panels] == [
+            f"{study.ARCHITECTURE_NAMES[arch]} (2 to 3 paired seeds)" for arch in ARCHITECTURES]
+        assert panels[0].get_xscale() == "log"
+        labels = [text.get_text() for text in figure.legends[0].get_texts()]
+        assert "const (control)" in labels and "SGD" in labels
+        assert "filled: approximate g = lr N / (B (1 − m))" in labels
+        assert "hollow: exact g = lr (N/B − 1) / (1 − m)" in labels
+        assert "±0.1 pp equivalence margin" in labels
+        title = figure.legends[0].get_title().get_text()
+        assert "90% Student-t interval" in title and "reset" in title
+        # The exact study's marker is hollow, the others filled; the control's bars are dashed.
+        lines = [line for line in panels[0].get_lines() if line.get_marker() not in (None, "None", "")]
+        faces = {line.get_markerfacecolor() for line in lines}
+        assert "white" in faces and len(faces) > 1
+        bar_styles = [collection.get_linestyle() for collection in panels[0].collections
+                      if isinstance(collection, matplotlib.collections.LineCollection)]
+        assert any(dashes for styles in bar_styles for _, dashes in styles)
+        assert any(not dashes for styles in bar_styles for _, dashes in styles)
+    finally:
+        figures.plt.close(figure)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--breakdown", "EMPTY"], "holds no results.pickle"),
+    (["--breakdown", "NOWHERE"], "is not a folder"),
+])
+def test_unusable_breakdown_folders_exit_2_with_one_line(tmp_path, arguments, message):
+    (tmp_path / "empty").mkdir()
+    arguments = [{"EMPTY": str(tmp_path / "empty"), "NOWHERE": str(tmp_path / "nowhere")}.get(argument, argument)
+                 for argument in arguments]
+    status, stdout, stderr = _run_main_capturing(arguments)
+    assert status == 2 and stdout == "" and len(stderr.splitlines()) == 1 and message in stderr
+
+
+def test_breakdown_takes_no_baseline(tmp_path):
+    stderr = StringIO()
+    with redirect_stderr(stderr), pytest.raises(SystemExit) as exit_info:
+        plots.parse_arguments(["--breakdown", str(tmp_path), "--baseline", "b.pickle"])
+    assert exit_info.value.code == 2 and "takes no --baseline" in stderr.getvalue()
