@@ -14,8 +14,10 @@ matplotlib:
 - the one load-time migration step that brings run files and results pickles
   written by older versions of the code up to today's schema.
 
-A new schedule is a branch of stage_schedule and a line in SCHEDULE_NAMES; a
-new network is a line in ARCHITECTURE_NAMES and a model in networks.py.
+A new schedule is a branch of stage_schedule and a line in SCHEDULE_NAMES (and
+in NOISE_MATCHED_SCHEDULES if it takes dlr's noise scale, so that the exact
+form solves its batch sizes); a new network is a line in ARCHITECTURE_NAMES
+and a model in networks.py.
 """
 import dataclasses
 import math
@@ -197,7 +199,23 @@ def batch_for_exact_noise_scale(noise_scale, learning_rate, momentum, train_size
     return min(max(math.floor(batch_size + 0.5), 1), train_size)
 
 
-def _approximate_stage(schedule, stage, base_learning_rate, base_batch_size, factor, base_momentum, boost):
+def stage_schedule(schedule, stage, base_learning_rate, base_batch_size=4, factor=5.0, base_momentum=0.0,
+                   fewer_updates_factor=5.0):
+    """(learning rate, batch size, momentum) of one stage.
+
+    Every schedule divides the noise scale g = lr * N / (B * (1 - m)) by
+    factor per stage:
+
+        dlr      decaying learning rate   lr / 5^s,        batch 4
+        ibs      increasing batch size    lr,              batch 4 * 5^s
+        hyb      hybrid                   lr / sqrt(5)^s,  batch round(4 * sqrt(5)^s)
+        ibs_lr   increased learning rate  5 * lr,          batch 20 * 5^s
+        ibs_mom  increased momentum       lr,              batch 20 * 5^s,  1 - m divided by 5
+
+    ibs_lr and ibs_mom start at fewer_updates_factor times the batch, and keep
+    g by raising lr, or dividing 1 - m, by as much.
+    """
+    boost = fewer_updates_factor
     if schedule == "dlr":
         return base_learning_rate / factor**stage, base_batch_size, base_momentum
     if schedule == "ibs":
@@ -213,40 +231,24 @@ def _approximate_stage(schedule, stage, base_learning_rate, base_batch_size, fac
     raise ValueError(f"unknown schedule {schedule!r}; choose from {', '.join(ALL_SCHEDULES)}")
 
 
-def stage_schedule(schedule, stage, base_learning_rate, base_batch_size=4, factor=5.0, base_momentum=0.0,
-                   fewer_updates_factor=5.0, noise_scale="approx", train_size=None):
-    """(learning rate, batch size, momentum) of one stage.
+def exact_stage_schedule(schedule, stage, base_learning_rate, base_batch_size, factor, base_momentum,
+                         fewer_updates_factor, train_size):
+    """(learning rate, batch size, momentum) of one stage, matched on the exact noise scale.
 
-    Every schedule divides the noise scale g = lr * N / (B * (1 - m)) by
-    factor per stage:
-
-        dlr      decaying learning rate   lr / 5^s,        batch 4
-        ibs      increasing batch size    lr,              batch 4 * 5^s
-        hyb      hybrid                   lr / sqrt(5)^s,  batch round(4 * sqrt(5)^s)
-        ibs_lr   increased learning rate  5 * lr,          batch 20 * 5^s
-        ibs_mom  increased momentum       lr,              batch 20 * 5^s,  1 - m divided by 5
-
-    ibs_lr and ibs_mom start at fewer_updates_factor times the batch, and keep
-    g by raising lr, or dividing 1 - m, by as much.
-
-    With noise_scale "exact" (which needs train_size, N), dlr's stage sets
-    the exact g = lr * (N / B - 1) / (1 - m) from its own lr, B (at most N)
-    and m, and each of NOISE_MATCHED_SCHEDULES keeps the lr and m above and
-    takes the batch B = N / (1 + g * (1 - m) / lr) that matches it, rounded
-    to the nearest whole number and kept in [1, N]. dlr itself, and any
-    schedule not in NOISE_MATCHED_SCHEDULES, is as above.
+    dlr's stage (stage_schedule) sets the exact g = lr * (N / B - 1) / (1 - m)
+    from its own lr, B (at most N = train_size) and m. Each of
+    NOISE_MATCHED_SCHEDULES keeps its lr and m from stage_schedule and takes
+    the batch B = N / (1 + g * (1 - m) / lr) that matches it, rounded to the
+    nearest whole number and kept in [1, N]. dlr, and any schedule outside
+    NOISE_MATCHED_SCHEDULES (one defined by its batches), is stage_schedule's.
     """
-    if noise_scale not in NOISE_SCALE_FORMS:
-        raise ValueError(f"unknown noise scale form {noise_scale!r}; choose from {', '.join(NOISE_SCALE_FORMS)}")
     arguments = (base_learning_rate, base_batch_size, factor, base_momentum, fewer_updates_factor)
-    learning_rate, batch_size, momentum = _approximate_stage(schedule, stage, *arguments)
-    if noise_scale == "exact" and schedule in NOISE_MATCHED_SCHEDULES:
-        if train_size is None:
-            raise ValueError("the exact noise scale needs the training set size train_size")
-        dlr_rate, dlr_batch, dlr_momentum = _approximate_stage("dlr", stage, *arguments)
-        target = exact_noise_scale(dlr_rate, min(dlr_batch, train_size), dlr_momentum, train_size)
-        batch_size = batch_for_exact_noise_scale(target, learning_rate, momentum, train_size)
-    return learning_rate, batch_size, momentum
+    learning_rate, batch_size, momentum = stage_schedule(schedule, stage, *arguments)
+    if schedule not in NOISE_MATCHED_SCHEDULES:
+        return learning_rate, batch_size, momentum
+    dlr_rate, dlr_batch, dlr_momentum = stage_schedule("dlr", stage, *arguments)
+    target = exact_noise_scale(dlr_rate, min(dlr_batch, train_size), dlr_momentum, train_size)
+    return learning_rate, batch_for_exact_noise_scale(target, learning_rate, momentum, train_size), momentum
 
 
 def check_schedule_fits_optimizer(schedule, optimizer_name):
@@ -258,18 +260,23 @@ def check_schedule_fits_optimizer(schedule, optimizer_name):
 
 
 def epoch_plans(schedule, optimizer_name, settings):
-    """The plan of every epoch of one run.
+    """The plan of every epoch of one run, matched on the noise scale in the settings' form.
 
     A batch larger than the training set is the training set: one step an
     epoch, and that is the batch size recorded.
     """
     check_schedule_fits_optimizer(schedule, optimizer_name)
+    if settings.noise_scale not in NOISE_SCALE_FORMS:
+        raise ValueError(f"unknown noise scale form {settings.noise_scale!r}; "
+                         f"choose from {', '.join(NOISE_SCALE_FORMS)}")
     plans = []
     for stage in range(settings.num_stages):
-        learning_rate, batch_size, momentum = stage_schedule(
-            schedule, stage, settings.base_learning_rate(optimizer_name), settings.base_batch_size,
-            settings.stage_factor, settings.base_momentum(optimizer_name), settings.fewer_updates_factor,
-            settings.noise_scale, settings.train_size)
+        arguments = (schedule, stage, settings.base_learning_rate(optimizer_name), settings.base_batch_size,
+                     settings.stage_factor, settings.base_momentum(optimizer_name), settings.fewer_updates_factor)
+        if settings.noise_scale == "exact":
+            learning_rate, batch_size, momentum = exact_stage_schedule(*arguments, settings.train_size)
+        else:
+            learning_rate, batch_size, momentum = stage_schedule(*arguments)
         reset = settings.original_optimizer_reset and schedule in ("dlr", "hyb")
         plan = EpochPlan(learning_rate, min(batch_size, settings.train_size), momentum, reset)
         plans += [plan] * settings.epochs_per_stage

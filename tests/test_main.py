@@ -175,9 +175,11 @@ def test_exact_batches_stay_in_one_to_n():
     for schedule in ("ibs", "hyb", "ibs_lr"):
         assert stage_batches(schedule, "sgd", whole) == [300] * 4
     with pytest.raises(ValueError, match="unknown noise scale form"):
-        study.stage_schedule("ibs", 0, 0.01, noise_scale="exactly")
-    with pytest.raises(ValueError, match="train_size"):
-        study.stage_schedule("ibs", 1, 0.01, noise_scale="exact")
+        study.epoch_plans("ibs", "sgd", study.Settings(noise_scale="exactly"))
+    # The approximate schedules are stage_schedule's, as before; the exact form only re-solves the batch.
+    assert study.exact_stage_schedule("ibs_lr", 3, 0.01, 32, 5.0, 0.0, 5.0, 5_000) == (0.05, 4_005, 0.0)
+    assert study.exact_stage_schedule("dlr", 3, 0.01, 32, 5.0, 0.0, 5.0, 5_000) == study.stage_schedule(
+        "dlr", 3, 0.01, 32, 5.0, 0.0, 5.0)
 
 
 def test_the_noise_scale_form_is_recorded_only_where_it_is_exact():
