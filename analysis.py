@@ -4,8 +4,10 @@ load_results reads main.py's pickle with the restricted unpickler, brings an
 older file up to today's schema (study.migrate_results) and checks its shape.
 The row builders turn it into data, never text: the summary rows with their
 verdicts against dlr, the stage-by-stage differences, the comparison with a
-baseline pickle, the cost of each cut in updates, and the schedules' learning
-rates, batch sizes, momenta and noise scales. tables.py writes the rows,
+baseline pickle, the cost of each cut in updates, the schedules' learning
+rates, batch sizes, momenta and noise scales, and, across every study of a
+folder (load_studies), where each schedule stands against dlr at the largest
+batch it reached (breakdown_points). tables.py writes the rows,
 figures.py draws them.
 """
 from pathlib import Path
@@ -15,8 +17,8 @@ import numpy as np
 import safe_pickle
 from equivalence import (equivalence_test, mean_with_confidence_interval, probability_equivalent,
                          smallest_detectable_difference)
-from study import (ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, OPTIMIZER_NAMES, RUN_METRICS, SCHEDULE_NAMES,
-                   SCHEDULE_OPTIMIZERS, VERDICTS, migrate_results)
+from study import (ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, NOISE_MATCHED_SCHEDULES, OPTIMIZER_NAMES,
+                   RUN_METRICS, SCHEDULE_NAMES, SCHEDULE_OPTIMIZERS, SETTING_NAMES, VERDICTS, migrate_results)
 
 SUMMARY_COLUMNS = (
     "architecture", "optimizer", "schedule", "seeds",
@@ -51,6 +53,10 @@ COMPARISON_COLUMNS = (
     "baseline_final_test_accuracy_percent_mean", "baseline_final_test_accuracy_percent_std",
     "baseline_all_seeds", "baseline_all_seeds_std_pp", "diff_in_baseline_stds",
     "within_two_baseline_stds",
+    # Added with comparisons across schedules and their TOST verdicts; at the
+    # end, so that the columns before them read as they did.
+    "baseline_schedule", "diff_pp_ci90_low", "diff_pp_ci90_high", "tost_p_value",
+    "equivalence_margin_pp", "verdict",
 )
 
 # A cell agrees with the baseline when its mean difference is at most this
@@ -62,11 +68,13 @@ BASELINE_AGREEMENT_STDS = 2
 # runs (the rows show which cells and seeds are shared), and the keys below.
 COMPARISON_UNLISTED_KEYS = {
     "command", "versions", "machine", "original_optimizer_reset", "archs", "optimizers",
-    "schedules", "seeds", "data_fingerprint", "train_size", "base_batch_size",
+    "schedules", "seeds", "data_fingerprint", "train_size", "base_batch_size", "noise_scale",
+    "momentum_coefficient",
 }
 
 # Config keys whose two values are always shown when they differ.
-COMPARISON_VALUE_KEYS = ("original_optimizer_reset", "train_size", "base_batch_size", "data_fingerprint")
+COMPARISON_VALUE_KEYS = ("original_optimizer_reset", "train_size", "base_batch_size", "data_fingerprint",
+                         "noise_scale", "momentum_coefficient")
 
 
 class ResultsError(Exception):
@@ -410,16 +418,27 @@ def cost_of_fewer_updates(results, optimizer):
 # ---------------------------------------------------------------------------
 
 
-def compare_results(results, baseline):
-    """Return one row dict per (arch, optimizer, schedule) cell that both pickles have.
+def compare_results(results, baseline, pairs=None):
+    """Return one row dict per (arch, optimizer, schedule) cell compared with the baseline.
+
+    Without pairs, every cell that both pickles have is compared with itself.
+    pairs, a list of (results schedule, baseline schedule), compares instead
+    each results cell of the first with the baseline cell of the second of
+    the same architecture and optimizer, where both pickles have them: ibs_mom
+    of one study against ibs of another, say, or against the same study's
+    dlr. Each row's "schedule" is the results' and "baseline_schedule" the
+    baseline's.
 
     Rows are keyed by COMPARISON_COLUMNS and come in display order. The
     difference is results minus baseline in final test accuracy, in percentage
     points, paired by seed over the seeds both pickles have; the accuracies of
-    both sides are in percent over the same paired seeds. Missing values (a
-    std of one seed, an interval of one pair, anything of a cell without a
-    shared seed) are None. Each row also has "results_only_seeds" and
-    "baseline_only_seeds", the sorted seeds left out for want of a partner.
+    both sides are in percent over the same paired seeds. The difference has
+    a 95% interval, and the TOST verdict at the equivalence margin with its
+    90% interval and p-value (equivalence.equivalence_test), as the summary's
+    differences from dlr have. Missing values (a std of one seed, an interval
+    or verdict of one pair, anything of a cell without a shared seed) are
+    None. Each row also has "results_only_seeds" and "baseline_only_seeds",
+    the sorted seeds left out for want of a partner.
 
     The baseline's seed-to-seed standard deviation (ddof=1, in percentage
     points) is over all its seeds of the cell, paired or not, as the best
@@ -428,19 +447,33 @@ def compare_results(results, baseline):
     BASELINE_AGREEMENT_STDS of them.
     """
     result_cells, baseline_cells = group_runs(results), group_runs(baseline)
-    common_cells = sorted(set(result_cells) & set(baseline_cells),
-                          key=lambda cell: run_sort_key(cell + (0,)))
-    return [_comparison_row(result_cells[cell], baseline_cells[cell], cell)
-            for cell in common_cells]
+    if pairs is None:
+        pairs = sorted({(cell[2], cell[2]) for cell in set(result_cells) & set(baseline_cells)})
+    compared = [(cell, (cell[0], cell[1], baseline_schedule))
+                for cell in result_cells for schedule, baseline_schedule in dict.fromkeys(pairs)
+                if cell[2] == schedule and (cell[0], cell[1], baseline_schedule) in baseline_cells]
+    compared.sort(key=lambda both: (run_sort_key(both[0] + (0,)), rank(both[1][2], SCHEDULE_NAMES)))
+    return [_comparison_row(result_cells[cell], baseline_cells[baseline_cell], cell, baseline_cell[2])
+            for cell, baseline_cell in compared]
 
 
-def _comparison_row(result_seed_runs, baseline_seed_runs, cell):
+def comparison_cell(row):
+    """(architecture, optimizer, schedule) that names a comparison row; the schedule reads
+    "ibs against ibs_mom" where the baseline's schedule is another."""
+    schedule = row["schedule"]
+    if row["baseline_schedule"] != schedule:
+        schedule = f"{schedule} against {row['baseline_schedule']}"
+    return (row["architecture"], row["optimizer"], schedule)
+
+
+def _comparison_row(result_seed_runs, baseline_seed_runs, cell, baseline_schedule):
     paired_seeds = sorted(set(result_seed_runs) & set(baseline_seed_runs), key=str)
     row = dict.fromkeys(COMPARISON_COLUMNS)
     row.update(
         architecture=cell[0],
         optimizer=cell[1],
         schedule=cell[2],
+        baseline_schedule=baseline_schedule,
         paired_seeds=len(paired_seeds),
         results_only_seeds=sorted(set(result_seed_runs) - set(paired_seeds), key=str),
         baseline_only_seeds=sorted(set(baseline_seed_runs) - set(paired_seeds), key=str),
@@ -461,6 +494,11 @@ def _comparison_row(result_seed_runs, baseline_seed_runs, cell):
         baseline_final_test_accuracy_percent_mean=float(baseline_finals.mean()),
         baseline_final_test_accuracy_percent_std=_sample_std(baseline_finals),
     )
+    equivalence = equivalence_test(result_finals - baseline_finals)
+    if equivalence["verdict"] is not None:
+        row.update(diff_pp_ci90_low=equivalence["low"], diff_pp_ci90_high=equivalence["high"],
+                   tost_p_value=equivalence["p_value"], equivalence_margin_pp=EQUIVALENCE_MARGIN_PP,
+                   verdict=equivalence["verdict"])
     if baseline_std is not None:
         row.update(
             diff_in_baseline_stds=mean / baseline_std if baseline_std > 0 else None,
@@ -471,15 +509,15 @@ def _comparison_row(result_seed_runs, baseline_seed_runs, cell):
 def baseline_agreement(rows):
     """Sort comparison rows by whether they differ from the baseline by at most two of its stds.
 
-    Returns a dict: "within", the cells (architecture, optimizer, schedule)
-    whose mean difference is at most BASELINE_AGREEMENT_STDS of the
+    Returns a dict: "within", the cells (comparison_cell: architecture,
+    optimizer, schedule) whose mean difference is at most BASELINE_AGREEMENT_STDS of the
     baseline's seed-to-seed standard deviations; "beyond", (cell, difference
     in those standard deviations) for the others; and "unjudged", the cells
     without a paired seed or with fewer than two baseline seeds.
     """
     agreement = {"within": [], "beyond": [], "unjudged": []}
     for row in rows:
-        cell = (row["architecture"], row["optimizer"], row["schedule"])
+        cell = comparison_cell(row)
         if row["within_two_baseline_stds"] is None:
             agreement["unjudged"].append(cell)
         elif row["within_two_baseline_stds"]:
@@ -575,20 +613,96 @@ def schedule_momenta(results):
 
 
 def noise_scales(results):
-    """Return {(optimizer, schedule): per-epoch noise scale g}.
+    """Return {(optimizer, schedule): per-epoch noise scale g}, in the form the study matched.
 
     For SGD, with or without (Nesterov) momentum, g = lr * N / (B * (1 - m))
-    with the run's momentum coefficient m (0 for plain SGD). For Adam it is
-    lr * N / B, the same number for comparison: the noise-scale argument is
-    about SGD and makes no prediction for Adam.
+    with the run's momentum coefficient m (0 for plain SGD), or, in a study on
+    the exact form (config "noise_scale"), g = lr * (N / B - 1) / (1 - m). For
+    Adam it is lr * N / B, or lr * (N / B - 1), the same number for
+    comparison: the noise-scale argument is about SGD and makes no prediction
+    for Adam.
     """
     config = results["config"]
     train_size = config["train_size"]
+    exact = config.get("noise_scale") == "exact"
     scales = {}
     for (optimizer, schedule), run in representative_runs(results).items():
-        noise = (np.asarray(run["learning_rate"], dtype=float) * train_size
-                 / np.asarray(run["batch_size"], dtype=float))
+        examples_per_batch = train_size / np.asarray(run["batch_size"], dtype=float)
+        noise = np.asarray(run["learning_rate"], dtype=float) * (examples_per_batch - 1 if exact
+                                                                 else examples_per_batch)
         if optimizer != "adam":
             noise = noise / (1 - np.asarray(run["momentum"], dtype=float))
         scales[(optimizer, schedule)] = noise
     return scales
+
+
+# ---------------------------------------------------------------------------
+# Across studies: where each schedule stands against dlr, by the largest B/N
+# ---------------------------------------------------------------------------
+
+
+def load_studies(folder):
+    """[(name, results)] of every results.pickle under folder, at any depth, in path order.
+
+    name is the pickle's folder relative to folder ("." for folder's own).
+    Raises ResultsError when there is none, or for the first that cannot be
+    read (load_results says why).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ResultsError(f"{folder} is not a folder; pass --breakdown a folder of studies")
+    paths = sorted(folder.glob("**/results.pickle"), key=lambda path: path.parent.parts)
+    if not paths:
+        raise ResultsError(f"{folder} holds no results.pickle at any depth; run python main.py first")
+    return [(path.parent.relative_to(folder).as_posix(), load_results(path, option="--breakdown"))
+            for path in paths]
+
+
+def breakdown_points(studies):
+    """Each schedule's final paired difference from dlr against the largest B/N it reached.
+
+    studies is what load_studies returns. Returns (points, left out):
+    points is {arch: [point]} in display order of the networks, each point a
+    dict with the study's name, optimizer, schedule, "form" (the noise-scale
+    form its study matched: "approx" or "exact"), "control" (True for a
+    schedule outside study.NOISE_MATCHED_SCHEDULES, defined by its batches
+    alone), "batch_fraction" (its largest batch over the training set size),
+    the number of seeds paired with dlr, and the mean difference of final
+    test accuracy from dlr in percentage points with its 90% interval (low
+    and high, None for one pair) and TOST verdict (equivalence_test). left
+    out names the studies not drawn: those with the original's optimizer
+    reset, whose flaw the schedules would not explain.
+
+    A study whose settings are another's holds the same experiment (the
+    5-seed grid is the first five seeds of the 20-seed one, say), so a cell
+    with the same settings in several studies is drawn once, from the study
+    with the most seeds paired with dlr (the first of them in path order).
+    """
+    chosen, left_out = {}, []
+    for name, results in studies:
+        config = results["config"]
+        if config.get("original_optimizer_reset"):
+            left_out.append(name)
+            continue
+        settings = tuple(repr(config.get(setting)) for setting in SETTING_NAMES)
+        cells = group_runs(results)
+        for arch, optimizer, schedule in sorted(cells, key=lambda cell: run_sort_key(cell + (0,))):
+            if schedule == "dlr":
+                continue
+            seeds, differences = paired_differences_from_dlr(cells, arch, optimizer, schedule)
+            if not seeds:
+                continue
+            key = (settings, arch, optimizer, schedule)
+            if key in chosen and chosen[key]["paired_seeds"] >= len(seeds):
+                continue
+            outcome = equivalence_test(differences)
+            largest_batch = max(max(run["batch_size"]) for run in cells[(arch, optimizer, schedule)].values())
+            chosen[key] = dict(
+                study=name, architecture=arch, optimizer=optimizer, schedule=schedule,
+                form=config.get("noise_scale", "approx"), control=schedule not in NOISE_MATCHED_SCHEDULES,
+                batch_fraction=float(largest_batch) / config["train_size"], paired_seeds=len(seeds),
+                mean=outcome["mean"], low=outcome["low"], high=outcome["high"], verdict=outcome["verdict"])
+    points = {}
+    for point in chosen.values():
+        points.setdefault(point["architecture"], []).append(point)
+    return {arch: points[arch] for arch in ordered(points, ARCHITECTURE_NAMES)}, left_out

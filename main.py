@@ -14,6 +14,9 @@ opt-in: SGD with momentum and with Nesterov momentum (--optimizers), and two
 schedules that take even fewer updates at the same noise scale (--schedules).
 The schedules of one (network, optimizer, seed) start from the same weights
 and see the same example order, so their curves can be compared pair by pair.
+--noise-scale exact matches the schedules on the exact noise scale
+g = lr * (N / B - 1) / (1 - m) instead, and --momentum M sets the momentum
+coefficient of momentum and nesterov (study.py says how).
 
 This file is the command line. Behind it:
 
@@ -37,7 +40,8 @@ import time
 from mnist import DataError, check_sizes, data_fingerprint, load_mnist, prepare_data
 from grid import Selection, parse_shard, run_study
 from runfiles import StudyError
-from study import (ALL_OPTIMIZERS, ALL_SCHEDULES, ARCHITECTURES, OPTIMIZERS, SCHEDULES, Settings)
+from study import (ALL_OPTIMIZERS, ALL_SCHEDULES, ARCHITECTURES, MOMENTUM_OPTIMIZERS, NOISE_MATCHED_SCHEDULES,
+                   NOISE_SCALE_FORMS, OPTIMIZERS, SCHEDULES, Settings, momentum_settings)
 
 
 # ----------------------------------------------------------------------------
@@ -104,6 +108,21 @@ def count(minimum, maximum=None):
     return parse
 
 
+def momentum_coefficient(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if value != value:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    try:
+        momentum_settings(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text} is out of range: a momentum coefficient is at least 0 "
+                                         "and below 1") from None
+    return value
+
+
 def shard_argument(text):
     try:
         return parse_shard(text)
@@ -121,7 +140,7 @@ def parse_args(argv=None):
                         help="comma list of architectures (default: %(default)s)")
     parser.add_argument("--optimizers", type=name_list(ALL_OPTIMIZERS), default=",".join(OPTIMIZERS),
                         help=f"comma list of {', '.join(ALL_OPTIMIZERS)}: momentum and nesterov are SGD with "
-                             "(Nesterov) momentum 0.9 at learning rate 0.001 (default: %(default)s)")
+                             "(Nesterov) momentum 0.9 at learning rate 0.001, or as --momentum sets (default: %(default)s)")
     parser.add_argument("--schedules", type=name_list(ALL_SCHEDULES), default=",".join(SCHEDULES),
                         help=f"comma list of {', '.join(ALL_SCHEDULES)}: ibs_lr raises the learning rate and "
                              "ibs_mom the momentum coefficient (momentum and nesterov only) instead of starting "
@@ -147,6 +166,15 @@ def parse_args(argv=None):
                              "default: data/mnist.npz, checked against its checksum")
     parser.add_argument("--shard", type=shard_argument, default=None, metavar="K/N",
                         help="run only the K-th of N slices of the grid (K from 1 to N), for job arrays (default: all)")
+    parser.add_argument("--noise-scale", choices=NOISE_SCALE_FORMS, default=defaults.noise_scale,
+                        help="the form of the noise scale that the schedules match: approx, the paper's "
+                             "g = lr N / (B (1 - m)), or exact, g = lr (N/B - 1) / (1 - m), for which "
+                             f"{', '.join(NOISE_MATCHED_SCHEDULES)} keep their learning rate and momentum "
+                             "and solve their batch size for dlr's g (default: %(default)s)")
+    parser.add_argument("--momentum", type=momentum_coefficient, default=None, metavar="M",
+                        help="base momentum coefficient of momentum and nesterov, at learning rate "
+                             "0.01 (1 - M), so that lr / (1 - m) stays plain SGD's (default: "
+                             f"{defaults.momentum_coefficient:g} at {defaults.momentum_learning_rate:g})")
     parser.add_argument("--original-optimizer-reset", action="store_true",
                         help="reproduce the original code's flaw: a fresh optimizer at every epoch for dlr and hyb, "
                              "which resets Adam's moments and step count (use a separate --out)")
@@ -155,6 +183,9 @@ def parse_args(argv=None):
         Selection(args.archs, args.optimizers, args.schedules).check()
     except ValueError as error:
         parser.error(str(error))
+    if args.momentum is not None and not set(args.optimizers) & set(MOMENTUM_OPTIMIZERS):
+        parser.error(f"--momentum sets the momentum coefficient of {' and '.join(MOMENTUM_OPTIMIZERS)}; "
+                     "add one of them to --optimizers")
     return args
 
 
@@ -174,10 +205,11 @@ def describe_reuse(report, provenance, runs_dir):
 def settings_from_arguments(args, arrays):
     """The study's Settings from the command line and the data; DataError if the data is too small."""
     check_sizes(arrays, args.train_size, args.test_size)
+    momentum = momentum_settings(args.momentum) if args.momentum is not None else {}
     return Settings(train_size=args.train_size, test_size=args.test_size,
                     epochs_per_stage=args.epochs_per_stage, base_batch_size=args.base_batch_size,
-                    original_optimizer_reset=args.original_optimizer_reset,
-                    data_fingerprint=data_fingerprint(arrays))
+                    original_optimizer_reset=args.original_optimizer_reset, noise_scale=args.noise_scale,
+                    data_fingerprint=data_fingerprint(arrays), **momentum)
 
 
 def report_lines(results, report, out_dir, seconds):

@@ -11,13 +11,19 @@ figures that figures.py lists, and writes:
 - power.csv and power.md                   what the equivalence test can find: the
                                            smallest difference it detects and its chance
                                            of "equivalent" at no difference
-- comparison.csv and comparison.md         only with --baseline: results minus baseline
+- comparison.csv and comparison.md         only with --baseline: results minus baseline,
+                                           with a TOST verdict for each
+
+or, with --breakdown DIR, only breakdown.png: every study under DIR at once,
+each schedule's final difference from dlr against the largest B/N it reached.
 
 Usage:
 
     python plots.py                                   # reads results/results.pickle
     python plots.py --results other.pickle --out figures/
     python plots.py --results new/results.pickle --baseline results/results.pickle
+    python plots.py --results a/results.pickle --baseline b/results.pickle --pair dlr --pair ibs:ibs_mom
+    python plots.py --breakdown results                 # results/breakdown.png
 
 With --baseline PATH (a second results pickle), comparison.csv and
 comparison.md hold, for every (architecture, optimizer, schedule) cell that
@@ -25,7 +31,13 @@ both pickles have, the final test accuracy of results minus that of the
 baseline, paired by seed (seeds present in both), in percentage points, with a
 95% Student-t confidence interval, and that difference in units of the
 baseline's seed-to-seed standard deviation; comparison.md and the command line
-say how many cells differ by at most two of them.
+say how many cells differ by at most two of them. Each cell also has the
+verdict of two one-sided paired t-tests (TOST) at the margin of the summary's
+verdicts against dlr: equivalent, undecided or not equivalent to the baseline.
+--pair S:T (repeatable) compares the results' schedule S with the baseline's
+schedule T instead, network by network and optimizer by optimizer, so that two
+schedules of two studies (or of one, given as both) can be set side by side:
+ibs_mom of one study against ibs of another, say.
 
 A partial pickle (some runs still missing) is drawn as far as it goes, and the
 missing runs are listed. This file is the command line. Behind it:
@@ -44,12 +56,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis import (POWER_COLUMNS, STAGE_COLUMNS, ResultsError, power_rows, baseline_agreement, compare_results, load_results,
-                      missing_runs, stage_differences, summarize, verdict_counts)
-from figures import draw_all_figures
-from tables import (describe_baseline_agreement, describe_verdict_counts, write_comparison_csv,
-                    write_comparison_markdown, write_csv, write_power_markdown, write_stages_markdown, write_summary_csv,
-                    write_summary_markdown)
+from analysis import (POWER_COLUMNS, STAGE_COLUMNS, ResultsError, baseline_agreement, breakdown_points,
+                      compare_results, load_results, load_studies, missing_runs, power_rows, stage_differences,
+                      summarize, verdict_counts)
+from figures import draw_all_figures, plot_breakdown
+from tables import (comparison_verdict_counts, describe_baseline_agreement, describe_verdict_counts,
+                    write_comparison_csv, write_comparison_markdown, write_csv, write_power_markdown,
+                    write_stages_markdown, write_summary_csv, write_summary_markdown)
 
 DEFAULT_RESULTS = Path("results/results.pickle")
 
@@ -65,13 +78,41 @@ def parse_arguments(argv=None):
                              "(default: the folder the results file is in)")
     parser.add_argument("--baseline", type=Path, default=None, metavar="PATH",
                         help="a second results pickle; also write comparison.md and "
-                             "comparison.csv with results minus baseline, paired by seed")
-    return parser.parse_args(argv)
+                             "comparison.csv with results minus baseline, paired by seed, "
+                             "with TOST verdicts")
+    parser.add_argument("--pair", type=schedule_pair, action="append", default=None,
+                        metavar="S[:T]",
+                        help="with --baseline: compare the results' schedule S with the "
+                             "baseline's schedule T (default S) of the same network and "
+                             "optimizer, for example ibs_mom:ibs; repeat for more pairs "
+                             "(default: every schedule both have, with itself)")
+    parser.add_argument("--breakdown", type=Path, default=None, metavar="DIR",
+                        help="instead of one study, draw only breakdown.png from every "
+                             "results.pickle under DIR, at any depth: each schedule's final "
+                             "difference from dlr against the largest B/N it reached "
+                             "(into --out, default DIR)")
+    arguments = parser.parse_args(argv)
+    if arguments.pair and arguments.baseline is None:
+        parser.error("--pair compares with the baseline; pass --baseline PATH too")
+    if arguments.breakdown is not None and arguments.baseline is not None:
+        parser.error("--breakdown draws every study of a folder; it takes no --baseline")
+    return arguments
+
+
+def schedule_pair(text):
+    """'S:T' -> (S, T) and 'S' -> (S, S): a results schedule and the baseline schedule it is compared with."""
+    parts = text.split(":")
+    if len(parts) > 2 or not all(part.strip() for part in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not S or S:T, for example ibs_mom:ibs")
+    schedule = parts[0].strip()
+    return schedule, (parts[1].strip() if len(parts) == 2 else schedule)
 
 
 def main(argv=None):
     """Draw figures and summaries; return 0 on success and 2 for unusable input."""
     arguments = parse_arguments(argv)
+    if arguments.breakdown is not None:
+        return draw_breakdown(arguments.breakdown, arguments.out or arguments.breakdown)
     try:
         results = load_results(arguments.results)
         baseline = (load_results(arguments.baseline, option="--baseline")
@@ -86,7 +127,13 @@ def main(argv=None):
     # input leaves the out folder as it was.
     comparison_rows = None
     if baseline is not None:
-        comparison_rows = compare_results(results, baseline)
+        comparison_rows = compare_results(results, baseline, arguments.pair)
+        if not comparison_rows and arguments.pair:
+            pairs = ", ".join(f"{schedule} with {baseline_schedule}"
+                              for schedule, baseline_schedule in arguments.pair)
+            return _fail(f"{arguments.results} and {arguments.baseline} have no (architecture, "
+                         f"optimizer) in which to compare {pairs} (--pair), so there is nothing "
+                         "to compare")
         if not comparison_rows:
             return _fail(f"{arguments.results} and {arguments.baseline} have no "
                          "(architecture, optimizer, schedule) cell in common, so there is "
@@ -128,10 +175,34 @@ def main(argv=None):
     if comparison_rows is not None:
         print("against the baseline: "
               + describe_baseline_agreement(baseline_agreement(comparison_rows)))
+        print(describe_verdict_counts(*comparison_verdict_counts(comparison_rows), "the baseline"))
     if missing:
         print(f"missing {len(missing)} runs (arch, optimizer, schedule, seed): "
               + ", ".join(f"({arch}, {optimizer}, {schedule}, {seed})"
                           for arch, optimizer, schedule, seed in missing))
+    return 0
+
+
+def draw_breakdown(folder, out_dir):
+    """breakdown.png from every study under folder, into out_dir; 0 on success, 2 for unusable input."""
+    try:
+        studies = load_studies(folder)
+    except ResultsError as error:
+        return _fail(str(error))
+    points, left_out = breakdown_points(studies)
+    if not points:
+        return _fail(f"no study under {folder} has a schedule paired by seed with its dlr, "
+                     "so there is nothing to draw")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = plot_breakdown(points, out_dir / "breakdown.png", [name for name, _ in studies], left_out)
+    except OSError as error:
+        return _fail(f"cannot write to {out_dir} ({error.strerror or error}); "
+                     "pass a writable folder with --out DIR")
+    drawn = sum(len(arch_points) for arch_points in points.values())
+    print(f"wrote {path} from {len(studies) - len(left_out)} of the {len(studies)} studies under {folder}: "
+          f"{drawn} schedules against dlr"
+          + (f"; left out (the original's optimizer reset): {', '.join(left_out)}" if left_out else ""))
     return 0
 
 

@@ -9,12 +9,15 @@ matplotlib:
   README.md, "Findings");
 - Settings, the one frozen record of everything that can change a number;
 - the stage schedule: the learning rate, batch size and momentum of every
-  stage and epoch of a run, and the updates it takes;
+  stage and epoch of a run, and the updates it takes, with the noise scale
+  matched in its approximate or its exact form;
 - the one load-time migration step that brings run files and results pickles
   written by older versions of the code up to today's schema.
 
-A new schedule is a branch of stage_schedule and a line in SCHEDULE_NAMES; a
-new network is a line in ARCHITECTURE_NAMES and a model in networks.py.
+A new schedule is a branch of stage_schedule and a line in SCHEDULE_NAMES (and
+in NOISE_MATCHED_SCHEDULES if it takes dlr's noise scale, so that the exact
+form solves its batch sizes); a new network is a line in ARCHITECTURE_NAMES
+and a model in networks.py.
 """
 import dataclasses
 import math
@@ -55,6 +58,16 @@ SCHEDULES = ("dlr", "ibs", "hyb")
 # SGD with momentum and with Nesterov momentum have a momentum coefficient m
 # that enters the noise scale as g = lr * N / (B * (1 - m)).
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
+# The two forms of the noise scale a study can match its schedules on
+# (--noise-scale): the paper's approximation g = lr * N / (B * (1 - m)), the
+# default, and the exact form g = lr * (N / B - 1) / (1 - m) of Smith and Le
+# (2017), which is 0 at B = N.
+NOISE_SCALE_FORMS = ("approx", "exact")
+# The schedules that take dlr's noise scale at every stage. Under the exact
+# form each keeps its own learning rate and momentum and solves its batch
+# size for dlr's g; any other schedule is defined by its batch sizes and is
+# the same under either form.
+NOISE_MATCHED_SCHEDULES = ("ibs", "hyb", "ibs_lr", "ibs_mom")
 # ibs_mom raises the momentum coefficient, so it runs only with the optimizers
 # that have one; every other schedule runs with every optimizer.
 SCHEDULE_OPTIMIZERS = {"ibs_mom": MOMENTUM_OPTIMIZERS}
@@ -107,12 +120,16 @@ class Settings:
     adam_epsilon: float = 1e-7
     # SGD with (Nesterov) momentum m = 0.9 at lr 0.001: lr / (1 - m) = 0.01,
     # plain SGD's rate, so every stage has plain SGD's noise scale and the
-    # plain-SGD runs are their yardstick.
+    # plain-SGD runs are their yardstick. --momentum M sets m = M at
+    # lr 0.01 * (1 - M), which keeps that (momentum_settings).
     momentum_learning_rate: float = 0.001
     momentum_coefficient: float = 0.9
     # ibs_lr and ibs_mom start at a batch this many times the base and keep
     # the noise scale by raising lr, or dividing 1 - m, by the same factor.
     fewer_updates_factor: float = 5.0
+    # The form of the noise scale that the schedules match (NOISE_SCALE_FORMS).
+    # A study on the default leaves it out of its files (settings_record).
+    noise_scale: str = "approx"
     # True reproduces the original code's flaw: a fresh optimizer at every
     # epoch for dlr and hyb, which throws away Adam's moments and step count.
     original_optimizer_reset: bool = False
@@ -135,6 +152,36 @@ class Settings:
 
 SETTING_NAMES = tuple(field.name for field in dataclasses.fields(Settings))
 
+# Settings added after studies were committed, which a file records only where
+# they depart from their default, so that reassembling a committed study
+# writes the same bytes; the migration reads a missing one as its default.
+RECORDED_WHEN_SET = ("noise_scale",)
+
+
+def settings_record(settings):
+    """The settings as run files and results pickles record them: a dict, without the
+    RECORDED_WHEN_SET settings that are at their defaults."""
+    record = dataclasses.asdict(settings)
+    defaults = Settings()
+    for name in RECORDED_WHEN_SET:
+        if record[name] == getattr(defaults, name):
+            del record[name]
+    return record
+
+
+def momentum_settings(coefficient, sgd_learning_rate=Settings.sgd_learning_rate):
+    """The settings of --momentum M: coefficient M at learning rate sgd_learning_rate * (1 - M).
+
+    lr / (1 - m) then stays plain SGD's learning rate, and with it every
+    stage's noise scale. The rate is rounded to 12 significant digits, so that
+    M = 0.9 gives exactly the default 0.001 and not 0.0009999999999999998.
+    Raises ValueError for an M outside [0, 1).
+    """
+    if not 0 <= coefficient < 1:  # Also refuses nan.
+        raise ValueError(f"a momentum coefficient must be at least 0 and below 1; got {coefficient}")
+    return {"momentum_coefficient": float(coefficient),
+            "momentum_learning_rate": float(f"{sgd_learning_rate * (1 - coefficient):.12g}")}
+
 
 # ----------------------------------------------------------------------------
 # Schedules
@@ -147,6 +194,25 @@ class EpochPlan:
     momentum: float
     # Whether the epoch starts with a fresh optimizer (the original's flaw).
     reset_optimizer: bool
+
+
+def approximate_noise_scale(learning_rate, batch_size, momentum, train_size):
+    """The paper's noise scale g = lr * N / (B * (1 - m))."""
+    return learning_rate * train_size / (batch_size * (1 - momentum))
+
+
+def exact_noise_scale(learning_rate, batch_size, momentum, train_size):
+    """The exact noise scale g = lr * (N / B - 1) / (1 - m) (Smith and Le 2017); 0 at B = N."""
+    return learning_rate * (train_size / batch_size - 1) / (1 - momentum)
+
+
+def batch_for_exact_noise_scale(noise_scale, learning_rate, momentum, train_size):
+    """The batch size B = N / (1 + g * (1 - m) / lr) that has exact noise scale g at lr and m.
+
+    Rounded to the nearest whole number (halves up) and kept in [1, N].
+    """
+    batch_size = train_size / (1 + noise_scale * (1 - momentum) / learning_rate)
+    return min(max(math.floor(batch_size + 0.5), 1), train_size)
 
 
 def stage_schedule(schedule, stage, base_learning_rate, base_batch_size=4, factor=5.0, base_momentum=0.0,
@@ -202,6 +268,26 @@ def stage_schedule(schedule, stage, base_learning_rate, base_batch_size=4, facto
     raise ValueError(f"unknown schedule {schedule!r}; choose from {', '.join(ALL_SCHEDULES)}")
 
 
+def exact_stage_schedule(schedule, stage, base_learning_rate, base_batch_size, factor, base_momentum,
+                         fewer_updates_factor, train_size, num_stages=4):
+    """(learning rate, batch size, momentum) of one stage, matched on the exact noise scale.
+
+    dlr's stage (stage_schedule) sets the exact g = lr * (N / B - 1) / (1 - m)
+    from its own lr, B (at most N = train_size) and m. Each of
+    NOISE_MATCHED_SCHEDULES keeps its lr and m from stage_schedule and takes
+    the batch B = N / (1 + g * (1 - m) / lr) that matches it, rounded to the
+    nearest whole number and kept in [1, N]. dlr, and any schedule outside
+    NOISE_MATCHED_SCHEDULES (one defined by its batches), is stage_schedule's.
+    """
+    arguments = (base_learning_rate, base_batch_size, factor, base_momentum, fewer_updates_factor, num_stages)
+    learning_rate, batch_size, momentum = stage_schedule(schedule, stage, *arguments)
+    if schedule not in NOISE_MATCHED_SCHEDULES:
+        return learning_rate, batch_size, momentum
+    dlr_rate, dlr_batch, dlr_momentum = stage_schedule("dlr", stage, *arguments)
+    target = exact_noise_scale(dlr_rate, min(dlr_batch, train_size), dlr_momentum, train_size)
+    return learning_rate, batch_for_exact_noise_scale(target, learning_rate, momentum, train_size), momentum
+
+
 def check_schedule_fits_optimizer(schedule, optimizer_name):
     """Raises ValueError for a schedule that the optimizer cannot run (ibs_mom needs a momentum)."""
     allowed = SCHEDULE_OPTIMIZERS.get(schedule)
@@ -211,18 +297,24 @@ def check_schedule_fits_optimizer(schedule, optimizer_name):
 
 
 def epoch_plans(schedule, optimizer_name, settings):
-    """The plan of every epoch of one run.
+    """The plan of every epoch of one run, matched on the noise scale in the settings' form.
 
     A batch larger than the training set is the training set: one step an
     epoch, and that is the batch size recorded.
     """
     check_schedule_fits_optimizer(schedule, optimizer_name)
+    if settings.noise_scale not in NOISE_SCALE_FORMS:
+        raise ValueError(f"unknown noise scale form {settings.noise_scale!r}; "
+                         f"choose from {', '.join(NOISE_SCALE_FORMS)}")
     plans = []
     for stage in range(settings.num_stages):
-        learning_rate, batch_size, momentum = stage_schedule(
-            schedule, stage, settings.base_learning_rate(optimizer_name), settings.base_batch_size,
-            settings.stage_factor, settings.base_momentum(optimizer_name), settings.fewer_updates_factor,
-            settings.num_stages)
+        arguments = (schedule, stage, settings.base_learning_rate(optimizer_name), settings.base_batch_size,
+                     settings.stage_factor, settings.base_momentum(optimizer_name), settings.fewer_updates_factor)
+        if settings.noise_scale == "exact":
+            learning_rate, batch_size, momentum = exact_stage_schedule(*arguments, settings.train_size,
+                                                                       settings.num_stages)
+        else:
+            learning_rate, batch_size, momentum = stage_schedule(*arguments, settings.num_stages)
         reset = settings.original_optimizer_reset and schedule in ("dlr", "hyb")
         plan = EpochPlan(learning_rate, min(batch_size, settings.train_size), momentum, reset)
         plans += [plan] * settings.epochs_per_stage
@@ -247,6 +339,10 @@ def updates_per_epoch(train_size, batch_size):
 #                                beta_1, the only optimizers there were.
 #   provenance (per run)         added with run provenance; older runs have
 #                                None, which reads as "not recorded".
+#   noise_scale (setting)        added with the exact noise scale; every earlier
+#                                study matched the approximation, its default,
+#                                and a file leaves it out at that default
+#                                (RECORDED_WHEN_SET).
 #
 # A setting added later goes into Settings with its old behaviour as its
 # default, and needs nothing here: missing settings take Settings' defaults.

@@ -2,7 +2,7 @@
 
 summary.md / summary.csv   final accuracies and the verdict against dlr of every cell
 stages.md / stages.csv     the difference from dlr at the end of every stage
-comparison.md / .csv       results minus a baseline pickle, paired by seed
+comparison.md / .csv       results minus a baseline pickle, paired by seed, with TOST verdicts
 
 The sentences here (the equivalence rule, who trained the runs, the tallies
 the command line prints) are the project's own words for its numbers; the
@@ -13,10 +13,10 @@ from fractions import Fraction
 from pathlib import Path
 
 from analysis import (BASELINE_AGREEMENT_STDS, COMPARISON_COLUMNS, COMPARISON_VALUE_KEYS, POWER, POWER_SEEDS,
-                      SUMMARY_COLUMNS, baseline_agreement, config_differences)
+                      SUMMARY_COLUMNS, baseline_agreement, comparison_cell, config_differences)
 from provenance import describe_machines, describe_versions, machine_counts, runs_text
-from study import (ARCHITECTURE_NAMES, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP, NOT_RECORDED, OPTIMIZER_NAMES,
-                   SCHEDULE_NAMES, Settings, VERDICTS)
+from study import (ARCHITECTURE_NAMES, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP, MOMENTUM_OPTIMIZERS,
+                   NOISE_MATCHED_SCHEDULES, NOT_RECORDED, OPTIMIZER_NAMES, SCHEDULE_NAMES, Settings, VERDICTS)
 
 
 
@@ -33,16 +33,42 @@ def settings_suffix(config):
         departures.append(f"base batch {base_batch_size}")
     if config["original_optimizer_reset"]:
         departures.append("original optimizer reset")
+    if config.get("noise_scale", Settings.noise_scale) == "exact":
+        departures.append("exact noise scale")
+    momentum = config.get("momentum_coefficient", Settings.momentum_coefficient)
+    if momentum != Settings.momentum_coefficient and set(config.get("optimizers", [])) & set(MOMENTUM_OPTIMIZERS):
+        departures.append(f"momentum {momentum:g}")
     return f" ({', '.join(departures)})" if departures else ""
 
 
-def equivalence_rule_sentence():
-    """The sentence that states the equivalence margin and the rule behind each verdict."""
+def noise_scale_sentence(config):
+    """What the schedules matched, for a study on the exact noise scale; "" for the approximation.
+
+    A study on the approximation, the default, says nothing, as every
+    committed study before the exact form did.
+    """
+    if config.get("noise_scale", Settings.noise_scale) != "exact":
+        return ""
+    matched = [name for name in NOISE_MATCHED_SCHEDULES if name in config.get("schedules", [])] \
+        or list(NOISE_MATCHED_SCHEDULES)
+    names = ", ".join(matched[:-1]) + (" and " if len(matched) > 1 else "") + matched[-1]
+    return ("The schedules match the exact noise scale g = lr (N/B − 1) / (1 − m) (Smith and Le 2017), "
+            "not the approximation g = lr N / (B (1 − m)): dlr sets each stage's g from its own learning "
+            f"rate lr, batch B and momentum m, and {names} keep their own lr and m and take the batch "
+            "B = N / (1 + g (1 − m) / lr), rounded to a whole number in [1, N]. For Adam, m is β₁ and "
+            "g is formal.")
+
+
+def equivalence_rule_sentence(reference="dlr", compared="A schedule"):
+    """The sentence that states the equivalence margin and the rule behind each verdict.
+
+    reference is what the verdicts are against, compared what is judged.
+    """
     margin = f"{EQUIVALENCE_MARGIN_PP:g}"
     confidence = f"{100 * (1 - 2 * EQUIVALENCE_ALPHA):g}%"
-    return (f"Verdict against dlr: two one-sided paired t-tests (TOST, α = "
+    return (f"Verdict against {reference}: two one-sided paired t-tests (TOST, α = "
             f"{EQUIVALENCE_ALPHA:g} each) with an equivalence margin of ±{margin} percentage "
-            f"points of final test accuracy. A schedule is equivalent to dlr when the "
+            f"points of final test accuracy. {compared} is equivalent to {reference} when the "
             f"{confidence} Student-t interval of the paired difference lies inside (-{margin}, "
             f"+{margin}), not equivalent when it lies wholly outside [-{margin}, +{margin}] "
             f"(the difference exceeds the margin at α = {EQUIVALENCE_ALPHA:g}, one-sided), and "
@@ -70,12 +96,12 @@ def provenance_sentence(provenance):
     return f"{machines_text}. {versions_text}."
 
 
-def describe_verdict_counts(counts, not_shown_equivalent):
+def describe_verdict_counts(counts, not_shown_equivalent, reference="dlr"):
     """One line that tallies the verdicts and names the comparisons not shown equivalent."""
     tally = ", ".join(f"{counts[verdict]} {verdict}" for verdict in VERDICTS)
     if counts["no verdict"]:
         tally += f", {counts['no verdict']} without a verdict (fewer than 2 paired seeds)"
-    line = (f"verdicts against dlr (TOST, margin ±{EQUIVALENCE_MARGIN_PP:g} pp, "
+    line = (f"verdicts against {reference} (TOST, margin ±{EQUIVALENCE_MARGIN_PP:g} pp, "
             f"alpha {EQUIVALENCE_ALPHA:g}): {tally}")
     if not_shown_equivalent:
         line += "; not shown equivalent: " + ", ".join(
@@ -170,6 +196,10 @@ def write_summary_markdown(rows, path, config, provenance):
         "wall seconds are the seeds' mean training time. The difference from dlr is paired "
         "by seed, in percentage points: mean [95% Student-t confidence interval of the mean].",
         "",
+    ]
+    if noise_scale_sentence(config):
+        lines += [noise_scale_sentence(config), ""]
+    lines += [
         provenance_sentence(provenance),
         "",
         equivalence_rule_sentence(),
@@ -327,7 +357,14 @@ def write_comparison_markdown(rows, path, results_path, baseline_path, config, b
         "last column gives the mean difference in units of the baseline's seed-to-seed "
         "standard deviation (ddof=1) over all the baseline's seeds of the cell, paired or not.",
         "",
+    ]
+    if any(row["baseline_schedule"] != row["schedule"] for row in rows):
+        lines += ["A row \"X against Y\" compares the results' schedule X with the baseline's "
+                  "schedule Y of the same network and optimizer, paired by seed.", ""]
+    lines += [
         describe_baseline_agreement(baseline_agreement(rows)),
+        "",
+        equivalence_rule_sentence("the baseline", "A cell"),
     ]
     unpaired = _unpaired_description(rows)
     if unpaired:
@@ -336,14 +373,17 @@ def write_comparison_markdown(rows, path, results_path, baseline_path, config, b
         "",
         "| Architecture | Optimizer | Schedule | Paired seeds | Results final accuracy (%) | "
         "Baseline final accuracy (%) | Results minus baseline (pp) | "
-        "In baseline seed standard deviations |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        "In baseline seed standard deviations | Verdict against the baseline |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
+        schedule = SCHEDULE_NAMES.get(row["schedule"], str(row["schedule"]))
+        if row["baseline_schedule"] != row["schedule"]:
+            schedule += " against " + SCHEDULE_NAMES.get(row["baseline_schedule"], str(row["baseline_schedule"]))
         cells = [
             ARCHITECTURE_NAMES.get(row["architecture"], str(row["architecture"])),
             OPTIMIZER_NAMES.get(row["optimizer"], str(row["optimizer"])),
-            SCHEDULE_NAMES.get(row["schedule"], str(row["schedule"])),
+            schedule,
             str(row["paired_seeds"]),
             _mean_and_std_text(row["results_final_test_accuracy_percent_mean"],
                                row["results_final_test_accuracy_percent_std"]),
@@ -352,10 +392,36 @@ def write_comparison_markdown(rows, path, results_path, baseline_path, config, b
             _difference_text(row["diff_pp_mean"], row["diff_pp_ci95_low"],
                              row["diff_pp_ci95_high"]),
             _baseline_stds_text(row),
+            _comparison_verdict_text(row),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
+
+
+def _comparison_verdict_text(row):
+    if row["diff_pp_mean"] is None:
+        return "- (no seed in common)"
+    if row["verdict"] is None:
+        return "- (needs 2 paired seeds)"
+    confidence = f"{100 * (1 - 2 * EQUIVALENCE_ALPHA):g}%"
+    return (f"{row['verdict']} (n = {row['paired_seeds']}, {confidence} "
+            f"[{row['diff_pp_ci90_low']:+.2f}, {row['diff_pp_ci90_high']:+.2f}])")
+
+
+def comparison_verdict_counts(rows):
+    """(counts, not shown equivalent) of comparison rows, as analysis.verdict_counts gives them
+    for the summary: every row with a paired seed counts."""
+    counts = dict.fromkeys(VERDICTS + ("no verdict",), 0)
+    not_shown_equivalent = []
+    for row in rows:
+        if not row["paired_seeds"]:
+            continue
+        verdict = row["verdict"] or "no verdict"
+        counts[verdict] += 1
+        if verdict in ("undecided", "not equivalent"):
+            not_shown_equivalent.append(comparison_cell(row) + (verdict,))
+    return counts, not_shown_equivalent
 
 
 def _command(config):
@@ -369,7 +435,7 @@ def _unpaired_description(rows):
         for side, seeds in (("results", row["results_only_seeds"]),
                             ("baseline", row["baseline_only_seeds"])):
             if seeds:
-                parts.append(f"{row['architecture']} {row['optimizer']} {row['schedule']} "
+                parts.append(f"{' '.join(comparison_cell(row))} "
                              f"seed{'s' if len(seeds) > 1 else ''} "
                              f"{', '.join(str(seed) for seed in seeds)} ({side} only)")
     return "; ".join(parts)

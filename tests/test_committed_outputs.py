@@ -23,6 +23,11 @@ PNG bytes depend on the matplotlib version, so the figure comparison runs only
 where the installed matplotlib is the version requirements.txt pins, and is
 skipped, saying so, elsewhere. The tables do not depend on it.
 
+README.md's `python plots.py --breakdown DIR` command, drawn from every study
+at once, is run the same way: its breakdown.png must be the committed one
+(where matplotlib is the pinned version), and it counts among the files of
+the folder it writes to.
+
 tests/test_report_numbers.py checks the documents' copies of these tables
 against the committed files, which this test shows are plots.py's output.
 """
@@ -61,22 +66,45 @@ STUDY_FOLDERS = study_folders()
 FIGURE_FOLDERS = STUDY_FOLDERS if os.environ.get("CHECK_ALL_FIGURES") == "1" else [FIGURE_STUDY]
 
 
-def readme_plots_commands():
-    """{study folder: plots.py arguments} of README.md's "Reproduce everything" commands."""
+def readme_plots_command_words():
+    """The arguments of every `python plots.py` command of README.md's "Reproduce everything"."""
     readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Reproduce everything", 1)[1].split("\n## ", 1)[0]
-    commands = {}
+    commands = []
     for block in re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL):
         for line in block.replace("\\\n", " ").splitlines():
             line = re.sub(r"\s#.*$", "", line)
             for command in line.split("&&"):
                 words = shlex.split(command)
-                if words[:2] != ["python", "plots.py"]:
-                    continue
-                folder = plots.parse_arguments(words[2:]).results.parent.as_posix()
-                assert folder not in commands, f"README.md has two plots.py commands for {folder}"
-                commands[folder] = words[2:]
+                if words[:2] == ["python", "plots.py"]:
+                    commands.append(words[2:])
     return commands
+
+
+def readme_plots_commands():
+    """{study folder: plots.py arguments} of README.md's commands for one study each."""
+    commands = {}
+    for words in readme_plots_command_words():
+        if plots.parse_arguments(words).breakdown is not None:
+            continue
+        folder = plots.parse_arguments(words).results.parent.as_posix()
+        assert folder not in commands, f"README.md has two plots.py commands for {folder}"
+        commands[folder] = words
+    return commands
+
+
+def readme_breakdown_command():
+    """The arguments of README.md's one `python plots.py --breakdown` command."""
+    commands = [words for words in readme_plots_command_words()
+                if plots.parse_arguments(words).breakdown is not None]
+    assert len(commands) == 1, f"README.md has {len(commands)} plots.py --breakdown commands, not one"
+    return commands[0]
+
+
+def breakdown_folder():
+    """The folder README.md's --breakdown command writes breakdown.png to, relative to the project."""
+    arguments = plots.parse_arguments(readme_breakdown_command())
+    return (arguments.out or arguments.breakdown).as_posix().rstrip("/")
 
 
 def pinned_version(package):
@@ -91,6 +119,26 @@ def matplotlib_is_pinned():
 
 
 _regenerated = {}
+
+
+_regenerated_breakdown = []
+
+
+def regenerate_breakdown(tmp_path_factory):
+    """Run README's --breakdown command with --out a fresh folder; return that folder.
+
+    The figure is saved only where the installed matplotlib is the pinned one.
+    """
+    if not _regenerated_breakdown:
+        out = tmp_path_factory.mktemp("breakdown")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(PROJECT_DIR)
+            if not matplotlib_is_pinned():
+                patch.setattr(matplotlib.figure.Figure, "savefig", lambda figure, path, *args, **kwargs: None)
+            status = plots.main(readme_breakdown_command() + ["--out", str(out)])
+        assert status == 0, f"plots.py {' '.join(readme_breakdown_command())} failed"
+        _regenerated_breakdown.append(out)
+    return _regenerated_breakdown[0]
 
 
 def regenerate(folder, tmp_path_factory):
@@ -149,6 +197,18 @@ def test_committed_figures_are_what_plots_draws(folder, tmp_path_factory):
     assert not differ, f"{folder}: these committed figures are not what plots.py draws: {differ}"
 
 
+def test_committed_breakdown_is_what_plots_draws(tmp_path_factory):
+    if not matplotlib_is_pinned():
+        pytest.skip(f"matplotlib {matplotlib.__version__} is installed but requirements.txt pins "
+                    f"{pinned_version('matplotlib')}; the committed PNGs were drawn with the pinned version")
+    out = regenerate_breakdown(tmp_path_factory)
+    committed = PROJECT_DIR / breakdown_folder() / "breakdown.png"
+    assert committed.is_file(), f"{committed.relative_to(PROJECT_DIR)} is not committed"
+    assert committed.read_bytes() == (out / "breakdown.png").read_bytes(), (
+        f"{committed.relative_to(PROJECT_DIR)} is not what plots.py {' '.join(readme_breakdown_command())} "
+        "draws from the committed studies")
+
+
 @pytest.mark.parametrize("folder", STUDY_FOLDERS)
 def test_committed_tables_are_what_plots_writes(folder, tmp_path_factory):
     out, _ = regenerate(folder, tmp_path_factory)
@@ -168,6 +228,8 @@ def test_committed_tables_are_what_plots_writes(folder, tmp_path_factory):
 def test_study_folder_holds_exactly_what_plots_writes(folder, tmp_path_factory):
     out, not_saved = regenerate(folder, tmp_path_factory)
     written = {path.name for path in out.iterdir()} | set(not_saved)
+    if folder == breakdown_folder():
+        written.add("breakdown.png")
     committed = {path.name for path in (PROJECT_DIR / folder).iterdir()
                  if path.is_file() and path.suffix in OUTPUT_SUFFIXES}
     assert not committed - written, (

@@ -110,6 +110,138 @@ def test_updates_per_run_of_the_fewer_updates_schedules():
     assert [plan.batch_size for plan in study.epoch_plans("ibs_lr", "sgd", wide)][-1] == 20_000
 
 
+def stage_batches(schedule, optimizer, settings):
+    return [plan.batch_size for plan in study.epoch_plans(schedule, optimizer, settings)[::settings.epochs_per_stage]]
+
+
+def test_exact_noise_scale_batch_sizes_by_hand():
+    # N = 5,000, base batch 32, plain SGD at lr 0.01: dlr's exact g is 0.01 / 5^s * (5000 / 32 - 1),
+    # and B = N / (1 + g / lr) at lr 0.01 (ibs) or 0.05 (ibs_lr).
+    exact = study.Settings(train_size=5_000, base_batch_size=32, noise_scale="exact")
+    assert stage_batches("ibs", "sgd", exact) == [32, 156, 693, 2_230]
+    assert stage_batches("ibs_lr", "sgd", exact) == [156, 693, 2_230, 4_005]
+    assert stage_batches("dlr", "sgd", exact) == [32] * 4
+    # The number: ibs_lr's last stage at base batch 32 with momentum, N = 20,000.
+    assert stage_batches("ibs_lr", "momentum", study.Settings(base_batch_size=32, noise_scale="exact"))[-1] == 10_008
+    # The approximation, the default, is as before.
+    approx = study.Settings(train_size=5_000, base_batch_size=32)
+    assert stage_batches("ibs", "sgd", approx) == [32, 160, 800, 4_000]
+    assert stage_batches("ibs_lr", "sgd", approx) == [160, 800, 4_000, 5_000]
+
+
+@pytest.mark.parametrize("optimizer", study.ALL_OPTIMIZERS)
+@pytest.mark.parametrize("form", study.NOISE_SCALE_FORMS)
+def test_both_noise_scale_forms_for_every_schedule(optimizer, form):
+    settings = study.Settings(train_size=5_000, base_batch_size=32, noise_scale=form)
+    approx = dataclasses.replace(settings, noise_scale="approx")
+    scale = study.exact_noise_scale if form == "exact" else study.approximate_noise_scale
+    n = settings.train_size
+    dlr = [scale(plan.learning_rate, plan.batch_size, plan.momentum, n)
+           for plan in study.epoch_plans("dlr", optimizer, settings)]
+    for schedule in study.ALL_SCHEDULES:
+        if optimizer not in study.SCHEDULE_OPTIMIZERS.get(schedule, (optimizer,)):
+            continue
+        plans, approx_plans = (study.epoch_plans(schedule, optimizer, s) for s in (settings, approx))
+        # Every form keeps the schedule's own learning rate and momentum.
+        assert [(p.learning_rate, p.momentum) for p in plans] == [(p.learning_rate, p.momentum) for p in approx_plans]
+        if form == "approx" or schedule not in study.NOISE_MATCHED_SCHEDULES:
+            assert plans == approx_plans
+        if schedule == "dlr":
+            continue
+        for plan, target in zip(plans, dlr):
+            # The batch is the whole number nearest the one whose g is dlr's.
+            solved = n / (1 + target * (1 - plan.momentum) / plan.learning_rate) if form == "exact" else \
+                plan.learning_rate * n / (target * (1 - plan.momentum))
+            if form == "exact" or schedule == "hyb":
+                assert abs(plan.batch_size - min(solved, n)) <= 0.5 + 1e-9, (schedule, plan, solved)
+            else:
+                assert plan.batch_size == pytest.approx(min(solved, n))
+
+
+def test_a_schedule_outside_the_matched_ones_keeps_its_batches_under_the_exact_form(monkeypatch):
+    # Controls are defined by their batch sizes: only NOISE_MATCHED_SCHEDULES solve for dlr's g.
+    monkeypatch.setattr(study, "NOISE_MATCHED_SCHEDULES", ("ibs", "ibs_lr", "ibs_mom"))
+    exact = study.Settings(train_size=5_000, base_batch_size=32, noise_scale="exact")
+    assert stage_batches("hyb", "sgd", exact) == stage_batches("hyb", "sgd", study.Settings(train_size=5_000,
+                                                                                              base_batch_size=32))
+    assert stage_batches("ibs", "sgd", exact) == [32, 156, 693, 2_230]
+
+
+def test_exact_batches_stay_in_one_to_n():
+    assert study.batch_for_exact_noise_scale(1e9, 0.01, 0.0, 5_000) == 1
+    assert study.batch_for_exact_noise_scale(0.0, 0.01, 0.0, 5_000) == 5_000
+    # A base batch of the whole training set has g = 0, so every schedule takes all of it.
+    whole = study.Settings(train_size=300, base_batch_size=300, noise_scale="exact")
+    for schedule in ("ibs", "hyb", "ibs_lr"):
+        assert stage_batches(schedule, "sgd", whole) == [300] * 4
+    with pytest.raises(ValueError, match="unknown noise scale form"):
+        study.epoch_plans("ibs", "sgd", study.Settings(noise_scale="exactly"))
+    # The approximate schedules are stage_schedule's, as before; the exact form only re-solves the batch.
+    assert study.exact_stage_schedule("ibs_lr", 3, 0.01, 32, 5.0, 0.0, 5.0, 5_000) == (0.05, 4_005, 0.0)
+    assert study.exact_stage_schedule("dlr", 3, 0.01, 32, 5.0, 0.0, 5.0, 5_000) == study.stage_schedule(
+        "dlr", 3, 0.01, 32, 5.0, 0.0, 5.0)
+
+
+def test_the_noise_scale_form_is_recorded_only_where_it_is_exact():
+    # So that a committed study reassembles to the same bytes; the migration reads it back as approx.
+    assert "noise_scale" not in study.settings_record(study.Settings())
+    assert study.settings_record(study.Settings(noise_scale="exact"))["noise_scale"] == "exact"
+    assert study.migrate_settings(study.settings_record(study.Settings()))["noise_scale"] == "approx"
+    assert study.migrate_results({"config": {"train_size": 300}, "runs": {}})["config"]["noise_scale"] == "approx"
+
+
+def test_momentum_flag_sets_the_coefficient_and_keeps_plain_sgds_noise_scale():
+    assert study.momentum_settings(0.9) == {"momentum_coefficient": 0.9, "momentum_learning_rate": 0.001}
+    assert study.momentum_settings(0.98) == {"momentum_coefficient": 0.98, "momentum_learning_rate": 0.0002}
+    assert study.momentum_settings(0) == {"momentum_coefficient": 0.0, "momentum_learning_rate": 0.01}
+    for bad in (1.0, -0.01, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="at least 0 and below 1"):
+            study.momentum_settings(bad)
+    args = main.parse_args(["--optimizers", "momentum,nesterov", "--momentum", "0.98", "--noise-scale", "exact"])
+    arrays = [np.zeros((400, 28, 28), np.uint8), np.zeros(400, np.uint8)] * 2
+    settings = main.settings_from_arguments(
+        main.parse_args(["--optimizers", "momentum,nesterov", "--momentum", "0.98", "--noise-scale", "exact",
+                         "--train-size", "300", "--test-size", "200"]), arrays)
+    assert args.momentum == 0.98 and args.noise_scale == "exact"
+    assert settings.momentum_coefficient == 0.98 and settings.momentum_learning_rate == 0.0002
+    assert settings.noise_scale == "exact"
+    for optimizer in study.MOMENTUM_OPTIMIZERS:
+        dlr, ibs_mom = (study.epoch_plans(schedule, optimizer, settings)[0] for schedule in ("dlr", "ibs_mom"))
+        assert dlr.learning_rate / (1 - dlr.momentum) == pytest.approx(0.01)
+        assert ibs_mom.momentum == pytest.approx(1 - 0.02 / 5)
+    # Without the flag, and with --momentum 0.9, the settings are the defaults: committed runs are reused.
+    defaults = main.settings_from_arguments(main.parse_args(["--train-size", "300", "--test-size", "200"]), arrays)
+    again = main.settings_from_arguments(main.parse_args(["--optimizers", "momentum", "--momentum", "0.9",
+                                                          "--train-size", "300", "--test-size", "200"]), arrays)
+    assert defaults == again and defaults.noise_scale == "approx" and defaults.momentum_coefficient == 0.9
+
+
+def test_a_tiny_exact_study_records_its_form_and_momentum_and_keeps_its_folder_to_itself(tmp_path):
+    tiny = ["--archs", "mlp300", "--optimizers", "momentum", "--schedules", "dlr,ibs", "--train-size", "300",
+            "--test-size", "200", "--epochs-per-stage", "1", "--seeds", "2", "--jobs", "1",
+            "--base-batch-size", "32", "--out", str(tmp_path)]
+    made = run_main(*tiny, "--noise-scale", "exact", "--momentum", "0.98")
+    assert made.returncode == 0, made.stderr
+    results = load_pickle(tmp_path / "results.pickle")
+    assert results["config"]["noise_scale"] == "exact" and results["config"]["momentum_coefficient"] == 0.98
+    record = load_pickle(tmp_path / "runs" / "mlp300_momentum_ibs_seed0.pickle")
+    assert record["settings"]["noise_scale"] == "exact"
+    # N = 300, B = 32, lr 0.0002, m 0.98: g = 0.0002 / 5^s * (300 / 32 - 1) / 0.02, B = 300 / (1 + g * 0.02 / 0.0002).
+    expected = [round(300 / (1 + (300 / 32 - 1) / 5 ** stage)) for stage in range(4)]
+    assert results["runs"]["mlp300", "momentum", "ibs", 0]["batch_size"] == expected == [32, 112, 225, 281]
+    assert results["runs"]["mlp300", "momentum", "ibs", 1]["momentum"] == [0.98] * 4
+    # Runs of one form never mix with the other's.
+    refused = run_main(*tiny, "--momentum", "0.98")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "noise_scale 'exact' there, 'approx' here" in refused.stderr
+    plotted = subprocess.run([sys.executable, os.path.join(ROOT, "plots.py"), "--results",
+                              str(tmp_path / "results.pickle")], capture_output=True, text=True, cwd=ROOT)
+    assert plotted.returncode == 0, plotted.stderr
+    summary = (tmp_path / "summary.md").read_text()
+    assert "exact noise scale g = lr (N/B − 1) / (1 − m)" in summary
+    assert summary.startswith("# Summary (base batch 32, exact noise scale, momentum 0.98)")
+
+
 def test_ibs_mom_is_refused_without_momentum(tmp_path):
     for optimizer in ("sgd", "adam"):
         with pytest.raises(ValueError, match="ibs_mom raises the momentum coefficient"):
@@ -366,6 +498,11 @@ def test_an_interrupted_study_keeps_finished_runs_and_resumes(tmp_path):
     (["--train-size", "70000"], "at most 60,000"),
     (["--jobs", "two"], "not a whole number"),
     (["--shard", "4/3"], "1 <= K <= N"),
+    (["--optimizers", "momentum", "--momentum", "1"], "at least 0 and below 1"),
+    (["--optimizers", "momentum", "--momentum", "-0.5"], "at least 0 and below 1"),
+    (["--optimizers", "nesterov", "--momentum", "ninety"], "not a number"),
+    (["--momentum", "0.98"], "add one of them to --optimizers"),
+    (["--noise-scale", "exactly"], "invalid choice"),
     (["--frobnicate"], "unrecognized"),
 ])
 def test_bad_flags_give_one_line_and_status_2(args, message):

@@ -22,7 +22,8 @@ import provenance as provenance_records  # noqa: E402
 import study  # noqa: E402
 import tables  # noqa: E402
 import plots  # noqa: E402
-import matplotlib.text  # noqa: E402  (after plots, which chooses the backend)
+import matplotlib.collections  # noqa: E402  (after plots, which chooses the backend)
+import matplotlib.text  # noqa: E402
 
 ARCHITECTURES = study.ARCHITECTURES
 OPTIMIZERS = study.OPTIMIZERS
@@ -667,7 +668,118 @@ def test_comparison_markdown_names_the_seeds_left_unpaired(tmp_path):
     assert ("Left out for want of a partner seed: lenet5 adam dlr seed 0 (results only)."
             in markdown)
     assert "+1.00 (one paired seed)" in markdown
-    assert "The configs agree on original_optimizer_reset, train_size, base_batch_size, data_fingerprint." in markdown
+    assert ("The configs agree on original_optimizer_reset, train_size, base_batch_size, data_fingerprint, "
+            "noise_scale, momentum_coefficient.") in markdown
+
+
+def test_comparison_gives_a_tost_verdict_for_every_cell(tmp_path):
+    results_path, baseline_path = hand_computed_comparison_pickles(tmp_path)
+    out_dir = tmp_path / "out"
+    status, stdout, stderr = _run_main_capturing(["--results", str(results_path), "--baseline",
+                                                  str(baseline_path), "--out", str(out_dir)])
+    assert status == 0 and stderr == ""
+    rows = analysis.compare_results(analysis.load_results(results_path),
+                                    analysis.load_results(baseline_path))
+    dlr, ibs = rows
+    # dlr: paired differences 0.30, 0.15, 0.45 pp; the 90% interval is 0.30 ± t(0.95, 2) * 0.15 / sqrt(3),
+    # [+0.05, +0.55]: inside neither (-0.1, +0.1) nor wholly outside it.
+    half_width = stats.t.ppf(0.95, 2) * 0.15 / math.sqrt(3)
+    assert dlr["diff_pp_ci90_low"] == pytest.approx(0.30 - half_width)
+    assert dlr["diff_pp_ci90_high"] == pytest.approx(0.30 + half_width)
+    assert dlr["verdict"] == "undecided" and dlr["equivalence_margin_pp"] == 0.1
+    standard_error = 0.15 / math.sqrt(3)
+    assert dlr["tost_p_value"] == pytest.approx(stats.t.cdf((0.30 - 0.1) / standard_error, 2))
+    # ibs: the same runs on both sides.
+    assert ibs["verdict"] == "equivalent" and ibs["baseline_schedule"] == "ibs"
+    markdown = (out_dir / "comparison.md").read_text()
+    assert "| Verdict against the baseline |" in markdown
+    assert "| +0.30 [-0.07, +0.67] | +1.2 (of 0.25 pp over 3 seeds) | undecided (n = 3, 90% [+0.05, +0.55]) |" \
+        in markdown
+    assert "| equivalent (n = 3, 90% [+0.00, +0.00]) |" in markdown
+    assert tables.equivalence_rule_sentence("the baseline", "A cell") in markdown
+    # Every cell is compared with itself, so no row needs the sentence on pairs.
+    assert "X against Y" not in markdown
+    with (out_dir / "comparison.csv").open() as handle:
+        dlr_row, ibs_row = csv.DictReader(handle)
+    assert list(dlr_row)[-6:] == ["baseline_schedule", "diff_pp_ci90_low", "diff_pp_ci90_high",
+                                  "tost_p_value", "equivalence_margin_pp", "verdict"]
+    assert dlr_row["verdict"] == "undecided" and ibs_row["verdict"] == "equivalent"
+    assert dlr_row["baseline_schedule"] == "dlr"
+    assert ("verdicts against the baseline (TOST, margin ±0.1 pp, alpha 0.05): 1 equivalent, 1 undecided, "
+            "0 not equivalent; not shown equivalent: lenet5 sgd dlr (undecided)") in stdout.splitlines()
+
+
+def pair_pickles(folder):
+    """A study with ibs_mom (momentum, seeds 0 to 2) and one with dlr and ibs at a higher momentum."""
+    raised, other = {}, {}
+    for seed in (0, 1, 2):
+        raised[("lenet5", "momentum", "dlr", seed)] = 0.980 + 0.001 * seed
+        raised[("lenet5", "momentum", "ibs_mom", seed)] = 0.975 + 0.001 * seed + 0.0001 * (seed == 1)
+        other[("lenet5", "momentum", "dlr", seed)] = 0.981 + 0.001 * seed
+        other[("lenet5", "momentum", "ibs", seed)] = 0.979 + 0.001 * seed
+    selection = dict(archs=["lenet5"], optimizers=["momentum"], seeds=[0, 1, 2])
+    first = make_new_config(schedules=["dlr", "ibs_mom"], **selection)
+    second = make_new_config(schedules=["dlr", "ibs"], **selection)
+    second.update(momentum_coefficient=0.98, momentum_learning_rate=0.0002)
+    return (write_pickle(folder / "first.pickle", make_results(raised, first, with_momentum=True)),
+            write_pickle(folder / "second.pickle", make_results(other, second, with_momentum=True)))
+
+
+def test_pair_compares_one_schedule_of_the_results_with_another_of_the_baseline(tmp_path):
+    first, second = pair_pickles(tmp_path)
+    out_dir = tmp_path / "out"
+    status, stdout, stderr = _run_main_capturing(["--results", str(first), "--baseline", str(second),
+                                                  "--pair", "ibs_mom:ibs", "--pair", "dlr",
+                                                  "--out", str(out_dir)])
+    assert status == 0 and stderr == ""
+    rows = analysis.compare_results(analysis.load_results(first), analysis.load_results(second),
+                                    [("ibs_mom", "ibs"), ("dlr", "dlr")])
+    assert [(row["schedule"], row["baseline_schedule"]) for row in rows] == [("dlr", "dlr"), ("ibs_mom", "ibs")]
+    dlr, ibs_mom = rows
+    assert dlr["diff_pp_mean"] == pytest.approx(-0.1) and dlr["paired_seeds"] == 3
+    assert ibs_mom["diff_pp_mean"] == pytest.approx(-0.4 + 0.01 / 3)
+    assert ibs_mom["verdict"] == "not equivalent"
+    markdown = (out_dir / "comparison.md").read_text()
+    assert ("| LeNet-5 | SGD + momentum | increased momentum (ibs_mom) against increasing batch size (ibs) "
+            "| 3 |") in markdown
+    assert "A row \"X against Y\" compares the results' schedule X with the baseline's schedule Y" in markdown
+    assert "momentum_coefficient: 0.9 vs 0.98" in markdown
+    assert "lenet5 momentum ibs_mom against ibs (not equivalent)" in stdout
+    with (out_dir / "comparison.csv").open() as handle:
+        csv_rows = list(csv.DictReader(handle))
+    assert [(row["schedule"], row["baseline_schedule"]) for row in csv_rows] == [("dlr", "dlr"), ("ibs_mom", "ibs")]
+    # One study against itself: the pair ibs_mom:dlr is the summary's difference from dlr, verdict and all.
+    results = analysis.load_results(first)
+    within, = analysis.compare_results(results, results, [("ibs_mom", "dlr")])
+    summary_row, = [row for row in analysis.summarize(results) if row["schedule"] == "ibs_mom"]
+    for comparison_key, summary_key in (("diff_pp_mean", "diff_vs_dlr_pp_mean"),
+                                        ("diff_pp_ci90_low", "diff_vs_dlr_pp_ci90_low"),
+                                        ("diff_pp_ci90_high", "diff_vs_dlr_pp_ci90_high"),
+                                        ("tost_p_value", "tost_p_value"), ("verdict", "verdict")):
+        assert within[comparison_key] == pytest.approx(summary_row[summary_key]), comparison_key
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--pair", "ibs_mom:ibs"], "pass --baseline PATH too"),
+    (["--baseline", "BASELINE", "--pair", "a:b:c"], "is not S or S:T"),
+    (["--baseline", "BASELINE", "--pair", "ibs:"], "is not S or S:T"),
+])
+def test_bad_pairs_exit_2(tmp_path, arguments, message):
+    first, second = pair_pickles(tmp_path)
+    arguments = [str(second) if argument == "BASELINE" else argument for argument in arguments]
+    stderr = StringIO()
+    with redirect_stderr(stderr), pytest.raises(SystemExit) as exit_info:
+        plots.main(["--results", str(first)] + arguments)
+    assert exit_info.value.code == 2 and message in stderr.getvalue()
+
+
+def test_a_pair_that_matches_nothing_exits_2_with_one_line(tmp_path):
+    first, second = pair_pickles(tmp_path)
+    status, stdout, stderr = _run_main_capturing(["--results", str(first), "--baseline", str(second),
+                                                  "--pair", "hyb:ibs", "--out", str(tmp_path / "out")])
+    assert status == 2 and stdout == "" and len(stderr.splitlines()) == 1
+    assert "in which to compare hyb with ibs (--pair)" in stderr
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("content, reason", [
@@ -752,6 +864,58 @@ def test_titles_name_settings_that_depart_from_the_study():
     assert tables.settings_suffix({"base_batch_size": 4, "original_optimizer_reset": False}) == ""
     assert tables.settings_suffix({"base_batch_size": 32, "original_optimizer_reset": True}) == \
         " (base batch 32, original optimizer reset)"
+    # The exact noise scale, and a momentum coefficient of their own where a momentum optimizer ran.
+    assert tables.settings_suffix({"base_batch_size": 4, "original_optimizer_reset": False,
+                                   "noise_scale": "exact", "momentum_coefficient": 0.98,
+                                   "optimizers": ["momentum"]}) == " (exact noise scale, momentum 0.98)"
+    assert tables.settings_suffix({"base_batch_size": 4, "original_optimizer_reset": False,
+                                   "noise_scale": "approx", "momentum_coefficient": 0.98,
+                                   "optimizers": ["sgd"]}) == ""
+
+
+def exact_study(archs=("lenet5",), optimizers=NEW_OPTIMIZERS, seeds=(0, 1)):
+    """A study matched on the exact noise scale: main.py's batch sizes for it, at base batch 32."""
+    config = make_new_config(archs=archs, optimizers=optimizers, seeds=seeds)
+    config.update(noise_scale="exact", base_batch_size=32)
+    results = make_results(new_grid_accuracies(archs=archs, optimizers=optimizers, seeds=seeds), config,
+                           with_momentum=True)
+    settings = study.Settings(train_size=TRAIN_SIZE, base_batch_size=32, noise_scale="exact")
+    for (arch, optimizer, schedule, seed), run in results["runs"].items():
+        plans = study.epoch_plans(schedule, optimizer, settings)
+        run["batch_size"] = [plan.batch_size for plan in plans]
+        run["learning_rate"] = [plan.learning_rate for plan in plans]
+    return results
+
+
+def test_a_study_on_the_exact_noise_scale_says_so_in_its_summary_and_figure(tmp_path, kept_figures):
+    results = exact_study()
+    scales = analysis.noise_scales(results)
+    dlr = scales[("sgd", "dlr")]
+    assert dlr[0] == pytest.approx(0.01 * (TRAIN_SIZE / 32 - 1))
+    assert dlr[-1] == pytest.approx(0.01 / 125 * (TRAIN_SIZE / 32 - 1))
+    for optimizer in ("sgd", "momentum"):
+        for schedule in ("ibs", "hyb", "ibs_lr"):
+            # Only the batch's rounding to a whole number separates them.
+            assert scales[(optimizer, schedule)] == pytest.approx(scales[(optimizer, "dlr")], rel=1e-2)
+    figures.plot_noise_scale(results, "noise_scale.png")
+    titles = [axes.get_title() for axes in kept_figures[0].axes if axes.get_visible()]
+    assert titles[0].startswith("SGD: exact g = lr × (N / B − 1) (m = 0)")
+    assert titles[1].startswith("SGD + momentum: exact g = lr × (N / B − 1) / (1 − m)")
+    assert titles[3].startswith("Adam: exact g = lr × (N / B − 1)")
+    assert "ibs_lr 0.1% (batch size rounded)" in titles[0] and "capped" not in titles[0]
+    assert "exact noise scale" in kept_figures[0]._suptitle.get_text()
+    rows = analysis.summarize(results)
+    summary = tables.write_summary_markdown(rows, tmp_path / "summary.md", results["config"],
+                                            results["provenance"]).read_text()
+    assert summary.startswith("# Summary (base batch 32, exact noise scale)\n")
+    assert ("The schedules match the exact noise scale g = lr (N/B − 1) / (1 − m) (Smith and Le 2017), "
+            "not the approximation g = lr N / (B (1 − m)): dlr sets each stage's g from its own learning "
+            "rate lr, batch B and momentum m, and ibs, hyb, ibs_lr and ibs_mom keep their own lr and m and "
+            "take the batch B = N / (1 + g (1 − m) / lr)") in summary
+    # A study on the approximation, the default, says nothing of it.
+    approximate = make_results(full_grid_accuracies(), make_config())
+    assert approximate["config"]["noise_scale"] == "approx"
+    assert tables.noise_scale_sentence(approximate["config"]) == ""
 
 
 # ---------------------------------------------------------------------------
@@ -1218,8 +1382,37 @@ def four_optimizer_study():
                         with_momentum=True)
 
 
-@pytest.mark.parametrize("make_study", [one_optimizer_study, four_optimizer_study],
-                         ids=["one optimizer", "four optimizers"])
+def texts_outside_the_canvas(figure, drawn, name):
+    """Draw figure, and describe every text it drew (drawn collects them) that reaches past its edges."""
+    drawn.clear()
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    canvas = figure.bbox
+    offenders = []
+    for text in drawn:
+        if not text.get_visible() or not text.get_text().strip():
+            continue
+        extent = text.get_window_extent(renderer)
+        # One pixel of tolerance for rounding.
+        if (extent.x0 < canvas.x0 - 1 or extent.x1 > canvas.x1 + 1
+                or extent.y0 < canvas.y0 - 1 or extent.y1 > canvas.y1 + 1):
+            offenders.append(
+                f"{name}: {text.get_text()!r} spans x {extent.x0:.0f} to "
+                f"{extent.x1:.0f}, y {extent.y0:.0f} to {extent.y1:.0f} of a "
+                f"{canvas.width:.0f} x {canvas.height:.0f} canvas")
+    return offenders
+
+
+def exact_momentum_study():
+    """Four optimizers matched on the exact noise scale at momentum 0.98, base batch 32: the longest
+    titles a study without the reset has."""
+    results = exact_study()
+    results["config"].update(momentum_coefficient=0.98, momentum_learning_rate=0.0002)
+    return results
+
+
+@pytest.mark.parametrize("make_study", [one_optimizer_study, four_optimizer_study, exact_momentum_study],
+                         ids=["one optimizer", "four optimizers", "exact at momentum 0.98"])
 def test_every_figure_keeps_all_its_text_inside_the_canvas(make_study, monkeypatch, tmp_path):
     # Only the texts a figure draws count: tick labels outside the axis range
     # are visible artists that are never drawn. They are caught by recording
@@ -1235,21 +1428,7 @@ def test_every_figure_keeps_all_its_text_inside_the_canvas(make_study, monkeypat
     offenders, checked = [], []
 
     def check_then_close(figure, path):
-        drawn.clear()
-        figure.canvas.draw()
-        renderer = figure.canvas.get_renderer()
-        canvas = figure.bbox
-        for text in drawn:
-            if not text.get_visible() or not text.get_text().strip():
-                continue
-            extent = text.get_window_extent(renderer)
-            # One pixel of tolerance for rounding.
-            if (extent.x0 < canvas.x0 - 1 or extent.x1 > canvas.x1 + 1
-                    or extent.y0 < canvas.y0 - 1 or extent.y1 > canvas.y1 + 1):
-                offenders.append(
-                    f"{Path(path).name}: {text.get_text()!r} spans x {extent.x0:.0f} to "
-                    f"{extent.x1:.0f}, y {extent.y0:.0f} to {extent.y1:.0f} of a "
-                    f"{canvas.width:.0f} x {canvas.height:.0f} canvas")
+        offenders.extend(texts_outside_the_canvas(figure, drawn, Path(path).name))
         checked.append(Path(path).name)
         figures.plt.close(figure)
         return Path(path)
@@ -1312,3 +1491,133 @@ def test_power_table_gives_every_comparison_with_its_paired_spread(tmp_path):
     assert row["p_equivalent_at_0_at_20"] == pytest.approx(equivalence.probability_equivalent(0, 0.02, 20))
     text = tables.write_power_markdown([row], tmp_path / "power.md", results["config"]).read_text()
     assert "| 300-unit MLP | SGD | increasing batch size (ibs) | 3 | +0.01 | 0.020 |" in text
+
+
+# ---------------------------------------------------------------------------
+# breakdown.png: every study of a folder at once
+# ---------------------------------------------------------------------------
+
+def breakdown_folder(root):
+    """A folder of studies: the grid (2 seeds) at its root, the same settings again with 3 seeds,
+    an exact-noise-scale study with ibs_lr, one with a control schedule, and one with the reset."""
+    def study_at(folder, finals, config):
+        folder.mkdir(parents=True, exist_ok=True)
+        write_pickle(folder / "results.pickle", make_results(finals, config))
+
+    def finals(schedules, seeds, offsets):
+        return {("lenet5", "sgd", schedule, seed): 0.98 + offsets.get(schedule, 0.0) + 0.001 * seed
+                + (0.0002 * seed if schedule != "dlr" else 0.0)
+                for schedule in schedules for seed in seeds}
+
+    grid = dict(archs=["lenet5"], optimizers=["sgd"])
+    study_at(root, finals(("dlr", "ibs", "hyb"), (0, 1), {}),
+             make_config(schedules=["dlr", "ibs", "hyb"], seeds=[0, 1], **grid))
+    study_at(root / "more_seeds", finals(("dlr", "ibs", "hyb"), (0, 1, 2), {"ibs": -0.001}),
+             make_config(schedules=["dlr", "ibs", "hyb"], seeds=[0, 1, 2], **grid))
+    exact = make_config(schedules=["dlr", "ibs_lr"], seeds=[0, 1], **grid)
+    exact["noise_scale"] = "exact"
+    study_at(root / "nested" / "exact", finals(("dlr", "ibs_lr"), (0, 1), {"ibs_lr": -0.003}), exact)
+    study_at(root / "control", finals(("dlr", "const"), (0, 1), {"const": -0.01}),
+             make_config(schedules=["dlr", "const"], seeds=[0, 1], **grid))
+    reset = make_config(schedules=["dlr", "ibs"], seeds=[0, 1], **grid)
+    reset["original_optimizer_reset"] = True
+    study_at(root / "reset", finals(("dlr", "ibs"), (0, 1), {"ibs": -0.005}), reset)
+    return root
+
+
+def test_breakdown_points_take_every_study_once_with_its_largest_batch(tmp_path):
+    studies = analysis.load_studies(breakdown_folder(tmp_path / "studies"))
+    assert [name for name, _ in studies] == [".", "control", "more_seeds", "nested/exact", "reset"]
+    points, left_out = analysis.breakdown_points(studies)
+    assert left_out == ["reset"]
+    drawn = {(point["study"], point["schedule"]): point for point in points["lenet5"]}
+    # The root's cells have the settings of more_seeds, which has more seeds: drawn from there, once.
+    assert sorted(drawn) == [("control", "const"), ("more_seeds", "hyb"), ("more_seeds", "ibs"),
+                             ("nested/exact", "ibs_lr")]
+    ibs = drawn[("more_seeds", "ibs")]
+    assert ibs["paired_seeds"] == 3 and ibs["batch_fraction"] == pytest.approx(500 / TRAIN_SIZE)
+    outcome = equivalence.equivalence_test([-0.1, -0.08, -0.06])
+    for key in ("mean", "low", "high", "verdict"):
+        assert ibs[key] == pytest.approx(outcome[key]), key
+    assert drawn[("more_seeds", "hyb")]["batch_fraction"] == pytest.approx(45 / TRAIN_SIZE)
+    assert [(point["form"], point["control"]) for point in (ibs, drawn[("nested/exact", "ibs_lr")],
+                                                            drawn[("control", "const")])] == [
+        ("approx", False), ("exact", False), ("approx", True)]
+    assert drawn[("nested/exact", "ibs_lr")]["batch_fraction"] == pytest.approx(2500 / TRAIN_SIZE)
+
+
+def test_breakdown_flag_draws_one_figure_from_every_study(tmp_path):
+    root = breakdown_folder(tmp_path / "studies")
+    out = tmp_path / "out"
+    status, stdout, stderr = _run_main_capturing(["--breakdown", str(root), "--out", str(out)])
+    assert status == 0 and stderr == ""
+    assert sorted(path.name for path in out.iterdir()) == ["breakdown.png"]
+    assert_png(out / "breakdown.png")
+    assert stdout == (f"wrote {out / 'breakdown.png'} from 4 of the 5 studies under {root}: 4 schedules "
+                      "against dlr; left out (the original's optimizer reset): reset\n")
+    # Without --out it goes into the folder of studies, and nothing else is written there.
+    before = sorted(path.name for path in root.iterdir())
+    assert _run_main_capturing(["--breakdown", str(root)])[0] == 0
+    assert sorted(path.name for path in root.iterdir()) == sorted(before + ["breakdown.png"])
+
+
+def test_breakdown_figure_marks_forms_and_controls_and_keeps_its_text_inside(tmp_path, monkeypatch):
+    drawn = []
+    draw_text = matplotlib.text.Text.draw
+
+    def record(text, renderer):
+        drawn.append(text)
+        return draw_text(text, renderer)
+
+    kept = []
+    monkeypatch.setattr(matplotlib.text.Text, "draw", record)
+    monkeypatch.setattr(figures, "_save", lambda figure, path: kept.append(figure) or Path(path))
+    studies = analysis.load_studies(breakdown_folder(tmp_path / "studies"))
+    points, left_out = analysis.breakdown_points(studies)
+    # Three networks, as the committed studies have, widen the figure and crowd its legend.
+    points = {arch: [dict(point, architecture=arch) for point in points["lenet5"]] for arch in ARCHITECTURES}
+    figures.plot_breakdown(points, tmp_path / "breakdown.png", [name for name, _ in studies], left_out)
+    figure, = kept
+    try:
+        assert texts_outside_the_canvas(figure, drawn, "breakdown.png") == []
+        panels = [axes for axes in figure.axes if axes.get_visible()]
+        assert [axes.get_title() for axes in panels] == [
+            f"{study.ARCHITECTURE_NAMES[arch]} (2 to 3 paired seeds)" for arch in ARCHITECTURES]
+        assert panels[0].get_xscale() == "log"
+        labels = [text.get_text() for text in figure.legends[0].get_texts()]
+        assert study.SCHEDULE_NAMES["const"] in labels and "control" in study.SCHEDULE_NAMES["const"]
+        assert "SGD" in labels
+        assert "filled: approximate g = lr N / (B (1 − m))" in labels
+        assert "hollow: exact g = lr (N/B − 1) / (1 − m)" in labels
+        assert "±0.1 pp equivalence margin" in labels
+        title = figure.legends[0].get_title().get_text()
+        assert "90% Student-t interval" in title and "reset" in title
+        # The exact study's marker is hollow, the others filled; the control's bars are dashed.
+        lines = [line for line in panels[0].get_lines() if line.get_marker() not in (None, "None", "")]
+        faces = {line.get_markerfacecolor() for line in lines}
+        assert "white" in faces and len(faces) > 1
+        bar_styles = [collection.get_linestyle() for collection in panels[0].collections
+                      if isinstance(collection, matplotlib.collections.LineCollection)]
+        assert any(dashes for styles in bar_styles for _, dashes in styles)
+        assert any(not dashes for styles in bar_styles for _, dashes in styles)
+    finally:
+        figures.plt.close(figure)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--breakdown", "EMPTY"], "holds no results.pickle"),
+    (["--breakdown", "NOWHERE"], "is not a folder"),
+])
+def test_unusable_breakdown_folders_exit_2_with_one_line(tmp_path, arguments, message):
+    (tmp_path / "empty").mkdir()
+    arguments = [{"EMPTY": str(tmp_path / "empty"), "NOWHERE": str(tmp_path / "nowhere")}.get(argument, argument)
+                 for argument in arguments]
+    status, stdout, stderr = _run_main_capturing(arguments)
+    assert status == 2 and stdout == "" and len(stderr.splitlines()) == 1 and message in stderr
+
+
+def test_breakdown_takes_no_baseline(tmp_path):
+    stderr = StringIO()
+    with redirect_stderr(stderr), pytest.raises(SystemExit) as exit_info:
+        plots.parse_arguments(["--breakdown", str(tmp_path), "--baseline", "b.pickle"])
+    assert exit_info.value.code == 2 and "takes no --baseline" in stderr.getvalue()

@@ -571,7 +571,7 @@ QUOTED_TABLES = [
     QuotedTable(REPORT, "momentum", "stages.md", every_row=False),
     QuotedTable(REPORT, "large_batch", "stages.md"),
     QuotedTable(REPORT, "original_reset", "summary.md"),
-    # Without the last column, the difference in baseline standard deviations.
+    # Without the last two columns, the difference in baseline standard deviations and the verdict.
     QuotedTable(REPORT, "original_reset", "comparison.md", columns=7),
     QuotedTable(REPORT, "base_batch_32", "summary.md"),
     QuotedTable(REPORT, "base_batch_32_original_reset", "summary.md"),
