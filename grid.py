@@ -7,18 +7,21 @@ share their first epochs), trains the groups longest first in spawned worker
 processes, and assembles every finished run into OUT/results.pickle. The cost
 model below only orders the work and drives the progress bar's estimate.
 """
+import collections
 import dataclasses
 import datetime
 import gc
 import multiprocessing
+import multiprocessing.connection
 import os
-import queue
+import signal
+import sys
 import typing
 
 import numpy as np
 
 import provenance as provenance_records
-from runfiles import (claim, claim_path, load_finished_runs, prepare_out_dir, run_path,
+from runfiles import (StudyError, claim, claim_path, load_finished_runs, prepare_out_dir, run_path,
                       save_atomically)
 from study import (ARCHITECTURES, MOMENTUM_OPTIMIZERS, OPTIMIZERS, SCHEDULES, check_schedule_fits_optimizer,
                    epoch_plans, settings_record, updates_per_epoch)
@@ -121,12 +124,38 @@ def group_cost(group, settings):
 # ----------------------------------------------------------------------------
 # Worker processes
 # ----------------------------------------------------------------------------
+# The parent starts and watches the worker processes itself, rather than
+# handing the groups to a pool:
+# - multiprocessing.Pool replaces a worker killed by a signal (the kernel's
+#   out-of-memory killer, a scheduler's memory limit) but silently drops its
+#   task, so a study waited forever for a result that never came;
+# - concurrent.futures.ProcessPoolExecutor notices the death, but one death
+#   breaks the whole pool: every group in flight fails with it, unnamed, and
+#   all would have to be requeued and their workers started again.
+# Here each worker has its own pipe to the parent and gets one group at a
+# time, so the parent always knows which group each worker holds, and the
+# process's sentinel tells it the moment that worker ends. A death costs only
+# that worker's group: the other workers go on undisturbed, and the pipe that
+# a worker killed mid-message may leave half-written dies with it (a queue
+# shared by all workers could be left corrupt or locked). A worker that hangs
+# while alive is not detected.
+class WorkerFailure(Exception):
+    """A worker died or raised and the study stopped; the message is one line, exit_status main.py's status."""
+
+    def __init__(self, message, exit_status):
+        super().__init__(message)
+        self.exit_status = exit_status
+
+
 # What init_worker gives each worker process for all its tasks.
 _worker = {}
 
 
 def init_worker(settings, data, out_dir, command, events):
-    """Prepares one worker process: one thread, deterministic ops, the data, its provenance."""
+    """Prepares one worker process: one thread, deterministic ops, the data, its provenance.
+
+    events.put(event) sends an event to the parent.
+    """
     import runtime
     runtime.configure_worker()
     tf, _ = runtime.load_tensorflow()
@@ -173,35 +202,220 @@ def run_group(group):
     return True
 
 
-def train_groups(groups, settings, data, out_dir, jobs, command, progress, trained):
+class _Pipe:
+    """The worker's end of its pipe, with the put() of the events run_group sends."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def put(self, event):
+        self.connection.send(event)
+
+
+def worker_main(connection, task, settings, out_dir, command):
+    """A worker process: receives the data, then one group at a time until it receives None.
+
+    Sends the parent run_group's events, then ("done", task's result) for each
+    group. An exception is not raised but sent as ("failed", kind, cause,
+    started), and the worker ends: kind is "memory", "save" (a StudyError) or
+    "internal", started False if it raised before its first group.
+    """
+    started = False
+    try:
+        data = connection.recv()
+        try:
+            init_worker(settings, data, out_dir, command, _Pipe(connection))
+            del data
+            started = True
+            while (group := connection.recv()) is not None:
+                connection.send(("done", task(group)))
+        except (EOFError, BrokenPipeError, ConnectionResetError):
+            raise
+        except Exception as error:  # Said to the parent in one line, never as a traceback.
+            connection.send(("failed", *failure_of(error), started))
+    except (EOFError, BrokenPipeError, ConnectionResetError, KeyboardInterrupt):
+        pass  # The parent has gone, or the study was interrupted: nothing to tell.
+    # Every run is saved and every event sent by now. Tearing down an
+    # interpreter with TensorFlow loaded takes about a second of CPU, which a
+    # worker still training would feel; ending here skips it, as the pool's
+    # terminate() did.
+    os._exit(0)
+
+
+def failure_of(error):
+    """(kind, cause) for an exception raised in a worker: the cause on one line."""
+    if isinstance(error, StudyError):
+        return "save", str(error)
+    if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":  # TensorFlow's own
+        return "memory", type(error).__name__
+    lines = str(error).strip().splitlines()
+    cause = type(error).__name__ + (f": {lines[0][:300]}" if lines else "")
+    return "internal", cause
+
+
+def describe_group(group):
+    return f"{group.arch} {group.optimizer} seed {group.seed}"
+
+
+def describe_end(exitcode):
+    """How a worker process ended, from its exit code: 'was killed by signal 9 (SIGKILL)'."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = "unknown signal"
+        return f"was killed by signal {-exitcode} ({name})"
+    return f"exited with status {exitcode} before finishing"
+
+
+def likely_cause(exitcode):
+    if exitcode == -signal.SIGKILL:
+        return ("most likely for lack of memory (the kernel's out-of-memory killer or a job's memory limit): "
+                "try fewer --jobs")
+    if exitcode in (-signal.SIGSEGV, -signal.SIGBUS, -signal.SIGILL, -signal.SIGABRT):
+        return "a crash in TensorFlow or the Python runtime"
+    if exitcode in (-signal.SIGTERM, -signal.SIGINT, -signal.SIGHUP):
+        return "stopped from outside, by a user or a scheduler"
+    return "cause unknown"
+
+
+class _Worker:
+    """The parent's view of one worker process: its pipe and the group it holds (None once told to stop)."""
+
+    def __init__(self, process, connection, group):
+        self.process, self.connection, self.group = process, connection, group
+
+
+def train_groups(groups, settings, data, out_dir, jobs, command, progress, trained, warn=None, task=run_group):
     """Trains groups in worker processes; returns the groups another process had claimed.
 
-    trained, a list, gets the key of every run this process saves.
+    trained, a list, gets the key of every run this process saves. A worker
+    that dies is named through warn(line) and its group is retried once in a
+    fresh worker. If that worker dies too, or a worker raises, no further
+    group is started: the groups in flight finish, then WorkerFailure is
+    raised (StudyError for a failed save). task is what a worker does with
+    each group (run_group; tests pass others).
     """
+    warn = warn or (lambda line: print(line, file=sys.stderr, flush=True))
+    runs_dir = os.path.join(out_dir, "runs")
     total_cost = sum(group_cost(group, settings) for group in groups)
     runs_total = sum(len(group.schedules) for group in groups)
     done_cost = 0.0
     # Spawned, not forked: TensorFlow's runtime does not survive a fork.
     context = multiprocessing.get_context("spawn")
-    events = context.Queue()
-    with context.Pool(min(jobs, len(groups)), init_worker, (settings, data, out_dir, command, events)) as pool:
-        longest_first = sorted(groups, key=lambda group: group_cost(group, settings), reverse=True)
-        pending = pool.map_async(run_group, longest_first, chunksize=1)
-        while True:
+    todo = collections.deque(sorted(groups, key=lambda group: group_cost(group, settings), reverse=True))
+    workers, held_elsewhere, deaths = [], [], collections.Counter()
+    stop = None  # The exception to raise once the groups in flight have finished.
+
+    def start(first_groups):
+        started = []
+        for group in first_groups:
+            connection, child_end = context.Pipe()
+            process = context.Process(target=worker_main, args=(child_end, task, settings, out_dir, command),
+                                      daemon=True)
+            process.start()
+            child_end.close()
+            started.append(_Worker(process, connection, group))
+            workers.append(started[-1])
+        # Each worker starts up while the data is sent to the others.
+        for worker in started:
+            send(worker, data)
+            send(worker, worker.group)
+
+    def send(worker, message):
+        try:
+            worker.connection.send(message)
+        except OSError:  # Dead already: its sentinel says so.
+            pass
+
+    def hand_out(worker):
+        worker.group = todo.popleft() if todo and stop is None else None
+        send(worker, worker.group)
+
+    def receive(worker):
+        nonlocal done_cost, stop
+        while worker.connection is not None and worker.connection.poll():
             try:
-                kind, value = events.get(timeout=0.25)
-            except queue.Empty:
-                if pending.ready():
-                    break
-                continue
+                event = worker.connection.recv()
+            except (EOFError, OSError):  # The worker has ended; a message cut short by its death is dropped.
+                worker.connection.close()
+                worker.connection = None
+                return
+            kind = event[0]
             if kind == "epoch":
-                done_cost += value
-            else:
-                trained.append(value)
+                done_cost += event[1]
+            elif kind == "run":
+                trained.append(event[1])
+            elif kind == "done":
+                if not event[1]:
+                    held_elsewhere.append(worker.group)
+                hand_out(worker)
+                continue
+            elif kind == "failed":
+                stop = stop or failure_exception(worker.group, *event[1:])
+                worker.group = None
+                continue
             if progress:
                 progress(done_cost, total_cost, len(trained), runs_total)
-        held = pending.get()  # Raises here whatever a worker raised.
-    return [group for group, was_held in zip(longest_first, held) if not was_held]
+
+    def failure_exception(group, kind, cause, started):
+        where = (f"training {describe_group(group)} (schedules {', '.join(group.schedules)})" if started
+                 else "starting up")
+        saved = f"finished runs are saved in {runs_dir}"
+        if kind == "save":
+            return StudyError(cause)
+        if kind == "memory":
+            return WorkerFailure(f"a worker ran out of memory {where} ({cause}); {saved}: "
+                                 "run the same command again to resume, with fewer --jobs", 3)
+        return WorkerFailure(f"a worker failed {where}: {cause}; {saved}: run the same command again to resume, "
+                             "and report the failure if it comes back", 1)
+
+    def bury(worker):
+        nonlocal stop
+        receive(worker)  # What it sent before it ended.
+        worker.process.join()
+        workers.remove(worker)
+        if worker.connection is not None:
+            worker.connection.close()
+        group, exitcode = worker.group, worker.process.exitcode
+        if group is None:
+            return
+        deaths[group] += 1
+        what = f"the worker training {describe_group(group)} (pid {worker.process.pid}) {describe_end(exitcode)}"
+        if deaths[group] == 1 and stop is None:
+            warn(f"{what}, {likely_cause(exitcode)}; finished runs are kept and the group is retried in a "
+                 "fresh worker")
+            start([group])
+        elif deaths[group] == 1:
+            warn(f"{what}, {likely_cause(exitcode)}; finished runs are kept, and the group is left for the next run")
+        else:
+            stop = stop or WorkerFailure(
+                f"{what}, the second worker to die on that group, {likely_cause(exitcode)}. The study stopped "
+                f"once the other groups in flight were done; finished runs are saved in {runs_dir}: run the "
+                "same command again to resume", 3)
+
+    try:
+        start([todo.popleft() for _ in range(min(jobs, len(todo)))])
+        while workers:
+            waiting = {worker.process.sentinel: worker for worker in workers}
+            waiting.update({worker.connection: worker for worker in workers if worker.connection is not None})
+            ready = multiprocessing.connection.wait(list(waiting))
+            for handle in ready:
+                if handle in waiting and not isinstance(handle, int):
+                    receive(waiting[handle])
+            for handle in ready:
+                if isinstance(handle, int) and waiting[handle] in workers:
+                    bury(waiting[handle])
+    finally:
+        for worker in workers:  # Interrupted: the workers stop with the study.
+            worker.process.terminate()
+        for worker in workers:
+            worker.process.join()
+            if worker.connection is not None:
+                worker.connection.close()
+    if stop is not None:
+        raise stop
+    return held_elsewhere
 
 
 # ----------------------------------------------------------------------------
@@ -236,7 +450,7 @@ def assemble_results(settings, selection, finished, command="", provenance=None)
             "missing": [key for key in selection.run_keys() if key not in finished]}
 
 
-def run_study(settings, selection, data, out_dir, jobs=1, shard=None, command="", progress=None):
+def run_study(settings, selection, data, out_dir, jobs=1, shard=None, command="", progress=None, warn=None):
     """Trains what out_dir lacks of the selection, then writes and returns the results.
 
     Each run is saved to out_dir/runs/ as it finishes, so an interrupted study
@@ -244,7 +458,10 @@ def run_study(settings, selection, data, out_dir, jobs=1, shard=None, command=""
     sharing out_dir split the work: each group is claimed before it is
     trained, and a group another process holds is waited for, then trained
     here only if that process died before finishing it. progress, if given, is
-    called as progress(done_cost, total_cost, runs_done, runs_total).
+    called as progress(done_cost, total_cost, runs_done, runs_total); warn(line)
+    names a worker that died and whose group is retried (train_groups). A
+    study stopped by its workers raises WorkerFailure, or StudyError for a
+    failed save, once the groups in flight have finished.
 
     Returns (results, report): report holds "trained" (keys of the runs this
     call trained), "reused" (keys of the selection's runs it found finished)
@@ -258,7 +475,7 @@ def run_study(settings, selection, data, out_dir, jobs=1, shard=None, command=""
         groups = plan_groups(selection, finished, shard)
         if not groups:
             break
-        for group in train_groups(groups, settings, data, out_dir, jobs, command, progress, trained):
+        for group in train_groups(groups, settings, data, out_dir, jobs, command, progress, trained, warn):
             # Wait for the other process to finish or die, then look again.
             with claim(claim_path(out_dir, group.arch, group.optimizer, group.seed), wait=True):
                 pass

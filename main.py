@@ -38,7 +38,7 @@ import sys
 import time
 
 from mnist import DataError, check_sizes, data_fingerprint, load_mnist, prepare_data
-from grid import Selection, parse_shard, run_study
+from grid import Selection, WorkerFailure, parse_shard, run_study
 from runfiles import StudyError
 from study import (ALL_OPTIMIZERS, ALL_SCHEDULES, ARCHITECTURES, MOMENTUM_OPTIMIZERS, NOISE_MATCHED_SCHEDULES,
                    NOISE_SCALE_FORMS, OPTIMIZERS, SCHEDULES, Settings, momentum_settings)
@@ -50,9 +50,11 @@ from study import (ALL_OPTIMIZERS, ALL_SCHEDULES, ARCHITECTURES, MOMENTUM_OPTIMI
 class ProgressBar:
     """A one-line bar with an estimate of the time left, on stderr."""
 
-    def __init__(self, stream=sys.stderr):
+    def __init__(self, stream=None):
+        stream = stream or sys.stderr  # The sys.stderr of the moment, should it have been replaced.
         self.stream, self.start, self.last_decile = stream, time.perf_counter(), -1
         self.interactive = stream.isatty()
+        self.mid_line = False  # A terminal's bar is redrawn in place, without a newline.
 
     def __call__(self, done_cost, total_cost, runs_done, runs_total):
         fraction = min(done_cost / total_cost, 1.0) if total_cost else 1.0
@@ -64,11 +66,21 @@ class ProgressBar:
                 f"{format_duration(elapsed)} elapsed, about {format_duration(remaining)} left")
         if self.interactive:
             self.stream.write("\r" + line + ("\n" if runs_done == runs_total else ""))
+            self.mid_line = runs_done != runs_total
         elif int(10 * fraction) > self.last_decile or runs_done == runs_total:
             # A log file gets a line every tenth of the way, not a flood.
             self.last_decile = int(10 * fraction)
             self.stream.write(line + "\n")
         self.stream.flush()
+
+    def say(self, line):
+        """Writes a line of its own, below the bar, which is redrawn with the next progress."""
+        self.stream.write(("\n" if self.mid_line else "") + line + "\n")
+        self.stream.flush()
+        self.mid_line = False
+
+    def warn(self, text):
+        self.say(f"main.py: warning: {text}")
 
 
 def format_duration(seconds):
@@ -135,7 +147,9 @@ def parse_args(argv=None):
     parser = ArgumentParser(
         prog="main.py",
         description="Train every (architecture, optimizer, schedule, seed) of the study and pickle the results. "
-                    "Finished runs in --out are kept and reused: rerun the same command to resume.")
+                    "Finished runs in --out are kept and reused: rerun the same command to resume.",
+        epilog="exit status: 0 done; 2 bad flags, data or --out; 3 a group whose worker died twice, or out of "
+               "memory; 1 any other failure; 130 interrupted")
     parser.add_argument("--archs", type=name_list(ARCHITECTURES), default=",".join(ARCHITECTURES),
                         help="comma list of architectures (default: %(default)s)")
     parser.add_argument("--optimizers", type=name_list(ALL_OPTIMIZERS), default=",".join(OPTIMIZERS),
@@ -234,6 +248,14 @@ def report_lines(results, report, out_dir, seconds):
 def main(argv=None):
     args = parse_args(argv)
     command = " ".join(["python main.py"] + list(sys.argv[1:] if argv is None else argv))
+    progress = None
+
+    def error(text):  # On a line of its own, below a progress bar drawn in place.
+        if progress is not None:
+            progress.say(f"main.py: error: {text}")
+        else:
+            print(f"main.py: error: {text}", file=sys.stderr)
+
     try:
         arrays = load_mnist(args.data)
         settings = settings_from_arguments(args, arrays)
@@ -241,10 +263,21 @@ def main(argv=None):
         selection = Selection(args.archs, args.optimizers, args.schedules, tuple(range(args.seeds)))
         data = prepare_data(arrays, settings.train_size, settings.test_size)
         start = time.perf_counter()
-        results, report = run_study(settings, selection, data, args.out, jobs, args.shard, command, ProgressBar())
-    except (DataError, StudyError) as error:
-        print(f"main.py: error: {error}", file=sys.stderr)
+        progress = ProgressBar()
+        results, report = run_study(settings, selection, data, args.out, jobs, args.shard, command, progress,
+                                    progress.warn)
+    # Exit statuses: 2 the user's input (flags, data, --out), 3 a group whose
+    # worker died twice or memory ran out, 1 any other failure, 130 interrupted.
+    except (DataError, StudyError) as failure:
+        error(failure)
         return 2
+    except WorkerFailure as failure:
+        error(failure)
+        return failure.exit_status
+    except MemoryError:
+        error(f"out of memory; finished runs are saved in {os.path.join(args.out, 'runs')}. "
+              "Run the same command again to resume, with fewer --jobs.")
+        return 3
     except KeyboardInterrupt:
         print(f"\nmain.py: interrupted; finished runs are saved in {os.path.join(args.out, 'runs')}. "
               "Run the same command again to resume.", file=sys.stderr)
