@@ -216,6 +216,19 @@ def missing_runs(results):
 # ---------------------------------------------------------------------------
 
 
+def diverged_runs(results):
+    """Sorted keys of the runs whose training or test loss is not finite somewhere: diverged runs.
+
+    A user's own settings or network can make a run diverge. Its accuracy is
+    still a number (chance, or whatever it reached), so a diverged run stays
+    in every statistic: dropping it would bias the verdicts toward
+    equivalence. The tables and the command line name it instead.
+    """
+    return sorted((key for key, run in results["runs"].items()
+                   if not all(np.all(np.isfinite(np.asarray(run[metric], dtype=float)))
+                              for metric in ("train_loss", "test_loss"))), key=run_sort_key)
+
+
 def cell_statistics(seed_runs, metric):
     """Per-epoch mean, standard deviation (ddof=1; None for one seed) and seed count.
 
@@ -225,7 +238,9 @@ def cell_statistics(seed_runs, metric):
     length = min(len(run[metric]) for run in seed_runs.values())
     values = np.array([np.asarray(run[metric], dtype=float)[:length]
                        for run in seed_runs.values()])
-    standard_deviation = values.std(axis=0, ddof=1) if len(values) > 1 else None
+    # A diverged run's infinite loss makes the spread undefined there, which is what it is.
+    with np.errstate(invalid="ignore"):
+        standard_deviation = values.std(axis=0, ddof=1) if len(values) > 1 else None
     return values.mean(axis=0), standard_deviation, len(values)
 
 
@@ -281,6 +296,9 @@ def _summary_row(cells, arch, optimizer, schedule):
         parameter_updates=int(seed_runs[seeds[0]]["updates"][-1]),
         wall_seconds_mean=float(np.mean([seed_runs[seed]["seconds"][-1] for seed in seeds])),
     )
+    # Not a CSV column: only summary.md marks a cell's diverged runs (diverged_runs says why).
+    row["diverged_seeds"] = sum(not all(np.all(np.isfinite(np.asarray(seed_runs[seed][metric], dtype=float)))
+                                        for metric in ("train_loss", "test_loss")) for seed in seeds)
     paired_seeds, differences = paired_differences_from_dlr(cells, arch, optimizer, schedule)
     if schedule != "dlr" and paired_seeds:
         mean, low, high = mean_with_confidence_interval(differences)

@@ -105,6 +105,9 @@ def draw_schedule_curves(axes, schedule_runs, y_metric, x_metric=None, scale=1.0
     for schedule in ordered(schedule_runs, SCHEDULE_NAMES):
         seed_runs = schedule_runs[schedule]
         mean, std, count = cell_statistics(seed_runs, y_metric)
+        # A diverged run's infinite or undefined losses are left out of the line, not of the data.
+        mean = np.where(np.isfinite(mean), mean, np.nan)
+        std = None if std is None else np.where(np.isfinite(std), std, np.nan)
         if x_metric is None:
             x_values = np.arange(1, len(mean) + 1)
         else:

@@ -57,7 +57,7 @@ import sys
 from pathlib import Path
 
 from analysis import (POWER_COLUMNS, STAGE_COLUMNS, ResultsError, baseline_agreement, breakdown_points,
-                      compare_results, load_results, load_studies, missing_runs, power_rows, stage_differences,
+                      compare_results, diverged_runs, load_results, load_studies, missing_runs, power_rows, stage_differences,
                       summarize, verdict_counts)
 from figures import draw_all_figures, plot_breakdown
 from tables import (comparison_verdict_counts, describe_baseline_agreement, describe_verdict_counts,
@@ -176,6 +176,12 @@ def main(argv=None):
         print("against the baseline: "
               + describe_baseline_agreement(baseline_agreement(comparison_rows)))
         print(describe_verdict_counts(*comparison_verdict_counts(comparison_rows), "the baseline"))
+    diverged = diverged_runs(results)
+    if diverged:
+        print(f"plots.py: warning: {len(diverged)} run{'s' if len(diverged) != 1 else ''} diverged (a loss that is "
+              "not finite), drawn as far as their losses are finite and kept in every statistic: "
+              + ", ".join(f"({arch}, {optimizer}, {schedule}, {seed})"
+                          for arch, optimizer, schedule, seed in diverged), file=sys.stderr)
     if missing:
         print(f"missing {len(missing)} runs (arch, optimizer, schedule, seed): "
               + ", ".join(f"({arch}, {optimizer}, {schedule}, {seed})"

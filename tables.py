@@ -204,6 +204,13 @@ def write_summary_markdown(rows, path, config, provenance):
         "",
         equivalence_rule_sentence(),
         "",
+    ]
+    diverged = sum(row.get("diverged_seeds", 0) for row in rows)
+    if diverged:
+        lines += [f"{diverged} run{'s' if diverged != 1 else ''} diverged (a training or test loss that is not "
+                  "finite), marked in the Seeds column. They stay in every mean, interval and verdict: "
+                  "dropping them would bias the verdicts toward equivalence.", ""]
+    lines += [
         "| Architecture | Optimizer | Schedule | Seeds | Final accuracy (%) | "
         "Best-epoch accuracy (%) | Parameter updates | Wall seconds | Difference from dlr (pp) "
         "| Verdict against dlr |",
@@ -217,7 +224,7 @@ def write_summary_markdown(rows, path, config, provenance):
             ARCHITECTURE_NAMES.get(row["architecture"], str(row["architecture"])),
             OPTIMIZER_NAMES.get(row["optimizer"], str(row["optimizer"])),
             SCHEDULE_NAMES.get(row["schedule"], str(row["schedule"])),
-            str(row["seeds"]),
+            str(row["seeds"]) + (f" ({row['diverged_seeds']} diverged)" if row.get("diverged_seeds") else ""),
             final,
             f"{100 * row['best_epoch_test_accuracy_mean']:.2f}",
             f"{row['parameter_updates']:,}",

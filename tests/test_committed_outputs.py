@@ -1,7 +1,7 @@
 """The committed tables and figures are what plots.py writes from the committed pickles.
 
 Every committed study (a folder under results/ with a results.pickle, and
-results/ itself) is regenerated here: README.md's own `python plots.py ...`
+results/ itself) is regenerated here: REPORT.md's own `python plots.py ...`
 command for that study (section "Reproduce everything", its --results and
 --baseline paths as written, since comparison.md names them) is run in-process
 from the project folder with `--out` a temporary folder, and every table it
@@ -23,7 +23,7 @@ PNG bytes depend on the matplotlib version, so the figure comparison runs only
 where the installed matplotlib is the version requirements.txt pins, and is
 skipped, saying so, elsewhere. The tables do not depend on it.
 
-README.md's `python plots.py --breakdown DIR` command, drawn from every study
+REPORT.md's `python plots.py --breakdown DIR` command, drawn from every study
 at once, is run the same way: its breakdown.png must be the committed one
 (where matplotlib is the pinned version), and it counts among the files of
 the folder it writes to.
@@ -67,9 +67,9 @@ FIGURE_FOLDERS = STUDY_FOLDERS if os.environ.get("CHECK_ALL_FIGURES") == "1" els
 
 
 def readme_plots_command_words():
-    """The arguments of every `python plots.py` command of README.md's "Reproduce everything"."""
-    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Reproduce everything", 1)[1].split("\n## ", 1)[0]
+    """The arguments of every `python plots.py` command of REPORT.md's "Reproduce everything"."""
+    report = (PROJECT_DIR / "REPORT.md").read_text(encoding="utf-8")
+    section = report.split("## Reproduce everything", 1)[1].split("\n## ", 1)[0]
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL):
         for line in block.replace("\\\n", " ").splitlines():
@@ -82,27 +82,27 @@ def readme_plots_command_words():
 
 
 def readme_plots_commands():
-    """{study folder: plots.py arguments} of README.md's commands for one study each."""
+    """{study folder: plots.py arguments} of REPORT.md's commands for one study each."""
     commands = {}
     for words in readme_plots_command_words():
         if plots.parse_arguments(words).breakdown is not None:
             continue
         folder = plots.parse_arguments(words).results.parent.as_posix()
-        assert folder not in commands, f"README.md has two plots.py commands for {folder}"
+        assert folder not in commands, f"REPORT.md has two plots.py commands for {folder}"
         commands[folder] = words
     return commands
 
 
 def readme_breakdown_command():
-    """The arguments of README.md's one `python plots.py --breakdown` command."""
+    """The arguments of REPORT.md's one `python plots.py --breakdown` command."""
     commands = [words for words in readme_plots_command_words()
                 if plots.parse_arguments(words).breakdown is not None]
-    assert len(commands) == 1, f"README.md has {len(commands)} plots.py --breakdown commands, not one"
+    assert len(commands) == 1, f"REPORT.md has {len(commands)} plots.py --breakdown commands, not one"
     return commands[0]
 
 
 def breakdown_folder():
-    """The folder README.md's --breakdown command writes breakdown.png to, relative to the project."""
+    """The folder REPORT.md's --breakdown command writes breakdown.png to, relative to the project."""
     arguments = plots.parse_arguments(readme_breakdown_command())
     return (arguments.out or arguments.breakdown).as_posix().rstrip("/")
 
@@ -125,7 +125,7 @@ _regenerated_breakdown = []
 
 
 def regenerate_breakdown(tmp_path_factory):
-    """Run README's --breakdown command with --out a fresh folder; return that folder.
+    """Run REPORT's --breakdown command with --out a fresh folder; return that folder.
 
     The figure is saved only where the installed matplotlib is the pinned one.
     """
@@ -142,7 +142,7 @@ def regenerate_breakdown(tmp_path_factory):
 
 
 def regenerate(folder, tmp_path_factory):
-    """Run README's plots.py command for the study in folder with --out a fresh folder.
+    """Run REPORT's plots.py command for the study in folder with --out a fresh folder.
 
     Returns (out folder, names of the figures laid out but not saved). The
     figures are saved only for FIGURE_FOLDERS, and only where the installed
@@ -151,7 +151,7 @@ def regenerate(folder, tmp_path_factory):
     """
     if folder not in _regenerated:
         commands = readme_plots_commands()
-        assert folder in commands, f"README.md's Reproduce everything has no plots.py command for {folder}"
+        assert folder in commands, f"REPORT.md's Reproduce everything has no plots.py command for {folder}"
         out = tmp_path_factory.mktemp(folder.replace("/", "_"))
         not_saved = []
         with pytest.MonkeyPatch.context() as patch:

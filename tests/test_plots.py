@@ -1621,3 +1621,36 @@ def test_breakdown_takes_no_baseline(tmp_path):
     with redirect_stderr(stderr), pytest.raises(SystemExit) as exit_info:
         plots.parse_arguments(["--breakdown", str(tmp_path), "--baseline", "b.pickle"])
     assert exit_info.value.code == 2 and "takes no --baseline" in stderr.getvalue()
+
+
+# ---------------------------------------------------------------------------
+# Diverged runs
+# ---------------------------------------------------------------------------
+
+def test_diverged_runs_are_drawn_named_and_kept_in_the_statistics(tmp_path):
+    config = make_config(archs=["mlp300"], optimizers=["sgd"], schedules=["dlr", "ibs"], seeds=[0, 1, 2])
+    finals = {("mlp300", "sgd", schedule, seed): 0.97 + 0.001 * seed
+              for schedule in ("dlr", "ibs") for seed in range(3)}
+    finals[("mlp300", "sgd", "ibs", 2)] = 0.098  # Chance: what a diverged run scores.
+    results = make_results(finals, config)
+    # One run's training loss overflows, another's test loss is undefined from epoch 5 on.
+    results["runs"][("mlp300", "sgd", "ibs", 2)]["train_loss"][4:] = [math.inf] * 8
+    results["runs"][("mlp300", "sgd", "ibs", 2)]["test_loss"][4:] = [math.nan] * 8
+    results["runs"][("mlp300", "sgd", "dlr", 1)]["train_loss"][-1] = math.nan
+    path = write_pickle(tmp_path / "results.pickle", results)
+    stdout, stderr = StringIO(), StringIO()
+    with redirect_stdout(stdout), redirect_stderr(stderr):
+        status = plots.main(["--results", str(path)])
+    assert status == 0, stderr.getvalue()
+    warnings = stderr.getvalue().splitlines()
+    assert len(warnings) == 1 and "2 runs diverged" in warnings[0]
+    assert "(mlp300, sgd, dlr, 1), (mlp300, sgd, ibs, 2)" in warnings[0]
+    for name in ("train_loss_mlp300_sgd.png", "accuracy_epoch_mlp300_sgd.png", "overview.png"):
+        assert_png(tmp_path / name)
+    summary = (tmp_path / "summary.md").read_text()
+    assert "2 runs diverged" in summary
+    assert "| 300-unit MLP | SGD | increasing batch size (ibs) | 3 (1 diverged) |" in summary
+    # The diverged run stays in the paired statistics: its chance accuracy drags ibs far below dlr.
+    ibs_row = next(row for row in analysis.summarize(results) if row["schedule"] == "ibs")
+    assert ibs_row["paired_seeds_with_dlr"] == 3 and ibs_row["diff_vs_dlr_pp_mean"] < -25
+    assert ibs_row["verdict"] != "equivalent"
