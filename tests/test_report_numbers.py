@@ -566,6 +566,7 @@ class QuotedTable(NamedTuple):
 QUOTED_HEADER = "| Architecture | Optimizer | Schedule |"
 
 QUOTED_TABLES = [
+    QuotedTable(REPORT, "seeds_20", "power.md"),
     QuotedTable(REPORT, "results", "summary.md"),
     QuotedTable(REPORT, "ibs_lr", "stages.md", every_row=False),
     QuotedTable(REPORT, "momentum", "stages.md", every_row=False),
@@ -615,7 +616,29 @@ class Prose(NamedTuple):
     requires: tuple = ()
 
 
+def power_range(name, column, digits=2, scale=1.0):
+    """'low to high' of a column of a study's committed power.csv (plots.py's output, checked elsewhere)."""
+    import csv
+    with open(PROJECT_DIR / Path(STUDIES[name]).parent / "power.csv", newline="") as handle:
+        values = [scale * float(row[column]) for row in csv.DictReader(handle)]
+    low, high = f"{min(values):.{digits}f}", f"{max(values):.{digits}f}"
+    return low if low == high else f"{low} to {high}"
+
+
+def paired_spreads(name):
+    """The SD (ddof=1) of every comparison's paired differences from dlr, in points, recomputed here."""
+    return [float(np.std(paired_differences(name, *cell), ddof=1)) for cell in cells(name) if cell[2] != "dlr"]
+
+
 PROSE = [
+    Prose(REPORT, "The standard deviation of the paired differences runs from {} to {} points",
+          lambda: [f"{min(paired_spreads('seeds_20')):.3f}", f"{max(paired_spreads('seeds_20')):.3f}"]),
+    Prose(REPORT, "So at 20 seeds the test calls a true difference of {} points not equivalent with probability 0.8, "
+                  "and says *equivalent* of a true difference of 0 with probability {} in every cell",
+          lambda: [power_range("seeds_20", "detectable_pp_at_20"), power_range("seeds_20", "p_equivalent_at_0_at_20")]),
+    Prose(REPORT, "At 5 seeds the smallest such difference is {} points and the chance of *equivalent* at no "
+                  "difference {}",
+          lambda: [power_range("seeds_20", "detectable_pp_at_5"), power_range("seeds_20", "p_equivalent_at_0_at_5")]),
     Prose(README, "ibs_lr reaches B = N and leaves the margin there on LeNet-5 ({} points)",
           lambda: [signed(mean_difference("large_batch", "lenet5", "momentum", "ibs_lr"))],
           requires=(lenet5_ibs_lr_leaves_the_margin_at_b_equals_n,)),
