@@ -21,7 +21,7 @@ import provenance as provenance_records
 from runfiles import (claim, claim_path, load_finished_runs, prepare_out_dir, run_path,
                       save_atomically)
 from study import (ARCHITECTURES, MOMENTUM_OPTIMIZERS, OPTIMIZERS, SCHEDULES, check_schedule_fits_optimizer,
-                   epoch_plans, updates_per_epoch)
+                   epoch_plans, settings_record, updates_per_epoch)
 
 
 # ----------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def run_group(group):
         key = (group.arch, group.optimizer, schedule, group.seed)
         provenance = dict(_worker["provenance"], wall_seconds=metrics["seconds"][-1],
                           date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
-        record = {"key": key, "settings": dataclasses.asdict(settings), "metrics": metrics,
+        record = {"key": key, "settings": settings_record(settings), "metrics": metrics,
                   "provenance": provenance}
         save_atomically(record, run_path(runs_dir, key))
         events.put(("run", key))
@@ -225,7 +225,7 @@ def assemble_results(settings, selection, finished, command="", provenance=None)
         for by_schedule in by_optimizer.values():
             for schedule, curves in by_schedule.items():
                 by_schedule[schedule] = np.mean(curves, axis=0).tolist()
-    config = dataclasses.asdict(settings)
+    config = settings_record(settings)
     config.update(
         learning_rates={name: settings.base_learning_rate(name) for name in selection.optimizers},
         epochs=settings.epochs,

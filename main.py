@@ -37,7 +37,7 @@ import time
 from mnist import DataError, check_sizes, data_fingerprint, load_mnist, prepare_data
 from grid import Selection, parse_shard, run_study
 from runfiles import StudyError
-from study import (ALL_OPTIMIZERS, ALL_SCHEDULES, ARCHITECTURES, OPTIMIZERS, SCHEDULES, Settings)
+from study import (ALL_OPTIMIZERS, ALL_SCHEDULES, ARCHITECTURES, BACKWARD_PASSES, OPTIMIZERS, SCHEDULES, Settings)
 
 
 # ----------------------------------------------------------------------------
@@ -119,6 +119,10 @@ def parse_args(argv=None):
                     "Finished runs in --out are kept and reused: rerun the same command to resume.")
     parser.add_argument("--archs", type=name_list(ARCHITECTURES), default=",".join(ARCHITECTURES),
                         help="comma list of architectures (default: %(default)s)")
+    parser.add_argument("--backward", choices=BACKWARD_PASSES, default=defaults.backward,
+                        help="written: the built-in networks' written-out backward passes (the others take the "
+                             "tape); tape: tf.GradientTape for every network, to compare the two "
+                             "(a setting: use a separate --out) (default: %(default)s)")
     parser.add_argument("--optimizers", type=name_list(ALL_OPTIMIZERS), default=",".join(OPTIMIZERS),
                         help=f"comma list of {', '.join(ALL_OPTIMIZERS)}: momentum and nesterov are SGD with "
                              "(Nesterov) momentum 0.9 at learning rate 0.001 (default: %(default)s)")
@@ -176,7 +180,7 @@ def settings_from_arguments(args, arrays):
     return Settings(train_size=args.train_size, test_size=args.test_size,
                     epochs_per_stage=args.epochs_per_stage, base_batch_size=args.base_batch_size,
                     original_optimizer_reset=args.original_optimizer_reset,
-                    data_fingerprint=data_fingerprint(arrays))
+                    data_fingerprint=data_fingerprint(arrays), backward=args.backward)
 
 
 def report_lines(results, report, out_dir, seconds):

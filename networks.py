@@ -1,12 +1,17 @@
-"""The networks: three Keras models, each with its backward pass written out.
+"""The networks: any Keras model, trained through a GradientTape or a written-out backward pass.
 
-build_model(arch) is the Keras model of one network; loss_and_gradients is
-the same network's loss and gradients with the backward pass written out, a
-speed-up that the tests check against Keras and a GradientTape. A new
-network is a branch of both and a display name in study.ARCHITECTURE_NAMES;
-its cost-model entry (grid.STEP_SECONDS, grid.EXAMPLE_SECONDS) only orders
-the work.
+A network is a function with no arguments that returns an uncompiled Keras
+model taking a batch of 28x28 images and ending in a 10-way softmax. NETWORKS
+registers the three built-in ones, each with its backward pass written out
+(loss_and_gradients), a speed-up that the tests check against the tape. A
+network without one trains through tape_loss_and_gradients. A new built-in
+network is an entry here and a display name in study.ARCHITECTURE_NAMES; its
+cost-model entry (grid.STEP_SECONDS, grid.EXAMPLE_SECONDS) only orders the
+work.
 """
+import functools
+import typing
+
 from runtime import load_tensorflow
 from study import ARCHITECTURES
 
@@ -14,7 +19,14 @@ tf, keras = load_tensorflow()
 layers = keras.layers
 
 
-def build_model(arch):
+class Network(typing.NamedTuple):
+    """A network: its Keras model, and optionally its backward pass written out."""
+    build: typing.Callable
+    # (weights, images, labels) -> (mean loss, gradients), or None for the tape.
+    loss_and_gradients: typing.Optional[typing.Callable] = None
+
+
+def build_builtin_model(arch):
     """One of the study's three networks, on 28x28 inputs, ending in a softmax."""
     if arch == "mlp300":
         body = [layers.Flatten(), layers.Dense(300, activation="relu")]
@@ -37,7 +49,7 @@ def build_model(arch):
 
 
 def loss_and_gradients(arch, weights, images, labels):
-    """The mean cross-entropy of one batch under build_model(arch)'s weights, and its gradients.
+    """The mean cross-entropy of one batch under a built-in network's weights, and its gradients.
 
     The same network as build_model, with the backward pass written out. At
     batch size 4 a step is a few dozen tiny kernels, so which kernels run
@@ -101,3 +113,41 @@ def loss_and_gradients(arch, weights, images, labels):
             tf.transpose(images, [3, 1, 2, 0]), tf.transpose(upstream, [1, 2, 0, 3]), 1, "VALID"), [1, 2, 0, 3])
         gradients = [conv1_kernel_gradient, tf.raw_ops.BiasAddGrad(out_backprop=upstream)] + conv2_gradients + gradients
     return tf.reduce_mean(losses), gradients
+
+
+# The built-in networks, each with its written-out backward pass; other
+# networks join them (register) in every process that trains.
+NETWORKS = {arch: Network(functools.partial(build_builtin_model, arch), functools.partial(loss_and_gradients, arch))
+            for arch in ARCHITECTURES}
+
+
+def register(name, build, written_out=None):
+    NETWORKS[name] = Network(build, written_out)
+
+
+def network(arch):
+    """A registered network."""
+    if arch not in NETWORKS:
+        raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(NETWORKS)}")
+    return NETWORKS[arch]
+
+
+def build_model(arch):
+    """The Keras model of a registered network."""
+    return network(arch).build()
+
+
+def tape_loss_and_gradients(model, weights, images, labels):
+    """The mean cross-entropy of one batch and its gradients by weights, through a GradientTape.
+
+    The model runs in training mode, so BatchNormalization normalizes by the
+    batch and updates its moving statistics, and Dropout draws from its seed
+    state. Losses the model adds itself (weight regularizers) join the loss,
+    as in Keras's fit.
+    """
+    with tf.GradientTape() as tape:
+        probabilities = model(images, training=True)
+        loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, probabilities))
+        if model.losses:
+            loss += tf.add_n(model.losses)
+    return loss, tape.gradient(loss, weights)

@@ -33,6 +33,8 @@ def settings_suffix(config):
         departures.append(f"base batch {base_batch_size}")
     if config["original_optimizer_reset"]:
         departures.append("original optimizer reset")
+    if config.get("backward", Settings.backward) != Settings.backward:
+        departures.append(f"{config['backward']} backward pass")
     return f" ({', '.join(departures)})" if departures else ""
 
 
