@@ -5,7 +5,9 @@ Settings. run_study finds what OUT/runs/ lacks, plans it as groups (the
 schedules of one network, optimizer and seed, trained together because they
 share their first epochs), trains the groups longest first in spawned worker
 processes, and assembles every finished run into OUT/results.pickle. The cost
-model below only orders the work and drives the progress bar's estimate.
+model below only orders the work and drives the progress bar's estimate. A
+user's --networks file (NetworkFile) is imported again in every worker, and
+its path and sha256 go into the provenance of every run trained there.
 """
 import dataclasses
 import datetime
@@ -18,10 +20,10 @@ import typing
 import numpy as np
 
 import provenance as provenance_records
-from runfiles import (claim, claim_path, load_finished_runs, prepare_out_dir, run_path,
+from runfiles import (StudyError, claim, claim_path, load_finished_runs, prepare_out_dir, run_path,
                       save_atomically)
-from study import (ARCHITECTURES, MOMENTUM_OPTIMIZERS, OPTIMIZERS, SCHEDULES, check_schedule_fits_optimizer,
-                   epoch_plans, settings_record, updates_per_epoch)
+from study import (ARCHITECTURES, MOMENTUM_OPTIMIZERS, OPTIMIZERS, SCHEDULES,
+                   check_schedule_fits_optimizer, epoch_plans, settings_record, updates_per_epoch)
 
 
 # ----------------------------------------------------------------------------
@@ -44,6 +46,13 @@ class Selection:
         for optimizer in self.optimizers:
             for schedule in self.schedules:
                 check_schedule_fits_optimizer(schedule, optimizer)
+
+
+class NetworkFile(typing.NamedTuple):
+    """A user's --networks file, as main.py checked it: path, sha256 and each network's parameter count."""
+    path: str
+    sha256: str
+    parameter_counts: dict
 
 
 class Group(typing.NamedTuple):
@@ -97,10 +106,34 @@ STEP_SECONDS.update({(arch, name): (STEP_SECONDS[arch, "sgd"] + STEP_SECONDS[arc
 EXAMPLE_SECONDS = {"mlp300": 4e-6, "mlp500_150": 8e-6, "lenet5": 4.6e-5}
 
 
-def epoch_cost(arch, optimizer_name, plan, settings):
+def estimated_costs(parameter_count):
+    """({optimizer: seconds per step}, seconds per example) of a network the tables above lack.
+
+    From its parameter count alone, as the MLPs' costs grow with theirs, plus
+    a GradientTape step's fixed overhead (benchmarks/README.md): rough for a
+    convolutional network, whose arithmetic per parameter is larger.
+    """
+    sgd = 1.6e-4 + 4e-10 * parameter_count
+    adam = sgd + 4.3e-10 * parameter_count
+    steps = {"sgd": sgd, "adam": adam, **{name: (sgd + adam) / 2 for name in MOMENTUM_OPTIMIZERS}}
+    return steps, 2e-6 + 1.7e-11 * parameter_count
+
+
+def unmeasured(archs):
+    """The networks of archs that the cost tables lack, whose costs are estimated."""
+    return [arch for arch in archs if arch not in EXAMPLE_SECONDS]
+
+
+def epoch_cost(arch, optimizer_name, plan, settings, parameter_counts=None):
+    """Estimated seconds of one epoch; parameter_counts gives those of networks the cost tables lack."""
+    if arch in EXAMPLE_SECONDS:
+        step_seconds, example_seconds = STEP_SECONDS[arch, optimizer_name], EXAMPLE_SECONDS[arch]
+    else:
+        by_optimizer, example_seconds = estimated_costs(parameter_counts[arch])
+        step_seconds = by_optimizer[optimizer_name]
     steps = updates_per_epoch(settings.train_size, plan.batch_size)
     examples = settings.train_size + settings.test_size / 3
-    return steps * STEP_SECONDS[arch, optimizer_name] + examples * EXAMPLE_SECONDS[arch]
+    return steps * step_seconds + examples * example_seconds
 
 
 def trained_epochs(optimizer_name, schedules, settings):
@@ -112,9 +145,9 @@ def trained_epochs(optimizer_name, schedules, settings):
     return [prefix[-1] for prefix in prefixes]
 
 
-def group_cost(group, settings):
+def group_cost(group, settings, parameter_counts=None):
     """Estimated cost of train_runs for one group."""
-    return sum(epoch_cost(group.arch, group.optimizer, plan, settings)
+    return sum(epoch_cost(group.arch, group.optimizer, plan, settings, parameter_counts)
                for plan in trained_epochs(group.optimizer, group.schedules, settings))
 
 
@@ -125,15 +158,38 @@ def group_cost(group, settings):
 _worker = {}
 
 
-def init_worker(settings, data, out_dir, command, events):
-    """Prepares one worker process: one thread, deterministic ops, the data, its provenance."""
+def init_worker(settings, data, out_dir, command, events, network_file=None):
+    """Prepares one worker process: one thread, deterministic ops, the data, its provenance.
+
+    A --networks file is imported by the first task (use_network_file), so
+    that anything it raises reaches main.py instead of killing the worker.
+    """
     import runtime
     runtime.configure_worker()
     tf, _ = runtime.load_tensorflow()
     tensors = {name: tf.constant(array) for name, array in data.items()}
-    _worker.update(settings=settings, data=tensors, out_dir=out_dir, events=events,
-                   provenance={"machine": provenance_records.machine_description(),
-                               "versions": provenance_records.library_versions(), "command": command})
+    provenance = {"machine": provenance_records.machine_description(),
+                  "versions": provenance_records.library_versions(), "command": command}
+    if network_file is not None:
+        provenance["networks_file"] = {"path": network_file.path, "sha256": network_file.sha256}
+    _worker.update(settings=settings, data=tensors, out_dir=out_dir, events=events, provenance=provenance,
+                   network_file=network_file)
+
+
+def use_network_file(network_file):
+    """Registers the --networks file's networks in this worker, refusing a file changed since main.py checked it."""
+    import networks
+    if network_file is None:
+        return
+    try:
+        changed = networks.file_sha256(network_file.path) != network_file.sha256
+    except OSError as error:
+        raise StudyError(f"--networks {network_file.path} cannot be read any more ({error.strerror or error})") \
+            from None
+    if changed:
+        raise StudyError(f"--networks {network_file.path} changed while the study ran; "
+                         "run the same command again to train the rest with the new file")
+    networks.use_network_file(network_file.path)
 
 
 def run_group(group):
@@ -145,9 +201,10 @@ def run_group(group):
     from training import keras, train_runs
     settings, events, out_dir = _worker["settings"], _worker["events"], _worker["out_dir"]
     runs_dir = os.path.join(out_dir, "runs")
+    use_network_file(_worker["network_file"])
 
     def on_epoch(plan):
-        events.put(("epoch", epoch_cost(group.arch, group.optimizer, plan, settings)))
+        events.put(("epoch", (group.arch, group.optimizer, plan)))
 
     def on_run(schedule, metrics):
         key = (group.arch, group.optimizer, schedule, group.seed)
@@ -173,19 +230,21 @@ def run_group(group):
     return True
 
 
-def train_groups(groups, settings, data, out_dir, jobs, command, progress, trained):
+def train_groups(groups, settings, data, out_dir, jobs, command, progress, trained, network_file=None):
     """Trains groups in worker processes; returns the groups another process had claimed.
 
     trained, a list, gets the key of every run this process saves.
     """
-    total_cost = sum(group_cost(group, settings) for group in groups)
+    parameter_counts = network_file.parameter_counts if network_file else {}
+    total_cost = sum(group_cost(group, settings, parameter_counts) for group in groups)
     runs_total = sum(len(group.schedules) for group in groups)
     done_cost = 0.0
     # Spawned, not forked: TensorFlow's runtime does not survive a fork.
     context = multiprocessing.get_context("spawn")
     events = context.Queue()
-    with context.Pool(min(jobs, len(groups)), init_worker, (settings, data, out_dir, command, events)) as pool:
-        longest_first = sorted(groups, key=lambda group: group_cost(group, settings), reverse=True)
+    with context.Pool(min(jobs, len(groups)), init_worker,
+                      (settings, data, out_dir, command, events, network_file)) as pool:
+        longest_first = sorted(groups, key=lambda group: group_cost(group, settings, parameter_counts), reverse=True)
         pending = pool.map_async(run_group, longest_first, chunksize=1)
         while True:
             try:
@@ -195,7 +254,7 @@ def train_groups(groups, settings, data, out_dir, jobs, command, progress, train
                     break
                 continue
             if kind == "epoch":
-                done_cost += value
+                done_cost += epoch_cost(*value, settings, parameter_counts)
             else:
                 trained.append(value)
             if progress:
@@ -236,7 +295,7 @@ def assemble_results(settings, selection, finished, command="", provenance=None)
             "missing": [key for key in selection.run_keys() if key not in finished]}
 
 
-def run_study(settings, selection, data, out_dir, jobs=1, shard=None, command="", progress=None):
+def run_study(settings, selection, data, out_dir, jobs=1, shard=None, command="", progress=None, network_file=None):
     """Trains what out_dir lacks of the selection, then writes and returns the results.
 
     Each run is saved to out_dir/runs/ as it finishes, so an interrupted study
@@ -245,6 +304,7 @@ def run_study(settings, selection, data, out_dir, jobs=1, shard=None, command=""
     trained, and a group another process holds is waited for, then trained
     here only if that process died before finishing it. progress, if given, is
     called as progress(done_cost, total_cost, runs_done, runs_total).
+    network_file, a NetworkFile, names the file of the selection's user networks.
 
     Returns (results, report): report holds "trained" (keys of the runs this
     call trained), "reused" (keys of the selection's runs it found finished)
@@ -258,7 +318,7 @@ def run_study(settings, selection, data, out_dir, jobs=1, shard=None, command=""
         groups = plan_groups(selection, finished, shard)
         if not groups:
             break
-        for group in train_groups(groups, settings, data, out_dir, jobs, command, progress, trained):
+        for group in train_groups(groups, settings, data, out_dir, jobs, command, progress, trained, network_file):
             # Wait for the other process to finish or die, then look again.
             with claim(claim_path(out_dir, group.arch, group.optimizer, group.seed), wait=True):
                 pass
