@@ -54,8 +54,12 @@ def main(argv=None):
     parser.add_argument("commit", help="the earlier commit to compare with, e.g. 79495b7")
     parser.add_argument("--pairs", type=int, default=3, help="alternating (before, after) pairs (default: 3)")
     parser.add_argument("main_args", nargs="*", help="arguments of main.py, after -- (default: --seeds 1)")
-    args = parser.parse_args(argv)
-    main_args = args.main_args or ["--seeds", "1"]
+    # What follows -- is main.py's: split off here, as argparse gives a
+    # positional list after another positional nothing once options intervene.
+    argv = sys.argv[1:] if argv is None else list(argv)
+    main_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    main_args = main_args or args.main_args or ["--seeds", "1"]
     with tempfile.TemporaryDirectory() as scratch:
         before_dir = os.path.join(scratch, "before")
         subprocess.run(["git", "worktree", "add", "--detach", before_dir, args.commit], cwd=ROOT, check=True,
