@@ -116,6 +116,8 @@ class Trainer:
         self.arch = arch
         network = networks.network(arch)
         self.model = network.build()
+        if not self.model.built:  # A model without an Input makes its weights on its first call.
+            self.model(tf.zeros((1, 28, 28)), training=False)
         self.weights = [v.value for v in self.model.trainable_variables]
         # Every variable of the model, trainable or not, is state that a branch copies.
         self.model_variables = [v.value for v in self.model.variables]

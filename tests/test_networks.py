@@ -48,10 +48,11 @@ def write(folder, text, name="my_networks.py"):
 
 
 def build_batch_norm_dropout():
+    # No Input layer: the model makes its weights on its first call.
     layers = networks.layers
     return networks.keras.Sequential([
-        networks.keras.Input((28, 28)), layers.Flatten(), layers.Dense(32), layers.BatchNormalization(),
-        layers.ReLU(), layers.Dropout(0.3), layers.Dense(10, activation="softmax")])
+        layers.Flatten(), layers.Dense(32), layers.BatchNormalization(), layers.ReLU(), layers.Dropout(0.3),
+        layers.Dense(10, activation="softmax")])
 
 
 # ---------------------------------------------------------------- the tape path
