@@ -109,14 +109,15 @@ EXAMPLE_SECONDS = {"mlp300": 4e-6, "mlp500_150": 8e-6, "lenet5": 4.6e-5}
 def estimated_costs(parameter_count):
     """({optimizer: seconds per step}, seconds per example) of a network the tables above lack.
 
-    From its parameter count alone, as the MLPs' costs grow with theirs, plus
-    a GradientTape step's fixed overhead (benchmarks/README.md): rough for a
-    convolutional network, whose arithmetic per parameter is larger.
+    From its parameter count alone, on the line through the two MLPs' costs:
+    rough for a convolutional network, whose arithmetic per parameter is
+    larger. A GradientTape step, the path of such a network, costs what a
+    written-out one does (benchmarks/README.md), so nothing is added for it.
     """
-    sgd = 1.6e-4 + 4e-10 * parameter_count
-    adam = sgd + 4.3e-10 * parameter_count
+    sgd = 3e-5 + 3.9e-10 * parameter_count
+    adam = 3e-5 + 8.2e-10 * parameter_count
     steps = {"sgd": sgd, "adam": adam, **{name: (sgd + adam) / 2 for name in MOMENTUM_OPTIMIZERS}}
-    return steps, 2e-6 + 1.7e-11 * parameter_count
+    return steps, 1e-6 + 1.7e-11 * parameter_count
 
 
 def unmeasured(archs):

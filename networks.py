@@ -63,11 +63,13 @@ def loss_and_gradients(arch, weights, images, labels):
     The same network as build_model, with the backward pass written out. At
     batch size 4 a step is a few dozen tiny kernels, so which kernels run
     matters more than the arithmetic. Written out, the backward pass skips the
-    shape bookkeeping a GradientTape adds, and it takes the first
-    convolution's kernel gradient as a forward convolution, which oneDNN runs
-    faster than its kernel-gradient op on a 1-channel input at small batch
-    sizes. The tests check the loss and every gradient against Keras and a
-    GradientTape.
+    shape bookkeeping a GradientTape adds (little, once an epoch is compiled),
+    and it takes the first convolution's kernel gradient as a forward
+    convolution, which oneDNN runs faster than its kernel-gradient op on a
+    1-channel input at small batch sizes: side by side, the tape's step cost
+    the same on the MLPs and 4 to 8 % more on LeNet-5 at batch 4 and 9
+    (benchmarks/README.md). The tests check the loss and every gradient
+    against Keras and the tape.
     """
     scale = 1.0 / tf.cast(tf.shape(labels)[0], tf.float32)
     if arch == "lenet5":
