@@ -5,7 +5,9 @@ Settings. run_study finds what OUT/runs/ lacks, plans it as groups (the
 schedules of one network, optimizer and seed, trained together because they
 share their first epochs), trains the groups longest first in spawned worker
 processes, and assembles every finished run into OUT/results.pickle. The cost
-model below only orders the work and drives the progress bar's estimate.
+model below only orders the work and drives the progress bar's estimate. A
+user's --networks file (NetworkFile) is imported again in every worker, and
+its path and sha256 go into the provenance of every run trained there.
 """
 import collections
 import dataclasses
@@ -47,6 +49,13 @@ class Selection:
         for optimizer in self.optimizers:
             for schedule in self.schedules:
                 check_schedule_fits_optimizer(schedule, optimizer)
+
+
+class NetworkFile(typing.NamedTuple):
+    """A user's --networks file, as main.py checked it: path, sha256 and each network's parameter count."""
+    path: str
+    sha256: str
+    parameter_counts: dict
 
 
 class Group(typing.NamedTuple):
@@ -100,10 +109,35 @@ STEP_SECONDS.update({(arch, name): (STEP_SECONDS[arch, "sgd"] + STEP_SECONDS[arc
 EXAMPLE_SECONDS = {"mlp300": 4e-6, "mlp500_150": 8e-6, "lenet5": 4.6e-5}
 
 
-def epoch_cost(arch, optimizer_name, plan, settings):
+def estimated_costs(parameter_count):
+    """({optimizer: seconds per step}, seconds per example) of a network the tables above lack.
+
+    From its parameter count alone, on the line through the two MLPs' costs:
+    rough for a convolutional network, whose arithmetic per parameter is
+    larger. A GradientTape step, the path of such a network, costs what a
+    written-out one does (benchmarks/README.md), so nothing is added for it.
+    """
+    sgd = 3e-5 + 3.9e-10 * parameter_count
+    adam = 3e-5 + 8.2e-10 * parameter_count
+    steps = {"sgd": sgd, "adam": adam, **{name: (sgd + adam) / 2 for name in MOMENTUM_OPTIMIZERS}}
+    return steps, 1e-6 + 1.7e-11 * parameter_count
+
+
+def unmeasured(archs):
+    """The networks of archs that the cost tables lack, whose costs are estimated."""
+    return [arch for arch in archs if arch not in EXAMPLE_SECONDS]
+
+
+def epoch_cost(arch, optimizer_name, plan, settings, parameter_counts=None):
+    """Estimated seconds of one epoch; parameter_counts gives those of networks the cost tables lack."""
+    if arch in EXAMPLE_SECONDS:
+        step_seconds, example_seconds = STEP_SECONDS[arch, optimizer_name], EXAMPLE_SECONDS[arch]
+    else:
+        by_optimizer, example_seconds = estimated_costs(parameter_counts[arch])
+        step_seconds = by_optimizer[optimizer_name]
     steps = updates_per_epoch(settings.train_size, plan.batch_size)
     examples = settings.train_size + settings.test_size / 3
-    return steps * STEP_SECONDS[arch, optimizer_name] + examples * EXAMPLE_SECONDS[arch]
+    return steps * step_seconds + examples * example_seconds
 
 
 def trained_epochs(optimizer_name, schedules, settings):
@@ -115,9 +149,9 @@ def trained_epochs(optimizer_name, schedules, settings):
     return [prefix[-1] for prefix in prefixes]
 
 
-def group_cost(group, settings):
+def group_cost(group, settings, parameter_counts=None):
     """Estimated cost of train_runs for one group."""
-    return sum(epoch_cost(group.arch, group.optimizer, plan, settings)
+    return sum(epoch_cost(group.arch, group.optimizer, plan, settings, parameter_counts)
                for plan in trained_epochs(group.optimizer, group.schedules, settings))
 
 
@@ -151,18 +185,39 @@ class WorkerFailure(Exception):
 _worker = {}
 
 
-def init_worker(settings, data, out_dir, command, events):
+def init_worker(settings, data, out_dir, command, events, network_file=None):
     """Prepares one worker process: one thread, deterministic ops, the data, its provenance.
 
-    events.put(event) sends an event to the parent.
+    events.put(event) sends an event to the parent. A --networks file is
+    imported by the first task (use_network_file), so that anything it raises
+    reaches main.py as one line instead of killing the worker.
     """
     import runtime
     runtime.configure_worker()
     tf, _ = runtime.load_tensorflow()
     tensors = {name: tf.constant(array) for name, array in data.items()}
-    _worker.update(settings=settings, data=tensors, out_dir=out_dir, events=events,
-                   provenance={"machine": provenance_records.machine_description(),
-                               "versions": provenance_records.library_versions(), "command": command})
+    provenance = {"machine": provenance_records.machine_description(),
+                  "versions": provenance_records.library_versions(), "command": command}
+    if network_file is not None:
+        provenance["networks_file"] = {"path": network_file.path, "sha256": network_file.sha256}
+    _worker.update(settings=settings, data=tensors, out_dir=out_dir, events=events, provenance=provenance,
+                   network_file=network_file)
+
+
+def use_network_file(network_file):
+    """Registers the --networks file's networks in this worker, refusing a file changed since main.py checked it."""
+    import networks
+    if network_file is None:
+        return
+    try:
+        changed = networks.file_sha256(network_file.path) != network_file.sha256
+    except OSError as error:
+        raise StudyError(f"--networks {network_file.path} cannot be read any more ({error.strerror or error})") \
+            from None
+    if changed:
+        raise StudyError(f"--networks {network_file.path} changed while the study ran; "
+                         "run the same command again to train the rest with the new file")
+    networks.use_network_file(network_file.path)
 
 
 def run_group(group):
@@ -174,9 +229,10 @@ def run_group(group):
     from training import keras, train_runs
     settings, events, out_dir = _worker["settings"], _worker["events"], _worker["out_dir"]
     runs_dir = os.path.join(out_dir, "runs")
+    use_network_file(_worker["network_file"])
 
     def on_epoch(plan):
-        events.put(("epoch", epoch_cost(group.arch, group.optimizer, plan, settings)))
+        events.put(("epoch", (group.arch, group.optimizer, plan)))
 
     def on_run(schedule, metrics):
         key = (group.arch, group.optimizer, schedule, group.seed)
@@ -212,7 +268,7 @@ class _Pipe:
         self.connection.send(event)
 
 
-def worker_main(connection, task, settings, out_dir, command):
+def worker_main(connection, task, settings, out_dir, command, network_file=None):
     """A worker process: receives the data, then one group at a time until it receives None.
 
     Sends the parent run_group's events, then ("done", task's result) for each
@@ -224,7 +280,7 @@ def worker_main(connection, task, settings, out_dir, command):
     try:
         data = connection.recv()
         try:
-            init_worker(settings, data, out_dir, command, _Pipe(connection))
+            init_worker(settings, data, out_dir, command, _Pipe(connection), network_file)
             del data
             started = True
             while (group := connection.recv()) is not None:
@@ -286,7 +342,8 @@ class _Worker:
         self.process, self.connection, self.group = process, connection, group
 
 
-def train_groups(groups, settings, data, out_dir, jobs, command, progress, trained, warn=None, task=run_group):
+def train_groups(groups, settings, data, out_dir, jobs, command, progress, trained, warn=None, task=run_group,
+                 network_file=None):
     """Trains groups in worker processes; returns the groups another process had claimed.
 
     trained, a list, gets the key of every run this process saves. A worker
@@ -294,16 +351,19 @@ def train_groups(groups, settings, data, out_dir, jobs, command, progress, train
     fresh worker. If that worker dies too, or a worker raises, no further
     group is started: the groups in flight finish, then WorkerFailure is
     raised (StudyError for a failed save). task is what a worker does with
-    each group (run_group; tests pass others).
+    each group (run_group; tests pass others). network_file, a NetworkFile,
+    is a --networks file for the workers to import.
     """
     warn = warn or (lambda line: print(line, file=sys.stderr, flush=True))
     runs_dir = os.path.join(out_dir, "runs")
-    total_cost = sum(group_cost(group, settings) for group in groups)
+    parameter_counts = network_file.parameter_counts if network_file else {}
+    total_cost = sum(group_cost(group, settings, parameter_counts) for group in groups)
     runs_total = sum(len(group.schedules) for group in groups)
     done_cost = 0.0
     # Spawned, not forked: TensorFlow's runtime does not survive a fork.
     context = multiprocessing.get_context("spawn")
-    todo = collections.deque(sorted(groups, key=lambda group: group_cost(group, settings), reverse=True))
+    todo = collections.deque(sorted(groups, key=lambda group: group_cost(group, settings, parameter_counts),
+                                    reverse=True))
     workers, held_elsewhere, deaths = [], [], collections.Counter()
     stop = None  # The exception to raise once the groups in flight have finished.
 
@@ -311,8 +371,8 @@ def train_groups(groups, settings, data, out_dir, jobs, command, progress, train
         started = []
         for group in first_groups:
             connection, child_end = context.Pipe()
-            process = context.Process(target=worker_main, args=(child_end, task, settings, out_dir, command),
-                                      daemon=True)
+            process = context.Process(target=worker_main,
+                                      args=(child_end, task, settings, out_dir, command, network_file), daemon=True)
             process.start()
             child_end.close()
             started.append(_Worker(process, connection, group))
@@ -343,7 +403,8 @@ def train_groups(groups, settings, data, out_dir, jobs, command, progress, train
                 return
             kind = event[0]
             if kind == "epoch":
-                done_cost += event[1]
+                # The parent prices the epoch: only it knows a --networks file's parameter counts.
+                done_cost += epoch_cost(*event[1], settings, parameter_counts)
             elif kind == "run":
                 trained.append(event[1])
             elif kind == "done":
@@ -450,7 +511,8 @@ def assemble_results(settings, selection, finished, command="", provenance=None)
             "missing": [key for key in selection.run_keys() if key not in finished]}
 
 
-def run_study(settings, selection, data, out_dir, jobs=1, shard=None, command="", progress=None, warn=None):
+def run_study(settings, selection, data, out_dir, jobs=1, shard=None, command="", progress=None, warn=None,
+              network_file=None):
     """Trains what out_dir lacks of the selection, then writes and returns the results.
 
     Each run is saved to out_dir/runs/ as it finishes, so an interrupted study
@@ -461,7 +523,8 @@ def run_study(settings, selection, data, out_dir, jobs=1, shard=None, command=""
     called as progress(done_cost, total_cost, runs_done, runs_total); warn(line)
     names a worker that died and whose group is retried (train_groups). A
     study stopped by its workers raises WorkerFailure, or StudyError for a
-    failed save, once the groups in flight have finished.
+    failed save, once the groups in flight have finished. network_file, a
+    NetworkFile, names the file of the selection's user networks.
 
     Returns (results, report): report holds "trained" (keys of the runs this
     call trained), "reused" (keys of the selection's runs it found finished)
@@ -475,7 +538,8 @@ def run_study(settings, selection, data, out_dir, jobs=1, shard=None, command=""
         groups = plan_groups(selection, finished, shard)
         if not groups:
             break
-        for group in train_groups(groups, settings, data, out_dir, jobs, command, progress, trained, warn):
+        for group in train_groups(groups, settings, data, out_dir, jobs, command, progress, trained, warn,
+                                  network_file=network_file):
             # Wait for the other process to finish or die, then look again.
             with claim(claim_path(out_dir, group.arch, group.optimizer, group.seed), wait=True):
                 pass

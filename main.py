@@ -17,12 +17,15 @@ and see the same example order, so their curves can be compared pair by pair.
 --noise-scale exact matches the schedules on the exact noise scale
 g = lr * (N / B - 1) / (1 - m) instead, and --momentum M sets the momentum
 coefficient of momentum and nesterov (study.py says how).
+Any Keras model can join the three networks: --networks FILE names a Python
+file that defines NETWORKS, imported and run as the user's own code.
 
 This file is the command line. Behind it:
 
     study.py      the names, Settings, the stage schedules and the margin
     mnist.py      MNIST, read and checked
-    networks.py   the three networks, with their backward passes written out
+    networks.py   the networks: Keras models, the built-in ones with their
+                  backward passes written out; a --networks file read and checked
     training.py   the optimizer and the training of one seed's runs
     grid.py       which runs, in which worker processes, assembled into a study
     runfiles.py   the run files and the claims that let processes share a folder
@@ -38,10 +41,10 @@ import sys
 import time
 
 from mnist import DataError, check_sizes, data_fingerprint, load_mnist, prepare_data
-from grid import Selection, WorkerFailure, parse_shard, run_study
+from grid import NetworkFile, Selection, WorkerFailure, parse_shard, run_study, unmeasured
 from runfiles import StudyError
-from study import (ALL_OPTIMIZERS, ALL_SCHEDULES, ARCHITECTURES, MOMENTUM_OPTIMIZERS, NOISE_MATCHED_SCHEDULES,
-                   NOISE_SCALE_FORMS, OPTIMIZERS, SCHEDULES, Settings, momentum_settings)
+from study import (ALL_OPTIMIZERS, ALL_SCHEDULES, ARCHITECTURES, BACKWARD_PASSES, MOMENTUM_OPTIMIZERS,
+                   NOISE_MATCHED_SCHEDULES, NOISE_SCALE_FORMS, OPTIMIZERS, SCHEDULES, Settings, momentum_settings)
 
 
 # ----------------------------------------------------------------------------
@@ -98,11 +101,12 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def name_list(choices):
+    """A comma list of names from choices, or of any names with choices None (checked later)."""
     def parse(text):
         names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
-        unknown = [name for name in names if name not in choices]
+        unknown = [name for name in names if choices is not None and name not in choices]
         if unknown or not names:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of {', '.join(choices)}")
+            raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of {', '.join(choices or ('names',))}")
         return names
     return parse
 
@@ -148,10 +152,19 @@ def parse_args(argv=None):
         prog="main.py",
         description="Train every (architecture, optimizer, schedule, seed) of the study and pickle the results. "
                     "Finished runs in --out are kept and reused: rerun the same command to resume.",
-        epilog="exit status: 0 done; 2 bad flags, data or --out; 3 a group whose worker died twice, or out of "
-               "memory; 1 any other failure; 130 interrupted")
-    parser.add_argument("--archs", type=name_list(ARCHITECTURES), default=",".join(ARCHITECTURES),
-                        help="comma list of architectures (default: %(default)s)")
+        epilog="exit status: 0 done; 2 bad flags, data, --networks file or --out; 3 a group whose worker died "
+               "twice, or out of memory; 1 any other failure; 130 interrupted")
+    parser.add_argument("--archs", type=name_list(None), default=None,
+                        help=f"comma list of networks: {', '.join(ARCHITECTURES)} and those of --networks "
+                             "(default: all of them)")
+    parser.add_argument("--networks", metavar="FILE", default=None,
+                        help="a Python file that defines NETWORKS = {name: function returning an uncompiled Keras "
+                             "model from (batch, 28, 28) images to a 10-way softmax}; it is imported, in every "
+                             "worker, as your own code, and its path and sha256 go into every run's provenance")
+    parser.add_argument("--backward", choices=BACKWARD_PASSES, default=defaults.backward,
+                        help="written: the built-in networks' written-out backward passes (the others take the "
+                             "tape); tape: tf.GradientTape for every network, to compare the two "
+                             "(a setting: use a separate --out) (default: %(default)s)")
     parser.add_argument("--optimizers", type=name_list(ALL_OPTIMIZERS), default=",".join(OPTIMIZERS),
                         help=f"comma list of {', '.join(ALL_OPTIMIZERS)}: momentum and nesterov are SGD with "
                              "(Nesterov) momentum 0.9 at learning rate 0.001, or as --momentum sets (default: %(default)s)")
@@ -194,13 +207,47 @@ def parse_args(argv=None):
                              "which resets Adam's moments and step count (use a separate --out)")
     args = parser.parse_args(argv)
     try:
-        Selection(args.archs, args.optimizers, args.schedules).check()
+        Selection(optimizers=args.optimizers, schedules=args.schedules).check()
     except ValueError as error:
         parser.error(str(error))
     if args.momentum is not None and not set(args.optimizers) & set(MOMENTUM_OPTIMIZERS):
         parser.error(f"--momentum sets the momentum coefficient of {' and '.join(MOMENTUM_OPTIMIZERS)}; "
                      "add one of them to --optimizers")
+    user_networks = read_user_networks(args.networks, parser) if args.networks is not None else {}
+    known = ARCHITECTURES + tuple(user_networks)
+    if any(name not in known for name in args.archs or ()):
+        parser.error(f"argument --archs: {','.join(args.archs)!r} is not a comma list of {', '.join(known)}")
+    args.archs = args.archs or known
+    args.network_file = None
+    if args.networks is not None:
+        args.network_file = check_user_networks(
+            args.networks, {name: user_networks[name] for name in args.archs if name in user_networks}, parser)
     return args
+
+
+def read_user_networks(path, parser):
+    """{name: function} of a --networks file; one line and status 2 if it cannot be used. Imports TensorFlow."""
+    if not os.path.isfile(path):  # Said before TensorFlow is imported to read the file.
+        parser.exit(2, f"main.py: error: --networks {path}: no such file; pass a Python file that defines "
+                       "NETWORKS\n")
+    import networks
+    try:
+        return networks.read_network_file(path)
+    except networks.NetworkFileError as error:
+        parser.exit(2, f"main.py: error: {error}\n")
+
+
+def check_user_networks(path, builders, parser):
+    """The selected networks of a --networks file, each built and tried before any training, as a NetworkFile."""
+    import networks
+    counts = {}
+    try:
+        for name, build in builders.items():
+            counts[name] = networks.check_network(name, build, path)
+    except networks.NetworkFileError as error:
+        parser.exit(2, f"main.py: error: {error}\n")
+    networks.keras.backend.clear_session()
+    return NetworkFile(path, networks.file_sha256(path), counts)
 
 
 def describe_reuse(report, provenance, runs_dir):
@@ -223,14 +270,38 @@ def settings_from_arguments(args, arrays):
     return Settings(train_size=args.train_size, test_size=args.test_size,
                     epochs_per_stage=args.epochs_per_stage, base_batch_size=args.base_batch_size,
                     original_optimizer_reset=args.original_optimizer_reset, noise_scale=args.noise_scale,
-                    data_fingerprint=data_fingerprint(arrays), **momentum)
+                    data_fingerprint=data_fingerprint(arrays), backward=args.backward, **momentum)
 
 
-def report_lines(results, report, out_dir, seconds):
+def estimate_note(network_file):
+    """The one line that says which networks' costs are estimated, or None."""
+    estimated = unmeasured(network_file.parameter_counts) if network_file else []
+    if not estimated:
+        return None
+    counts = ", ".join(f"{name} ({network_file.parameter_counts[name]:,} parameters)" for name in estimated)
+    return (f"main.py: note: the cost model, which orders the work and estimates the time left, has no timings "
+            f"of {counts}; it estimates them from the parameter count")
+
+
+def changed_network_warnings(results, report, network_file):
+    """Warnings for reused runs of a --networks network that a file with another sha256 trained."""
+    warnings = []
+    for name in (network_file.parameter_counts if network_file else {}):
+        others = [key for key in report["reused"] if key[0] == name
+                  and ((results["provenance"].get(key) or {}).get("networks_file") or {}).get("sha256")
+                  != network_file.sha256]
+        if others:
+            warnings.append(f"main.py: warning: {len(others)} reused runs of {name} were trained with another "
+                            f"version of its --networks file (or none recorded); pass a fresh --out to retrain")
+    return warnings
+
+
+def report_lines(results, report, out_dir, seconds, network_file=None):
     """What main.py says when a study is done: warnings first (for stderr), then the account (stdout)."""
     warnings = [f"main.py: warning: {rejected_file} was not used ({reason}); "
                 f"{'moved to ' + moved_to if moved_to else 'set aside'} and its run trained again"
                 for rejected_file, reason, moved_to in report["rejected"]]
+    warnings += changed_network_warnings(results, report, network_file)
     path = os.path.join(out_dir, "results.pickle")
     runs_dir = os.path.join(out_dir, "runs")
     lines = [f"{len(results['runs'])} runs in {path}: {describe_reuse(report, results['provenance'], runs_dir)} "
@@ -262,12 +333,15 @@ def main(argv=None):
         jobs = args.jobs or os.cpu_count() or 1
         selection = Selection(args.archs, args.optimizers, args.schedules, tuple(range(args.seeds)))
         data = prepare_data(arrays, settings.train_size, settings.test_size)
+        note = estimate_note(args.network_file)
+        if note:
+            print(note, file=sys.stderr)
         start = time.perf_counter()
         progress = ProgressBar()
         results, report = run_study(settings, selection, data, args.out, jobs, args.shard, command, progress,
-                                    progress.warn)
-    # Exit statuses: 2 the user's input (flags, data, --out), 3 a group whose
-    # worker died twice or memory ran out, 1 any other failure, 130 interrupted.
+                                    progress.warn, args.network_file)
+    # Exit statuses: 2 the user's input (flags, data, --networks, --out), 3 a group
+    # whose worker died twice or memory ran out, 1 any other failure, 130 interrupted.
     except (DataError, StudyError) as failure:
         error(failure)
         return 2
@@ -282,7 +356,7 @@ def main(argv=None):
         print(f"\nmain.py: interrupted; finished runs are saved in {os.path.join(args.out, 'runs')}. "
               "Run the same command again to resume.", file=sys.stderr)
         return 130
-    warnings, lines = report_lines(results, report, args.out, time.perf_counter() - start)
+    warnings, lines = report_lines(results, report, args.out, time.perf_counter() - start, args.network_file)
     for line in warnings:
         print(line, file=sys.stderr)
     for line in lines:

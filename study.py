@@ -16,8 +16,10 @@ matplotlib:
 
 A new schedule is a branch of stage_schedule and a line in SCHEDULE_NAMES (and
 in NOISE_MATCHED_SCHEDULES if it takes dlr's noise scale, so that the exact
-form solves its batch sizes); a new network is a line in ARCHITECTURE_NAMES
-and a model in networks.py.
+form solves its batch sizes); a new built-in network is a line in
+ARCHITECTURE_NAMES and an entry of networks.NETWORKS (REPORT.md, "Adding a
+network"). A user's own network, from main.py --networks FILE, has no display
+name: figures and tables show its code.
 """
 import dataclasses
 import math
@@ -135,6 +137,11 @@ class Settings:
     original_optimizer_reset: bool = False
     # Digest of the four data arrays, so runs on other data never mix.
     data_fingerprint: str = ""
+    # How gradients are taken: "written" uses a network's written-out backward
+    # pass where it has one (the built-in networks) and tf.GradientTape
+    # otherwise; "tape" uses the tape for every network. The two differ by
+    # float rounding only, but that is a difference in the numbers.
+    backward: str = "written"
 
     @property
     def epochs(self):
@@ -151,16 +158,16 @@ class Settings:
 
 
 SETTING_NAMES = tuple(field.name for field in dataclasses.fields(Settings))
-
-# Settings added after studies were committed, which a file records only where
-# they depart from their default, so that reassembling a committed study
-# writes the same bytes; the migration reads a missing one as its default.
-RECORDED_WHEN_SET = ("noise_scale",)
+BACKWARD_PASSES = ("written", "tape")
+# Settings added after the committed studies were made, which run files and
+# pickles record only where they depart from their default: so the committed
+# studies reassemble to the same bytes, and migrate_settings reads a missing
+# one as its default, the behaviour of the code that wrote the file.
+RECORDED_WHEN_SET = ("noise_scale", "backward")
 
 
 def settings_record(settings):
-    """The settings as run files and results pickles record them: a dict, without the
-    RECORDED_WHEN_SET settings that are at their defaults."""
+    """The settings as run files and pickles store them: every field, RECORDED_WHEN_SET ones only when set."""
     record = dataclasses.asdict(settings)
     defaults = Settings()
     for name in RECORDED_WHEN_SET:
@@ -343,6 +350,8 @@ def updates_per_epoch(train_size, batch_size):
 #                                study matched the approximation, its default,
 #                                and a file leaves it out at that default
 #                                (RECORDED_WHEN_SET).
+#   backward (setting)           added with the tape path for any Keras model;
+#                                recorded only when "tape" (RECORDED_WHEN_SET).
 #
 # A setting added later goes into Settings with its old behaviour as its
 # default, and needs nothing here: missing settings take Settings' defaults.

@@ -38,6 +38,8 @@ def settings_suffix(config):
     momentum = config.get("momentum_coefficient", Settings.momentum_coefficient)
     if momentum != Settings.momentum_coefficient and set(config.get("optimizers", [])) & set(MOMENTUM_OPTIMIZERS):
         departures.append(f"momentum {momentum:g}")
+    if config.get("backward", Settings.backward) != Settings.backward:
+        departures.append(f"{config['backward']} backward pass")
     return f" ({', '.join(departures)})" if departures else ""
 
 

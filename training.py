@@ -2,15 +2,20 @@
 
 FusedOptimizer applies Keras's SGD, momentum, Nesterov and Adam formulas
 with one fused op per variable; Trainer holds a model, its optimizer and the
-data with a compiled epoch; train_runs trains every schedule of one
-(network, optimizer, seed) from the same initial weights and example order,
-branching where their plans part. Importing this module imports TensorFlow.
+data with a compiled epoch, taking gradients from the network's written-out
+backward pass or from a GradientTape (networks.py); train_runs trains every
+schedule of one (network, optimizer, seed) from the same initial weights and
+example order, branching where their plans part. A branch copies the whole
+state: every variable of the model (BatchNormalization's moving statistics
+and Dropout's seed state too) and of the optimizer. Importing this module
+imports TensorFlow.
 """
 import time
 
 import numpy as np
 
-from networks import build_model, keras, loss_and_gradients, tf
+import networks
+from networks import keras, tf
 from study import ALL_OPTIMIZERS, MOMENTUM_OPTIMIZERS, epoch_plans, updates_per_epoch
 
 # The test set is scored in a few large batches: one graph call per batch, and
@@ -109,8 +114,19 @@ class Trainer:
     def __init__(self, arch, optimizer_name, seed, settings, data):
         keras.utils.set_random_seed(seed)
         self.arch = arch
-        self.model = build_model(arch)
+        network = networks.network(arch)
+        self.model = network.build()
+        if not self.model.built:  # A model without an Input makes its weights on its first call.
+            self.model(tf.zeros((1, 28, 28)), training=False)
         self.weights = [v.value for v in self.model.trainable_variables]
+        # Every variable of the model, trainable or not, is state that a branch copies.
+        self.model_variables = [v.value for v in self.model.variables]
+        if network.loss_and_gradients is not None and settings.backward == "written":
+            written_out = network.loss_and_gradients
+            self.loss_and_gradients = lambda images, labels: written_out(self.weights, images, labels)
+        else:
+            self.loss_and_gradients = lambda images, labels: networks.tape_loss_and_gradients(
+                self.model, self.weights, images, labels)
         self.optimizer = FusedOptimizer(
             optimizer_name, self.weights, settings.base_learning_rate(optimizer_name),
             settings.adam_beta_1, settings.adam_beta_2, settings.adam_epsilon, settings.base_momentum(optimizer_name))
@@ -128,8 +144,7 @@ class Trainer:
         loss_sum = tf.constant(0.0)
         for step in tf.range(steps):
             batch = order[step * batch_size:tf.minimum((step + 1) * batch_size, self.train_size)]
-            loss, gradients = loss_and_gradients(
-                self.arch, self.weights, tf.gather(self.x_train, batch), tf.gather(self.y_train, batch))
+            loss, gradients = self.loss_and_gradients(tf.gather(self.x_train, batch), tf.gather(self.y_train, batch))
             self.optimizer.apply(gradients)
             loss_sum += loss
         return loss_sum / tf.cast(steps, tf.float32)
@@ -150,12 +165,31 @@ class Trainer:
             correct += float(batch_correct)
         return correct / self.test_size, loss_sum / self.test_size
 
+    def state_variables(self):
+        """The model's variables, the optimizer's, and the seed state of Keras's unseeded random ops, if used."""
+        return self.model_variables + self.optimizer.variables + keras_global_seed_state()
+
     def state(self):
-        return [v.numpy() for v in self.weights + self.optimizer.variables]
+        return [v.numpy() for v in self.state_variables()]
 
     def restore(self, state):
-        for variable, value in zip(self.weights + self.optimizer.variables, state):
+        variables = self.state_variables()
+        assert len(variables) == len(state), "the state to restore is not this trainer's"
+        for variable, value in zip(variables, state):
             variable.assign(value)
+
+
+def keras_global_seed_state():
+    """[the state variable] of the seed generator behind Keras's unseeded random ops, once one exists, else [].
+
+    Layers such as Dropout keep their own seed state among the model's
+    variables; a random op called without a seed draws from this global one,
+    which keras.utils.set_random_seed resets.
+    """
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+    generator = global_state.get_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR)
+    return [generator.state.value] if generator is not None else []
 
 
 def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=None, on_run=None):

@@ -13,8 +13,12 @@ In one run, and each part in fresh processes so that thread settings apply:
 4. `--jobs 1` against `--jobs 2` on a reduced grid.
 5. (Only when asked for, it takes about 25 minutes.) The straightforward Keras
    loop, ../shared/bench/seed_style.py, over all 18 cells of the grid.
+6. The price of not writing a backward pass: each built-in network's step
+   through its written-out backward pass against the same step through
+   tf.GradientTape (--backward tape, the path of every user's network), both
+   in the project's compiled epoch on one thread, their epochs alternating.
 
-usage: python benchmarks/speed.py [--repeats N] [--subset N] [--parts 1,2,3,4] [--grid-repeats N]
+usage: python benchmarks/speed.py [--repeats N] [--subset N] [--parts 1,2,3,4,6] [--grid-repeats N]
 """
 import argparse
 import multiprocessing
@@ -116,6 +120,41 @@ def compare_epochs(train_size, repeats):
     return rows, evaluation
 
 
+def time_backward_passes(arch, optimizer_name, train_size, repeats):
+    """{batch size: {"written": [seconds per epoch], "tape": [...]}}, the two trainers' epochs alternating."""
+    tf = networks.tf
+    data = mnist.prepare_data(mnist.load_mnist(), train_size, 10_000)
+    trainers = {backward: training.Trainer(arch, optimizer_name, 0,
+                                           study.Settings(train_size=train_size, backward=backward), data)
+                for backward in study.BACKWARD_PASSES}
+    order = tf.constant(training.epoch_order(0, 0, train_size))
+    timings = {}
+    for batch_size in BATCH_SIZES:
+        timings[batch_size] = {backward: [] for backward in trainers}
+        for trainer in trainers.values():
+            trainer.train_epoch(order, tf.constant(batch_size))  # Warm-up.
+        for _ in range(repeats):
+            for backward, trainer in trainers.items():
+                start = time.perf_counter()
+                trainer.train_epoch(order, tf.constant(batch_size))
+                timings[batch_size][backward].append(time.perf_counter() - start)
+    return timings
+
+
+def compare_backward_passes(train_size, repeats, optimizers=("sgd", "adam")):
+    """Part 6: rows of (arch, optimizer, batch, written-out ms/step, tape ms/step), measured in turn in one process."""
+    rows = []
+    for arch in study.ARCHITECTURES:
+        for optimizer_name in optimizers:
+            timings = in_fresh_process(time_backward_passes, True, arch, optimizer_name, train_size, repeats)
+            for batch_size in BATCH_SIZES:
+                steps = study.updates_per_epoch(train_size, batch_size)
+                written, tape = (1000 * statistics.median(timings[batch_size][backward]) / steps
+                                 for backward in ("written", "tape"))
+                rows.append((arch, optimizer_name, batch_size, written, tape))
+    return rows
+
+
 def project_grid_seconds(rows, evaluation, jobs):
     """Part 2's projection: the grid's single-thread work, shared epochs once, spread over jobs."""
     settings = study.Settings()
@@ -191,7 +230,7 @@ def main_benchmark(argv=None):
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per measurement (median)")
     parser.add_argument("--subset", type=int, default=4_000, help="training images per timed epoch in part 1")
-    parser.add_argument("--parts", type=lambda text: {int(part) for part in text.split(",")}, default={1, 2, 3, 4},
+    parser.add_argument("--parts", type=lambda text: {int(part) for part in text.split(",")}, default={1, 2, 3, 4, 6},
                         help="which parts to run, e.g. 2,3; part 5, the straightforward loop, only when named")
     parser.add_argument("--grid-repeats", type=int, default=3, help="timed runs of the full grid in part 2")
     args = parser.parse_args(argv)
@@ -265,6 +304,21 @@ def main_benchmark(argv=None):
                     total += seconds
                     print(f"   {arch:<11} {optimizer_name:<4} {schedule}: {seconds:6.1f} s", flush=True)
         print(f"   full grid: {total:.0f} s wall")
+
+    if 6 in args.parts:
+        print(f"6. The price of not writing a backward pass: ms per step (median of {args.repeats}, "
+              f"{args.subset:,} images), compiled epoch, 1 thread; written-out pass against tf.GradientTape, "
+              "their epochs alternating in one process")
+        print(f"{'architecture':<11} {'optimizer':<9} {'batch':>5} {'written':>8} {'tape':>8} {'tape/written':>12}")
+        backward_rows = compare_backward_passes(args.subset, args.repeats)
+        for arch, optimizer_name, batch_size, written, tape in backward_rows:
+            print(f"{arch:<11} {optimizer_name:<9} {batch_size:>5} {written:>8.3f} {tape:>8.3f} {tape / written:>11.2f}x")
+        for arch in study.ARCHITECTURES:
+            ratios = [tape / written for a, _, _, written, tape in backward_rows if a == arch]
+            at_4 = [tape / written for a, _, batch, written, tape in backward_rows if a == arch and batch == 4]
+            print(f"   {arch}: tape / written-out step time, median {statistics.median(ratios):.2f}x "
+                  f"(range {min(ratios):.2f}x to {max(ratios):.2f}x; at batch 4 {statistics.median(at_4):.2f}x)")
+        print()
     return 0
 
 
