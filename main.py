@@ -124,6 +124,16 @@ def count(minimum, maximum=None):
     return parse
 
 
+def learning_rate(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):  # Also refuses nan.
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive learning rate") from None
+    return value
+
+
 def momentum_coefficient(text):
     try:
         value = float(text)
@@ -198,9 +208,14 @@ def parse_args(argv=None):
                              "g = lr N / (B (1 - m)), or exact, g = lr (N/B - 1) / (1 - m), for which "
                              f"{', '.join(NOISE_MATCHED_SCHEDULES)} keep their learning rate and momentum "
                              "and solve their batch size for dlr's g (default: %(default)s)")
+    parser.add_argument("--learning-rate", type=learning_rate, default=None, metavar="LR",
+                        help="plain SGD's base learning rate; momentum and nesterov take LR (1 - m), so that "
+                             "lr / (1 - m) stays plain SGD's; Adam keeps its own "
+                             f"(default: {defaults.sgd_learning_rate:g})")
     parser.add_argument("--momentum", type=momentum_coefficient, default=None, metavar="M",
                         help="base momentum coefficient of momentum and nesterov, at learning rate "
-                             "0.01 (1 - M), so that lr / (1 - m) stays plain SGD's (default: "
+                             "0.01 (1 - M), or LR (1 - M) with --learning-rate, so that lr / (1 - m) stays "
+                             "plain SGD's (default: "
                              f"{defaults.momentum_coefficient:g} at {defaults.momentum_learning_rate:g})")
     parser.add_argument("--original-optimizer-reset", action="store_true",
                         help="reproduce the original code's flaw: a fresh optimizer at every epoch for dlr and hyb, "
@@ -266,11 +281,16 @@ def describe_reuse(report, provenance, runs_dir):
 def settings_from_arguments(args, arrays):
     """The study's Settings from the command line and the data; DataError if the data is too small."""
     check_sizes(arrays, args.train_size, args.test_size)
-    momentum = momentum_settings(args.momentum) if args.momentum is not None else {}
+    sgd_learning_rate = Settings.sgd_learning_rate if args.learning_rate is None else args.learning_rate
+    momentum = {}
+    if args.momentum is not None or args.learning_rate is not None:
+        coefficient = Settings.momentum_coefficient if args.momentum is None else args.momentum
+        momentum = momentum_settings(coefficient, sgd_learning_rate)
     return Settings(train_size=args.train_size, test_size=args.test_size,
                     epochs_per_stage=args.epochs_per_stage, base_batch_size=args.base_batch_size,
                     original_optimizer_reset=args.original_optimizer_reset, noise_scale=args.noise_scale,
-                    data_fingerprint=data_fingerprint(arrays), backward=args.backward, **momentum)
+                    data_fingerprint=data_fingerprint(arrays), backward=args.backward,
+                    sgd_learning_rate=sgd_learning_rate, **momentum)
 
 
 def estimate_note(network_file):

@@ -784,3 +784,19 @@ def test_control_schedules_depart_from_dlrs_noise_scale_on_purpose():
     momentum_plans = study.epoch_plans("ibs_slow", "momentum", settings)
     assert {(plan.learning_rate, plan.momentum) for plan in momentum_plans} == {
         (settings.momentum_learning_rate, settings.momentum_coefficient)}
+
+
+def test_learning_rate_sets_plain_sgds_rate_and_momentums_keeps_lr_over_one_minus_m():
+    arrays = mnist.load_mnist()
+    settings = main.settings_from_arguments(main.parse_args(["--learning-rate", "0.1"]), arrays)
+    assert settings.sgd_learning_rate == 0.1 and settings.momentum_learning_rate == pytest.approx(0.01)
+    assert settings.adam_learning_rate == study.Settings().adam_learning_rate
+    both = main.settings_from_arguments(main.parse_args(["--learning-rate", "0.05", "--momentum", "0.98",
+                                                         "--optimizers", "momentum"]), arrays)
+    assert both.momentum_learning_rate == pytest.approx(0.05 * 0.02) and both.momentum_coefficient == 0.98
+    # Without the flag the settings are the study's, so that committed folders are reused.
+    assert main.settings_from_arguments(main.parse_args([]), arrays) == dataclasses.replace(
+        study.Settings(), data_fingerprint=mnist.data_fingerprint(arrays))
+    for bad in ("0", "-0.1", "nan", "inf", "fast"):
+        result = run_main("--learning-rate", bad, "--out", "/nonexistent/never")
+        assert result.returncode == 2 and result.stderr.count("\n") == 1 and "learning rate" in result.stderr
