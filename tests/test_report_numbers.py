@@ -64,6 +64,7 @@ STUDIES = {
     "ibs_lr": "results/ibs_lr/results.pickle",
     "seeds_20": "results/seeds_20/results.pickle",
     "large_batch": "results/large_batch/results.pickle",
+    "controls": "results/controls/results.pickle",
 }
 # Studies quoted from the project's history: (commit, pickle path in it).
 HISTORICAL_STUDIES = {
@@ -568,6 +569,9 @@ QUOTED_HEADER = "| Architecture | Optimizer | Schedule |"
 QUOTED_TABLES = [
     QuotedTable(REPORT, "seeds_20", "power.md"),
     QuotedTable(REPORT, "results", "summary.md"),
+    # The controls' rows, then the graded series' last two steps.
+    QuotedTable(REPORT, "controls", "summary.md", every_row=False),
+    QuotedTable(REPORT, "controls", "summary.md", every_row=False),
     QuotedTable(REPORT, "ibs_lr", "stages.md", every_row=False),
     QuotedTable(REPORT, "momentum", "stages.md", every_row=False),
     QuotedTable(REPORT, "large_batch", "stages.md"),
@@ -630,7 +634,52 @@ def paired_spreads(name):
     return [float(np.std(paired_differences(name, *cell), ddof=1)) for cell in cells(name) if cell[2] != "dlr"]
 
 
+CONTROLS = ("const", "ibs_slow", "ibs_fast")
+OPTIMIZERS_OF_CONTROLS = ("sgd", "momentum")
+
+
+def controls_fail_on_the_mlps_but_one():
+    """Every control is not equivalent on both MLPs, but the 500-150 MLP's ibs_fast with momentum (undecided)."""
+    return all(verdict(paired_differences("controls", arch, optimizer, schedule))
+               == ("undecided" if (arch, optimizer, schedule) == ("mlp500_150", "momentum", "ibs_fast")
+                   else "not equivalent")
+               for arch in ("mlp300", "mlp500_150") for optimizer in OPTIMIZERS_OF_CONTROLS for schedule in CONTROLS)
+
+
+def controls_undecided_on_lenet5():
+    """Every control on LeNet-5 is undecided."""
+    return all(verdict(paired_differences("controls", "lenet5", optimizer, schedule)) == "undecided"
+               for optimizer in OPTIMIZERS_OF_CONTROLS for schedule in CONTROLS)
+
+
+def graded_series_verdicts_as_said():
+    """k = 1.5, 2, 4 equivalent in all 18 cells; k = 8 undecided for the 300-unit MLP, the 500-150 MLP with momentum
+    and LeNet-5 with SGD, equivalent in the other two cells."""
+    small = all(verdict(paired_differences("controls", arch, optimizer, f"ibs_last_{k}x")) == "equivalent"
+                for arch in ARCHITECTURES for optimizer in OPTIMIZERS_OF_CONTROLS for k in ("1_5", "2", "4"))
+    undecided = {(arch, optimizer) for arch in ARCHITECTURES for optimizer in OPTIMIZERS_OF_CONTROLS
+                 if verdict(paired_differences("controls", arch, optimizer, "ibs_last_8x")) == "undecided"}
+    equivalent = {(arch, optimizer) for arch in ARCHITECTURES for optimizer in OPTIMIZERS_OF_CONTROLS
+                  if verdict(paired_differences("controls", arch, optimizer, "ibs_last_8x")) == "equivalent"}
+    return small and undecided == {("mlp300", "sgd"), ("mlp300", "momentum"), ("mlp500_150", "momentum"),
+                                   ("lenet5", "sgd")} and len(equivalent) == 2
+
+
 PROSE = [
+    Prose(REPORT, "On both MLPs every control is *not equivalent* to dlr, with SGD and with momentum, but for the "
+                  "500-150 MLP's `ibs_fast` with momentum, which is undecided ({}). On LeNet-5 every control is "
+                  "undecided",
+          lambda: [versus_dlr("controls", "mlp500_150", "momentum", "ibs_fast")],
+          requires=(controls_fail_on_the_mlps_but_one, controls_undecided_on_lenet5)),
+    Prose(REPORT, "`const` ends {} points above dlr on the 300-unit MLP with SGD and `ibs_slow` {}",
+          lambda: [fmt(mean_difference("controls", "mlp300", "sgd", "const")),
+                   fmt(mean_difference("controls", "mlp300", "sgd", "ibs_slow"))]),
+    Prose(REPORT, "`ibs_fast` ends {} points below dlr there",
+          lambda: [fmt(-mean_difference("controls", "mlp300", "sgd", "ibs_fast"))]),
+    Prose(REPORT, "at k = 8 the 300-unit MLP is undecided with SGD and with momentum ({} and {} points)",
+          lambda: [versus_dlr("controls", "mlp300", "sgd", "ibs_last_8x"),
+                   versus_dlr("controls", "mlp300", "momentum", "ibs_last_8x")],
+          requires=(graded_series_verdicts_as_said,)),
     Prose(REPORT, "The standard deviation of the paired differences runs from {} to {} points",
           lambda: [f"{min(paired_spreads('seeds_20')):.3f}", f"{max(paired_spreads('seeds_20')):.3f}"]),
     Prose(REPORT, "So at 20 seeds the test calls a true difference of {} points not equivalent with probability 0.8, "
