@@ -778,7 +778,7 @@ PROSE = [
     Prose(REPORT, "One 95 % interval of the 12 excludes zero, the 300-unit MLP with Adam, hyb {},",
           lambda: [versus_dlr("results", "mlp300", "adam", "hyb", 3)],
           requires=(results_interval_excluding_zero_is_mlp300_adam_hyb_only,)),
-    Prose(REPORT, "the committed study has {}. At 5 seeds",
+    Prose(REPORT, "the committed study has {}. Those two 5-seed results did differ",
           lambda: [versus_dlr("results", "mlp500_150", "adam", "ibs")]),
     # A rounding change.
     Prose(REPORT, "ibs - dlr from {}, the one gap the previous version of this study reported, to {}.",
