@@ -666,6 +666,15 @@ def graded_series_verdicts_as_said():
 
 
 PROSE = [
+    Prose(README, "are not equivalent on both MLPs ({} of 12 cells; undecided on LeNet-5), and at 20 seeds the test "
+                  "calls a true difference of {} points not equivalent with probability 0.8",
+          lambda: [sum(verdict(paired_differences("controls", arch, optimizer, schedule)) == "not equivalent"
+                       for arch in ("mlp300", "mlp500_150") for optimizer in OPTIMIZERS_OF_CONTROLS
+                       for schedule in CONTROLS),
+                   power_range("seeds_20", "detectable_pp_at_20")],
+          requires=(controls_fail_on_the_mlps_but_one, controls_undecided_on_lenet5)),
+    Prose(README, "(no annealing: +{} points on the 300-unit MLP)",
+          lambda: [fmt(mean_difference("controls", "mlp300", "sgd", "const"))]),
     Prose(REPORT, "On both MLPs every control is *not equivalent* to dlr, with SGD and with momentum, but for the "
                   "500-150 MLP's `ibs_fast` with momentum, which is undecided ({}). On LeNet-5 every control is "
                   "undecided",
