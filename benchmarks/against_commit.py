@@ -13,6 +13,7 @@ usage: python benchmarks/against_commit.py COMMIT [--pairs N] [-- MAIN.PY ARGS]
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -33,12 +34,21 @@ def cpu_model():
         return platform.processor() or platform.machine()
 
 
+def children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed_study(code_dir, main_args, out_dir):
-    """Wall seconds of one `python main.py` in code_dir, writing to out_dir."""
-    start = time.perf_counter()
+    """(wall seconds, CPU seconds of it and its workers) of one `python main.py` in code_dir.
+
+    CPU seconds are steadier than wall seconds on a machine that is doing
+    other work: they count what the study itself computed.
+    """
+    start, cpu_start = time.perf_counter(), children_cpu_seconds()
     subprocess.run([sys.executable, "main.py", *main_args, "--out", out_dir], cwd=code_dir, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, children_cpu_seconds() - cpu_start
 
 
 def run_metrics(out_dir):
@@ -64,11 +74,13 @@ def main(argv=None):
                        capture_output=True)
         try:
             times = {"before": [], "after": []}
+            cpu = {"before": [], "after": []}
             for pair in range(args.pairs):
                 for side, code_dir in (("before", before_dir), ("after", ROOT)):
-                    seconds = timed_study(code_dir, main_args, os.path.join(scratch, f"{side}{pair}"))
+                    seconds, cpu_seconds = timed_study(code_dir, main_args, os.path.join(scratch, f"{side}{pair}"))
                     times[side].append(seconds)
-                    print(f"pair {pair + 1} {side:6s} {seconds:7.1f} s", flush=True)
+                    cpu[side].append(cpu_seconds)
+                    print(f"pair {pair + 1} {side:6s} {seconds:7.1f} s wall, {cpu_seconds:7.1f} s CPU", flush=True)
             same = run_metrics(os.path.join(scratch, "before0")) == run_metrics(os.path.join(scratch, "after0"))
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", before_dir], cwd=ROOT, capture_output=True)
@@ -76,6 +88,9 @@ def main(argv=None):
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores")
     print(f"python main.py {' '.join(main_args)}: median before ({args.commit}) {before:.1f} s, "
           f"median after {after:.1f} s, median(before) / median(after) = {before / after:.3f}")
+    cpu_before, cpu_after = statistics.median(cpu["before"]), statistics.median(cpu["after"])
+    print(f"CPU seconds (main.py and its workers): median before {cpu_before:.1f} s, median after "
+          f"{cpu_after:.1f} s, median(before) / median(after) = {cpu_before / cpu_after:.3f}")
     print("run-file metrics but wall seconds: " + ("bit for bit the same" if same else "DIFFERENT"))
     return 0 if same else 1
 
