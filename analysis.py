@@ -5,10 +5,8 @@ older file up to today's schema (study.migrate_results) and checks its shape.
 The row builders turn it into data, never text: the summary rows with their
 verdicts against dlr, the stage-by-stage differences, the comparison with a
 baseline pickle, the cost of each cut in updates, the schedules' learning
-rates, batch sizes, momenta and noise scales, and, across every study of a
-folder (load_studies), where each schedule stands against dlr at the largest
-batch it reached (breakdown_points). tables.py writes the rows,
-figures.py draws them.
+rates, batch sizes, momenta and noise scales. tables.py writes the rows,
+figures.py draws them; breakdown.py sets every study of a folder side by side.
 """
 from pathlib import Path
 
@@ -17,8 +15,8 @@ import numpy as np
 import safe_pickle
 from equivalence import (equivalence_test, mean_with_confidence_interval, probability_equivalent,
                          smallest_detectable_difference)
-from study import (ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, NOISE_MATCHED_SCHEDULES, OPTIMIZER_NAMES,
-                   RUN_METRICS, SCHEDULE_NAMES, SCHEDULE_OPTIMIZERS, SETTING_NAMES, VERDICTS, migrate_results)
+from study import (ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, OPTIMIZER_NAMES, RUN_METRICS, SCHEDULE_NAMES,
+                   SCHEDULE_OPTIMIZERS, VERDICTS, migrate_results)
 
 SUMMARY_COLUMNS = (
     "architecture", "optimizer", "schedule", "seeds",
@@ -652,75 +650,3 @@ def noise_scales(results):
             noise = noise / (1 - np.asarray(run["momentum"], dtype=float))
         scales[(optimizer, schedule)] = noise
     return scales
-
-
-# ---------------------------------------------------------------------------
-# Across studies: where each schedule stands against dlr, by the largest B/N
-# ---------------------------------------------------------------------------
-
-
-def load_studies(folder):
-    """[(name, results)] of every results.pickle under folder, at any depth, in path order.
-
-    name is the pickle's folder relative to folder ("." for folder's own).
-    Raises ResultsError when there is none, or for the first that cannot be
-    read (load_results says why).
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ResultsError(f"{folder} is not a folder; pass --breakdown a folder of studies")
-    paths = sorted(folder.glob("**/results.pickle"), key=lambda path: path.parent.parts)
-    if not paths:
-        raise ResultsError(f"{folder} holds no results.pickle at any depth; run python main.py first")
-    return [(path.parent.relative_to(folder).as_posix(), load_results(path, option="--breakdown"))
-            for path in paths]
-
-
-def breakdown_points(studies):
-    """Each schedule's final paired difference from dlr against the largest B/N it reached.
-
-    studies is what load_studies returns. Returns (points, left out):
-    points is {arch: [point]} in display order of the networks, each point a
-    dict with the study's name, optimizer, schedule, "form" (the noise-scale
-    form its study matched: "approx" or "exact"), "control" (True for a
-    schedule outside study.NOISE_MATCHED_SCHEDULES, defined by its batches
-    alone), "batch_fraction" (its largest batch over the training set size),
-    the number of seeds paired with dlr, and the mean difference of final
-    test accuracy from dlr in percentage points with its 90% interval (low
-    and high, None for one pair) and TOST verdict (equivalence_test). left
-    out names the studies not drawn: those with the original's optimizer
-    reset, whose flaw the schedules would not explain.
-
-    A study whose settings are another's holds the same experiment (the
-    5-seed grid is the first five seeds of the 20-seed one, say), so a cell
-    with the same settings in several studies is drawn once, from the study
-    with the most seeds paired with dlr (the first of them in path order).
-    """
-    chosen, left_out = {}, []
-    for name, results in studies:
-        config = results["config"]
-        if config.get("original_optimizer_reset"):
-            left_out.append(name)
-            continue
-        settings = tuple(repr(config.get(setting)) for setting in SETTING_NAMES)
-        cells = group_runs(results)
-        for arch, optimizer, schedule in sorted(cells, key=lambda cell: run_sort_key(cell + (0,))):
-            if schedule == "dlr":
-                continue
-            seeds, differences = paired_differences_from_dlr(cells, arch, optimizer, schedule)
-            if not seeds:
-                continue
-            key = (settings, arch, optimizer, schedule)
-            if key in chosen and chosen[key]["paired_seeds"] >= len(seeds):
-                continue
-            outcome = equivalence_test(differences)
-            largest_batch = max(max(run["batch_size"]) for run in cells[(arch, optimizer, schedule)].values())
-            chosen[key] = dict(
-                study=name, architecture=arch, optimizer=optimizer, schedule=schedule,
-                form=config.get("noise_scale", "approx"), control=schedule not in NOISE_MATCHED_SCHEDULES,
-                batch_fraction=float(largest_batch) / config["train_size"], paired_seeds=len(seeds),
-                mean=outcome["mean"], low=outcome["low"], high=outcome["high"], verdict=outcome["verdict"])
-    points = {}
-    for point in chosen.values():
-        points.setdefault(point["architecture"], []).append(point)
-    return {arch: points[arch] for arch in ordered(points, ARCHITECTURE_NAMES)}, left_out

@@ -13,10 +13,8 @@
 - overview.png                             all architecture x optimizer panels
 - cost_of_fewer_updates_{optimizer}.png    final accuracy minus dlr against parameter
                                            updates, per architecture, with the margin
-- breakdown.png                            drawn from every study of a folder at once
-                                           (plot_breakdown): each schedule's final
-                                           difference from dlr against the largest B/N
-                                           it reached, per architecture, with the margin
+
+breakdown.png, drawn from every study of a folder at once, is breakdown.py's.
 
 Every schedule has one look in every figure (SCHEDULE_STYLES). PNGs carry no
 matplotlib version, so the same pickle draws the same bytes after an upgrade
@@ -683,117 +681,6 @@ def _sideways_offsets(updates, step=1.08):
         # log axis of one or two decades keeps their bars apart.
         offsets.append(step ** (position - (len(same) - 1) / 2))
     return offsets
-
-
-# ---------------------------------------------------------------------------
-# Across studies: where the equivalence breaks
-# ---------------------------------------------------------------------------
-
-# In breakdown.png a marker's shape is its optimizer.
-OPTIMIZER_MARKERS = {"sgd": "o", "momentum": "s", "nesterov": "^", "adam": "D"}
-# Control schedules (defined by their batch sizes, their noise scale not
-# matched to dlr's) are drawn in greys with dashed bars, in display order.
-CONTROL_COLORS = ("0.1", "0.42", "0.62")
-NOISE_SCALE_FORM_TEXT = {"approx": "approximate g = lr N / (B (1 − m))",
-                         "exact": "exact g = lr (N/B − 1) / (1 − m)"}
-
-
-def _breakdown_colors(points):
-    """{schedule: colour}: SCHEDULE_STYLES' for the matched schedules, greys for the controls."""
-    schedules = ordered([point["schedule"] for arch_points in points.values() for point in arch_points],
-                        SCHEDULE_NAMES)
-    controls = [schedule for schedule in schedules
-                if any(point["control"] for arch_points in points.values() for point in arch_points
-                       if point["schedule"] == schedule)]
-    colors = {}
-    for schedule in schedules:
-        if schedule in controls:
-            colors[schedule] = CONTROL_COLORS[controls.index(schedule) % len(CONTROL_COLORS)]
-        else:
-            colors[schedule] = SCHEDULE_STYLES.get(schedule, {}).get("color", "0.3")
-    return colors, controls
-
-
-def plot_breakdown(points, path, studies=(), left_out=()):
-    """Final accuracy minus dlr against the largest B/N each schedule reached, one panel per network.
-
-    points and left_out are what analysis.breakdown_points returns; studies
-    names the studies they were drawn from. Colour is the schedule, the
-    marker's shape the optimizer; a filled marker was matched on the
-    approximate noise scale, a hollow one on the exact; the controls are grey
-    with dashed bars. Bars are the 90% interval of TOST, so a bar inside the
-    shaded ±margin band is an equivalent schedule.
-    """
-    architectures = list(points)
-    colors, controls = _breakdown_colors(points)
-    figure, panels = plt.subplots(1, len(architectures),
-                                  figsize=(max(4.6 * len(architectures) + 0.6, MIN_FIGURE_WIDTH), 5.6),
-                                  squeeze=False, sharex=True, sharey=True, layout="constrained")
-    fractions = [point["batch_fraction"] for arch_points in points.values() for point in arch_points]
-    _suptitle(figure, "Where the equivalence breaks: each schedule's final test accuracy minus dlr's "
-              "against the largest batch it reached, as a fraction of the training set", 12, 100)
-    forms, optimizers = set(), set()
-    for axes, arch in zip(panels[0], architectures):
-        axes.axhspan(-EQUIVALENCE_MARGIN_PP, EQUIVALENCE_MARGIN_PP, color="0.85", linewidth=0, zorder=0)
-        axes.axhline(0, color="0.4", linewidth=0.8, zorder=1)
-        axes.axvline(1.0, color="0.5", linestyle=":", linewidth=1, zorder=1)
-        arch_points = points[arch]
-        offsets = _sideways_offsets([point["batch_fraction"] for point in arch_points], 1.06)
-        for point, offset in zip(arch_points, offsets):
-            forms.add(point["form"])
-            optimizers.add(point["optimizer"])
-            color = colors[point["schedule"]]
-            error = None
-            if point["low"] is not None:
-                error = [[point["mean"] - point["low"]], [point["high"] - point["mean"]]]
-            hollow = point["form"] == "exact" and not point["control"]
-            container = axes.errorbar(
-                [point["batch_fraction"] * offset], [point["mean"]], yerr=error, color=color,
-                marker=OPTIMIZER_MARKERS.get(point["optimizer"], "o"), markersize=7,
-                markerfacecolor="white" if hollow else color, markeredgewidth=1.5 if hollow else 1.0,
-                linestyle="none", capsize=3, elinewidth=1.3, zorder=3)
-            if point["control"]:
-                for bar in container[2]:
-                    bar.set_linestyle("--")
-        seed_counts = sorted({point["paired_seeds"] for point in arch_points})
-        seeds_text = (f"{seed_counts[0]}" if len(seed_counts) == 1
-                      else f"{seed_counts[0]} to {seed_counts[-1]}")
-        axes.set_title(f"{ARCHITECTURE_NAMES.get(arch, arch)} ({seeds_text} paired seeds)", fontsize=10)
-        axes.set_xscale("log")
-        axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
-        axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        axes.set_xlim(min(fractions) / 2, max(max(fractions), 1.0) * 2)
-        axes.set_xlabel("largest batch size / training set size, B/N (log scale)")
-        axes.grid(True, alpha=0.3)
-    panels[0][0].set_ylabel("final test accuracy minus dlr (percentage points)")
-    handles = [plt.Line2D([], [], color=color, marker="o", markersize=7, linestyle="none",
-                          label=SCHEDULE_NAMES.get(schedule, schedule)
-                          + (" (control)" if schedule in controls and "control" not in SCHEDULE_NAMES.get(
-                              schedule, schedule) else ""))
-               for schedule, color in colors.items()]
-    handles += [plt.Line2D([], [], color="0.2", marker=OPTIMIZER_MARKERS.get(optimizer, "o"), markersize=7,
-                           linestyle="none", label=OPTIMIZER_NAMES.get(optimizer, optimizer))
-                for optimizer in ordered(optimizers, OPTIMIZER_NAMES)]
-    handles += [plt.Line2D([], [], color="0.2", marker="o", markersize=7, linestyle="none",
-                           markerfacecolor="white" if form == "exact" else "0.2",
-                           markeredgewidth=1.5 if form == "exact" else 1.0,
-                           label=("hollow: " if form == "exact" else "filled: ") + NOISE_SCALE_FORM_TEXT[form])
-                for form in ("approx", "exact") if form in forms]
-    if controls:
-        handles.append(plt.Line2D([], [], color="0.4", linestyle="--",
-                                  label="dashed bars: control, its batches not matched to dlr's g"))
-    handles.append(matplotlib.patches.Patch(
-        color="0.85", label=f"±{EQUIVALENCE_MARGIN_PP:g} pp equivalence margin"))
-    explanation = "; ".join(filter(None, [
-        "paired by seed with the same study's dlr",
-        "bars: 90% Student-t interval (TOST)",
-        "dotted line: B = N",
-        "markers at one B/N are set slightly apart",
-        f"{len(studies) - len(left_out)} studies"
-        + (f"; left out: {', '.join(left_out)} (the original's optimizer reset)" if left_out else ""),
-        "a cell run in two studies with the same settings is drawn once, from the one with more seeds"]))
-    _legend_below(figure, handles, 3, fontsize=9, frameon=False, title=explanation, title_fontsize=9)
-    return _save(figure, path)
 
 
 # ---------------------------------------------------------------------------

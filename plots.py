@@ -45,7 +45,8 @@ missing runs are listed. This file is the command line. Behind it:
     analysis.py     the pickle read, checked and migrated; every row of every table
     equivalence.py  Student t intervals and the TOST verdicts
     tables.py       the Markdown and CSV files, and the sentences around them
-    figures.py      every figure
+    figures.py      every figure of one study
+    breakdown.py    breakdown.png: every study of a folder at once
     study.py        the names, the margin and the settings, shared with main.py
 
 None of them imports TensorFlow, Keras or main.py; pickles are read with the
@@ -56,10 +57,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis import (POWER_COLUMNS, STAGE_COLUMNS, ResultsError, baseline_agreement, breakdown_points,
-                      compare_results, diverged_runs, load_results, load_studies, missing_runs, power_rows, stage_differences,
+from analysis import (POWER_COLUMNS, STAGE_COLUMNS, ResultsError, baseline_agreement,
+                      compare_results, diverged_runs, load_results, missing_runs, power_rows, stage_differences,
                       summarize, verdict_counts)
-from figures import draw_all_figures, plot_breakdown
+from breakdown import breakdown_points, load_studies, plot_breakdown
+from figures import draw_all_figures
 from tables import (comparison_verdict_counts, describe_baseline_agreement, describe_verdict_counts,
                     write_comparison_csv, write_comparison_markdown, write_csv, write_power_markdown,
                     write_stages_markdown, write_summary_csv, write_summary_markdown)

@@ -16,6 +16,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
 import analysis  # noqa: E402
+import breakdown  # noqa: E402
 import equivalence  # noqa: E402
 import figures  # noqa: E402
 import provenance as provenance_records  # noqa: E402
@@ -1526,9 +1527,9 @@ def breakdown_folder(root):
 
 
 def test_breakdown_points_take_every_study_once_with_its_largest_batch(tmp_path):
-    studies = analysis.load_studies(breakdown_folder(tmp_path / "studies"))
+    studies = breakdown.load_studies(breakdown_folder(tmp_path / "studies"))
     assert [name for name, _ in studies] == [".", "control", "more_seeds", "nested/exact", "reset"]
-    points, left_out = analysis.breakdown_points(studies)
+    points, left_out = breakdown.breakdown_points(studies)
     assert left_out == ["reset"]
     drawn = {(point["study"], point["schedule"]): point for point in points["lenet5"]}
     # The root's cells have the settings of more_seeds, which has more seeds: drawn from there, once.
@@ -1571,12 +1572,12 @@ def test_breakdown_figure_marks_forms_and_controls_and_keeps_its_text_inside(tmp
 
     kept = []
     monkeypatch.setattr(matplotlib.text.Text, "draw", record)
-    monkeypatch.setattr(figures, "_save", lambda figure, path: kept.append(figure) or Path(path))
-    studies = analysis.load_studies(breakdown_folder(tmp_path / "studies"))
-    points, left_out = analysis.breakdown_points(studies)
+    monkeypatch.setattr(breakdown, "_save", lambda figure, path: kept.append(figure) or Path(path))
+    studies = breakdown.load_studies(breakdown_folder(tmp_path / "studies"))
+    points, left_out = breakdown.breakdown_points(studies)
     # Three networks, as the committed studies have, widen the figure and crowd its legend.
     points = {arch: [dict(point, architecture=arch) for point in points["lenet5"]] for arch in ARCHITECTURES}
-    figures.plot_breakdown(points, tmp_path / "breakdown.png", [name for name, _ in studies], left_out)
+    breakdown.plot_breakdown(points, tmp_path / "breakdown.png", [name for name, _ in studies], left_out)
     figure, = kept
     try:
         assert texts_outside_the_canvas(figure, drawn, "breakdown.png") == []
