@@ -65,6 +65,7 @@ STUDIES = {
     "seeds_20": "results/seeds_20/results.pickle",
     "large_batch": "results/large_batch/results.pickle",
     "controls": "results/controls/results.pickle",
+    "ibs_lr_20": "results/ibs_lr_20/results.pickle",
 }
 # Studies quoted from the project's history: (commit, pickle path in it).
 HISTORICAL_STUDIES = {
@@ -586,6 +587,7 @@ QUOTED_TABLES = [
     QuotedTable(REPORT, "ibs_lr", "summary.md"),
     QuotedTable(REPORT, "large_batch", "summary.md"),
     QuotedTable(REPORT, "seeds_20", "summary.md"),
+    QuotedTable(REPORT, "ibs_lr_20", "summary.md"),
 ]
 
 # (document, study, optimizers): the document holds headline_row() of every (network, optimizer).
