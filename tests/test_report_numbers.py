@@ -66,6 +66,7 @@ STUDIES = {
     "large_batch": "results/large_batch/results.pickle",
     "controls": "results/controls/results.pickle",
     "ibs_lr_20": "results/ibs_lr_20/results.pickle",
+    "momentum_20": "results/momentum_20/results.pickle",
 }
 # Studies quoted from the project's history: (commit, pickle path in it).
 HISTORICAL_STUDIES = {
@@ -588,6 +589,7 @@ QUOTED_TABLES = [
     QuotedTable(REPORT, "large_batch", "summary.md"),
     QuotedTable(REPORT, "seeds_20", "summary.md"),
     QuotedTable(REPORT, "ibs_lr_20", "summary.md"),
+    QuotedTable(REPORT, "momentum_20", "summary.md"),
 ]
 
 # (document, study, optimizers): the document holds headline_row() of every (network, optimizer).
@@ -667,6 +669,36 @@ def graded_series_verdicts_as_said():
                                    ("lenet5", "sgd")} and len(equivalent) == 2
 
 
+def ibs_lr_verdict_at_its_last_look(arch, optimizer):
+    """ibs_lr's verdict against dlr at 20 seeds where a 20-seed study has the cell, else at 5."""
+    name = {"sgd": "ibs_lr_20", "adam": "ibs_lr_20"}.get(optimizer, "momentum_20") if (
+        optimizer in ("momentum", "nesterov") or arch == "lenet5") else "ibs_lr"
+    return verdict(paired_differences(name, arch, optimizer, "ibs_lr"))
+
+
+def ibs_lr_cells_undecided_at_5_seeds():
+    """The SGD-family ibs_lr cells undecided at 5 seeds."""
+    return [(arch, optimizer) for arch in ARCHITECTURES for optimizer in ("sgd", "momentum", "nesterov")
+            if verdict(paired_differences("ibs_lr" if optimizer == "sgd" else "momentum", arch, optimizer, "ibs_lr"))
+            == "undecided"]
+
+
+def ibs_lr_equivalent_in_every_sgd_family_cell():
+    """ibs_lr is equivalent to dlr in all 9 SGD-family cells at their last look."""
+    return all(ibs_lr_verdict_at_its_last_look(arch, optimizer) == "equivalent"
+               for arch in ARCHITECTURES for optimizer in ("sgd", "momentum", "nesterov"))
+
+
+def five_ibs_mom_cells_stay_undecided_between_8_and_13_hundredths():
+    """At 20 seeds every ibs_mom cell but LeNet-5 with Nesterov is undecided, 0.08 to 0.13 points below dlr."""
+    cells = [(arch, optimizer) for arch in ARCHITECTURES for optimizer in ("momentum", "nesterov")
+             if (arch, optimizer) != ("lenet5", "nesterov")]
+    return (verdict(paired_differences("momentum_20", "lenet5", "nesterov", "ibs_mom")) == "equivalent"
+            and all(verdict(paired_differences("momentum_20", *cell, "ibs_mom")) == "undecided" for cell in cells)
+            and lowest_and_highest([-mean_difference("momentum_20", *cell, "ibs_mom") for cell in cells])
+            == "0.08 to 0.13")
+
+
 PROSE = [
     Prose(README, "are not equivalent on both MLPs ({} of 12 cells; undecided on LeNet-5), and at 20 seeds the test "
                   "calls a true difference of {} points not equivalent with probability 0.8",
@@ -719,13 +751,19 @@ PROSE = [
                        for schedule in ("ibs", "hyb")),
                    fmt(max(abs(mean_pct("momentum", arch, optimizer, "dlr") - mean_pct("results", arch, "sgd", "dlr"))
                            for arch in ARCHITECTURES for optimizer in ("momentum", "nesterov")))]),
-    Prose(README, "ibs_lr ({} updates, {} times fewer than dlr) costs at most {} points with plain SGD and {} "
-                  "with momentum or Nesterov; ibs_mom costs {} points",
+    Prose(README, "ibs_lr ({} updates, {} times fewer than dlr) is equivalent to dlr in all 9 cells of plain SGD, "
+                  "momentum and Nesterov, the {} undecided at 5 seeds decided at 20. ibs_mom is {} points below dlr "
+                  "at 20 seeds, undecided in {} of its 6 cells",
           lambda: [f"{updates('ibs_lr', 'mlp300', 'sgd', 'ibs_lr'):,}",
                    round(update_ratio("ibs_lr", "mlp300", "sgd", "ibs_lr")),
-                   fmt(max(abs(cut_mean(arch, "sgd", "ibs_lr")) for arch in ARCHITECTURES)),
-                   fmt(max(abs(cost) for cost in momentum_cut_costs("ibs_lr"))),
-                   lowest_and_highest(momentum_cut_costs("ibs_mom"))]),
+                   len(ibs_lr_cells_undecided_at_5_seeds()),
+                   lowest_and_highest([-mean_difference("momentum_20", arch, optimizer, "ibs_mom")
+                                       for arch in ARCHITECTURES for optimizer in ("momentum", "nesterov")]),
+                   sum(verdict(paired_differences("momentum_20", arch, optimizer, "ibs_mom")) == "undecided"
+                       for arch in ARCHITECTURES for optimizer in ("momentum", "nesterov"))],
+          requires=(ibs_lr_equivalent_in_every_sgd_family_cell,)),
+    Prose(REPORT, "each 0.08 to 0.13 points below dlr with a 90 % interval that straddles",
+          requires=(five_ibs_mom_cells_stay_undecided_between_8_and_13_hundredths,)),
     Prose(README, "Adam with ibs_lr loses {} points on the MLPs (not equivalent)",
           lambda: [fmt(-cut_mean("mlp300", "adam", "ibs_lr"))],
           requires=(adam_ibs_lr_is_not_equivalent_on_both_mlps,)),
