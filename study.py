@@ -158,7 +158,7 @@ class Settings:
     noise_population: int = 4096
     noise_small_batch: int = 32
     noise_big_batch: int = 1024
-    noise_draws: int = 2
+    noise_draws: int = 1
 
     @property
     def epochs(self):

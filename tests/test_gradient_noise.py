@@ -274,7 +274,7 @@ def test_measure_noise_is_a_setting_recorded_only_when_on(tmp_path):
     assert not set(study.MEASUREMENT_SETTINGS) & set(study.settings_record(unmeasured))
     assert {name: study.settings_record(measured)[name] for name in study.MEASUREMENT_SETTINGS} == {
         "measure_noise": True, "noise_population": 4096, "noise_small_batch": 32, "noise_big_batch": 1024,
-        "noise_draws": 2}
+        "noise_draws": 1}
     assert study.migrate_settings(study.settings_record(unmeasured))["measure_noise"] is False
     # A folder trained without the measurement is never reused for a study that asks for it, nor the reverse.
     runs_dir = tmp_path / "runs"
@@ -293,18 +293,22 @@ def test_measure_noise_is_a_setting_recorded_only_when_on(tmp_path):
                      "metrics": {name: [0.5] * 12 for name in study.RUN_METRICS + study.NOISE_METRICS}}, handle)
     with pytest.raises(runfiles.StudyError, match="measure_noise True there, False here"):
         runfiles.load_finished_runs(str(runs_dir), unmeasured)
-    with pytest.raises(runfiles.StudyError, match="noise_draws 2 there, 3 here"):
+    with pytest.raises(runfiles.StudyError, match="noise_draws 1 there, 3 here"):
         runfiles.load_finished_runs(str(runs_dir), dataclasses.replace(measured, noise_draws=3))
 
 
-def test_a_tiny_measured_study_records_the_metrics(tmp_path):
+def test_a_tiny_measured_study_records_the_metrics_and_draws_its_figure(tmp_path):
     out = tmp_path / "measured"
     result = subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *TINY, "--measure-noise",
                              "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     results = safe_pickle.load(out / "results.pickle")
-    assert results["config"]["measure_noise"] is True and results["config"]["noise_draws"] == 2
+    assert results["config"]["measure_noise"] is True and results["config"]["noise_draws"] == 1
     assert len(results["runs"]) == 6
     for run in results["runs"].values():
         assert all(len(run[name]) == 4 and np.all(np.isfinite(run[name])) for name in study.NOISE_METRICS)
         np.testing.assert_allclose(run["b_simple"], np.divide(run["gradient_variance"], run["gradient_norm_sq"]))
+    plotted = subprocess.run([sys.executable, os.path.join(ROOT, "plots.py"), "--results", str(out / "results.pickle")],
+                             capture_output=True, text=True, cwd=ROOT)
+    assert plotted.returncode == 0, plotted.stderr
+    assert (out / "noise_scale_measured.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
