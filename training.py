@@ -170,10 +170,11 @@ class Trainer:
         return tf.reduce_sum(losses), tf.reduce_sum(tf.cast(correct, tf.float32))
 
     def squared_gradient_norms(self, batches, small_batch):
-        """The noise-scale estimator's squared norms (squared_gradient_norms) of the current weights.
+        """The noise-scale estimator's squared norms (squared_gradient_norms) at the current weights.
 
-        Adam's adds them under its preconditioner 1 / (sqrt(v) + epsilon), as
-        its fused op applies it. Reads the weights and v; assigns nothing.
+        Under Adam also the norms under its preconditioner 1 / (sqrt(v) +
+        epsilon), as its fused op applies it. Reads the weights and v;
+        assigns nothing.
         """
         preconditioner = None
         if self.optimizer.name == "adam":
@@ -210,22 +211,22 @@ def squared_gradient_norms(gradients_of, weights, images, labels, batches, small
     """Squared norms of mean gradients at two batch sizes, for gradient_noise.py's estimator.
 
     batches is [draws, big] int32 indices into images and labels: each row
-    one big batch, its consecutive chunks of
-    small_batch examples (big a multiple of it) the small batches.
-    gradients_of(images, labels) gives a batch's (mean loss, mean gradients
-    by weights). Returns [draws] float32 tensors: each draw's mean over its
-    small batches of |g_small|², and |g_big|², where g_big is the mean of its
-    small batches' gradients; with a preconditioner (one tensor per weight)
-    also the same two of gᵀ P g. Written with tf.while_loop, so that a
-    graph of it needs no autograph, whose conversion cost 0.1 to 0.4 s a
-    process.
+    one big batch, its consecutive chunks of small_batch examples (big a
+    multiple of it) the small batches. gradients_of(images, labels) gives a
+    batch's (mean loss, mean gradients by weights). Returns [draws] float32
+    tensors: each draw's mean over its small batches of |g_small|², and
+    |g_big|², where g_big is the mean of its small batches' gradients; with a
+    preconditioner (one tensor per weight) also the same two of gᵀ P g.
+    Written with tf.while_loop, so that a graph of it needs no autograph,
+    whose conversion cost 0.1 to 0.4 s a process.
     """
     def square_norm(gradients, weighting=None):
         # Stacked, not tf.add_n: Grappler rewrites an add_n inside a loop into an accumulator
         # whose temporary variable can clash between iterations (AlreadyExistsError).
-        weighting = weighting or [None] * len(gradients)
-        return tf.reduce_sum(tf.stack([tf.reduce_sum(tf.square(gradient) if scale is None else scale * tf.square(gradient))
-                                       for gradient, scale in zip(gradients, weighting)]))
+        squares = [tf.square(gradient) for gradient in gradients]
+        if weighting is not None:
+            squares = [scale * square for scale, square in zip(weighting, squares)]
+        return tf.reduce_sum(tf.stack([tf.reduce_sum(square) for square in squares]))
 
     chunks = tf.shape(batches)[1] // small_batch
     count = tf.cast(chunks, tf.float32)
