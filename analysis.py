@@ -15,8 +15,9 @@ import numpy as np
 import safe_pickle
 from equivalence import (equivalence_test, mean_with_confidence_interval, probability_equivalent,
                          smallest_detectable_difference)
-from study import (ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, OPTIMIZER_NAMES, RUN_METRICS, SCHEDULE_NAMES,
-                   SCHEDULE_OPTIMIZERS, VERDICTS, migrate_results)
+from study import (ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, MEASUREMENT_SETTINGS, NOISE_METRICS, OPTIMIZER_NAMES,
+                   PRECONDITIONED_NOISE_METRICS, RUN_METRICS, SCHEDULE_NAMES, SCHEDULE_OPTIMIZERS, VERDICTS,
+                   migrate_results)
 
 SUMMARY_COLUMNS = (
     "architecture", "optimizer", "schedule", "seeds",
@@ -68,6 +69,8 @@ COMPARISON_UNLISTED_KEYS = {
     "command", "versions", "machine", "original_optimizer_reset", "archs", "optimizers",
     "schedules", "seeds", "data_fingerprint", "train_size", "base_batch_size", "noise_scale",
     "momentum_coefficient",
+    # What is measured besides, never how the runs train.
+    *MEASUREMENT_SETTINGS,
 }
 
 # Config keys whose two values are always shown when they differ.
@@ -132,7 +135,9 @@ def _shape_problem(results):
         if not isinstance(run, dict):
             return f"run {key!r} is not a dict of per-epoch lists"
         lengths = set()
-        for metric in RUN_METRICS:
+        # The measured noise scale's lists are checked where a run has them.
+        for metric in RUN_METRICS + tuple(name for name in NOISE_METRICS + PRECONDITIONED_NOISE_METRICS
+                                          if name in run):
             if metric not in run:
                 return f"run {key!r} has no '{metric}' list"
             try:
@@ -650,3 +655,33 @@ def noise_scales(results):
             noise = noise / (1 - np.asarray(run["momentum"], dtype=float))
         scales[(optimizer, schedule)] = noise
     return scales
+
+
+def measured_noise_scales(results):
+    """{(arch, optimizer): {schedule: (per-epoch B_simple, per-epoch batch size, seeds)}} of the measured cells.
+
+    A cell counts when every run of it carries the measured noise scale
+    (main.py --measure-noise); cells and schedules come in display order. A
+    schedule's B_simple is the ratio of its seeds' mean tr(Σ) and mean |G|²
+    estimates, as the estimator averages each over its draws before dividing;
+    NaN where that mean |G|² is not positive.
+    """
+    cells = group_runs(results)
+    architectures, optimizers = selected_architectures_and_optimizers(results)
+    measured = {}
+    for arch in architectures:
+        for optimizer in optimizers:
+            schedules = ordered([key[2] for key in cells if key[:2] == (arch, optimizer)], SCHEDULE_NAMES)
+            if not schedules or not all("b_simple" in run for schedule in schedules
+                                        for run in cells[(arch, optimizer, schedule)].values()):
+                continue
+            by_schedule = {}
+            for schedule in schedules:
+                seed_runs = cells[(arch, optimizer, schedule)]
+                trace, _, count = cell_statistics(seed_runs, "gradient_variance")
+                norm_squared = cell_statistics(seed_runs, "gradient_norm_sq")[0]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    b_simple = np.where(norm_squared > 0, trace / norm_squared, np.nan)
+                by_schedule[schedule] = (b_simple, cell_statistics(seed_runs, "batch_size")[0][:len(b_simple)], count)
+            measured[(arch, optimizer)] = by_schedule
+    return measured

@@ -15,8 +15,8 @@ import matplotlib.ticker
 from analysis import ResultsError, group_runs, load_results, ordered, paired_differences_from_dlr, run_sort_key
 from equivalence import equivalence_test
 from figures import MIN_FIGURE_WIDTH, SCHEDULE_STYLES, _legend_below, _save, _sideways_offsets, _suptitle, plt
-from study import (ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, NOISE_MATCHED_SCHEDULES, OPTIMIZER_NAMES,
-                   SCHEDULE_NAMES, SETTING_NAMES)
+from study import (ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, MEASUREMENT_SETTINGS, NOISE_MATCHED_SCHEDULES,
+                   OPTIMIZER_NAMES, SCHEDULE_NAMES, SETTING_NAMES)
 
 
 # ---------------------------------------------------------------------------
@@ -66,7 +66,8 @@ def breakdown_points(studies):
         if config.get("original_optimizer_reset"):
             left_out.append(name)
             continue
-        settings = tuple(repr(config.get(setting)) for setting in SETTING_NAMES)
+        # A measured study trains the same runs as an unmeasured one with its settings.
+        settings = tuple(repr(config.get(setting)) for setting in SETTING_NAMES if setting not in MEASUREMENT_SETTINGS)
         cells = group_runs(results)
         for arch, optimizer, schedule in sorted(cells, key=lambda cell: run_sort_key(cell + (0,))):
             if schedule == "dlr":

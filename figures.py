@@ -10,6 +10,10 @@
                                            (lr * N / B for Adam, for comparison), or its
                                            exact form lr * (N / B - 1) / (1 - m) where the
                                            study matched that
+- noise_scale_measured.png                 only for runs measured with --measure-noise: the
+                                           gradient noise scale B_simple = tr(Σ) / |G|² per
+                                           epoch, per architecture and optimizer, with each
+                                           schedule's batch size drawn over it
 - overview.png                             all architecture x optimizer panels
 - cost_of_fewer_updates_{optimizer}.png    final accuracy minus dlr against parameter
                                            updates, per architecture, with the margin
@@ -34,12 +38,13 @@ import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from analysis import (cell_statistics, cost_of_fewer_updates, group_runs, noise_scales,  # noqa: E402
-                      ordered, representative_runs, schedule_momenta, selected_architectures_and_optimizers,
-                      base_learning_rate)
+from analysis import (cell_statistics, cost_of_fewer_updates, group_runs, measured_noise_scales,  # noqa: E402
+                      noise_scales, ordered, representative_runs, schedule_momenta,
+                      selected_architectures_and_optimizers, base_learning_rate)
+from gradient_noise import measurement_sizes  # noqa: E402
 from provenance import describe_machines, machine_counts  # noqa: E402
 from study import (ARCHITECTURE_NAMES, CONTROL_SCHEDULES, EQUIVALENCE_MARGIN_PP, MOMENTUM_OPTIMIZERS,  # noqa: E402
-                   NOISE_MATCHED_SCHEDULES, OPTIMIZER_NAMES, SCHEDULE_NAMES)
+                   NOISE_MATCHED_SCHEDULES, OPTIMIZER_NAMES, SCHEDULE_NAMES, SETTING_NAMES, Settings)
 from tables import settings_suffix  # noqa: E402
 
 DPI = 130
@@ -545,6 +550,73 @@ def _pack_lines(items, width):
     return lines
 
 
+def plot_noise_scale_measured(results, path):
+    """The measured B_simple per epoch (log axis), a panel per network and optimizer, each schedule's batch over it.
+
+    analysis.measured_noise_scales gives the lines. Where a schedule's batch
+    size B climbs past its B_simple the batch is large for the gradient's
+    noise (McCandlish et al. 2018): it spends more examples than the
+    progress it buys.
+    """
+    config = results["config"]
+    measured = measured_noise_scales(results)
+    architectures = ordered({arch for arch, _ in measured}, ARCHITECTURE_NAMES)
+    optimizers = ordered({optimizer for _, optimizer in measured}, OPTIMIZER_NAMES)
+    figure, panels = plt.subplots(len(optimizers), len(architectures),
+                                  figsize=(max(4.6 * len(architectures), MIN_FIGURE_WIDTH),
+                                           3.6 * len(optimizers) + 1.6),
+                                  squeeze=False, layout="constrained")
+    _suptitle(figure, "Measured gradient noise scale B_simple = tr(Σ) / |G|² per epoch (lines with markers) "
+              f"and each schedule's batch size B (thin steps){settings_suffix(config)}", 13, 90)
+    schedules, seed_counts, unresolved = set(), [], False
+    for row, optimizer in enumerate(optimizers):
+        for column, arch in enumerate(architectures):
+            axes = panels[row][column]
+            axes.set_title(_cell_title(arch, optimizer), fontsize=11)
+            axes.grid(True, which="major", alpha=0.3)
+            if (arch, optimizer) not in measured:
+                axes.text(0.5, 0.5, "not measured", ha="center", va="center", transform=axes.transAxes, color="0.4")
+                axes.set_xticks([])
+                axes.set_yticks([])
+                continue
+            epochs = 0
+            for schedule, (b_simple, batch_size, count) in measured[(arch, optimizer)].items():
+                style = SCHEDULE_STYLES.get(schedule, {})
+                x_values = np.arange(1, len(b_simple) + 1)
+                axes.plot(x_values, b_simple, **style)
+                axes.plot(x_values, batch_size, drawstyle="steps-mid", color=style.get("color"), linewidth=1.0,
+                          alpha=0.8)
+                schedules.add(schedule)
+                seed_counts.append(count)
+                unresolved = unresolved or bool(np.any(np.isnan(b_simple)))
+                epochs = max(epochs, len(b_simple))
+            axes.set_yscale("log")
+            axes.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+            mark_stage_boundaries(axes, epochs, config["epochs_per_stage"])
+            axes.set_xticks(range(1, epochs + 1, max(1, config["epochs_per_stage"])))
+            if column == 0:
+                axes.set_ylabel("B_simple and B (log scale)")
+            if row == len(optimizers) - 1:
+                axes.set_xlabel("epoch")
+    handles = [plt.Line2D([], [], label=SCHEDULE_NAMES.get(schedule, schedule), **SCHEDULE_STYLES.get(schedule, {}))
+               for schedule in ordered(schedules, SCHEDULE_NAMES)]
+    handles += [plt.Line2D([], [], color="0.3", marker="o", label="B_simple, measured after each epoch"),
+                plt.Line2D([], [], color="0.3", linewidth=1.0, drawstyle="steps-mid", label="batch size B")]
+    counts = sorted(set(seed_counts))
+    seeds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+    sizes = measurement_sizes(Settings(**{name: config[name] for name in SETTING_NAMES if name in config}))
+    explanation = "; ".join(filter(None, [
+        f"B_simple: the {seeds} seeds' mean tr(Σ) over their mean |G|²",
+        f"each from {config['noise_draws']} batch{'es' if config['noise_draws'] != 1 else ''} of {sizes.big:,} "
+        f"images split into batches of {sizes.small} (McCandlish et al. 2018), drawn without replacement from "
+        f"{sizes.population:,} training images per seed" if sizes else "",
+        "a gap: |G|² not resolved above the noise" if unresolved else "",
+        "dotted lines: stage boundaries"]))
+    _legend_below(figure, handles, min(len(handles), 3), fontsize=10, frameon=False, title=explanation,
+                  title_fontsize=9)
+    return _save(figure, path)
+
+
 # ---------------------------------------------------------------------------
 # Every cell at once, and the cost of fewer updates
 # ---------------------------------------------------------------------------
@@ -735,5 +807,8 @@ def draw_all_figures(results, out_dir):
                            "another schedule")
     written.append(plot_schedules(results, out_dir / "schedules.png"))
     written.append(plot_noise_scale(results, out_dir / "noise_scale.png"))
+    # Only where runs were measured (main.py --measure-noise): other studies keep their figures as they were.
+    if measured_noise_scales(results):
+        written.append(plot_noise_scale_measured(results, out_dir / "noise_scale_measured.png"))
     written.append(plot_overview(results, out_dir / "overview.png"))
     return written, skipped

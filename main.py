@@ -16,7 +16,9 @@ The schedules of one (network, optimizer, seed) start from the same weights
 and see the same example order, so their curves can be compared pair by pair.
 --noise-scale exact matches the schedules on the exact noise scale
 g = lr * (N / B - 1) / (1 - m) instead, and --momentum M sets the momentum
-coefficient of momentum and nesterov (study.py says how).
+coefficient of momentum and nesterov (study.py says how). --measure-noise
+records the gradient noise scale B_simple after every epoch
+(gradient_noise.py), without changing training.
 Any Keras model can join the three networks: --networks FILE names a Python
 file that defines NETWORKS, imported and run as the user's own code.
 
@@ -27,6 +29,7 @@ This file is the command line. Behind it:
     networks.py   the networks: Keras models, the built-in ones with their
                   backward passes written out; a --networks file read and checked
     training.py   the optimizer and the training of one seed's runs
+    gradient_noise.py  the gradient noise scale's estimator (--measure-noise)
     grid.py       which runs, in which worker processes, assembled into a study
     runfiles.py   the run files and the claims that let processes share a folder
     provenance.py the machines and versions that trained the runs
@@ -217,6 +220,12 @@ def parse_args(argv=None):
                              "0.01 (1 - M), or LR (1 - M) with --learning-rate, so that lr / (1 - m) stays "
                              "plain SGD's (default: "
                              f"{defaults.momentum_coefficient:g} at {defaults.momentum_learning_rate:g})")
+    parser.add_argument("--measure-noise", action="store_true",
+                        help="measure the gradient noise scale B_simple = tr(Sigma) / |G|^2 (McCandlish et al. "
+                             f"2018) after every epoch: {defaults.noise_draws} draws of batches of "
+                             f"{defaults.noise_small_batch} and {defaults.noise_big_batch} from "
+                             f"{defaults.noise_population:,} training examples per seed; training is unchanged "
+                             "(a setting: use a separate --out)")
     parser.add_argument("--original-optimizer-reset", action="store_true",
                         help="reproduce the original code's flaw: a fresh optimizer at every epoch for dlr and hyb, "
                              "which resets Adam's moments and step count (use a separate --out)")
@@ -290,7 +299,7 @@ def settings_from_arguments(args, arrays):
                     epochs_per_stage=args.epochs_per_stage, base_batch_size=args.base_batch_size,
                     original_optimizer_reset=args.original_optimizer_reset, noise_scale=args.noise_scale,
                     data_fingerprint=data_fingerprint(arrays), backward=args.backward,
-                    sgd_learning_rate=sgd_learning_rate, **momentum)
+                    sgd_learning_rate=sgd_learning_rate, measure_noise=args.measure_noise, **momentum)
 
 
 def estimate_note(network_file):

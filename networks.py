@@ -148,16 +148,17 @@ def build_model(arch):
     return network(arch).build()
 
 
-def tape_loss_and_gradients(model, weights, images, labels):
+def tape_loss_and_gradients(model, weights, images, labels, training=True):
     """The mean cross-entropy of one batch and its gradients by weights, through a GradientTape.
 
-    The model runs in training mode, so BatchNormalization normalizes by the
-    batch and updates its moving statistics, and Dropout draws from its seed
-    state. Losses the model adds itself (weight regularizers) join the loss,
-    as in Keras's fit.
+    In training mode BatchNormalization normalizes by the batch and updates
+    its moving statistics, and Dropout draws from its seed state; with
+    training False (the noise-scale measurement, which must assign nothing)
+    the model runs as it is scored. Losses the model adds itself (weight
+    regularizers) join the loss, as in Keras's fit.
     """
     with tf.GradientTape() as tape:
-        probabilities = model(images, training=True)
+        probabilities = model(images, training=training)
         loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, probabilities))
         if model.losses:
             loss += tf.add_n(model.losses)

@@ -9,13 +9,12 @@ them with flock on OUT/claims/*.lock, so that processes, or cluster tasks,
 on one folder never train the same runs twice.
 """
 import contextlib
-import dataclasses
 import os
 import pickle
 import tempfile
 
 import safe_pickle
-from study import migrate_run_record
+from study import migrate_run_record, migrate_settings, settings_record
 
 try:
     import fcntl  # Claims on a shared results folder use flock (POSIX).
@@ -112,7 +111,9 @@ def load_finished_runs(runs_dir, settings):
     finished, provenance, rejected = {}, {}, []
     if not os.path.isdir(runs_dir):
         return finished, provenance, rejected
-    expected = dataclasses.asdict(settings)
+    # The settings as a run file records them, read back: settings that a file leaves out
+    # (the noise estimator's, when not measuring) compare at their defaults.
+    expected = migrate_settings(settings_record(settings))
     for name in sorted(os.listdir(runs_dir)):
         if not name.endswith(".pickle"):
             continue

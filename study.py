@@ -7,7 +7,8 @@ matplotlib:
 - the codes of the networks, optimizers and schedules, and their display names;
 - the equivalence margin and the level of its tests (the margin is argued in
   README.md, "Findings");
-- Settings, the one frozen record of everything that can change a number;
+- Settings, the one frozen record of everything that can change a number,
+  and of what is measured besides (the gradient noise scale's estimator);
 - the stage schedule: the learning rate, batch size and momentum of every
   stage and epoch of a run, and the updates it takes, with the noise scale
   matched in its approximate or its exact form;
@@ -81,6 +82,11 @@ CONTROL_SCHEDULES = ("const", "ibs_slow", "ibs_fast") + tuple(LAST_STAGE_MISMATC
 # The per-epoch lists every run records.
 RUN_METRICS = ("test_accuracy", "test_loss", "train_loss", "learning_rate", "batch_size", "momentum",
                "updates", "seconds")
+# The per-epoch lists a run measured with --measure-noise adds (gradient_noise.py): B_simple, |G|^2
+# and tr(Sigma); an Adam run adds them preconditioned by Adam's 1 / (sqrt(v) + epsilon) too.
+NOISE_METRICS = ("b_simple", "gradient_norm_sq", "gradient_variance")
+PRECONDITIONED_NOISE_METRICS = ("b_simple_preconditioned", "gradient_norm_sq_preconditioned",
+                                "gradient_variance_preconditioned")
 
 # ----------------------------------------------------------------------------
 # The equivalence margin
@@ -142,6 +148,17 @@ class Settings:
     # otherwise; "tape" uses the tape for every network. The two differ by
     # float rounding only, but that is a difference in the numbers.
     backward: str = "written"
+    # The gradient noise scale B_simple = tr(Σ) / |G|² (McCandlish et al. 2018), measured at the end of
+    # every epoch when measure_noise is True (gradient_noise.py): from squared norms of mean gradients
+    # at noise_small_batch and noise_big_batch examples (rounded down to a multiple of the small one),
+    # noise_draws big batches drawn without replacement from a fixed random population of
+    # noise_population training examples per seed. Measuring never changes training; these settings
+    # are recorded only when measure_noise is on (settings_record).
+    measure_noise: bool = False
+    noise_population: int = 4096
+    noise_small_batch: int = 32
+    noise_big_batch: int = 1024
+    noise_draws: int = 1
 
     @property
     def epochs(self):
@@ -163,15 +180,26 @@ BACKWARD_PASSES = ("written", "tape")
 # pickles record only where they depart from their default: so the committed
 # studies reassemble to the same bytes, and migrate_settings reads a missing
 # one as its default, the behaviour of the code that wrote the file.
-RECORDED_WHEN_SET = ("noise_scale", "backward")
+RECORDED_WHEN_SET = ("noise_scale", "backward", "measure_noise")
+# Settings of what is measured, never of how a run trains: a study with the
+# measurement trains the same runs as one without it. The estimator's own
+# settings are recorded only with measure_noise on, where they mean something.
+MEASUREMENT_SETTINGS = ("measure_noise", "noise_population", "noise_small_batch", "noise_big_batch", "noise_draws")
+NOISE_ESTIMATOR_SETTINGS = MEASUREMENT_SETTINGS[1:]
 
 
 def settings_record(settings):
-    """The settings as run files and pickles store them: every field, RECORDED_WHEN_SET ones only when set."""
+    """The settings as run files and pickles store them: every field, RECORDED_WHEN_SET ones only when set.
+
+    The noise estimator's settings are left out of an unmeasured study's record.
+    """
     record = dataclasses.asdict(settings)
     defaults = Settings()
     for name in RECORDED_WHEN_SET:
         if record[name] == getattr(defaults, name):
+            del record[name]
+    if not settings.measure_noise:
+        for name in NOISE_ESTIMATOR_SETTINGS:
             del record[name]
     return record
 
@@ -352,6 +380,11 @@ def updates_per_epoch(train_size, batch_size):
 #                                (RECORDED_WHEN_SET).
 #   backward (setting)           added with the tape path for any Keras model;
 #                                recorded only when "tape" (RECORDED_WHEN_SET).
+#   measure_noise and noise_*    added with the measured gradient noise scale;
+#   (settings)                   recorded only when measured, so an older file
+#                                reads as "not measured" and is never reused
+#                                for a study that measures. Its runs lack the
+#                                NOISE_METRICS lists, which are not filled in.
 #
 # A setting added later goes into Settings with its old behaviour as its
 # default, and needs nothing here: missing settings take Settings' defaults.

@@ -7,16 +7,22 @@ backward pass or from a GradientTape (networks.py); train_runs trains every
 schedule of one (network, optimizer, seed) from the same initial weights and
 example order, branching where their plans part. A branch copies the whole
 state: every variable of the model (BatchNormalization's moving statistics
-and Dropout's seed state too) and of the optimizer. Importing this module
-imports TensorFlow.
+and Dropout's seed state too) and of the optimizer. With
+Settings.measure_noise, the gradient noise scale is measured after every
+epoch by a compiled function of its own (squared_gradient_norms, read by
+gradient_noise.py's estimator) that reads the weights and Adam's second
+moments and assigns nothing, outside the epoch's timed seconds. Importing
+this module imports TensorFlow.
 """
 import time
 
 import numpy as np
 
+import gradient_noise
 import networks
 from networks import keras, tf
-from study import ALL_OPTIMIZERS, MOMENTUM_OPTIMIZERS, epoch_plans, updates_per_epoch
+from study import (ALL_OPTIMIZERS, MOMENTUM_OPTIMIZERS, NOISE_METRICS, PRECONDITIONED_NOISE_METRICS, epoch_plans,
+                   updates_per_epoch)
 
 # The test set is scored in a few large batches: one graph call per batch, and
 # batch size has no effect on the scores.
@@ -124,9 +130,14 @@ class Trainer:
         if network.loss_and_gradients is not None and settings.backward == "written":
             written_out = network.loss_and_gradients
             self.loss_and_gradients = lambda images, labels: written_out(self.weights, images, labels)
+            # A written-out network (a built-in one) has no layer that behaves otherwise in training.
+            self.measured_gradients = self.loss_and_gradients
         else:
             self.loss_and_gradients = lambda images, labels: networks.tape_loss_and_gradients(
                 self.model, self.weights, images, labels)
+            # The measurement assigns nothing: no moving statistics, no dropout seed drawn.
+            self.measured_gradients = lambda images, labels: networks.tape_loss_and_gradients(
+                self.model, self.weights, images, labels, training=False)
         self.optimizer = FusedOptimizer(
             optimizer_name, self.weights, settings.base_learning_rate(optimizer_name),
             settings.adam_beta_1, settings.adam_beta_2, settings.adam_epsilon, settings.base_momentum(optimizer_name))
@@ -137,6 +148,9 @@ class Trainer:
         # Compiled per trainer: a graph each for the epoch and for scoring.
         self.train_epoch = tf.function(self.train_epoch)
         self.score_batch = tf.function(self.score_batch)
+        # Autograph only for a model of the tape path, whose own code may need it.
+        self.squared_gradient_norms = tf.function(self.squared_gradient_norms,
+                                                  autograph=self.measured_gradients is not self.loss_and_gradients)
 
     def train_epoch(self, order, batch_size):
         """Trains one epoch in the given order; returns the mean of the batch losses."""
@@ -154,6 +168,20 @@ class Trainer:
         losses = keras.ops.sparse_categorical_crossentropy(labels, probabilities)
         correct = tf.equal(tf.argmax(probabilities, axis=1, output_type=tf.int32), labels)
         return tf.reduce_sum(losses), tf.reduce_sum(tf.cast(correct, tf.float32))
+
+    def squared_gradient_norms(self, batches, small_batch):
+        """The noise-scale estimator's squared norms (squared_gradient_norms) at the current weights.
+
+        Under Adam also the norms under its preconditioner 1 / (sqrt(v) +
+        epsilon), as its fused op applies it. Reads the weights and v;
+        assigns nothing.
+        """
+        preconditioner = None
+        if self.optimizer.name == "adam":
+            preconditioner = [1.0 / (tf.sqrt(moment) + self.optimizer.epsilon)
+                              for moment in self.optimizer.second_moments]
+        return squared_gradient_norms(self.measured_gradients, self.weights, self.x_train, self.y_train, batches,
+                                      small_batch, preconditioner)
 
     def evaluate(self):
         """(accuracy, mean loss) on the whole test set."""
@@ -177,6 +205,55 @@ class Trainer:
         assert len(variables) == len(state), "the state to restore is not this trainer's"
         for variable, value in zip(variables, state):
             variable.assign(value)
+
+
+def squared_gradient_norms(gradients_of, weights, images, labels, batches, small_batch, preconditioner=None):
+    """Squared norms of mean gradients at two batch sizes, for gradient_noise.py's estimator.
+
+    batches is [draws, big] int32 indices into images and labels: each row
+    one big batch, its consecutive chunks of small_batch examples (big a
+    multiple of it) the small batches. gradients_of(images, labels) gives a
+    batch's (mean loss, mean gradients by weights). Returns [draws] float32
+    tensors: each draw's mean over its small batches of |g_small|², and
+    |g_big|², where g_big is the mean of its small batches' gradients; with a
+    preconditioner (one tensor per weight) also the same two of gᵀ P g.
+    Written with tf.while_loop, so that a graph of it needs no autograph,
+    whose conversion cost 0.1 to 0.4 s a process.
+    """
+    def square_norm(gradients, weighting=None):
+        # Stacked, not tf.add_n: Grappler rewrites an add_n inside a loop into an accumulator
+        # whose temporary variable can clash between iterations (AlreadyExistsError).
+        squares = [tf.square(gradient) for gradient in gradients]
+        if weighting is not None:
+            squares = [scale * square for scale, square in zip(weighting, squares)]
+        return tf.reduce_sum(tf.stack([tf.reduce_sum(square) for square in squares]))
+
+    chunks = tf.shape(batches)[1] // small_batch
+    count = tf.cast(chunks, tf.float32)
+
+    def add_draw(draw, outputs):
+        def add_chunk(chunk, small_sum, small_sum_preconditioned, total):
+            batch = batches[draw, chunk * small_batch:(chunk + 1) * small_batch]
+            _, gradients = gradients_of(tf.gather(images, batch), tf.gather(labels, batch))
+            gradients = [tf.convert_to_tensor(gradient) for gradient in gradients]
+            if preconditioner is not None:
+                small_sum_preconditioned += square_norm(gradients, preconditioner)
+            return (chunk + 1, small_sum + square_norm(gradients), small_sum_preconditioned,
+                    [running + gradient for running, gradient in zip(total, gradients)])
+
+        _, small_sum, small_sum_preconditioned, total = tf.while_loop(
+            lambda chunk, *_: chunk < chunks, add_chunk,
+            (tf.constant(0), tf.constant(0.0), tf.constant(0.0), [tf.zeros_like(weight) for weight in weights]))
+        big = [running / count for running in total]
+        values = [small_sum / count, square_norm(big)]
+        if preconditioner is not None:
+            values += [small_sum_preconditioned / count, square_norm(big, preconditioner)]
+        return draw + 1, [output.write(draw, value) for output, value in zip(outputs, values)]
+
+    draws = tf.shape(batches)[0]
+    outputs = [tf.TensorArray(tf.float32, size=draws) for _ in range(2 if preconditioner is None else 4)]
+    _, outputs = tf.while_loop(lambda draw, _: draw < draws, add_draw, (tf.constant(0), outputs))
+    return tuple(output.stack() for output in outputs)
 
 
 def keras_global_seed_state():
@@ -205,11 +282,28 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
     metrics) as soon as a run is complete. Metrics map each of test_accuracy,
     test_loss, train_loss, learning_rate, batch_size, momentum, updates
     (cumulative) and seconds (cumulative wall time, shared epochs counted in full) to per-epoch
-    lists.
+    lists; with settings.measure_noise also each of NOISE_METRICS (and for
+    Adam PRECONDITIONED_NOISE_METRICS), measured after the epoch and left out
+    of its seconds.
     """
     trainer = Trainer(arch, optimizer_name, seed, settings, data)
     plans = {schedule: epoch_plans(schedule, optimizer_name, settings) for schedule in schedules}
     results = {}
+    sizes = gradient_noise.measurement_sizes(settings) if settings.measure_noise else None
+    examples = gradient_noise.population(seed, settings.train_size, sizes.population) if sizes else None
+
+    def noise_metrics(epoch):
+        names = NOISE_METRICS + (PRECONDITIONED_NOISE_METRICS if optimizer_name == "adam" else ())
+        if sizes is None:  # A training set of one example has no two batch sizes.
+            return dict.fromkeys(names, float("nan"))
+        batches = gradient_noise.draw_batches(seed, epoch, examples, sizes.big, settings.noise_draws)
+        norms = [values.numpy() for values in trainer.squared_gradient_norms(tf.constant(batches),
+                                                                            tf.constant(sizes.small))]
+        metrics = {}
+        for metric_names, start in zip((NOISE_METRICS, PRECONDITIONED_NOISE_METRICS), range(0, len(norms), 2)):
+            norm_squared, trace, b_simple = gradient_noise.noise_scale(norms[start], norms[start + 1], sizes)
+            metrics.update(zip(metric_names, (b_simple, norm_squared, trace)))
+        return metrics
 
     def train_epoch(epoch, plan, history):
         start = time.perf_counter()
@@ -223,7 +317,7 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
         previous = history[-1] if history else {"updates": 0, "seconds": 0.0}
         if on_epoch:
             on_epoch(plan)
-        return {
+        record = {
             "test_accuracy": test_accuracy,
             "test_loss": test_loss,
             "train_loss": train_loss,
@@ -233,6 +327,9 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
             "updates": previous["updates"] + updates_per_epoch(trainer.train_size, plan.batch_size),
             "seconds": previous["seconds"] + time.perf_counter() - start,
         }
+        if settings.measure_noise:  # After the clock has stopped.
+            record.update(noise_metrics(epoch))
+        return record
 
     def branch(epoch, members, history):
         # members share the history of epochs [0, epoch); group them by what

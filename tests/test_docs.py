@@ -15,9 +15,12 @@ import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DOCUMENTS = ("README.md", "REPORT.md", "benchmarks/README.md")
-# The front door stays short enough to read in one sitting; the layout of one
-# module per question and the exit statuses added about 800 characters.
-README_MAX_CHARACTERS = 13_500
+# The front door stays short enough to read in one sitting. The layout of one
+# module per question, the exit statuses, the controls, the regime where
+# annealing helps, a user's own networks and the measured noise scale each
+# added a line or a row that their issues asked the README for; the detail is
+# in REPORT.md.
+README_MAX_CHARACTERS = 14_500
 
 FENCE = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.MULTILINE | re.DOTALL)
 CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1", re.DOTALL)

@@ -9,6 +9,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from io import StringIO
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scipy import stats
 
@@ -1412,8 +1413,15 @@ def exact_momentum_study():
     return results
 
 
-@pytest.mark.parametrize("make_study", [one_optimizer_study, four_optimizer_study, exact_momentum_study],
-                         ids=["one optimizer", "four optimizers", "exact at momentum 0.98"])
+def measured_study():
+    """The exact study at momentum 0.98 with the gradient noise scale measured, one |G|^2 unresolved:
+    its noise figure with the longest title and legend."""
+    return with_measured_noise(exact_momentum_study(), unresolved=("lenet5", "adam", "ibs", 0))
+
+
+@pytest.mark.parametrize("make_study", [one_optimizer_study, four_optimizer_study, exact_momentum_study,
+                                        measured_study],
+                         ids=["one optimizer", "four optimizers", "exact at momentum 0.98", "measured noise"])
 def test_every_figure_keeps_all_its_text_inside_the_canvas(make_study, monkeypatch, tmp_path):
     # Only the texts a figure draws count: tick labels outside the axis range
     # are visible artists that are never drawn. They are caught by recording
@@ -1439,8 +1447,99 @@ def test_every_figure_keeps_all_its_text_inside_the_canvas(make_study, monkeypat
     written, skipped = figures.draw_all_figures(make_study(), tmp_path)
     assert skipped == [] and sorted(checked) == sorted(path.name for path in written)
     assert {"overview.png", "noise_scale.png", "schedules.png"} <= set(checked)
+    assert ("noise_scale_measured.png" in checked) == (make_study is measured_study)
     assert any(name.startswith("cost_of_fewer_updates_") for name in checked)
     assert offenders == [], "text outside the canvas:\n" + "\n".join(offenders)
+
+
+# ---------------------------------------------------------------------------
+# The measured gradient noise scale
+# ---------------------------------------------------------------------------
+
+def with_measured_noise(results, unresolved=None, leave_out=()):
+    """results with the noise metrics main.py --measure-noise records in every run (but the cells in
+    leave_out): tr(Sigma) and |G|^2 shrinking per epoch, B_simple their ratio; the run unresolved gets
+    a |G|^2 estimate below 0 (B_simple NaN) at its last epoch."""
+    results["config"].update(measure_noise=True, noise_population=4096, noise_small_batch=32,
+                             noise_big_batch=1024, noise_draws=2)
+    for key, run in results["runs"].items():
+        if key[:2] in leave_out:
+            continue
+        epochs = len(run["test_accuracy"])
+        trace = [50.0 * 0.9 ** epoch * (1 + 0.1 * key[3]) for epoch in range(epochs)]
+        norm = [0.5 * 0.6 ** epoch for epoch in range(epochs)]
+        if key == unresolved:
+            norm[-1] = -0.01
+        run.update(gradient_variance=trace, gradient_norm_sq=norm,
+                   b_simple=[t / n if n > 0 else float("nan") for t, n in zip(trace, norm)])
+        if key[1] == "adam":
+            run.update(b_simple_preconditioned=list(run["b_simple"]), gradient_norm_sq_preconditioned=norm,
+                       gradient_variance_preconditioned=trace)
+    return results
+
+
+def test_the_measured_noise_figure_is_drawn_only_for_measured_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(figures, "_save", lambda figure, path: figures.plt.close(figure) or Path(path))
+    config = make_config(seeds=(0, 1))
+    plain = make_results(full_grid_accuracies(), dict(config))
+    written, _ = figures.draw_all_figures(plain, tmp_path)
+    assert "noise_scale_measured.png" not in {path.name for path in written}
+    assert analysis.measured_noise_scales(plain) == {}
+    measured = with_measured_noise(make_results(full_grid_accuracies(), dict(config)))
+    written_measured, _ = figures.draw_all_figures(measured, tmp_path)
+    assert sorted(path.name for path in written_measured) == sorted(
+        [path.name for path in written] + ["noise_scale_measured.png"])
+
+
+def test_the_measured_noise_scale_is_the_ratio_of_the_seeds_means(kept_figures):
+    results = with_measured_noise(make_results(full_grid_accuracies(), make_config()),
+                                  unresolved=("mlp300", "sgd", "ibs", 0), leave_out=[("lenet5", "adam")])
+    measured = analysis.measured_noise_scales(results)
+    assert list(measured) == [(arch, optimizer) for arch in ARCHITECTURES for optimizer in OPTIMIZERS
+                              if (arch, optimizer) != ("lenet5", "adam")]
+    b_simple, batch_size, seeds = measured[("mlp300", "sgd", )]["dlr"]
+    # Seeds 0 and 1: tr(Sigma) 1.0 and 1.1 times 50 * 0.9^epoch, |G|^2 0.5 * 0.6^epoch in both.
+    expected = [1.05 * 50 * 0.9 ** epoch / (0.5 * 0.6 ** epoch) for epoch in range(12)]
+    np.testing.assert_allclose(b_simple, expected)
+    assert seeds == 2 and list(batch_size) == [4] * 12
+    # Seed 0's |G|^2 below 0 at the last epoch: the mean of -0.01 and 0.5 * 0.6^11 is not positive.
+    ibs = measured[("mlp300", "sgd")]["ibs"][0]
+    assert np.isnan(ibs[-1]) and np.all(np.isfinite(ibs[:-1]))
+    assert list(measured[("mlp300", "sgd")]["ibs"][1]) == [4, 4, 4, 20, 20, 20, 100, 100, 100, 500, 500, 500]
+    figures.plot_noise_scale_measured(results, "noise_scale_measured.png")
+    figure = kept_figures[0]
+    panels = [axes for axes in figure.axes if axes.get_title()]
+    assert len(panels) == 6
+    lenet_adam = next(axes for axes in panels if axes.get_title() == "LeNet-5, Adam")
+    assert [text.get_text() for text in lenet_adam.texts] == ["not measured"]
+    mlp_sgd = next(axes for axes in panels if axes.get_title() == "300-unit MLP, SGD")
+    assert mlp_sgd.get_yscale() == "log" and len(mlp_sgd.lines) >= 6  # B_simple and B for each of 3 schedules.
+    np.testing.assert_allclose(mlp_sgd.lines[0].get_ydata(), expected)
+    explanation = " ".join(figure.legends[0].get_title().get_text().split())
+    assert "a gap: |G|² not resolved above the noise" in explanation
+    assert "each from 2 batches of 1,024 images split into batches of 32" in explanation
+    assert "drawn without replacement from 4,096 training images per seed" in explanation
+    assert "B_simple = tr(Σ) / |G|²" in figure._suptitle.get_text()
+
+
+def test_a_run_with_a_measured_list_of_the_wrong_length_is_refused(tmp_path):
+    results = with_measured_noise(make_results(full_grid_accuracies(), make_config()))
+    results["runs"][("mlp300", "sgd", "dlr", 0)]["b_simple"] = [1.0] * 5
+    path = write_pickle(tmp_path / "results.pickle", results)
+    with pytest.raises(analysis.ResultsError, match="different lengths"):
+        analysis.load_results(path)
+
+
+def test_measuring_is_no_difference_to_comparisons_and_the_breakdown(tmp_path):
+    config = make_config(archs=["lenet5"], optimizers=["sgd"])
+    finals = {key: value for key, value in full_grid_accuracies().items() if key[:2] == ("lenet5", "sgd")}
+    plain = make_results(finals, dict(config))
+    measured = with_measured_noise(make_results(finals, dict(config)))
+    # The measurement's settings are neither shown nor listed as other differences.
+    assert analysis.config_differences(measured["config"], plain["config"]) == ([], [])
+    # The same cell trained with and without the measurement is the same experiment: drawn once.
+    points, _ = breakdown.breakdown_points([("measured", measured), ("plain", plain)])
+    assert sorted(point["schedule"] for point in points["lenet5"]) == ["hyb", "ibs"]
 
 
 # ---------------------------------------------------------------------------
