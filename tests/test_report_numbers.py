@@ -68,6 +68,7 @@ STUDIES = {
     "ibs_lr_20": "results/ibs_lr_20/results.pickle",
     "momentum_20": "results/momentum_20/results.pickle",
     "annealing_helps_mlp": "results/annealing_helps_mlp/results.pickle",
+    "annealing_helps_lenet5": "results/annealing_helps_lenet5/results.pickle",
 }
 # Studies quoted from the project's history: (commit, pickle path in it).
 HISTORICAL_STUDIES = {
@@ -576,6 +577,7 @@ QUOTED_TABLES = [
     QuotedTable(REPORT, "controls", "summary.md", every_row=False),
     QuotedTable(REPORT, "controls", "summary.md", every_row=False),
     QuotedTable(REPORT, "annealing_helps_mlp", "summary.md"),
+    QuotedTable(REPORT, "annealing_helps_lenet5", "summary.md"),
     QuotedTable(REPORT, "ibs_lr", "stages.md", every_row=False),
     QuotedTable(REPORT, "momentum", "stages.md", every_row=False),
     QuotedTable(REPORT, "large_batch", "stages.md"),
@@ -702,31 +704,38 @@ def five_ibs_mom_cells_stay_undecided_between_8_and_13_hundredths():
 
 
 ANNEALING_MLP_CELLS = [(arch, optimizer) for arch in ("mlp300", "mlp500_150") for optimizer in ("sgd", "momentum")]
+# Every cell of the two annealing-helps studies: (study, arch, optimizer).
+ANNEALING_CELLS = [("annealing_helps_mlp", *cell) for cell in ANNEALING_MLP_CELLS] + [
+    ("annealing_helps_lenet5", "lenet5", optimizer) for optimizer in ("sgd", "momentum")]
 
 
 def const_not_equivalent_where_annealing_helps():
-    """const is not equivalent to dlr in every cell of the annealing-helps study of the MLPs."""
-    return all(verdict(paired_differences("annealing_helps_mlp", *cell, "const")) == "not equivalent"
-               for cell in ANNEALING_MLP_CELLS)
+    """const is not equivalent to dlr in every cell of both annealing-helps studies."""
+    return all(verdict(paired_differences(name, arch, optimizer, "const")) == "not equivalent"
+               for name, arch, optimizer in ANNEALING_CELLS)
+
+
+def annealing_equivalences():
+    return sum(verdict(paired_differences(name, arch, optimizer, schedule)) == "equivalent"
+               for name, arch, optimizer in ANNEALING_CELLS for schedule in ("ibs", "hyb"))
+
+
+def annealing_const_costs(cells):
+    return lowest_and_highest([-mean_difference(name, arch, optimizer, "const") for name, arch, optimizer in cells])
 
 
 PROSE = [
     Prose(README, "never annealing costs {} points (not equivalent), and ibs and hyb stay equivalent to dlr in all {} "
                   "cells with SGD and momentum",
-          lambda: [lowest_and_highest([-mean_difference("annealing_helps_mlp", *cell, "const")
-                                       for cell in ANNEALING_MLP_CELLS]),
-                   sum(verdict(paired_differences("annealing_helps_mlp", *cell, schedule)) == "equivalent"
-                       for cell in ANNEALING_MLP_CELLS for schedule in ("ibs", "hyb"))],
+          lambda: [annealing_const_costs(ANNEALING_CELLS), annealing_equivalences()],
           requires=(const_not_equivalent_where_annealing_helps,)),
-    Prose(REPORT, "`const` ends {} points below dlr, not equivalent in all four cells",
-          lambda: [lowest_and_highest([-mean_difference("annealing_helps_mlp", *cell, "const")
-                                       for cell in ANNEALING_MLP_CELLS])],
+    Prose(REPORT, "`const` ends {} points below dlr on the MLPs and {} on LeNet-5, not equivalent in all six cells",
+          lambda: [annealing_const_costs(ANNEALING_CELLS[:4]), annealing_const_costs(ANNEALING_CELLS[4:])],
           requires=(const_not_equivalent_where_annealing_helps,)),
     Prose(REPORT, "**ibs and hyb are equivalent to dlr in all {} cells**, every mean difference within {} points",
-          lambda: [sum(verdict(paired_differences("annealing_helps_mlp", *cell, schedule)) == "equivalent"
-                       for cell in ANNEALING_MLP_CELLS for schedule in ("ibs", "hyb")),
-                   fmt(max(abs(mean_difference("annealing_helps_mlp", *cell, schedule))
-                           for cell in ANNEALING_MLP_CELLS for schedule in ("ibs", "hyb")))]),
+          lambda: [annealing_equivalences(),
+                   fmt(max(abs(mean_difference(name, arch, optimizer, schedule))
+                           for name, arch, optimizer in ANNEALING_CELLS for schedule in ("ibs", "hyb")))]),
     Prose(README, "are not equivalent on both MLPs ({} of 12 cells; undecided on LeNet-5), and at 20 seeds the test "
                   "calls a true difference of {} points not equivalent with probability 0.8",
           lambda: [sum(verdict(paired_differences("controls", arch, optimizer, schedule)) == "not equivalent"
