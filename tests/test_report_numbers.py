@@ -70,6 +70,7 @@ STUDIES = {
     "annealing_helps_mlp": "results/annealing_helps_mlp/results.pickle",
     "annealing_helps_lenet5": "results/annealing_helps_lenet5/results.pickle",
     "large_batch_exact": "results/large_batch_exact/results.pickle",
+    "large_batch_60000": "results/large_batch_60000/results.pickle",
 }
 # Studies quoted from the project's history: (commit, pickle path in it).
 HISTORICAL_STUDIES = {
@@ -583,6 +584,7 @@ QUOTED_TABLES = [
     QuotedTable(REPORT, "momentum", "stages.md", every_row=False),
     QuotedTable(REPORT, "large_batch", "stages.md"),
     QuotedTable(REPORT, "large_batch_exact", "summary.md"),
+    QuotedTable(REPORT, "large_batch_60000", "summary.md"),
     QuotedTable(REPORT, "original_reset", "summary.md"),
     # Without the last two columns, the difference in baseline standard deviations and the verdict.
     QuotedTable(REPORT, "original_reset", "comparison.md", columns=7),
@@ -736,6 +738,12 @@ def exact_matching_lifts_lenet5_ibs_lr_out_of_not_equivalent():
 
 
 PROSE = [
+    Prose(REPORT, "ibs_lr is equivalent here ({}), and dlr reaches {} % instead of {} % at N = 20,000",
+          lambda: [versus_dlr("large_batch_60000", "lenet5", "momentum", "ibs_lr"),
+                   fmt(mean_pct("large_batch_60000", "lenet5", "momentum", "dlr")),
+                   fmt(mean_pct("large_batch", "lenet5", "momentum", "dlr"))],
+          requires=(lambda: verdict(paired_differences("large_batch_60000", "lenet5", "momentum", "ibs_lr"))
+                    == "equivalent",)),
     Prose(REPORT, "Matched on the exact noise scale, LeNet-5's ibs_lr ends {} points from dlr, undecided, where the "
                   "approximation's B = N gave {} (not equivalent)",
           lambda: [versus_dlr("large_batch_exact", "lenet5", "momentum", "ibs_lr"),
