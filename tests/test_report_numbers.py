@@ -71,6 +71,7 @@ STUDIES = {
     "annealing_helps_lenet5": "results/annealing_helps_lenet5/results.pickle",
     "large_batch_exact": "results/large_batch_exact/results.pickle",
     "large_batch_60000": "results/large_batch_60000/results.pickle",
+    "momentum_098": "results/momentum_098/results.pickle",
 }
 # Studies quoted from the project's history: (commit, pickle path in it).
 HISTORICAL_STUDIES = {
@@ -173,16 +174,18 @@ def std_pct(name, arch, optimizer, schedule):
     return 100 * float(finals(name, arch, optimizer, schedule).std(ddof=1))
 
 
-def paired_differences(name, arch, optimizer, schedule, reference_schedule="dlr",
+def paired_differences(name, arch, optimizer, schedule, reference_schedule=None,
                        reference_study=None):
     """Per-seed final accuracy minus the reference's, in percentage points.
 
     The reference is another schedule of the same study (dlr by default) or,
-    with reference_study, the same cell of another study; only shared seeds pair.
+    with reference_study, a cell of another study (the same schedule by
+    default); only shared seeds pair.
     """
+    if reference_schedule is None:
+        reference_schedule = schedule if reference_study else "dlr"
     runs = seed_runs(name, arch, optimizer, schedule)
-    reference = seed_runs(reference_study or name, arch, optimizer,
-                          schedule if reference_study else reference_schedule)
+    reference = seed_runs(reference_study or name, arch, optimizer, reference_schedule)
     seeds = sorted(set(runs) & set(reference))
     return np.array([100.0 * (runs[seed]["test_accuracy"][-1]
                               - reference[seed]["test_accuracy"][-1]) for seed in seeds])
@@ -222,6 +225,10 @@ def fmt(value, digits=2):
 def signed(value, digits=2):
     """'+0.04', '-0.00': Python's signed format, as plots.py writes differences."""
     return f"{value:+.{digits}f}"
+
+
+def lowest_and_highest_signed(values, digits=2):
+    return f"{min(values):+.{digits}f} to {max(values):+.{digits}f}"
 
 
 def lowest_and_highest(values, digits=2):
@@ -585,6 +592,7 @@ QUOTED_TABLES = [
     QuotedTable(REPORT, "large_batch", "stages.md"),
     QuotedTable(REPORT, "large_batch_exact", "summary.md"),
     QuotedTable(REPORT, "large_batch_60000", "summary.md"),
+    QuotedTable(REPORT, "momentum_098", "summary.md"),
     QuotedTable(REPORT, "original_reset", "summary.md"),
     # Without the last two columns, the difference in baseline standard deviations and the verdict.
     QuotedTable(REPORT, "original_reset", "comparison.md", columns=7),
@@ -737,7 +745,30 @@ def exact_matching_lifts_lenet5_ibs_lr_out_of_not_equivalent():
                     for arch in ARCHITECTURES))
 
 
+MOMENTUM_CELLS = [(arch, optimizer) for arch in ARCHITECTURES for optimizer in ("momentum", "nesterov")]
+
+
+def m098_dlr_differences():
+    return [paired_differences("momentum_098", arch, optimizer, "dlr", reference_study="momentum")
+            for arch, optimizer in MOMENTUM_CELLS]
+
+
+def m098_ibs_against_ibs_mom():
+    return [paired_differences("momentum_098", arch, optimizer, "ibs", reference_schedule="ibs_mom",
+                               reference_study="momentum") for arch, optimizer in MOMENTUM_CELLS]
+
+
 PROSE = [
+    Prose(REPORT, "dlr at m = 0.98 minus dlr at m = 0.9 is {} points, equivalent in {} of 6 cells and undecided in "
+                  "the rest; ibs at m = 0.98 (18,720 updates) minus ibs_mom (the same m, 3,744 updates) is {} points, "
+                  "undecided in all 6",
+          lambda: [lowest_and_highest_signed([interval(d)[0] for d in m098_dlr_differences()]),
+                   sum(verdict(d) == "equivalent" for d in m098_dlr_differences()),
+                   lowest_and_highest_signed([interval(d)[0] for d in m098_ibs_against_ibs_mom()])],
+          requires=(lambda: all(verdict(d) in ("equivalent", "undecided") for d in m098_dlr_differences())
+                    and all(verdict(d) == "undecided" for d in m098_ibs_against_ibs_mom())
+                    and all(verdict(paired_differences("momentum_098", *cell, "ibs")) == "equivalent"
+                            for cell in MOMENTUM_CELLS),)),
     Prose(REPORT, "ibs_lr is equivalent here ({}), and dlr reaches {} % instead of {} % at N = 20,000",
           lambda: [versus_dlr("large_batch_60000", "lenet5", "momentum", "ibs_lr"),
                    fmt(mean_pct("large_batch_60000", "lenet5", "momentum", "dlr")),
