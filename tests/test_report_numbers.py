@@ -73,6 +73,7 @@ STUDIES = {
     "large_batch_60000": "results/large_batch_60000/results.pickle",
     "momentum_098": "results/momentum_098/results.pickle",
     "large_batch_15_epochs": "results/large_batch_15_epochs/results.pickle",
+    "large_batch_measured": "results/large_batch_measured/results.pickle",
 }
 # Studies quoted from the project's history: (commit, pickle path in it).
 HISTORICAL_STUDIES = {
@@ -608,6 +609,7 @@ QUOTED_TABLES = [
     QuotedTable(REPORT, "seeds_20", "summary.md"),
     QuotedTable(REPORT, "ibs_lr_20", "summary.md"),
     QuotedTable(REPORT, "momentum_20", "summary.md"),
+    QuotedTable(REPORT, "large_batch_measured", "summary.md"),
 ]
 
 # (document, study, optimizers): the document holds headline_row() of every (network, optimizer).
@@ -760,7 +762,33 @@ def m098_ibs_against_ibs_mom():
                                reference_study="momentum") for arch, optimizer in MOMENTUM_CELLS]
 
 
+def b_simple(name, arch, optimizer, schedule, epoch):
+    """A cell's measured B_simple at an epoch: the seeds' mean tr(Sigma) over their mean |G|^2."""
+    runs = seed_runs(name, arch, optimizer, schedule).values()
+    return (np.mean([run["gradient_variance"][epoch] for run in runs])
+            / np.mean([run["gradient_norm_sq"][epoch] for run in runs]))
+
+
+def batch_over_b_simple(name, arch, optimizer, schedule, epoch):
+    batch = seed_runs(name, arch, optimizer, schedule)[0]["batch_size"][epoch]
+    return batch / b_simple(name, arch, optimizer, schedule, epoch)
+
+
 PROSE = [
+    Prose(REPORT, "from {} after the first stage to {} at the end on LeNet-5 and from {} to {} on the 300-unit MLP",
+          lambda: [f"{b_simple('large_batch_measured', arch, 'momentum', 'dlr', epoch):,.0f}"
+                   for arch in ("lenet5", "mlp300") for epoch in (2, 11)]),
+    Prose(REPORT, "ibs_lr left the margin at its last stage with B / B_simple = {}, but the 300-unit MLP's ibs_lr "
+                  "stayed equivalent at {}",
+          lambda: [f"{batch_over_b_simple('large_batch_measured', arch, 'momentum', 'ibs_lr', 11):.1f}"
+                   for arch in ("lenet5", "mlp300")],
+          requires=(lambda: verdict(paired_differences("large_batch_measured", "mlp300", "momentum", "ibs_lr"))
+                    == "equivalent", lenet5_ibs_lr_leaves_the_margin_at_b_equals_n)),
+    Prose(REPORT, "leaves the margin from its first stage, at B / B_simple of {} to {}",
+          lambda: [f"{value:.2f}" for value in (
+              min(batch_over_b_simple("large_batch_measured", arch, "momentum", "ibs_mom", 2) for arch in ARCHITECTURES),
+              max(batch_over_b_simple("large_batch_measured", arch, "momentum", "ibs_mom", 2)
+                  for arch in ARCHITECTURES))]),
     Prose(REPORT, "With five times the training, ibs_lr at B = N is equivalent ({}), where at 3 epochs a stage it "
                   "was not",
           lambda: [versus_dlr("large_batch_15_epochs", "lenet5", "momentum", "ibs_lr")],
