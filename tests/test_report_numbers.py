@@ -74,6 +74,7 @@ STUDIES = {
     "momentum_098": "results/momentum_098/results.pickle",
     "large_batch_15_epochs": "results/large_batch_15_epochs/results.pickle",
     "large_batch_measured": "results/large_batch_measured/results.pickle",
+    "measured": "results/measured/results.pickle",
 }
 # Studies quoted from the project's history: (commit, pickle path in it).
 HISTORICAL_STUDIES = {
@@ -609,6 +610,7 @@ QUOTED_TABLES = [
     QuotedTable(REPORT, "seeds_20", "summary.md"),
     QuotedTable(REPORT, "ibs_lr_20", "summary.md"),
     QuotedTable(REPORT, "momentum_20", "summary.md"),
+    QuotedTable(REPORT, "measured", "summary.md"),
     QuotedTable(REPORT, "large_batch_measured", "summary.md"),
 ]
 
@@ -774,7 +776,13 @@ def batch_over_b_simple(name, arch, optimizer, schedule, epoch):
     return batch / b_simple(name, arch, optimizer, schedule, epoch)
 
 
+DLR_CELLS = [(arch, optimizer) for arch in ARCHITECTURES for optimizer in ("sgd", "adam")]
+
+
 PROSE = [
+    Prose(REPORT, "Along dlr's runs, B_simple grows from {} after the first epoch to {} after the last",
+          lambda: [f"{min(values):,.0f} to {max(values):,.0f}" for values in (
+              [b_simple("measured", *cell, "dlr", epoch) for cell in DLR_CELLS] for epoch in (0, -1))]),
     Prose(REPORT, "from {} after the first stage to {} at the end on LeNet-5 and from {} to {} on the 300-unit MLP",
           lambda: [f"{b_simple('large_batch_measured', arch, 'momentum', 'dlr', epoch):,.0f}"
                    for arch in ("lenet5", "mlp300") for epoch in (2, 11)]),
