@@ -12,7 +12,6 @@ usage: python benchmarks/against_commit.py COMMIT [--pairs N] [-- MAIN.PY ARGS]
 """
 import argparse
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -24,14 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import safe_pickle  # noqa: E402  (the project root goes on the path first)
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            return next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
+from provenance import machine_description  # noqa: E402
 
 
 def children_cpu_seconds():
@@ -85,7 +77,7 @@ def main(argv=None):
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", before_dir], cwd=ROOT, capture_output=True)
     before, after = statistics.median(times["before"]), statistics.median(times["after"])
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores")
+    print(f"machine: {machine_description()}")
     print(f"python main.py {' '.join(main_args)}: median before ({args.commit}) {before:.1f} s, "
           f"median after {after:.1f} s, median(before) / median(after) = {before / after:.3f}")
     cpu_before, cpu_after = statistics.median(cpu["before"]), statistics.median(cpu["after"])

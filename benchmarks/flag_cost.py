@@ -13,18 +13,12 @@ usage: python benchmarks/flag_cost.py FLAG [--pairs N] [-- MAIN.PY ARGS]
 """
 import argparse
 import os
-import resource
 import statistics
 import sys
 import tempfile
 
-from against_commit import ROOT, cpu_model, run_metrics, timed_study
-
-
-def cpu_seconds():
-    """User and system seconds of every child process waited for so far (main.py and, through it, its workers)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+from against_commit import ROOT, run_metrics, timed_study
+from provenance import machine_description
 
 
 def main(argv=None):
@@ -41,17 +35,16 @@ def main(argv=None):
         times, cpu = {"without": [], "with": []}, {"without": [], "with": []}
         for pair in range(args.pairs):
             for side, extra in (("without", []), ("with", [flag])):
-                before = cpu_seconds()
-                seconds = timed_study(ROOT, main_args + extra, os.path.join(scratch, f"{side}{pair}"))
+                seconds, cpu_seconds = timed_study(ROOT, main_args + extra, os.path.join(scratch, f"{side}{pair}"))
                 times[side].append(seconds)
-                cpu[side].append(cpu_seconds() - before)
+                cpu[side].append(cpu_seconds)
                 print(f"pair {pair + 1} {side:7s} {seconds:7.1f} s, CPU {cpu[side][-1]:7.1f} s", flush=True)
         without, with_flag = run_metrics(os.path.join(scratch, "without0")), run_metrics(os.path.join(scratch, "with0"))
     same = without.keys() == with_flag.keys() and all(
         {name: values for name, values in with_flag[run].items() if name in metrics} == metrics
         for run, metrics in without.items())
     before, after = statistics.median(times["without"]), statistics.median(times["with"])
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores")
+    print(f"machine: {machine_description()}")
     print(f"python main.py {' '.join(main_args)}: median without {flag} {before:.1f} s, median with {after:.1f} s, "
           f"median(with) / median(without) = {after / before:.3f}")
     cpu_before, cpu_after = statistics.median(cpu["without"]), statistics.median(cpu["with"])
