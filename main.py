@@ -127,23 +127,25 @@ def count(minimum, maximum=None):
     return parse
 
 
-def learning_rate(text):
+def as_float(text):
+    """The number text names, or nan when it names none (every check below refuses nan)."""
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
-        value = float("nan")
+        return float("nan")
+
+
+def learning_rate(text):
+    value = as_float(text)
     if not 0 < value < float("inf"):  # Also refuses nan.
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive learning rate") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive learning rate")
     return value
 
 
 def momentum_coefficient(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
+    value = as_float(text)
     if value != value:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number")
     try:
         momentum_settings(value)
     except ValueError:
