@@ -244,11 +244,16 @@ def _markdown_verdict(row):
         return "(reference)"
     if row["paired_seeds_with_dlr"] is None:
         return "- (no dlr run to pair with)"
-    if row["verdict"] is None:
+    return _verdict_text(row["verdict"], row["paired_seeds_with_dlr"], row["diff_vs_dlr_pp_ci90_low"],
+                         row["diff_vs_dlr_pp_ci90_high"])
+
+
+def _verdict_text(verdict, paired_seeds, low, high):
+    """'equivalent (n = 5, 90% [-0.01, +0.02])', or why there is no verdict."""
+    if verdict is None:
         return "- (needs 2 paired seeds)"
     confidence = f"{100 * (1 - 2 * EQUIVALENCE_ALPHA):g}%"
-    return (f"{row['verdict']} (n = {row['paired_seeds_with_dlr']}, {confidence} "
-            f"[{row['diff_vs_dlr_pp_ci90_low']:+.2f}, {row['diff_vs_dlr_pp_ci90_high']:+.2f}])")
+    return f"{verdict} (n = {paired_seeds}, {confidence} [{low:+.2f}, {high:+.2f}])"
 
 
 def _markdown_difference(row):
@@ -411,11 +416,7 @@ def write_comparison_markdown(rows, path, results_path, baseline_path, config, b
 def _comparison_verdict_text(row):
     if row["diff_pp_mean"] is None:
         return "- (no seed in common)"
-    if row["verdict"] is None:
-        return "- (needs 2 paired seeds)"
-    confidence = f"{100 * (1 - 2 * EQUIVALENCE_ALPHA):g}%"
-    return (f"{row['verdict']} (n = {row['paired_seeds']}, {confidence} "
-            f"[{row['diff_pp_ci90_low']:+.2f}, {row['diff_pp_ci90_high']:+.2f}])")
+    return _verdict_text(row["verdict"], row["paired_seeds"], row["diff_pp_ci90_low"], row["diff_pp_ci90_high"])
 
 
 def comparison_verdict_counts(rows):
