@@ -7,6 +7,7 @@ panel per network, with the margin (plot_breakdown). Colour is the schedule,
 shape the optimizer, a hollow marker a study matched on the exact noise
 scale; control schedules are grey with dashed bars.
 """
+import textwrap
 from pathlib import Path
 
 import matplotlib.patches
@@ -105,18 +106,22 @@ NOISE_SCALE_FORM_TEXT = {"approx": "approximate g = lr N / (B (1 − m))",
 
 
 def _breakdown_colors(points):
-    """{schedule: colour}: SCHEDULE_STYLES' for the matched schedules, greys for the controls."""
+    """{schedule: colour}: each schedule's own from SCHEDULE_STYLES (the controls' are greys, black and
+    sky blue there), greys in turn for a control the styles do not know."""
     schedules = ordered([point["schedule"] for arch_points in points.values() for point in arch_points],
                         SCHEDULE_NAMES)
     controls = [schedule for schedule in schedules
                 if any(point["control"] for arch_points in points.values() for point in arch_points
                        if point["schedule"] == schedule)]
+    unknown = [schedule for schedule in controls if schedule not in SCHEDULE_STYLES]
     colors = {}
     for schedule in schedules:
-        if schedule in controls:
-            colors[schedule] = CONTROL_COLORS[controls.index(schedule) % len(CONTROL_COLORS)]
+        if schedule in SCHEDULE_STYLES:
+            colors[schedule] = SCHEDULE_STYLES[schedule]["color"]
+        elif schedule in unknown:
+            colors[schedule] = CONTROL_COLORS[unknown.index(schedule) % len(CONTROL_COLORS)]
         else:
-            colors[schedule] = SCHEDULE_STYLES.get(schedule, {}).get("color", "0.3")
+            colors[schedule] = "0.3"
     return colors, controls
 
 
@@ -198,5 +203,9 @@ def plot_breakdown(points, path, studies=(), left_out=()):
         f"{len(studies) - len(left_out)} studies"
         + (f"; left out: {', '.join(left_out)} (the original's optimizer reset)" if left_out else ""),
         "a cell run in two studies with the same settings is drawn once, from the one with more seeds"]))
-    _legend_below(figure, handles, 3, fontsize=9, frameon=False, title=explanation, title_fontsize=9)
+    # Filled narrower than the figure, so that the legend's title does not take
+    # the whole width and leave room for one column only: with a dozen
+    # schedules a one-column legend squeezes the panels flat.
+    _legend_below(figure, handles, 3, fontsize=9, frameon=False, title=textwrap.fill(explanation, 130),
+                  title_fontsize=9)
     return _save(figure, path)
