@@ -64,6 +64,9 @@ SCHEDULE_STYLES = {
                    markersize=5),
     "ibs_mom": dict(color="#E69F00", linestyle=(0, (6, 2, 1, 2, 1, 2)), linewidth=1.6,
                     marker="v", markersize=6),
+    # The adaptive schedule takes Paul Tol's wine, also safe for colour-blind
+    # readers: the one Okabe and Ito colour left, yellow, is barely seen on white.
+    "ibs_auto": dict(color="#882255", linestyle=(0, (8, 2, 2, 2)), linewidth=1.8, marker="p", markersize=6),
     # The controls are grey, black and sky blue, apart from the schedules that
     # match dlr's noise scale; the graded series darkens as its mismatch grows.
     "const": dict(color="#000000", linestyle=":", linewidth=1.8, marker="x", markersize=6),

@@ -25,8 +25,8 @@ import numpy as np
 import provenance as provenance_records
 from runfiles import (StudyError, claim, claim_path, load_finished_runs, prepare_out_dir, run_path,
                       save_atomically)
-from study import (ARCHITECTURES, MOMENTUM_OPTIMIZERS, OPTIMIZERS, SCHEDULES, check_schedule_fits_optimizer,
-                   epoch_plans, settings_record, updates_per_epoch)
+from study import (ADAPTIVE_SCHEDULES, ARCHITECTURES, MOMENTUM_OPTIMIZERS, OPTIMIZERS, SCHEDULES,
+                   check_schedule_fits_optimizer, estimated_epoch_plans, settings_record, updates_per_epoch)
 
 
 # ----------------------------------------------------------------------------
@@ -141,11 +141,18 @@ def epoch_cost(arch, optimizer_name, plan, settings, parameter_counts=None):
 
 
 def trained_epochs(optimizer_name, schedules, settings):
-    """The plans of the epochs train_runs really trains: an epoch shared by schedules counts once."""
+    """The plans of the epochs train_runs really trains: an epoch shared by schedules counts once.
+
+    An adaptive schedule's epochs after its first stage are estimated
+    (study.estimated_epoch_plans) and counted as its own: decided during the
+    run, they are shared with no other schedule, whatever the estimate says.
+    """
     prefixes = set()
     for schedule in schedules:
-        plans = epoch_plans(schedule, optimizer_name, settings)
-        prefixes.update(tuple(plans[:epoch + 1]) for epoch in range(len(plans)))
+        plans = estimated_epoch_plans(schedule, optimizer_name, settings)
+        for epoch in range(len(plans)):
+            owner = schedule if schedule in ADAPTIVE_SCHEDULES and epoch >= settings.epochs_per_stage else None
+            prefixes.add((owner,) + tuple(plans[:epoch + 1]))
     return [prefix[-1] for prefix in prefixes]
 
 
@@ -234,6 +241,9 @@ def run_group(group):
     def on_epoch(plan):
         events.put(("epoch", (group.arch, group.optimizer, plan)))
 
+    def on_replan(before, after):
+        events.put(("replanned", (group.arch, group.optimizer, before, after)))
+
     def on_run(schedule, metrics):
         key = (group.arch, group.optimizer, schedule, group.seed)
         provenance = dict(_worker["provenance"], wall_seconds=metrics["seconds"][-1],
@@ -250,7 +260,8 @@ def run_group(group):
         todo = tuple(schedule for schedule in group.schedules
                      if not os.path.exists(run_path(runs_dir, (group.arch, group.optimizer, schedule, group.seed))))
         if todo:
-            train_runs(group.arch, group.optimizer, group.seed, todo, settings, _worker["data"], on_epoch, on_run)
+            train_runs(group.arch, group.optimizer, group.seed, todo, settings, _worker["data"], on_epoch, on_run,
+                       on_replan)
             # A worker trains many groups: free each one's model and graphs,
             # or memory grows by about 100 MB a group.
             keras.backend.clear_session()
@@ -393,7 +404,7 @@ def train_groups(groups, settings, data, out_dir, jobs, command, progress, train
         send(worker, worker.group)
 
     def receive(worker):
-        nonlocal done_cost, stop
+        nonlocal done_cost, total_cost, stop
         while worker.connection is not None and worker.connection.poll():
             try:
                 event = worker.connection.recv()
@@ -405,6 +416,12 @@ def train_groups(groups, settings, data, out_dir, jobs, command, progress, train
             if kind == "epoch":
                 # The parent prices the epoch: only it knows a --networks file's parameter counts.
                 done_cost += epoch_cost(*event[1], settings, parameter_counts)
+            elif kind == "replanned":
+                # An adaptive schedule decided a stage: the estimate of its epochs to come changes.
+                arch, optimizer, before, after = event[1]
+                total_cost += sum(epoch_cost(arch, optimizer, plan, settings, parameter_counts)
+                                  for plan in after) - sum(epoch_cost(arch, optimizer, plan, settings,
+                                                                      parameter_counts) for plan in before)
             elif kind == "run":
                 trained.append(event[1])
             elif kind == "done":

@@ -18,7 +18,8 @@ and see the same example order, so their curves can be compared pair by pair.
 g = lr * (N / B - 1) / (1 - m) instead, and --momentum M sets the momentum
 coefficient of momentum and nesterov (study.py says how). --measure-noise
 records the gradient noise scale B_simple after every epoch
-(gradient_noise.py), without changing training.
+(gradient_noise.py), without changing training; --schedules ibs_auto grows
+the batch at each stage to --auto-kappa times the B_simple just measured.
 Any Keras model can join the three networks: --networks FILE names a Python
 file that defines NETWORKS, imported and run as the user's own code.
 
@@ -46,8 +47,9 @@ import time
 from mnist import DataError, check_sizes, data_fingerprint, load_mnist, prepare_data
 from grid import NetworkFile, Selection, WorkerFailure, parse_shard, run_study, unmeasured
 from runfiles import StudyError
-from study import (ALL_OPTIMIZERS, ALL_SCHEDULES, ARCHITECTURES, BACKWARD_PASSES, MOMENTUM_OPTIMIZERS,
-                   NOISE_MATCHED_SCHEDULES, NOISE_SCALE_FORMS, OPTIMIZERS, SCHEDULES, Settings, momentum_settings)
+from study import (ADAPTIVE_SCHEDULES, ALL_OPTIMIZERS, ALL_SCHEDULES, ARCHITECTURES, AUTO_KAPPA_RULE, BACKWARD_PASSES,
+                   MOMENTUM_OPTIMIZERS, NOISE_MATCHED_SCHEDULES, NOISE_SCALE_FORMS, OPTIMIZERS, SCHEDULES, Settings,
+                   check_auto_kappa, momentum_settings)
 
 
 # ----------------------------------------------------------------------------
@@ -154,6 +156,15 @@ def momentum_coefficient(text):
     return value
 
 
+def auto_kappa(text):
+    value = as_float(text)
+    try:
+        check_auto_kappa(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid: {AUTO_KAPPA_RULE}") from None
+    return value
+
+
 def shard_argument(text):
     try:
         return parse_shard(text)
@@ -186,8 +197,9 @@ def parse_args(argv=None):
     parser.add_argument("--schedules", type=name_list(ALL_SCHEDULES), default=",".join(SCHEDULES),
                         help=f"comma list of {', '.join(ALL_SCHEDULES)}: ibs_lr raises the learning rate and "
                              "ibs_mom the momentum coefficient (momentum and nesterov only) instead of starting "
-                             "at batch 4; const, ibs_slow and ibs_fast are controls whose noise scale departs "
-                             "from dlr's on purpose (default: %(default)s)")
+                             "at batch 4; ibs_auto grows the batch to --auto-kappa times the measured noise scale "
+                             "B_simple at each stage (and turns on --measure-noise); const, ibs_slow and ibs_fast "
+                             "are controls whose noise scale departs from dlr's on purpose (default: %(default)s)")
     parser.add_argument("--seeds", type=count(1), default=5,
                         help="number of seeds: runs seeds 0 to N-1 (default: %(default)s)")
     parser.add_argument("--epochs-per-stage", type=count(1), default=defaults.epochs_per_stage,
@@ -228,6 +240,11 @@ def parse_args(argv=None):
                              f"{defaults.noise_small_batch} and {defaults.noise_big_batch} from "
                              f"{defaults.noise_population:,} training examples per seed; training is unchanged "
                              "(a setting: use a separate --out)")
+    parser.add_argument("--auto-kappa", type=auto_kappa, default=None, metavar="K",
+                        help="ibs_auto's batch at each stage boundary: K times the B_simple just measured, rounded, "
+                             "never smaller than before and at most the training set; K > 0 "
+                             f"(default: {defaults.auto_kappa:g}, aiming at McCandlish et al.'s critical batch "
+                             "B_crit ~ B_simple; a setting: use a separate --out)")
     parser.add_argument("--original-optimizer-reset", action="store_true",
                         help="reproduce the original code's flaw: a fresh optimizer at every epoch for dlr and hyb, "
                              "which resets Adam's moments and step count (use a separate --out)")
@@ -239,6 +256,11 @@ def parse_args(argv=None):
     if args.momentum is not None and not set(args.optimizers) & set(MOMENTUM_OPTIMIZERS):
         parser.error(f"--momentum sets the momentum coefficient of {' and '.join(MOMENTUM_OPTIMIZERS)}; "
                      "add one of them to --optimizers")
+    adaptive = [schedule for schedule in args.schedules if schedule in ADAPTIVE_SCHEDULES]
+    if args.auto_kappa is not None and not adaptive:
+        parser.error(f"--auto-kappa sets the batch rule of {', '.join(ADAPTIVE_SCHEDULES)}; add it to --schedules")
+    # An adaptive schedule decides its batches from the measured noise scale.
+    args.measure_noise = args.measure_noise or bool(adaptive)
     user_networks = read_user_networks(args.networks, parser) if args.networks is not None else {}
     known = ARCHITECTURES + tuple(user_networks)
     if any(name not in known for name in args.archs or ()):
@@ -301,7 +323,8 @@ def settings_from_arguments(args, arrays):
                     epochs_per_stage=args.epochs_per_stage, base_batch_size=args.base_batch_size,
                     original_optimizer_reset=args.original_optimizer_reset, noise_scale=args.noise_scale,
                     data_fingerprint=data_fingerprint(arrays), backward=args.backward,
-                    sgd_learning_rate=sgd_learning_rate, measure_noise=args.measure_noise, **momentum)
+                    sgd_learning_rate=sgd_learning_rate, measure_noise=args.measure_noise,
+                    auto_kappa=Settings.auto_kappa if args.auto_kappa is None else args.auto_kappa, **momentum)
 
 
 def estimate_note(network_file):

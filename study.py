@@ -11,13 +11,16 @@ matplotlib:
   and of what is measured besides (the gradient noise scale's estimator);
 - the stage schedule: the learning rate, batch size and momentum of every
   stage and epoch of a run, and the updates it takes, with the noise scale
-  matched in its approximate or its exact form;
+  matched in its approximate or its exact form; and ibs_auto's rule, which
+  grows the batch to kappa times the measured B_simple during the run;
 - the one load-time migration step that brings run files and results pickles
   written by older versions of the code up to today's schema.
 
 A new schedule is a branch of stage_schedule and a line in SCHEDULE_NAMES (and
 in NOISE_MATCHED_SCHEDULES if it takes dlr's noise scale, so that the exact
-form solves its batch sizes); a new built-in network is a line in
+form solves its batch sizes). ibs_auto, whose batch is decided during the run
+from the measured noise scale, is the one adaptive schedule (ADAPTIVE_SCHEDULES,
+adaptive_epoch_plan); a new built-in network is a line in
 ARCHITECTURE_NAMES and an entry of networks.NETWORKS (REPORT.md, "Adding a
 network"). A user's own network, from main.py --networks FILE, has no display
 name: figures and tables show its code.
@@ -37,6 +40,8 @@ SCHEDULE_NAMES = {
     "hyb": "hybrid (hyb)",
     "ibs_lr": "increased learning rate (ibs_lr)",
     "ibs_mom": "increased momentum (ibs_mom)",
+    # Grows the batch to kappa times the noise scale B_simple measured during the run.
+    "ibs_auto": "batch grown to the measured noise scale (ibs_auto)",
     # Controls: schedules whose noise scale departs from dlr's on purpose, to
     # show that the equivalence test can tell a wrong schedule apart.
     "const": "constant, no annealing (const, control)",
@@ -74,6 +79,9 @@ NOISE_MATCHED_SCHEDULES = ("ibs", "hyb", "ibs_lr", "ibs_mom")
 # ibs_mom raises the momentum coefficient, so it runs only with the optimizers
 # that have one; every other schedule runs with every optimizer.
 SCHEDULE_OPTIMIZERS = {"ibs_mom": MOMENTUM_OPTIMIZERS}
+# The schedules whose batch is decided during the run, from the noise scale the run measures: their
+# batches and updates differ from seed to seed (adaptive_epoch_plan says how).
+ADAPTIVE_SCHEDULES = ("ibs_auto",)
 # The controls, which the paper's argument says should not match dlr.
 # The graded series' factor k on the last stage's noise scale.
 LAST_STAGE_MISMATCH = {"ibs_last_1_5x": 1.5, "ibs_last_2x": 2.0, "ibs_last_4x": 4.0, "ibs_last_8x": 8.0}
@@ -87,6 +95,9 @@ RUN_METRICS = ("test_accuracy", "test_loss", "train_loss", "learning_rate", "bat
 NOISE_METRICS = ("b_simple", "gradient_norm_sq", "gradient_variance")
 PRECONDITIONED_NOISE_METRICS = ("b_simple_preconditioned", "gradient_norm_sq_preconditioned",
                                 "gradient_variance_preconditioned")
+# The per-epoch list a run of an adaptive schedule adds: the B_simple its stage's batch was chosen from
+# (NaN in the first stage, which is dlr's).
+ADAPTIVE_METRICS = ("b_simple_chosen_from",)
 
 # ----------------------------------------------------------------------------
 # The equivalence margin
@@ -159,6 +170,12 @@ class Settings:
     noise_small_batch: int = 32
     noise_big_batch: int = 1024
     noise_draws: int = 1
+    # ibs_auto's kappa: at each stage boundary its batch becomes kappa times the B_simple just measured.
+    # McCandlish et al. (2018) find the critical batch B_crit, beyond which a larger batch stops
+    # cutting the steps in proportion, close to B_simple; at B = B_crit training takes about twice
+    # the fewest steps and twice the fewest examples. kappa = 1 aims at that balance. Any positive
+    # finite kappa is valid (AUTO_KAPPA_RULE); recorded only when not 1 (settings_record).
+    auto_kappa: float = 1.0
 
     @property
     def epochs(self):
@@ -180,7 +197,7 @@ BACKWARD_PASSES = ("written", "tape")
 # pickles record only where they depart from their default: so the committed
 # studies reassemble to the same bytes, and migrate_settings reads a missing
 # one as its default, the behaviour of the code that wrote the file.
-RECORDED_WHEN_SET = ("noise_scale", "backward", "measure_noise")
+RECORDED_WHEN_SET = ("noise_scale", "backward", "measure_noise", "auto_kappa")
 # Settings of what is measured, never of how a run trains: a study with the
 # measurement trains the same runs as one without it. The estimator's own
 # settings are recorded only with measure_noise on, where they mean something.
@@ -202,6 +219,15 @@ def settings_record(settings):
         for name in NOISE_ESTIMATOR_SETTINGS:
             del record[name]
     return record
+
+
+AUTO_KAPPA_RULE = "kappa is a positive finite number"
+
+
+def check_auto_kappa(kappa):
+    """Raises ValueError for a kappa that is not a positive finite number (nan too)."""
+    if not 0 < kappa < math.inf:
+        raise ValueError(f"{AUTO_KAPPA_RULE}; got {kappa}")
 
 
 def momentum_settings(coefficient, sgd_learning_rate=Settings.sgd_learning_rate):
@@ -338,6 +364,8 @@ def epoch_plans(schedule, optimizer_name, settings):
     epoch, and that is the batch size recorded.
     """
     check_schedule_fits_optimizer(schedule, optimizer_name)
+    if schedule in ADAPTIVE_SCHEDULES:
+        raise ValueError(f"{schedule} decides its batches during the run: see adaptive_epoch_plan")
     if settings.noise_scale not in NOISE_SCALE_FORMS:
         raise ValueError(f"unknown noise scale form {settings.noise_scale!r}; "
                          f"choose from {', '.join(NOISE_SCALE_FORMS)}")
@@ -359,6 +387,64 @@ def epoch_plans(schedule, optimizer_name, settings):
 def updates_per_epoch(train_size, batch_size):
     """Parameter updates in one epoch: a last partial batch is still a step."""
     return math.ceil(train_size / batch_size)
+
+
+# ----------------------------------------------------------------------------
+# The adaptive schedule: a batch decided during the run
+# ----------------------------------------------------------------------------
+def auto_batch_size(b_simple, kappa, batch_size, train_size):
+    """ibs_auto's batch for the next stage: kappa * B_simple rounded (halves up), kept in [batch_size, N].
+
+    The batch never shrinks and never exceeds the training set. A B_simple
+    that is not a positive finite number (NaN where the estimator did not
+    resolve the gradient above its noise) gives no reason to grow: the batch
+    stays.
+    """
+    if not 0 < b_simple < math.inf:
+        return batch_size
+    return min(max(math.floor(kappa * b_simple + 0.5), batch_size), train_size)
+
+
+def adaptive_epoch_plan(schedule, optimizer_name, settings, history):
+    """The plan of the epoch that follows history, a run's per-epoch records so far (batch_size, b_simple).
+
+    ibs_auto's first stage is the first stage that dlr, ibs and hyb share:
+    the base learning rate, batch and momentum. At the first epoch of every
+    later stage its batch becomes auto_batch_size of the B_simple measured
+    after the epoch before; within a stage it stays. The learning rate and
+    momentum are held, as in ibs.
+    """
+    if schedule not in ADAPTIVE_SCHEDULES:
+        raise ValueError(f"{schedule!r} is not an adaptive schedule ({', '.join(ADAPTIVE_SCHEDULES)})")
+    first = epoch_plans("ibs", optimizer_name, settings)[0]
+    epoch = len(history)
+    if epoch < settings.epochs_per_stage:
+        return first
+    batch_size = int(history[-1]["batch_size"])
+    if epoch % settings.epochs_per_stage == 0:
+        batch_size = auto_batch_size(float(history[-1]["b_simple"]), settings.auto_kappa, batch_size,
+                                     settings.train_size)
+    return dataclasses.replace(first, batch_size=batch_size)
+
+
+def estimated_epoch_plans(schedule, optimizer_name, settings, history=()):
+    """Every epoch's plan as far as it is known after history: for the cost model and the time left.
+
+    A fixed schedule's plans are known from the start (epoch_plans). An
+    adaptive one's are known up to the epoch after history; every later
+    stage is estimated at the larger of the last batch and ibs's batch there,
+    a guess that the run corrects as it decides.
+    """
+    if schedule not in ADAPTIVE_SCHEDULES:
+        return epoch_plans(schedule, optimizer_name, settings)
+    plans = [adaptive_epoch_plan(schedule, optimizer_name, settings, history[:epoch])
+             for epoch in range(min(len(history) + 1, settings.epochs))]
+    ibs = epoch_plans("ibs", optimizer_name, settings)
+    for epoch in range(len(plans), settings.epochs):
+        same_stage = epoch % settings.epochs_per_stage != 0
+        batch_size = plans[-1].batch_size if same_stage else max(plans[-1].batch_size, ibs[epoch].batch_size)
+        plans.append(dataclasses.replace(plans[-1], batch_size=batch_size))
+    return plans
 
 
 # ----------------------------------------------------------------------------

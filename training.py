@@ -21,7 +21,8 @@ import numpy as np
 import gradient_noise
 import networks
 from networks import keras, tf
-from study import (ALL_OPTIMIZERS, MOMENTUM_OPTIMIZERS, NOISE_METRICS, PRECONDITIONED_NOISE_METRICS, epoch_plans,
+from study import (ADAPTIVE_METRICS, ADAPTIVE_SCHEDULES, ALL_OPTIMIZERS, MOMENTUM_OPTIMIZERS, NOISE_METRICS,
+                   PRECONDITIONED_NOISE_METRICS, epoch_plans, estimated_epoch_plans,
                    updates_per_epoch)
 
 # The test set is scored in a few large batches: one graph call per batch, and
@@ -269,7 +270,7 @@ def keras_global_seed_state():
     return [generator.state.value] if generator is not None else []
 
 
-def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=None, on_run=None):
+def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=None, on_run=None, on_replan=None):
     """Trains the given schedules of one (arch, optimizer, seed); returns {schedule: metrics}.
 
     All schedules start from the same initial weights and see the same order
@@ -278,17 +279,41 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
     from a copy of the state: with deterministic ops the result is bit for bit
     that of separate runs, and about a fifth of the work is saved.
 
+    An adaptive schedule (ibs_auto) decides each stage's plan when the stage
+    begins, from the run's own measurements (study.adaptive_epoch_plan), and
+    branches from the others there; its metrics add ADAPTIVE_METRICS.
+
     on_epoch(plan) is called after every trained epoch, on_run(schedule,
-    metrics) as soon as a run is complete. Metrics map each of test_accuracy,
+    metrics) as soon as a run is complete, and on_replan(before, after) when
+    an adaptive schedule's estimate of its epochs still to train
+    (study.estimated_epoch_plans) changes from the lists of plans before to
+    after. Metrics map each of test_accuracy,
     test_loss, train_loss, learning_rate, batch_size, momentum, updates
     (cumulative) and seconds (cumulative wall time, shared epochs counted in full) to per-epoch
     lists; with settings.measure_noise also each of NOISE_METRICS (and for
     Adam PRECONDITIONED_NOISE_METRICS), measured after the epoch and left out
     of its seconds.
     """
+    if set(schedules) & set(ADAPTIVE_SCHEDULES) and not settings.measure_noise:
+        raise ValueError("an adaptive schedule decides its batches from the measured noise scale: "
+                         "it needs Settings.measure_noise")
     trainer = Trainer(arch, optimizer_name, seed, settings, data)
-    plans = {schedule: epoch_plans(schedule, optimizer_name, settings) for schedule in schedules}
+    fixed_plans = {schedule: epoch_plans(schedule, optimizer_name, settings) for schedule in schedules
+                   if schedule not in ADAPTIVE_SCHEDULES}
+    # What the cost model assumed of each adaptive schedule's epochs, corrected as the run decides them.
+    estimates = {schedule: estimated_epoch_plans(schedule, optimizer_name, settings) for schedule in schedules
+                 if schedule in ADAPTIVE_SCHEDULES}
     results = {}
+
+    def plan_of(schedule, history):
+        if schedule not in ADAPTIVE_SCHEDULES:
+            return fixed_plans[schedule][len(history)]
+        estimate = estimated_epoch_plans(schedule, optimizer_name, settings, history)
+        if estimate != estimates[schedule]:
+            if on_replan:
+                on_replan(estimates[schedule][len(history):], estimate[len(history):])
+            estimates[schedule] = estimate
+        return estimate[len(history)]
     sizes = gradient_noise.measurement_sizes(settings) if settings.measure_noise else None
     examples = gradient_noise.population(seed, settings.train_size, sizes.population) if sizes else None
 
@@ -331,18 +356,27 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
             record.update(noise_metrics(epoch))
         return record
 
+    def adaptive_metrics(history):
+        # Each epoch's stage took its batch from the B_simple measured after the stage before it.
+        per_stage = settings.epochs_per_stage
+        chosen_from = [float("nan")] * per_stage + [float(history[epoch - epoch % per_stage - 1]["b_simple"])
+                                                    for epoch in range(per_stage, len(history))]
+        return dict(zip(ADAPTIVE_METRICS, [chosen_from]))
+
     def branch(epoch, members, history):
         # members share the history of epochs [0, epoch); group them by what
         # they do next, and train each group's next epoch from the same state.
         if epoch == settings.epochs:
             for schedule in members:
                 results[schedule] = {key: [record[key] for record in history] for key in history[0]}
+                if schedule in ADAPTIVE_SCHEDULES:
+                    results[schedule].update(adaptive_metrics(history))
                 if on_run:
                     on_run(schedule, results[schedule])
             return
         groups = {}
         for schedule in members:
-            groups.setdefault(plans[schedule][epoch], []).append(schedule)
+            groups.setdefault(plan_of(schedule, history), []).append(schedule)
         saved = trainer.state() if len(groups) > 1 else None
         for index, (plan, group) in enumerate(groups.items()):
             if index > 0:

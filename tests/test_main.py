@@ -140,7 +140,8 @@ def test_both_noise_scale_forms_for_every_schedule(optimizer, form):
     dlr = [scale(plan.learning_rate, plan.batch_size, plan.momentum, n)
            for plan in study.epoch_plans("dlr", optimizer, settings)]
     for schedule in study.ALL_SCHEDULES:
-        if optimizer not in study.SCHEDULE_OPTIMIZERS.get(schedule, (optimizer,)):
+        if optimizer not in study.SCHEDULE_OPTIMIZERS.get(schedule, (optimizer,)) \
+                or schedule in study.ADAPTIVE_SCHEDULES:  # Its batches are decided during the run.
             continue
         plans, approx_plans = (study.epoch_plans(schedule, optimizer, s) for s in (settings, approx))
         # Every form keeps the schedule's own learning rate and momentum.

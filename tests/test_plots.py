@@ -108,8 +108,9 @@ def make_results(final_accuracies, config, missing=(), with_momentum=False):
 
 
 NEW_OPTIMIZERS = study.ALL_OPTIMIZERS
-# The paper's schedules; the controls have tests of their own.
-NEW_SCHEDULES = tuple(name for name in study.ALL_SCHEDULES if name not in study.CONTROL_SCHEDULES)
+# The paper's schedules; the controls and the adaptive schedule have tests of their own.
+NEW_SCHEDULES = tuple(name for name in study.ALL_SCHEDULES
+                      if name not in study.CONTROL_SCHEDULES + study.ADAPTIVE_SCHEDULES)
 
 
 def make_new_config(archs=ARCHITECTURES, optimizers=NEW_OPTIMIZERS, schedules=NEW_SCHEDULES,
@@ -951,7 +952,9 @@ def test_new_optimizers_and_schedules_have_names_and_distinct_styles():
     # The controls take greys and black besides, so that they stand apart.
     okabe_ito = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"}
     assert {style["color"] for name, style in figures.SCHEDULE_STYLES.items()
-            if name not in study.CONTROL_SCHEDULES} <= okabe_ito
+            if name not in study.CONTROL_SCHEDULES + study.ADAPTIVE_SCHEDULES} <= okabe_ito
+    # The adaptive schedule takes Paul Tol's wine: the palette's yellow is barely seen on white.
+    assert figures.SCHEDULE_STYLES["ibs_auto"]["color"] == "#882255"
     greys = {"#000000", "#333333", "#666666", "#777777", "#999999", "#BBBBBB"}
     assert {style["color"] for name, style in figures.SCHEDULE_STYLES.items()
             if name in study.CONTROL_SCHEDULES} <= okabe_ito | greys
