@@ -15,7 +15,8 @@ import numpy as np
 import safe_pickle
 from equivalence import (equivalence_test, mean_with_confidence_interval, probability_equivalent,
                          smallest_detectable_difference)
-from study import (ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, MEASUREMENT_SETTINGS, NOISE_METRICS, OPTIMIZER_NAMES,
+from study import (ADAPTIVE_METRICS, ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, MEASUREMENT_SETTINGS, NOISE_METRICS,
+                   OPTIMIZER_NAMES,
                    PRECONDITIONED_NOISE_METRICS, RUN_METRICS, SCHEDULE_NAMES, SCHEDULE_OPTIMIZERS, VERDICTS,
                    migrate_results)
 
@@ -27,6 +28,11 @@ SUMMARY_COLUMNS = (
     "diff_vs_dlr_pp_ci95_high", "diff_vs_dlr_pp_ci90_low", "diff_vs_dlr_pp_ci90_high",
     "tost_p_value", "equivalence_margin_pp", "verdict",
 )
+
+# Where a cell's seeds take different numbers of updates (an adaptive schedule decides its batches during
+# the run), the summary's parameter_updates is their mean and these columns give the range; a study whose
+# every cell takes the same updates on every seed leaves them out of its CSV (tables.py).
+SUMMARY_RANGE_COLUMNS = ("parameter_updates_min", "parameter_updates_max")
 
 # The power of each comparison with dlr, at its own number of seeds and at the
 # study's two sizes, 5 and 20 seeds: the smallest true difference called "not
@@ -43,6 +49,18 @@ POWER_COLUMNS = (
 STAGE_COLUMNS = (
     "architecture", "optimizer", "schedule", "stage", "epoch", "batch_size", "batch_fraction_of_train_size",
     "paired_seeds", "diff_vs_dlr_pp_mean", "diff_vs_dlr_pp_ci90_low", "diff_vs_dlr_pp_ci90_high", "verdict",
+)
+# As SUMMARY_RANGE_COLUMNS: batch_size is the seeds' mean where they differ, and these give the range.
+STAGE_RANGE_COLUMNS = ("batch_size_min", "batch_size_max")
+
+# The batches an adaptive schedule chose, one row per (network, optimizer, schedule, stage): the seeds'
+# mean, smallest and largest batch, the same of the B_simple each was chosen from (None for the first
+# stage, which chooses nothing), the seeds whose B_simple was not resolved (NaN, so the batch was kept),
+# and the mean updates the stage took.
+CHOSEN_BATCH_COLUMNS = (
+    "architecture", "optimizer", "schedule", "stage", "seeds", "batch_size_mean", "batch_size_min",
+    "batch_size_max", "b_simple_chosen_from_mean", "b_simple_chosen_from_min", "b_simple_chosen_from_max",
+    "b_simple_unresolved", "stage_updates_mean",
 )
 
 COMPARISON_COLUMNS = (
@@ -295,10 +313,10 @@ def _summary_row(cells, arch, optimizer, schedule):
         final_test_accuracy_std=(float(final_accuracies.std(ddof=1))
                                  if len(seeds) > 1 else None),
         best_epoch_test_accuracy_mean=float(np.mean(best_accuracies)),
-        # Every seed of a cell takes the same number of steps, so one run tells it.
-        parameter_updates=int(seed_runs[seeds[0]]["updates"][-1]),
         wall_seconds_mean=float(np.mean([seed_runs[seed]["seconds"][-1] for seed in seeds])),
     )
+    row.update(zip(("parameter_updates",) + SUMMARY_RANGE_COLUMNS,
+                   seed_range([seed_runs[seed]["updates"][-1] for seed in seeds])))
     # Not a CSV column: only summary.md marks a cell's diverged runs (diverged_runs says why).
     row["diverged_seeds"] = sum(not all(np.all(np.isfinite(np.asarray(seed_runs[seed][metric], dtype=float)))
                                         for metric in ("train_loss", "test_loss")) for seed in seeds)
@@ -315,6 +333,24 @@ def _summary_row(cells, arch, optimizer, schedule):
                        equivalence_margin_pp=EQUIVALENCE_MARGIN_PP,
                        verdict=equivalence["verdict"])
     return row
+
+
+def seed_range(values):
+    """(mean, smallest, largest) of whole numbers that differ from seed to seed; the number itself thrice if not.
+
+    A fixed schedule takes the same batches and updates on every seed, so
+    its tables keep the whole number; an adaptive one's get the mean and range.
+    """
+    values = [int(value) for value in values]
+    if min(values) == max(values):
+        return values[0], values[0], values[0]
+    return float(np.mean(values)), min(values), max(values)
+
+
+def varies_by_seed(rows, columns):
+    """Whether any row's range columns (smallest, largest) differ: whether a table needs them."""
+    low, high = columns
+    return any(row[low] != row[high] for row in rows)
 
 
 def verdict_counts(rows):
@@ -390,20 +426,56 @@ def stage_differences(results):
         for stage, epoch in enumerate(range(epochs_per_stage - 1, epochs, epochs_per_stage)):
             _, differences = paired_differences_from_dlr(cells, arch, optimizer, schedule, epoch)
             outcome = equivalence_test(differences)
-            batch_size = int(seed_runs[seeds[0]]["batch_size"][epoch])
+            batch_size, smallest, largest = seed_range([seed_runs[seed]["batch_size"][epoch] for seed in seeds])
             rows.append(dict(
                 architecture=arch, optimizer=optimizer, schedule=schedule, stage=stage + 1, epoch=epoch + 1,
                 batch_size=batch_size, batch_fraction_of_train_size=batch_size / train_size,
-                paired_seeds=len(seeds), diff_vs_dlr_pp_mean=outcome["mean"],
-                diff_vs_dlr_pp_ci90_low=outcome["low"], diff_vs_dlr_pp_ci90_high=outcome["high"],
+                batch_size_min=smallest, batch_size_max=largest, paired_seeds=len(seeds),
+                diff_vs_dlr_pp_mean=outcome["mean"], diff_vs_dlr_pp_ci90_low=outcome["low"], diff_vs_dlr_pp_ci90_high=outcome["high"],
                 verdict=outcome["verdict"]))
+    return rows
+
+
+def chosen_batches(results):
+    """Rows keyed by CHOSEN_BATCH_COLUMNS: the batch each stage of an adaptive schedule chose, over its seeds.
+
+    Only runs that record what their batches were chosen from (ADAPTIVE_METRICS)
+    count; cells come in display order, stages from 1. The B_simple of the first
+    stage, which is dlr's and chooses nothing, is None.
+    """
+    cells = group_runs(results)
+    epochs_per_stage = results["config"]["epochs_per_stage"]
+    rows = []
+    for arch, optimizer, schedule in sorted(cells, key=lambda cell: run_sort_key(cell + (0,))):
+        seed_runs = cells[(arch, optimizer, schedule)]
+        if not all(ADAPTIVE_METRICS[0] in run for run in seed_runs.values()):
+            continue
+        epochs = min(len(run["batch_size"]) for run in seed_runs.values())
+        for stage, first in enumerate(range(0, epochs, epochs_per_stage)):
+            last = min(first + epochs_per_stage, epochs) - 1
+            batches = [int(run["batch_size"][first]) for run in seed_runs.values()]
+            chosen_from = np.array([run[ADAPTIVE_METRICS[0]][first] for run in seed_runs.values()], dtype=float)
+            updates = [run["updates"][last] - (run["updates"][first - 1] if first else 0)
+                       for run in seed_runs.values()]
+            row = dict(architecture=arch, optimizer=optimizer, schedule=schedule, stage=stage + 1,
+                       seeds=len(seed_runs), batch_size_mean=float(np.mean(batches)), batch_size_min=min(batches),
+                       batch_size_max=max(batches), stage_updates_mean=float(np.mean(updates)))
+            # A NaN (an unresolved B_simple, which kept the batch) is counted, not averaged; the first stage
+            # chose nothing.
+            resolved = chosen_from[np.isfinite(chosen_from)]
+            row.update(zip(("b_simple_chosen_from_mean", "b_simple_chosen_from_min", "b_simple_chosen_from_max"),
+                           (float(resolved.mean()), float(resolved.min()), float(resolved.max()))
+                           if stage and len(resolved) else (None, None, None)))
+            row["b_simple_unresolved"] = int(len(chosen_from) - len(resolved)) if stage else 0
+            rows.append(row)
     return rows
 
 
 def cost_of_fewer_updates(results, optimizer):
     """Return {arch: [point]} of what each schedule's cut in updates costs in accuracy.
 
-    A point is a dict with the schedule, its parameter updates per run, the
+    A point is a dict with the schedule, its parameter updates per run (the
+    paired seeds' mean, with updates_low and updates_high their range), the
     number of seeds paired with dlr, and the mean paired difference of final
     test accuracy from dlr in percentage points with its 95% interval (low
     and high None for one pair). dlr itself is the point at 0. Only
@@ -424,9 +496,10 @@ def cost_of_fewer_updates(results, optimizer):
             if not paired_seeds:
                 continue
             mean, low, high = mean_with_confidence_interval(differences)
-            # Every seed of a cell takes the same number of steps, so one run tells it.
-            updates = int(cells[(arch, optimizer, schedule)][paired_seeds[0]]["updates"][-1])
-            arch_points.append(dict(schedule=schedule, updates=updates,
+            updates, updates_low, updates_high = seed_range(
+                [cells[(arch, optimizer, schedule)][seed]["updates"][-1] for seed in paired_seeds])
+            arch_points.append(dict(schedule=schedule, updates=updates, updates_low=updates_low,
+                                    updates_high=updates_high,
                                     paired_seeds=len(paired_seeds), mean=mean, low=low,
                                     high=high))
         if len(arch_points) > 1:
@@ -593,12 +666,26 @@ def _values_differ(first, second):
 def representative_runs(results):
     """Return {(optimizer, schedule): run}, one run each, to read schedules from.
 
-    Learning rate and batch size depend only on optimizer and schedule, so the
-    first run in display order stands for all architectures and seeds.
+    A fixed schedule's learning rate and batch size depend only on optimizer
+    and schedule, so the first run in display order stands for all
+    architectures and seeds. An adaptive schedule's batches differ by network
+    and seed: its representative is that first run with batch_size replaced
+    by the per-epoch median over them all, and batch_size_low and
+    batch_size_high added, their smallest and largest.
     """
-    representatives = {}
+    by_schedule = {}
     for key in sorted(results["runs"], key=run_sort_key):
-        representatives.setdefault((key[1], key[2]), results["runs"][key])
+        by_schedule.setdefault((key[1], key[2]), []).append(results["runs"][key])
+    representatives = {}
+    for (optimizer, schedule), runs in by_schedule.items():
+        representative = runs[0]
+        if any(ADAPTIVE_METRICS[0] in run for run in runs):
+            epochs = min(len(run["batch_size"]) for run in runs)
+            batches = np.array([run["batch_size"][:epochs] for run in runs], dtype=float)
+            representative = dict(representative, batch_size=np.median(batches, axis=0).tolist(),
+                                  batch_size_low=batches.min(axis=0).tolist(),
+                                  batch_size_high=batches.max(axis=0).tolist())
+        representatives[(optimizer, schedule)] = representative
     return representatives
 
 

@@ -43,7 +43,7 @@ from analysis import (cell_statistics, cost_of_fewer_updates, group_runs, measur
                       selected_architectures_and_optimizers, base_learning_rate)
 from gradient_noise import measurement_sizes  # noqa: E402
 from provenance import describe_machines, machine_counts  # noqa: E402
-from study import (ARCHITECTURE_NAMES, CONTROL_SCHEDULES, EQUIVALENCE_MARGIN_PP, MOMENTUM_OPTIMIZERS,  # noqa: E402
+from study import (ADAPTIVE_METRICS, ADAPTIVE_SCHEDULES, ARCHITECTURE_NAMES, CONTROL_SCHEDULES, EQUIVALENCE_MARGIN_PP, MOMENTUM_OPTIMIZERS,  # noqa: E402
                    NOISE_MATCHED_SCHEDULES, OPTIMIZER_NAMES, SCHEDULE_NAMES, SETTING_NAMES, Settings)
 from tables import settings_suffix  # noqa: E402
 
@@ -358,7 +358,7 @@ def plot_schedules(results, path):
     rate_axes, batch_axes = panels[:2]
     what = "learning rate, batch size and momentum" if momenta else "learning rate and batch size"
     _suptitle(figure, f"Schedules: {what} per epoch{settings_suffix(config)}", 12)
-    rate_values, batch_values = set(), set()
+    rate_values, batch_values, adaptive = set(), set(), []
     for schedule in ordered(by_schedule, SCHEDULE_NAMES):
         optimizer, run = by_schedule[schedule]
         rates = np.asarray(run["learning_rate"], dtype=float)
@@ -370,13 +370,20 @@ def plot_schedules(results, path):
         rate_axes.plot(epochs, relative_rates, label=label, **style)
         batch_axes.plot(epochs, batches, label=label, **style)
         rate_values.update(relative_rates)
-        batch_values.update(batches)
+        if "batch_size_low" in run:  # Chosen during the run: the median, and a band from smallest to largest.
+            batch_axes.fill_between(epochs, run["batch_size_low"], run["batch_size_high"], color=style.get("color"),
+                                    alpha=0.18, linewidth=0)
+            adaptive.append(f"{schedule} ({OPTIMIZER_NAMES.get(optimizer, optimizer)})")
+        else:
+            batch_values.update(batches)
     base_rates = config["learning_rates"]
     base_text = ", ".join(f"{OPTIMIZER_NAMES.get(name, name)} {rate:g}"
                           for name, rate in base_rates.items())
     rate_axes.set_title("learning rate / base learning rate"
                         + (f"\n(base: {base_text})" if base_text else ""), fontsize=10)
-    batch_axes.set_title("batch size (examples per parameter update)", fontsize=10)
+    batch_axes.set_title("batch size (examples per parameter update)" + (
+        f"\n{', '.join(adaptive)}: median over networks and seeds, band their range" if adaptive else ""),
+        fontsize=10)
     # Ticks at the values the schedules take are easier to read than powers of ten.
     rate_ticks = sorted(rate_values)
     rate_axes.set_yscale("log")
@@ -386,8 +393,11 @@ def plot_schedules(results, path):
     rate_axes.set_ylabel("relative learning rate (log scale)")
     batch_ticks = sorted(batch_values)
     batch_axes.set_yscale("log")
-    batch_axes.minorticks_off()
-    batch_axes.set_yticks(batch_ticks, [f"{value:g}" for value in batch_ticks])
+    if adaptive:  # Batches that every run chose for itself: powers of ten, not the fixed schedules' values.
+        batch_axes.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    else:
+        batch_axes.minorticks_off()
+        batch_axes.set_yticks(batch_ticks, [f"{value:g}" for value in batch_ticks])
     batch_axes.set_ylabel("batch size (log scale)")
     if momenta:
         _draw_momentum_panel(panels[2], momenta, results)
@@ -479,6 +489,9 @@ def plot_noise_scale(results, path):
                       "and does not predict Adam"]
         if gaps:
             lines += _pack_lines(["largest gap to dlr:"] + gaps, 64)
+        adaptive = [schedule for schedule in schedules if "batch_size_low" in representatives[(optimizer, schedule)]]
+        if adaptive:
+            lines.append(f"{', '.join(adaptive)}: g at the median batch over networks and seeds")
         axes.set_title("\n".join(lines), fontsize=10)
         axes.set_yscale("log")
         # Ticks at the values dlr takes are easier to read than powers of ten;
@@ -486,9 +499,11 @@ def plot_noise_scale(results, path):
         tick_schedules = ["dlr"] if "dlr" in schedules else schedules
         ticks = sorted({float(f"{value:.3g}") for schedule in tick_schedules
                         for value in scales[(optimizer, schedule)] if value > 0})
-        if len(ticks) <= 8:
+        if len(ticks) <= 8 and not adaptive:
             axes.minorticks_off()
             axes.set_yticks(ticks, [f"{value:g}" for value in ticks])
+        elif adaptive:  # Its g goes below dlr's values: powers of ten.
+            axes.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
         epochs = max(len(scales[(optimizer, schedule)]) for schedule in schedules)
         _epoch_axis(axes, epochs, config)
         axes.set_ylabel("noise scale g (log scale)")
@@ -517,8 +532,9 @@ def _noise_gaps_to_dlr(scales, optimizer, schedules, capped_schedules=(), form="
     reference = scales[(optimizer, "dlr")]
     gaps = []
     for schedule in schedules:
-        # The controls depart from dlr on purpose; the legend says they are controls.
-        if schedule == "dlr" or schedule in CONTROL_SCHEDULES:
+        # The controls depart from dlr on purpose, the legend says so; an adaptive schedule follows
+        # the measured noise scale instead of dlr's.
+        if schedule == "dlr" or schedule in CONTROL_SCHEDULES + ADAPTIVE_SCHEDULES:
             continue
         noise = scales[(optimizer, schedule)]
         length = min(len(noise), len(reference))
@@ -553,6 +569,21 @@ def _pack_lines(items, width):
     return lines
 
 
+def _mark_chosen_batches(axes, runs, cell, config, style):
+    """Marks, at each stage's first epoch, the batch every seed of an adaptive schedule chose; whether any was."""
+    arch, optimizer, schedule = cell
+    seed_runs = [run for key, run in runs.items() if key[:3] == cell and ADAPTIVE_METRICS[0] in run]
+    if not seed_runs:
+        return False
+    per_stage = config["epochs_per_stage"]
+    for run in seed_runs:
+        epochs = range(per_stage, len(run["batch_size"]), per_stage)
+        axes.plot([epoch + 1 for epoch in epochs], [run["batch_size"][epoch] for epoch in epochs],
+                  color=style.get("color"), marker=style.get("marker", "o"), markerfacecolor="none",
+                  linestyle="none", markersize=7, alpha=0.9)
+    return True
+
+
 def plot_noise_scale_measured(results, path):
     """The measured B_simple per epoch (log axis), a panel per network and optimizer, each schedule's batch over it.
 
@@ -571,7 +602,7 @@ def plot_noise_scale_measured(results, path):
                                   squeeze=False, layout="constrained")
     _suptitle(figure, "Measured gradient noise scale B_simple = tr(Σ) / |G|² per epoch (lines with markers) "
               f"and each schedule's batch size B (thin steps){settings_suffix(config)}", 13, 90)
-    schedules, seed_counts, unresolved = set(), [], False
+    schedules, seed_counts, unresolved, chosen = set(), [], False, []
     for row, optimizer in enumerate(optimizers):
         for column, arch in enumerate(architectures):
             axes = panels[row][column]
@@ -589,6 +620,8 @@ def plot_noise_scale_measured(results, path):
                 axes.plot(x_values, b_simple, **style)
                 axes.plot(x_values, batch_size, drawstyle="steps-mid", color=style.get("color"), linewidth=1.0,
                           alpha=0.8)
+                if _mark_chosen_batches(axes, results["runs"], (arch, optimizer, schedule), config, style):
+                    chosen.append(schedule)
                 schedules.add(schedule)
                 seed_counts.append(count)
                 unresolved = unresolved or bool(np.any(np.isnan(b_simple)))
@@ -604,7 +637,13 @@ def plot_noise_scale_measured(results, path):
     handles = [plt.Line2D([], [], label=SCHEDULE_NAMES.get(schedule, schedule), **SCHEDULE_STYLES.get(schedule, {}))
                for schedule in ordered(schedules, SCHEDULE_NAMES)]
     handles += [plt.Line2D([], [], color="0.3", marker="o", label="B_simple, measured after each epoch"),
-                plt.Line2D([], [], color="0.3", linewidth=1.0, drawstyle="steps-mid", label="batch size B")]
+                plt.Line2D([], [], color="0.3", linewidth=1.0, drawstyle="steps-mid",
+                           label="batch size B" + (" (seeds' mean)" if chosen else ""))]
+    for schedule in ordered(set(chosen), SCHEDULE_NAMES):
+        style = SCHEDULE_STYLES.get(schedule, {})
+        handles.append(plt.Line2D([], [], color=style.get("color"), marker=style.get("marker", "o"),
+                                  markerfacecolor="none", linestyle="none", markersize=7,
+                                  label=f"{schedule}: the batch each seed chose at a stage boundary"))
     counts = sorted(set(seed_counts))
     seeds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
     sizes = measurement_sizes(Settings(**{name: config[name] for name in SETTING_NAMES if name in config}))
@@ -688,7 +727,7 @@ def plot_cost_of_fewer_updates(points, optimizer, config, path):
                                   squeeze=False, sharey=True, layout="constrained")
     _suptitle(figure, f"{OPTIMIZER_NAMES.get(optimizer, optimizer)}: what each cut in parameter "
               f"updates costs in final test accuracy{settings_suffix(config)}", 12, 100)
-    schedules, spread = [], False
+    schedules, spread, ranged = [], False, False
     for axes, arch in zip(panels[0], architectures):
         axes.axhspan(-EQUIVALENCE_MARGIN_PP, EQUIVALENCE_MARGIN_PP, color="0.85", linewidth=0,
                      zorder=0)
@@ -700,10 +739,14 @@ def plot_cost_of_fewer_updates(points, optimizer, config, path):
             if schedule not in schedules:
                 schedules.append(schedule)
             style = SCHEDULE_STYLES.get(schedule, {})
-            error = None
+            error = sideways = None
             if point["low"] is not None:
                 error = [[point["mean"] - point["low"]], [point["high"] - point["mean"]]]
-            axes.errorbar([point["updates"] * offset], [point["mean"]], yerr=error,
+            if point["updates_low"] != point["updates_high"]:  # Updates that differ by seed: their range.
+                sideways = [[point["updates"] * offset - point["updates_low"] * offset],
+                            [point["updates_high"] * offset - point["updates"] * offset]]
+                ranged = True
+            axes.errorbar([point["updates"] * offset], [point["mean"]], yerr=error, xerr=sideways,
                           color=style.get("color"), marker=style.get("marker", "o"),
                           markersize=8, markerfacecolor=style.get("markerfacecolor"),
                           markeredgewidth=style.get("markeredgewidth", 1.0), linestyle="none",
@@ -722,7 +765,7 @@ def plot_cost_of_fewer_updates(points, optimizer, config, path):
                        fontsize=10)
         axes.set_xscale("log")
         # Ticks at the schedules' update counts say how many updates each takes.
-        ticks = sorted({point["updates"] for point in points[arch]})
+        ticks = sorted({round(point["updates"]) for point in points[arch]})
         axes.minorticks_off()
         axes.set_xticks(ticks, [f"{tick:,}" for tick in ticks], rotation=35, fontsize=8)
         axes.set_xlim(min(ticks) / 1.6, max(ticks) * 1.6)
@@ -740,6 +783,7 @@ def plot_cost_of_fewer_updates(points, optimizer, config, path):
         color="0.85", label=f"±{EQUIVALENCE_MARGIN_PP:g} pp equivalence margin"))
     explanation = "; ".join(filter(None, [
         "paired by seed", "bars: 95% Student-t interval of the mean difference",
+        "an update count chosen during the run: the seeds' mean, its sideways bar their range" if ranged else "",
         "markers with equal updates are set slightly apart" if spread else ""]))
     _legend_below(figure, handles, len(handles) if len(handles) <= 4 else 3, fontsize=9,
                   frameon=False, title=explanation, title_fontsize=9)

@@ -8,6 +8,9 @@ figures that figures.py lists, and writes:
 - stages.csv and stages.md                 the difference from dlr at the end of every
                                            stage, beside that stage's batch size as a
                                            fraction of the training set
+- batches_chosen.csv and .md               only for an adaptive schedule (ibs_auto): the
+                                           batch each stage chose, over the seeds, and the
+                                           B_simple it was chosen from
 - power.csv and power.md                   what the equivalence test can find: the
                                            smallest difference it detects and its chance
                                            of "equivalent" at no difference
@@ -57,13 +60,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis import (POWER_COLUMNS, STAGE_COLUMNS, ResultsError, baseline_agreement,
-                      compare_results, diverged_runs, load_results, missing_runs, power_rows, stage_differences,
-                      summarize, verdict_counts)
+from analysis import (POWER_COLUMNS, ResultsError, baseline_agreement, chosen_batches, compare_results,
+                      diverged_runs, load_results, missing_runs, power_rows, stage_differences, summarize,
+                      verdict_counts)
 from breakdown import breakdown_points, load_studies, plot_breakdown
 from figures import draw_all_figures
 from tables import (comparison_verdict_counts, describe_baseline_agreement, describe_verdict_counts,
-                    write_comparison_csv, write_comparison_markdown, write_csv, write_power_markdown,
+                    write_chosen_batches_csv, write_chosen_batches_markdown, write_comparison_csv,
+                    write_comparison_markdown, write_csv, write_power_markdown, write_stages_csv,
                     write_stages_markdown, write_summary_csv, write_summary_markdown)
 
 DEFAULT_RESULTS = Path("results/results.pickle")
@@ -153,8 +157,13 @@ def main(argv=None):
                                               results.get("provenance")))
         stage_rows = stage_differences(results)
         if stage_rows:
-            written.append(write_csv(stage_rows, out_dir / "stages.csv", STAGE_COLUMNS))
+            written.append(write_stages_csv(stage_rows, out_dir / "stages.csv"))
             written.append(write_stages_markdown(stage_rows, out_dir / "stages.md", results["config"]))
+        chosen_rows = chosen_batches(results)
+        if chosen_rows:
+            written.append(write_chosen_batches_csv(chosen_rows, out_dir / "batches_chosen.csv"))
+            written.append(write_chosen_batches_markdown(chosen_rows, out_dir / "batches_chosen.md",
+                                                         results["config"]))
         power = power_rows(results)
         if power:
             written.append(write_csv(power, out_dir / "power.csv", POWER_COLUMNS))

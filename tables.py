@@ -2,6 +2,7 @@
 
 summary.md / summary.csv   final accuracies and the verdict against dlr of every cell
 stages.md / stages.csv     the difference from dlr at the end of every stage
+batches_chosen.md / .csv   the batch each stage of an adaptive schedule chose, and the B_simple it came from
 comparison.md / .csv       results minus a baseline pickle, paired by seed, with TOST verdicts
 
 The sentences here (the equivalence rule, who trained the runs, the tallies
@@ -12,8 +13,9 @@ import csv
 from fractions import Fraction
 from pathlib import Path
 
-from analysis import (BASELINE_AGREEMENT_STDS, COMPARISON_COLUMNS, COMPARISON_VALUE_KEYS, POWER, POWER_SEEDS,
-                      SUMMARY_COLUMNS, baseline_agreement, comparison_cell, config_differences)
+from analysis import (BASELINE_AGREEMENT_STDS, CHOSEN_BATCH_COLUMNS, COMPARISON_COLUMNS, COMPARISON_VALUE_KEYS, POWER,
+                      POWER_SEEDS, STAGE_COLUMNS, STAGE_RANGE_COLUMNS, SUMMARY_COLUMNS, SUMMARY_RANGE_COLUMNS,
+                      baseline_agreement, comparison_cell, config_differences, varies_by_seed)
 from provenance import describe_machines, describe_versions, machine_counts, runs_text
 from study import (ARCHITECTURE_NAMES, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP, MOMENTUM_OPTIMIZERS,
                    NOISE_MATCHED_SCHEDULES, NOT_RECORDED, OPTIMIZER_NAMES, SCHEDULE_NAMES, Settings, VERDICTS)
@@ -160,8 +162,27 @@ def _csv_value(value):
 
 
 def write_summary_csv(rows, path):
-    """Write summary rows as CSV (accuracy as fractions, differences in pp)."""
-    return write_csv(rows, path, SUMMARY_COLUMNS)
+    """Write summary rows as CSV (accuracy as fractions, differences in pp), with the updates' range if it varies."""
+    ranges = SUMMARY_RANGE_COLUMNS if varies_by_seed(rows, SUMMARY_RANGE_COLUMNS) else ()
+    return write_csv(rows, path, SUMMARY_COLUMNS + ranges)
+
+
+def write_stages_csv(rows, path):
+    """Write stage_differences rows as CSV, with the batch's range where it varies by seed."""
+    ranges = STAGE_RANGE_COLUMNS if varies_by_seed(rows, STAGE_RANGE_COLUMNS) else ()
+    return write_csv(rows, path, STAGE_COLUMNS + ranges)
+
+
+def write_chosen_batches_csv(rows, path):
+    """Write chosen_batches rows as CSV."""
+    return write_csv(rows, path, CHOSEN_BATCH_COLUMNS)
+
+
+def _whole_number_range(mean, smallest, largest):
+    """'18,720', or '15,090 (15,062 to 15,112)' for a mean whose seeds differ."""
+    if smallest == largest:
+        return f"{smallest:,}"
+    return f"{mean:,.0f} ({smallest:,} to {largest:,})"
 
 
 def write_comparison_csv(rows, path):
@@ -194,8 +215,10 @@ def write_summary_markdown(rows, path, config, provenance):
         " epochs, "
         f"{seeds_text}.{reset_text} Accuracies are test accuracy in percent, mean ± standard "
         "deviation across seeds (ddof=1). Final: after the last epoch; best-epoch: mean over "
-        "seeds of each run's highest test accuracy. Parameter updates are those of one run; "
-        "wall seconds are the seeds' mean training time. The difference from dlr is paired "
+        "seeds of each run's highest test accuracy. Parameter updates are those of one run"
+        + ("" if not varies_by_seed(rows, SUMMARY_RANGE_COLUMNS) else
+           ", or the seeds' mean (smallest to largest) where the batch was chosen during the run")
+        + "; wall seconds are the seeds' mean training time. The difference from dlr is paired "
         "by seed, in percentage points: mean [95% Student-t confidence interval of the mean].",
         "",
     ]
@@ -229,7 +252,7 @@ def write_summary_markdown(rows, path, config, provenance):
             str(row["seeds"]) + (f" ({row['diverged_seeds']} diverged)" if row.get("diverged_seeds") else ""),
             final,
             f"{100 * row['best_epoch_test_accuracy_mean']:.2f}",
-            f"{row['parameter_updates']:,}",
+            _whole_number_range(row["parameter_updates"], *(row[column] for column in SUMMARY_RANGE_COLUMNS)),
             f"{row['wall_seconds_mean']:.1f}",
             _markdown_difference(row),
             _markdown_verdict(row),
@@ -278,7 +301,9 @@ def write_stages_markdown(rows, path, config):
         "with the equivalence verdict at the margin of "
         f"±{EQUIVALENCE_MARGIN_PP:g} pp (E equivalent, U undecided, N not equivalent), under the schedule's "
         "batch size in that stage as a fraction of N. Read along a row to see at which batch size a gap "
-        "opens, if one does.",
+        "opens, if one does."
+        + (" A batch chosen during the run is the seeds' mean (smallest to largest)."
+           if varies_by_seed(rows, STAGE_RANGE_COLUMNS) else ""),
         "",
     ]
     by_schedule = {}
@@ -292,9 +317,13 @@ def write_stages_markdown(rows, path, config):
     for (arch, optimizer, schedule), stage_rows in by_schedule.items():
         cells = []
         for row in stage_rows:
-            fraction = Fraction(row["batch_size"], config["train_size"])
-            text = f"B = {row['batch_size']:,} (N/{fraction.denominator:,})" if fraction.numerator == 1 else \
-                f"B = {row['batch_size']:,} ({float(fraction):.3g} N)"
+            if row["batch_size_min"] != row["batch_size_max"]:  # Chosen during the run: the seeds' mean.
+                text = (f"B = {row['batch_size']:,.0f} ({row['batch_size_min']:,} to {row['batch_size_max']:,}; "
+                        f"{row['batch_fraction_of_train_size']:.3g} N)")
+            else:
+                fraction = Fraction(row["batch_size"], config["train_size"])
+                text = f"B = {row['batch_size']:,} (N/{fraction.denominator:,})" if fraction.numerator == 1 else \
+                    f"B = {row['batch_size']:,} ({float(fraction):.3g} N)"
             if row["diff_vs_dlr_pp_ci90_low"] is None:
                 text += f": {row['diff_vs_dlr_pp_mean']:+.2f}"
             else:
@@ -305,6 +334,51 @@ def write_stages_markdown(rows, path, config):
                                          OPTIMIZER_NAMES.get(optimizer, str(optimizer)),
                                          SCHEDULE_NAMES.get(schedule, str(schedule)),
                                          str(stage_rows[0]["paired_seeds"])] + cells) + " |")
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)
+
+
+def write_chosen_batches_markdown(rows, path, config):
+    """Write chosen_batches rows as a Markdown table, one line per adaptive schedule, one column per stage."""
+    kappa = config.get("auto_kappa", Settings.auto_kappa)
+    schedules = sorted({row["schedule"] for row in rows})
+    lines = [
+        f"# Batches chosen during the run{settings_suffix(config)}",
+        "",
+        f"MNIST, N = {config['train_size']:,} training images. {', '.join(schedules)} trains its first stage as "
+        "dlr does; at the first epoch of every later stage its batch becomes round(κ B_simple), "
+        f"κ = {kappa:g}, from the gradient noise scale B_simple measured after the epoch before, never below "
+        "the batch before and at most N, at the first stage's learning rate and momentum. Each cell gives the "
+        "batch over the seeds, mean (smallest to largest), the B_simple it was chosen from, the same way, "
+        "and the parameter updates the stage took (the seeds' mean). Each B_simple comes from "
+        f"{config['noise_draws']} draw{'s' if config['noise_draws'] != 1 else ''} of "
+        f"{config['noise_big_batch']:,} images from a population of "
+        f"{min(config['noise_population'], config['train_size']):,} per seed; one far above that population "
+        "is a noisy estimate of a large noise scale, not a measurement of it.",
+        "",
+    ]
+    by_schedule = {}
+    for row in rows:
+        by_schedule.setdefault((row["architecture"], row["optimizer"], row["schedule"]), []).append(row)
+    stages = max((len(stage_rows) for stage_rows in by_schedule.values()), default=0)
+    lines += ["| Architecture | Optimizer | Schedule | Seeds | "
+              + " | ".join(f"Stage {stage}" for stage in range(1, stages + 1)) + " |",
+              "|---|---|---|---:|" + "---:|" * stages]
+    for (arch, optimizer, schedule), stage_rows in by_schedule.items():
+        cells = []
+        for row in stage_rows:
+            text = f"B = {_whole_number_range(row['batch_size_mean'], row['batch_size_min'], row['batch_size_max'])}"
+            if row["b_simple_chosen_from_mean"] is not None:
+                text += (f" from B_simple {row['b_simple_chosen_from_mean']:,.0f} "
+                         f"({row['b_simple_chosen_from_min']:,.0f} to {row['b_simple_chosen_from_max']:,.0f})")
+            if row["b_simple_unresolved"]:
+                text += (f", {row['b_simple_unresolved']} of {row['seeds']} not resolved "
+                         "(NaN: the batch kept)")
+            cells.append(text + f"; {row['stage_updates_mean']:,.0f} updates")
+        lines.append("| " + " | ".join([ARCHITECTURE_NAMES.get(arch, str(arch)),
+                                         OPTIMIZER_NAMES.get(optimizer, str(optimizer)),
+                                         SCHEDULE_NAMES.get(schedule, str(schedule)),
+                                         str(stage_rows[0]["seeds"])] + cells) + " |")
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
 

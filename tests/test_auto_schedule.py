@@ -1,0 +1,228 @@
+"""ibs_auto: the batch grown to kappa times the measured noise scale, decided during the run.
+
+The rule and its clamps, the refused kappas, the plans that differ from seed
+to seed and survive resuming and sharding, the cost estimate that the run
+corrects, and the tables and figure marks of the batches chosen.
+"""
+import math
+import os
+import subprocess
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import analysis  # noqa: E402
+import figures  # noqa: E402
+import grid  # noqa: E402
+import plots  # noqa: E402
+import safe_pickle  # noqa: E402
+import study  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN_SIZE = 600
+TINY = ["--archs", "mlp300", "--optimizers", "sgd", "--schedules", "dlr,ibs,ibs_auto", "--train-size",
+        str(TRAIN_SIZE), "--test-size", "200", "--epochs-per-stage", "1"]
+
+
+def run_main(*args, timeout=300):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+def without_seconds(runs):
+    return {key: {name: values for name, values in metrics.items() if name != "seconds"}
+            for key, metrics in runs.items()}
+
+
+# ---------------------------------------------------------------- the rule
+def test_the_batch_is_kappa_times_b_simple_rounded_never_smaller_and_at_most_n():
+    rule = study.auto_batch_size
+    assert rule(312.4, 1.0, 4, 20_000) == 312
+    assert rule(312.5, 1.0, 4, 20_000) == 313  # Halves round up.
+    assert rule(312.4, 0.5, 4, 20_000) == 156
+    assert rule(312.4, 2.0, 4, 20_000) == 625
+    # Never smaller than the batch before, however small the measurement.
+    assert rule(80.0, 1.0, 100, 20_000) == 100
+    assert rule(0.3, 1.0, 4, 20_000) == 4
+    # Never above the training set.
+    assert rule(31_000.0, 1.0, 500, 20_000) == 20_000
+    assert rule(5_000.0, 8.0, 500, 20_000) == 20_000
+    # A B_simple not resolved (NaN), or not a positive finite number, keeps the batch.
+    for unresolved in (float("nan"), float("inf"), 0.0, -40.0):
+        assert rule(unresolved, 1.0, 100, 20_000) == 100
+
+
+def test_the_first_stage_is_dlrs_and_each_later_stage_takes_the_b_simple_measured_before_it():
+    settings = study.Settings(measure_noise=True, epochs_per_stage=2)
+    for optimizer in ("sgd", "momentum"):
+        dlr_first = study.epoch_plans("dlr", optimizer, settings)[0]
+        history = []
+        measured = [150.0, 210.0, 700.0, float("nan"), 900.0, 30_000.0, 1.0, 5.0]
+        for epoch in range(settings.epochs):
+            plan = study.adaptive_epoch_plan("ibs_auto", optimizer, settings, history)
+            # The learning rate and momentum are held at the first stage's, as in ibs.
+            assert (plan.learning_rate, plan.momentum, plan.reset_optimizer) == (
+                dlr_first.learning_rate, dlr_first.momentum, False)
+            history.append({"batch_size": plan.batch_size, "b_simple": measured[epoch]})
+        batches = [record["batch_size"] for record in history]
+        # Stage 1 dlr's 4; stage 2 from 210 (after epoch 2); stage 3: NaN keeps it; stage 4: at most N.
+        assert batches == [4, 4, 210, 210, 210, 210, 20_000, 20_000]
+
+
+def test_an_adaptive_schedule_has_no_fixed_plans_and_needs_the_measurement():
+    with pytest.raises(ValueError, match="during the run"):
+        study.epoch_plans("ibs_auto", "sgd", study.Settings())
+    import training
+    with pytest.raises(ValueError, match="measure_noise"):
+        training.train_runs("mlp300", "sgd", 0, ("ibs_auto",), study.Settings(), data=None)
+
+
+def test_kappa_is_recorded_only_when_not_its_default():
+    assert "auto_kappa" not in study.settings_record(study.Settings())
+    assert study.settings_record(study.Settings(auto_kappa=0.5))["auto_kappa"] == 0.5
+    with pytest.raises(ValueError, match="positive finite"):
+        study.check_auto_kappa(0.0)
+
+
+@pytest.mark.parametrize("kappa", ["0", "-1", "nan", "inf", "-inf", "one", ""])
+def test_a_kappa_that_is_not_a_positive_finite_number_gets_one_line_and_status_2(kappa):
+    result = run_main(*TINY, "--seeds", "1", f"--auto-kappa={kappa}", "--out", os.devnull)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "kappa is a positive finite number" in result.stderr, result.stderr
+
+
+def test_kappa_without_the_adaptive_schedule_gets_one_line_and_status_2():
+    result = run_main("--schedules", "dlr,ibs", "--auto-kappa", "2", "--out", os.devnull)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "add it to --schedules" in result.stderr, result.stderr
+
+
+# ---------------------------------------------------------------- the cost model
+def test_the_estimate_takes_ibs_batches_until_the_run_decides_and_counts_the_epochs_as_its_own():
+    settings = study.Settings(measure_noise=True)
+    assert study.estimated_epoch_plans("ibs_auto", "sgd", settings) == study.epoch_plans("ibs", "sgd", settings)
+    decided = [{"batch_size": 4, "b_simple": 300.0}] * 3
+    estimate = study.estimated_epoch_plans("ibs_auto", "sgd", settings, decided)
+    # Stage 2 decided at 300; stage 3 the larger of 300 and ibs's 100; stage 4 ibs's 500.
+    assert [plan.batch_size for plan in estimate] == [4] * 3 + [300] * 6 + [500] * 3
+    # dlr, ibs and ibs_auto share their first stage; every later epoch is trained once per schedule.
+    assert len(grid.trained_epochs("sgd", ("dlr", "ibs"), settings)) == 3 + 9 + 9
+    assert len(grid.trained_epochs("sgd", ("dlr", "ibs", "ibs_auto"), settings)) == 3 + 9 + 9 + 9
+
+
+# ---------------------------------------------------------------- a tiny study
+@pytest.fixture(scope="module")
+def auto_study(tmp_path_factory):
+    """dlr, ibs and ibs_auto on a small subset, three seeds, two worker processes."""
+    out = tmp_path_factory.mktemp("auto")
+    result = run_main(*TINY, "--seeds", "3", "--jobs", "2", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_each_seed_chooses_its_own_batches_by_the_rule_from_its_own_measurements(auto_study):
+    results = safe_pickle.load(auto_study / "results.pickle")
+    assert results["config"]["measure_noise"] is True and "auto_kappa" not in results["config"]
+    chosen = []
+    for seed in range(3):
+        run = results["runs"][("mlp300", "sgd", "ibs_auto", seed)]
+        dlr = results["runs"][("mlp300", "sgd", "dlr", seed)]
+        # The first stage is dlr's, trained once for both.
+        assert run["batch_size"][0] == 4 and run["test_accuracy"][0] == dlr["test_accuracy"][0]
+        assert run["b_simple"][0] == dlr["b_simple"][0]
+        assert set(run["learning_rate"]) == {0.01}
+        assert math.isnan(run["b_simple_chosen_from"][0])
+        for epoch in range(1, 4):
+            expected = study.auto_batch_size(run["b_simple"][epoch - 1], 1.0, run["batch_size"][epoch - 1],
+                                             TRAIN_SIZE)
+            assert run["batch_size"][epoch] == expected
+            assert run["b_simple_chosen_from"][epoch] == run["b_simple"][epoch - 1]
+            assert run["updates"][epoch] - run["updates"][epoch - 1] == math.ceil(TRAIN_SIZE / expected)
+        chosen.append(tuple(run["batch_size"]))
+    # The batches are each seed's own: they differ from seed to seed.
+    assert len(set(chosen)) > 1, chosen
+
+
+def test_per_seed_plans_survive_shards_and_resuming(auto_study, tmp_path):
+    for shard in ("2/2", "1/2"):
+        result = run_main(*TINY, "--seeds", "3", "--jobs", "1", "--shard", shard, "--out", str(tmp_path))
+        assert result.returncode == 0, result.stderr
+    # An interrupted study: ibs_auto of seed 1 is lost and trained again on its own, without dlr and ibs.
+    os.remove(tmp_path / "runs" / "mlp300_sgd_ibs_auto_seed1.pickle")
+    result = run_main(*TINY, "--seeds", "3", "--jobs", "2", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "trained 1 and reused 8" in result.stdout
+    whole = safe_pickle.load(auto_study / "results.pickle")["runs"]
+    pieced = safe_pickle.load(tmp_path / "results.pickle")["runs"]
+    assert list(whole) == list(pieced)
+    for key in whole:
+        for name, values in without_seconds(whole)[key].items():
+            np.testing.assert_array_equal(values, without_seconds(pieced)[key][name], err_msg=f"{key} {name}")
+
+
+def test_the_time_left_is_corrected_as_the_run_decides(tmp_path):
+    import mnist
+    settings = study.Settings(train_size=TRAIN_SIZE, test_size=200, epochs_per_stage=1, measure_noise=True)
+    arrays = mnist.load_mnist(None)
+    settings = study.Settings(**{**settings.__dict__, "data_fingerprint": mnist.data_fingerprint(arrays)})
+    data = mnist.prepare_data(arrays, settings.train_size, settings.test_size)
+    calls = []
+    selection = grid.Selection(("mlp300",), ("sgd",), ("dlr", "ibs_auto"), (0,))
+    grid.run_study(settings, selection, data, str(tmp_path), jobs=1, progress=lambda *call: calls.append(call))
+    done, total, runs_done, runs_total = calls[-1]
+    # The estimate took ibs's batches; the run chose others and said so, so done and total meet at the end.
+    first_total = calls[0][1]
+    assert (runs_done, runs_total) == (2, 2)
+    assert total != pytest.approx(first_total)
+    assert done == pytest.approx(total, rel=1e-9)
+
+
+def test_the_tables_give_the_mean_and_range_and_the_batches_chosen(auto_study, tmp_path):
+    assert plots.main(["--results", str(auto_study / "results.pickle"), "--out", str(tmp_path)]) == 0
+    results = analysis.load_results(auto_study / "results.pickle")
+    runs = [results["runs"][("mlp300", "sgd", "ibs_auto", seed)] for seed in range(3)]
+    updates = [run["updates"][-1] for run in runs]
+    summary = (tmp_path / "summary.md").read_text()
+    row = next(line for line in summary.splitlines() if "(ibs_auto)" in line)
+    assert min(updates) != max(updates), updates  # Each seed's own batches took it its own updates.
+    assert f"{np.mean(updates):,.0f} ({min(updates):,} to {max(updates):,})" in row
+    assert "or the seeds' mean (smallest to largest)" in summary
+    header = (tmp_path / "summary.csv").read_text().splitlines()[0].split(",")
+    assert header == list(analysis.SUMMARY_COLUMNS + analysis.SUMMARY_RANGE_COLUMNS)
+    # The fixed schedules keep their whole numbers.
+    ibs_updates = sum(math.ceil(TRAIN_SIZE / batch) for batch in (4, 20, 100, 500))
+    assert any(line.split(",")[2] == "ibs" and line.split(",")[7] == str(ibs_updates) for line in
+               (tmp_path / "summary.csv").read_text().splitlines())
+    chosen = (tmp_path / "batches_chosen.md").read_text()
+    stage_2 = [run["batch_size"][1] for run in runs]
+    assert f"B = {np.mean(stage_2):,.0f}" in chosen and "κ = 1" in chosen
+    rows = analysis.chosen_batches(results)
+    assert [row["stage"] for row in rows] == [1, 2, 3, 4]
+    assert rows[1]["batch_size_min"] == min(stage_2) and rows[1]["batch_size_max"] == max(stage_2)
+    assert rows[0]["b_simple_chosen_from_mean"] is None
+    assert rows[1]["b_simple_chosen_from_mean"] == pytest.approx(np.mean([run["b_simple"][0] for run in runs]))
+    # The cost figure's point is the seeds' mean and range of updates.
+    point = next(point for point in analysis.cost_of_fewer_updates(results, "sgd")["mlp300"]
+                 if point["schedule"] == "ibs_auto")
+    assert (point["updates_low"], point["updates_high"]) == (min(updates), max(updates))
+    assert (tmp_path / "noise_scale_measured.png").exists()
+
+
+def test_the_measured_figure_marks_every_batch_chosen(auto_study):
+    results = analysis.load_results(auto_study / "results.pickle")
+    figure, axes = plt.subplots()
+    style = figures.SCHEDULE_STYLES["ibs_auto"]
+    assert figures._mark_chosen_batches(axes, results["runs"], ("mlp300", "sgd", "ibs_auto"), results["config"],
+                                        style)
+    marked = sorted((int(x), float(y)) for line in axes.lines for x, y in zip(*line.get_data()))
+    expected = sorted((epoch + 1, float(results["runs"][("mlp300", "sgd", "ibs_auto", seed)]["batch_size"][epoch]))
+                      for seed in range(3) for epoch in range(1, 4))
+    assert marked == expected
+    # A fixed schedule has nothing to mark.
+    assert not figures._mark_chosen_batches(axes, results["runs"], ("mlp300", "sgd", "ibs"), results["config"], style)
+    plt.close(figure)
