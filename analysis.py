@@ -668,10 +668,12 @@ def representative_runs(results):
 
     A fixed schedule's learning rate and batch size depend only on optimizer
     and schedule, so the first run in display order stands for all
-    architectures and seeds. An adaptive schedule's batches differ by network
-    and seed: its representative is that first run with batch_size replaced
-    by the per-epoch median over them all, and batch_size_low and
-    batch_size_high added, their smallest and largest.
+    architectures and seeds. An adaptive schedule's batches (and ibs_auto_lr's
+    learning rates) differ by network and seed: its representative is that
+    first run with batch_size and learning_rate replaced by their per-epoch
+    medians over them all, and batch_size_low and batch_size_high added, the
+    smallest and largest batch. (ibs_auto_lr's rate is proportional to its
+    batch, so the two medians keep its noise scale.)
     """
     by_schedule = {}
     for key in sorted(results["runs"], key=run_sort_key):
@@ -682,7 +684,9 @@ def representative_runs(results):
         if any(ADAPTIVE_METRICS[0] in run for run in runs):
             epochs = min(len(run["batch_size"]) for run in runs)
             batches = np.array([run["batch_size"][:epochs] for run in runs], dtype=float)
+            rates = np.array([run["learning_rate"][:epochs] for run in runs], dtype=float)
             representative = dict(representative, batch_size=np.median(batches, axis=0).tolist(),
+                                  learning_rate=np.median(rates, axis=0).tolist(),
                                   batch_size_low=batches.min(axis=0).tolist(),
                                   batch_size_high=batches.max(axis=0).tolist())
         representatives[(optimizer, schedule)] = representative

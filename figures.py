@@ -43,8 +43,9 @@ from analysis import (cell_statistics, cost_of_fewer_updates, group_runs, measur
                       selected_architectures_and_optimizers, base_learning_rate)
 from gradient_noise import measurement_sizes  # noqa: E402
 from provenance import describe_machines, machine_counts  # noqa: E402
-from study import (ADAPTIVE_METRICS, ADAPTIVE_SCHEDULES, ARCHITECTURE_NAMES, CONTROL_SCHEDULES, EQUIVALENCE_MARGIN_PP, MOMENTUM_OPTIMIZERS,  # noqa: E402
-                   NOISE_MATCHED_SCHEDULES, OPTIMIZER_NAMES, SCHEDULE_NAMES, SETTING_NAMES, Settings)
+from study import (ADAPTIVE_METRICS, ADAPTIVE_SCHEDULES, ARCHITECTURE_NAMES, CONTROL_SCHEDULES,  # noqa: E402
+                   EQUIVALENCE_MARGIN_PP, MOMENTUM_OPTIMIZERS, NOISE_MATCHED_SCHEDULES, OPTIMIZER_NAMES,
+                   SCHEDULE_NAMES, SETTING_NAMES, Settings)
 from tables import settings_suffix  # noqa: E402
 
 DPI = 130
@@ -64,9 +65,11 @@ SCHEDULE_STYLES = {
                    markersize=5),
     "ibs_mom": dict(color="#E69F00", linestyle=(0, (6, 2, 1, 2, 1, 2)), linewidth=1.6,
                     marker="v", markersize=6),
-    # The adaptive schedule takes Paul Tol's wine, also safe for colour-blind
+    # The adaptive schedules take Paul Tol's wine, also safe for colour-blind
     # readers: the one Okabe and Ito colour left, yellow, is barely seen on white.
     "ibs_auto": dict(color="#882255", linestyle=(0, (8, 2, 2, 2)), linewidth=1.8, marker="p", markersize=6),
+    # And Tol's olive for its variant that raises the learning rate with the batch.
+    "ibs_auto_lr": dict(color="#999933", linestyle=(0, (4, 1, 1, 1)), linewidth=1.8, marker="H", markersize=6),
     # The controls are grey, black and sky blue, apart from the schedules that
     # match dlr's noise scale; the graded series darkens as its mismatch grows.
     "const": dict(color="#000000", linestyle=":", linewidth=1.8, marker="x", markersize=6),
@@ -358,7 +361,7 @@ def plot_schedules(results, path):
     rate_axes, batch_axes = panels[:2]
     what = "learning rate, batch size and momentum" if momenta else "learning rate and batch size"
     _suptitle(figure, f"Schedules: {what} per epoch{settings_suffix(config)}", 12)
-    rate_values, batch_values, adaptive = set(), set(), []
+    rate_values, batch_values, adaptive, chosen_rates = set(), set(), [], False
     for schedule in ordered(by_schedule, SCHEDULE_NAMES):
         optimizer, run = by_schedule[schedule]
         rates = np.asarray(run["learning_rate"], dtype=float)
@@ -369,7 +372,10 @@ def plot_schedules(results, path):
         label = SCHEDULE_NAMES.get(schedule, schedule)
         rate_axes.plot(epochs, relative_rates, label=label, **style)
         batch_axes.plot(epochs, batches, label=label, **style)
-        rate_values.update(relative_rates)
+        if "batch_size_low" not in run:
+            rate_values.update(relative_rates)
+        elif np.ptp(relative_rates) > 0:  # A rate chosen with the batch: the axis's own ticks.
+            chosen_rates = True
         if "batch_size_low" in run:  # Chosen during the run: the median, and a band from smallest to largest.
             batch_axes.fill_between(epochs, run["batch_size_low"], run["batch_size_high"], color=style.get("color"),
                                     alpha=0.18, linewidth=0)
@@ -387,9 +393,12 @@ def plot_schedules(results, path):
     # Ticks at the values the schedules take are easier to read than powers of ten.
     rate_ticks = sorted(rate_values)
     rate_axes.set_yscale("log")
-    rate_axes.minorticks_off()
-    rate_axes.set_yticks(rate_ticks, [f"{value:g}" if value >= 1 else f"1/{1 / value:.3g}"
-                                      for value in rate_ticks])
+    if chosen_rates:
+        rate_axes.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    else:
+        rate_axes.minorticks_off()
+        rate_axes.set_yticks(rate_ticks, [f"{value:g}" if value >= 1 else f"1/{1 / value:.3g}"
+                                          for value in rate_ticks])
     rate_axes.set_ylabel("relative learning rate (log scale)")
     batch_ticks = sorted(batch_values)
     batch_axes.set_yscale("log")

@@ -19,7 +19,8 @@ g = lr * (N / B - 1) / (1 - m) instead, and --momentum M sets the momentum
 coefficient of momentum and nesterov (study.py says how). --measure-noise
 records the gradient noise scale B_simple after every epoch
 (gradient_noise.py), without changing training; --schedules ibs_auto grows
-the batch at each stage to --auto-kappa times the B_simple just measured.
+the batch at each stage to --auto-kappa times the B_simple just measured
+(ibs_auto_lr also raises the learning rate with it).
 Any Keras model can join the three networks: --networks FILE names a Python
 file that defines NETWORKS, imported and run as the user's own code.
 
@@ -198,7 +199,8 @@ def parse_args(argv=None):
                         help=f"comma list of {', '.join(ALL_SCHEDULES)}: ibs_lr raises the learning rate and "
                              "ibs_mom the momentum coefficient (momentum and nesterov only) instead of starting "
                              "at batch 4; ibs_auto grows the batch to --auto-kappa times the measured noise scale "
-                             "B_simple at each stage (and turns on --measure-noise); const, ibs_slow and ibs_fast "
+                             "B_simple at each stage (and turns on --measure-noise), and ibs_auto_lr raises the "
+                             "learning rate with it to keep dlr's noise scale; const, ibs_slow and ibs_fast "
                              "are controls whose noise scale departs from dlr's on purpose (default: %(default)s)")
     parser.add_argument("--seeds", type=count(1), default=5,
                         help="number of seeds: runs seeds 0 to N-1 (default: %(default)s)")
@@ -241,7 +243,7 @@ def parse_args(argv=None):
                              f"{defaults.noise_population:,} training examples per seed; training is unchanged "
                              "(a setting: use a separate --out)")
     parser.add_argument("--auto-kappa", type=auto_kappa, default=None, metavar="K",
-                        help="ibs_auto's batch at each stage boundary: K times the B_simple just measured, rounded, "
+                        help="ibs_auto's and ibs_auto_lr's batch at each stage boundary: K times the B_simple just measured, rounded, "
                              "never smaller than before and at most the training set; K > 0 "
                              f"(default: {defaults.auto_kappa:g}, aiming at McCandlish et al.'s critical batch "
                              "B_crit ~ B_simple; a setting: use a separate --out)")
@@ -258,7 +260,8 @@ def parse_args(argv=None):
                      "add one of them to --optimizers")
     adaptive = [schedule for schedule in args.schedules if schedule in ADAPTIVE_SCHEDULES]
     if args.auto_kappa is not None and not adaptive:
-        parser.error(f"--auto-kappa sets the batch rule of {', '.join(ADAPTIVE_SCHEDULES)}; add it to --schedules")
+        parser.error(f"--auto-kappa sets the batch rule of {' and '.join(ADAPTIVE_SCHEDULES)}; "
+                     "add one to --schedules")
     # An adaptive schedule decides its batches from the measured noise scale.
     args.measure_noise = args.measure_noise or bool(adaptive)
     user_networks = read_user_networks(args.networks, parser) if args.networks is not None else {}

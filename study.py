@@ -19,7 +19,8 @@ matplotlib:
 A new schedule is a branch of stage_schedule and a line in SCHEDULE_NAMES (and
 in NOISE_MATCHED_SCHEDULES if it takes dlr's noise scale, so that the exact
 form solves its batch sizes). ibs_auto, whose batch is decided during the run
-from the measured noise scale, is the one adaptive schedule (ADAPTIVE_SCHEDULES,
+from the measured noise scale, and ibs_auto_lr, which raises its learning rate
+with the batch, are the adaptive schedules (ADAPTIVE_SCHEDULES,
 adaptive_epoch_plan); a new built-in network is a line in
 ARCHITECTURE_NAMES and an entry of networks.NETWORKS (REPORT.md, "Adding a
 network"). A user's own network, from main.py --networks FILE, has no display
@@ -40,8 +41,10 @@ SCHEDULE_NAMES = {
     "hyb": "hybrid (hyb)",
     "ibs_lr": "increased learning rate (ibs_lr)",
     "ibs_mom": "increased momentum (ibs_mom)",
-    # Grows the batch to kappa times the noise scale B_simple measured during the run.
+    # Grow the batch to kappa times the noise scale B_simple measured during the run; the second raises
+    # the learning rate with it, so that every stage keeps dlr's noise scale.
     "ibs_auto": "batch grown to the measured noise scale (ibs_auto)",
+    "ibs_auto_lr": "ibs_auto, learning rate raised to keep dlr's g (ibs_auto_lr)",
     # Controls: schedules whose noise scale departs from dlr's on purpose, to
     # show that the equivalence test can tell a wrong schedule apart.
     "const": "constant, no annealing (const, control)",
@@ -81,7 +84,7 @@ NOISE_MATCHED_SCHEDULES = ("ibs", "hyb", "ibs_lr", "ibs_mom")
 SCHEDULE_OPTIMIZERS = {"ibs_mom": MOMENTUM_OPTIMIZERS}
 # The schedules whose batch is decided during the run, from the noise scale the run measures: their
 # batches and updates differ from seed to seed (adaptive_epoch_plan says how).
-ADAPTIVE_SCHEDULES = ("ibs_auto",)
+ADAPTIVE_SCHEDULES = ("ibs_auto", "ibs_auto_lr")
 # The controls, which the paper's argument says should not match dlr.
 # The graded series' factor k on the last stage's noise scale.
 LAST_STAGE_MISMATCH = {"ibs_last_1_5x": 1.5, "ibs_last_2x": 2.0, "ibs_last_4x": 4.0, "ibs_last_8x": 8.0}
@@ -412,19 +415,36 @@ def adaptive_epoch_plan(schedule, optimizer_name, settings, history):
     the base learning rate, batch and momentum. At the first epoch of every
     later stage its batch becomes auto_batch_size of the B_simple measured
     after the epoch before; within a stage it stays. The learning rate and
-    momentum are held, as in ibs.
+    momentum are held, as in ibs. ibs_auto_lr chooses its batch the same way
+    and raises the learning rate with it (adaptive_plan).
     """
     if schedule not in ADAPTIVE_SCHEDULES:
         raise ValueError(f"{schedule!r} is not an adaptive schedule ({', '.join(ADAPTIVE_SCHEDULES)})")
-    first = epoch_plans("ibs", optimizer_name, settings)[0]
     epoch = len(history)
     if epoch < settings.epochs_per_stage:
-        return first
+        return adaptive_plan(schedule, optimizer_name, settings, epoch, settings.base_batch_size)
     batch_size = int(history[-1]["batch_size"])
     if epoch % settings.epochs_per_stage == 0:
         batch_size = auto_batch_size(float(history[-1]["b_simple"]), settings.auto_kappa, batch_size,
                                      settings.train_size)
-    return dataclasses.replace(first, batch_size=batch_size)
+    return adaptive_plan(schedule, optimizer_name, settings, epoch, batch_size)
+
+
+def adaptive_plan(schedule, optimizer_name, settings, epoch, batch_size):
+    """An adaptive schedule's plan of one epoch at a batch size decided for it.
+
+    ibs_auto keeps ibs's first-stage learning rate and momentum. ibs_auto_lr
+    multiplies that learning rate by B / B_ibs, its batch over ibs's in the
+    same stage, so that its noise scale lr N / (B (1 - m)) is ibs's, and so
+    dlr's, at every stage: it takes the batches the measurement chooses and
+    the noise scale the paper's argument asks for. (In the approximate form:
+    the exact one's g is 0 at B = N, which no learning rate matches.)
+    """
+    ibs = epoch_plans("ibs", optimizer_name, dataclasses.replace(settings, noise_scale="approx"))[epoch]
+    learning_rate = ibs.learning_rate
+    if schedule == "ibs_auto_lr":
+        learning_rate = float(f"{ibs.learning_rate * batch_size / ibs.batch_size:.12g}")
+    return EpochPlan(learning_rate, batch_size, ibs.momentum, False)
 
 
 def estimated_epoch_plans(schedule, optimizer_name, settings, history=()):
@@ -443,7 +463,7 @@ def estimated_epoch_plans(schedule, optimizer_name, settings, history=()):
     for epoch in range(len(plans), settings.epochs):
         same_stage = epoch % settings.epochs_per_stage != 0
         batch_size = plans[-1].batch_size if same_stage else max(plans[-1].batch_size, ibs[epoch].batch_size)
-        plans.append(dataclasses.replace(plans[-1], batch_size=batch_size))
+        plans.append(adaptive_plan(schedule, optimizer_name, settings, epoch, batch_size))
     return plans
 
 

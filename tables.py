@@ -345,10 +345,13 @@ def write_chosen_batches_markdown(rows, path, config):
     lines = [
         f"# Batches chosen during the run{settings_suffix(config)}",
         "",
-        f"MNIST, N = {config['train_size']:,} training images. {', '.join(schedules)} trains its first stage as "
-        "dlr does; at the first epoch of every later stage its batch becomes round(κ B_simple), "
+        f"MNIST, N = {config['train_size']:,} training images. {' and '.join(schedules)} "
+        f"train{'s' if len(schedules) == 1 else ''} the first stage as dlr does; at the first epoch of every "
+        "later stage the batch becomes round(κ B_simple), "
         f"κ = {kappa:g}, from the gradient noise scale B_simple measured after the epoch before, never below "
-        "the batch before and at most N, at the first stage's learning rate and momentum. Each cell gives the "
+        "the batch before and at most N. ibs_auto holds the first stage's learning rate and momentum; "
+        "ibs_auto_lr raises the learning rate by B / B_ibs, its batch over ibs's, to keep dlr's noise scale. "
+        "Each cell gives the "
         "batch over the seeds, mean (smallest to largest), the B_simple it was chosen from, the same way, "
         "and the parameter updates the stage took (the seeds' mean). Each B_simple comes from "
         f"{config['noise_draws']} draw{'s' if config['noise_draws'] != 1 else ''} of "

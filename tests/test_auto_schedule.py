@@ -25,7 +25,7 @@ import study  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN_SIZE = 600
-TINY = ["--archs", "mlp300", "--optimizers", "sgd", "--schedules", "dlr,ibs,ibs_auto", "--train-size",
+TINY = ["--archs", "mlp300", "--optimizers", "sgd", "--schedules", "dlr,ibs,ibs_auto,ibs_auto_lr", "--train-size",
         str(TRAIN_SIZE), "--test-size", "200", "--epochs-per-stage", "1"]
 
 
@@ -74,6 +74,27 @@ def test_the_first_stage_is_dlrs_and_each_later_stage_takes_the_b_simple_measure
         assert batches == [4, 4, 210, 210, 210, 210, 20_000, 20_000]
 
 
+def test_ibs_auto_lr_raises_the_learning_rate_with_the_batch_and_keeps_dlrs_noise_scale():
+    settings = study.Settings(measure_noise=True)
+    for optimizer in ("sgd", "momentum"):
+        dlr = study.epoch_plans("dlr", optimizer, settings)
+        history = []
+        for epoch, measured in enumerate([150.0, 210.0, 730.0, 650.0, 640.0, 2_000.0, 1_900.0, 3_100.0, 60_000.0,
+                                          7.0, 7.0, 7.0]):
+            plan = study.adaptive_epoch_plan("ibs_auto_lr", optimizer, settings, history)
+            held = study.adaptive_epoch_plan("ibs_auto", optimizer, settings, history)
+            # The batch is ibs_auto's; the rate is ibs's times B / B_ibs, so g is dlr's.
+            assert (plan.batch_size, plan.momentum) == (held.batch_size, held.momentum)
+            assert study.approximate_noise_scale(plan.learning_rate, plan.batch_size, plan.momentum, 20_000) \
+                == pytest.approx(study.approximate_noise_scale(dlr[epoch].learning_rate, dlr[epoch].batch_size,
+                                                               dlr[epoch].momentum, 20_000), rel=1e-11)
+            history.append({"batch_size": plan.batch_size, "b_simple": measured})
+        assert [record["batch_size"] for record in history] == [4] * 3 + [730] * 3 + [2_000] * 3 + [20_000] * 3
+        base = settings.base_learning_rate(optimizer)
+        assert study.adaptive_epoch_plan("ibs_auto_lr", optimizer, settings, history[:3]).learning_rate \
+            == pytest.approx(base * 730 / 20)
+
+
 def test_an_adaptive_schedule_has_no_fixed_plans_and_needs_the_measurement():
     with pytest.raises(ValueError, match="during the run"):
         study.epoch_plans("ibs_auto", "sgd", study.Settings())
@@ -99,7 +120,7 @@ def test_a_kappa_that_is_not_a_positive_finite_number_gets_one_line_and_status_2
 def test_kappa_without_the_adaptive_schedule_gets_one_line_and_status_2():
     result = run_main("--schedules", "dlr,ibs", "--auto-kappa", "2", "--out", os.devnull)
     assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and "add it to --schedules" in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and "add one to --schedules" in result.stderr, result.stderr
 
 
 # ---------------------------------------------------------------- the cost model
@@ -146,6 +167,14 @@ def test_each_seed_chooses_its_own_batches_by_the_rule_from_its_own_measurements
         chosen.append(tuple(run["batch_size"]))
     # The batches are each seed's own: they differ from seed to seed.
     assert len(set(chosen)) > 1, chosen
+    for seed in range(3):
+        held, raised = (results["runs"][("mlp300", "sgd", schedule, seed)] for schedule in ("ibs_auto", "ibs_auto_lr"))
+        # The first boundary's measurement is shared, so both choose the same second-stage batch; the
+        # raised rate then keeps dlr's noise scale 0.01 * N / 4 / 5^s.
+        assert raised["batch_size"][:2] == held["batch_size"][:2]
+        for epoch in range(4):
+            assert raised["learning_rate"][epoch] * TRAIN_SIZE / raised["batch_size"][epoch] == pytest.approx(
+                0.01 * TRAIN_SIZE / 4 / 5 ** epoch, rel=1e-11)
 
 
 def test_per_seed_plans_survive_shards_and_resuming(auto_study, tmp_path):
@@ -156,7 +185,7 @@ def test_per_seed_plans_survive_shards_and_resuming(auto_study, tmp_path):
     os.remove(tmp_path / "runs" / "mlp300_sgd_ibs_auto_seed1.pickle")
     result = run_main(*TINY, "--seeds", "3", "--jobs", "2", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert "trained 1 and reused 8" in result.stdout
+    assert "trained 1 and reused 11" in result.stdout
     whole = safe_pickle.load(auto_study / "results.pickle")["runs"]
     pieced = safe_pickle.load(tmp_path / "results.pickle")["runs"]
     assert list(whole) == list(pieced)
@@ -200,8 +229,8 @@ def test_the_tables_give_the_mean_and_range_and_the_batches_chosen(auto_study, t
                (tmp_path / "summary.csv").read_text().splitlines())
     chosen = (tmp_path / "batches_chosen.md").read_text()
     stage_2 = [run["batch_size"][1] for run in runs]
-    assert f"B = {np.mean(stage_2):,.0f}" in chosen and "κ = 1" in chosen
-    rows = analysis.chosen_batches(results)
+    assert f"B = {np.mean(stage_2):,.0f}" in chosen and "κ = 1" in chosen and "(ibs_auto_lr)" in chosen
+    rows = [row for row in analysis.chosen_batches(results) if row["schedule"] == "ibs_auto"]
     assert [row["stage"] for row in rows] == [1, 2, 3, 4]
     assert rows[1]["batch_size_min"] == min(stage_2) and rows[1]["batch_size_max"] == max(stage_2)
     assert rows[0]["b_simple_chosen_from_mean"] is None

@@ -953,8 +953,8 @@ def test_new_optimizers_and_schedules_have_names_and_distinct_styles():
     okabe_ito = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"}
     assert {style["color"] for name, style in figures.SCHEDULE_STYLES.items()
             if name not in study.CONTROL_SCHEDULES + study.ADAPTIVE_SCHEDULES} <= okabe_ito
-    # The adaptive schedule takes Paul Tol's wine: the palette's yellow is barely seen on white.
-    assert figures.SCHEDULE_STYLES["ibs_auto"]["color"] == "#882255"
+    # The adaptive schedules take Paul Tol's wine and olive: the palette's yellow is barely seen on white.
+    assert [figures.SCHEDULE_STYLES[name]["color"] for name in study.ADAPTIVE_SCHEDULES] == ["#882255", "#999933"]
     greys = {"#000000", "#333333", "#666666", "#777777", "#999999", "#BBBBBB"}
     assert {style["color"] for name, style in figures.SCHEDULE_STYLES.items()
             if name in study.CONTROL_SCHEDULES} <= okabe_ito | greys
