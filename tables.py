@@ -306,42 +306,57 @@ def write_stages_markdown(rows, path, config):
            if varies_by_seed(rows, STAGE_RANGE_COLUMNS) else ""),
         "",
     ]
+    letters = {"equivalent": "E", "undecided": "U", "not equivalent": "N", None: "-"}
+
+    def cell(row):
+        if row["batch_size_min"] != row["batch_size_max"]:  # Chosen during the run: the seeds' mean.
+            text = (f"B = {row['batch_size']:,.0f} ({row['batch_size_min']:,} to {row['batch_size_max']:,}; "
+                    f"{row['batch_fraction_of_train_size']:.3g} N)")
+        else:
+            fraction = Fraction(row["batch_size"], config["train_size"])
+            text = f"B = {row['batch_size']:,} (N/{fraction.denominator:,})" if fraction.numerator == 1 else \
+                f"B = {row['batch_size']:,} ({float(fraction):.3g} N)"
+        if row["diff_vs_dlr_pp_ci90_low"] is None:
+            return text + f": {row['diff_vs_dlr_pp_mean']:+.2f}"
+        return text + (f": {row['diff_vs_dlr_pp_mean']:+.2f} [{row['diff_vs_dlr_pp_ci90_low']:+.2f}, "
+                       f"{row['diff_vs_dlr_pp_ci90_high']:+.2f}] {letters[row['verdict']]}")
+
+    Path(path).write_text("\n".join(lines + _stage_table(rows, "paired_seeds", cell)) + "\n")
+    return Path(path)
+
+
+def _stage_table(rows, seeds_column, cell):
+    """A Markdown table of per-stage rows: one line per (network, optimizer, schedule), one column per stage.
+
+    cell(row) is the text of one stage; seeds_column names the rows' seed count.
+    """
     by_schedule = {}
     for row in rows:
         by_schedule.setdefault((row["architecture"], row["optimizer"], row["schedule"]), []).append(row)
     stages = max((len(stage_rows) for stage_rows in by_schedule.values()), default=0)
-    lines += ["| Architecture | Optimizer | Schedule | Seeds | "
-              + " | ".join(f"Stage {stage}" for stage in range(1, stages + 1)) + " |",
-              "|---|---|---|---:|" + "---:|" * stages]
-    letters = {"equivalent": "E", "undecided": "U", "not equivalent": "N", None: "-"}
+    lines = ["| Architecture | Optimizer | Schedule | Seeds | "
+             + " | ".join(f"Stage {stage}" for stage in range(1, stages + 1)) + " |",
+             "|---|---|---|---:|" + "---:|" * stages]
     for (arch, optimizer, schedule), stage_rows in by_schedule.items():
-        cells = []
-        for row in stage_rows:
-            if row["batch_size_min"] != row["batch_size_max"]:  # Chosen during the run: the seeds' mean.
-                text = (f"B = {row['batch_size']:,.0f} ({row['batch_size_min']:,} to {row['batch_size_max']:,}; "
-                        f"{row['batch_fraction_of_train_size']:.3g} N)")
-            else:
-                fraction = Fraction(row["batch_size"], config["train_size"])
-                text = f"B = {row['batch_size']:,} (N/{fraction.denominator:,})" if fraction.numerator == 1 else \
-                    f"B = {row['batch_size']:,} ({float(fraction):.3g} N)"
-            if row["diff_vs_dlr_pp_ci90_low"] is None:
-                text += f": {row['diff_vs_dlr_pp_mean']:+.2f}"
-            else:
-                text += (f": {row['diff_vs_dlr_pp_mean']:+.2f} [{row['diff_vs_dlr_pp_ci90_low']:+.2f}, "
-                         f"{row['diff_vs_dlr_pp_ci90_high']:+.2f}] {letters[row['verdict']]}")
-            cells.append(text)
         lines.append("| " + " | ".join([ARCHITECTURE_NAMES.get(arch, str(arch)),
                                          OPTIMIZER_NAMES.get(optimizer, str(optimizer)),
                                          SCHEDULE_NAMES.get(schedule, str(schedule)),
-                                         str(stage_rows[0]["paired_seeds"])] + cells) + " |")
-    Path(path).write_text("\n".join(lines) + "\n")
-    return Path(path)
+                                         str(stage_rows[0][seeds_column])] + [cell(row) for row in stage_rows])
+                     + " |")
+    return lines
+
+
+# What each adaptive schedule does with the learning rate, as batches_chosen.md says it.
+ADAPTIVE_RULES = {
+    "ibs_auto": "ibs_auto holds the first stage's learning rate and momentum",
+    "ibs_auto_lr": "ibs_auto_lr raises the learning rate by B / B_ibs, its batch over ibs's, to keep dlr's noise scale",
+}
 
 
 def write_chosen_batches_markdown(rows, path, config):
     """Write chosen_batches rows as a Markdown table, one line per adaptive schedule, one column per stage."""
     kappa = config.get("auto_kappa", Settings.auto_kappa)
-    schedules = sorted({row["schedule"] for row in rows})
+    schedules = [schedule for schedule in SCHEDULE_NAMES if schedule in {row["schedule"] for row in rows}]
     lines = [
         f"# Batches chosen during the run{settings_suffix(config)}",
         "",
@@ -349,9 +364,9 @@ def write_chosen_batches_markdown(rows, path, config):
         f"train{'s' if len(schedules) == 1 else ''} the first stage as dlr does; at the first epoch of every "
         "later stage the batch becomes round(κ B_simple), "
         f"κ = {kappa:g}, from the gradient noise scale B_simple measured after the epoch before, never below "
-        "the batch before and at most N. ibs_auto holds the first stage's learning rate and momentum; "
-        "ibs_auto_lr raises the learning rate by B / B_ibs, its batch over ibs's, to keep dlr's noise scale. "
-        "Each cell gives the "
+        "the batch before and at most N. "
+        + "; ".join(ADAPTIVE_RULES[schedule] for schedule in schedules if schedule in ADAPTIVE_RULES)
+        + ". Each cell gives the "
         "batch over the seeds, mean (smallest to largest), the B_simple it was chosen from, the same way, "
         "and the parameter updates the stage took (the seeds' mean). Each B_simple comes from "
         f"{config['noise_draws']} draw{'s' if config['noise_draws'] != 1 else ''} of "
@@ -360,29 +375,16 @@ def write_chosen_batches_markdown(rows, path, config):
         "is a noisy estimate of a large noise scale, not a measurement of it.",
         "",
     ]
-    by_schedule = {}
-    for row in rows:
-        by_schedule.setdefault((row["architecture"], row["optimizer"], row["schedule"]), []).append(row)
-    stages = max((len(stage_rows) for stage_rows in by_schedule.values()), default=0)
-    lines += ["| Architecture | Optimizer | Schedule | Seeds | "
-              + " | ".join(f"Stage {stage}" for stage in range(1, stages + 1)) + " |",
-              "|---|---|---|---:|" + "---:|" * stages]
-    for (arch, optimizer, schedule), stage_rows in by_schedule.items():
-        cells = []
-        for row in stage_rows:
-            text = f"B = {_whole_number_range(row['batch_size_mean'], row['batch_size_min'], row['batch_size_max'])}"
-            if row["b_simple_chosen_from_mean"] is not None:
-                text += (f" from B_simple {row['b_simple_chosen_from_mean']:,.0f} "
-                         f"({row['b_simple_chosen_from_min']:,.0f} to {row['b_simple_chosen_from_max']:,.0f})")
-            if row["b_simple_unresolved"]:
-                text += (f", {row['b_simple_unresolved']} of {row['seeds']} not resolved "
-                         "(NaN: the batch kept)")
-            cells.append(text + f"; {row['stage_updates_mean']:,.0f} updates")
-        lines.append("| " + " | ".join([ARCHITECTURE_NAMES.get(arch, str(arch)),
-                                         OPTIMIZER_NAMES.get(optimizer, str(optimizer)),
-                                         SCHEDULE_NAMES.get(schedule, str(schedule)),
-                                         str(stage_rows[0]["seeds"])] + cells) + " |")
-    Path(path).write_text("\n".join(lines) + "\n")
+    def cell(row):
+        text = f"B = {_whole_number_range(row['batch_size_mean'], row['batch_size_min'], row['batch_size_max'])}"
+        if row["b_simple_chosen_from_mean"] is not None:
+            text += (f" from B_simple {row['b_simple_chosen_from_mean']:,.0f} "
+                     f"({row['b_simple_chosen_from_min']:,.0f} to {row['b_simple_chosen_from_max']:,.0f})")
+        if row["b_simple_unresolved"]:
+            text += f", {row['b_simple_unresolved']} of {row['seeds']} not resolved (NaN: the batch kept)"
+        return text + f"; {row['stage_updates_mean']:,.0f} updates"
+
+    Path(path).write_text("\n".join(lines + _stage_table(rows, "seeds", cell)) + "\n")
     return Path(path)
 
 
