@@ -16,7 +16,7 @@ import matplotlib.ticker
 from analysis import ResultsError, group_runs, load_results, ordered, paired_differences_from_dlr, run_sort_key
 from equivalence import equivalence_test
 from figures import MIN_FIGURE_WIDTH, SCHEDULE_STYLES, _legend_below, _save, _sideways_offsets, _suptitle, plt
-from study import (ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, MEASUREMENT_SETTINGS, NOISE_MATCHED_SCHEDULES,
+from study import (ARCHITECTURE_NAMES, CONTROL_SCHEDULES, EQUIVALENCE_MARGIN_PP, MEASUREMENT_SETTINGS,
                    OPTIMIZER_NAMES, SCHEDULE_NAMES, SETTING_NAMES)
 
 
@@ -47,9 +47,10 @@ def breakdown_points(studies):
     studies is what load_studies returns. Returns (points, left out):
     points is {arch: [point]} in display order of the networks, each point a
     dict with the study's name, optimizer, schedule, "form" (the noise-scale
-    form its study matched: "approx" or "exact"), "control" (True for a
-    schedule outside study.NOISE_MATCHED_SCHEDULES, defined by its batches
-    alone), "batch_fraction" (its largest batch over the training set size),
+    form its study matched: "approx" or "exact"), "control" (True for one of
+    study.CONTROL_SCHEDULES, whose batches depart from dlr's noise scale on
+    purpose), "batch_fraction" (its largest batch over the training set size,
+    the largest any seed reached for a batch chosen during the run),
     the number of seeds paired with dlr, and the mean difference of final
     test accuracy from dlr in percentage points with its 90% interval (low
     and high, None for one pair) and TOST verdict (equivalence_test). left
@@ -83,7 +84,7 @@ def breakdown_points(studies):
             largest_batch = max(max(run["batch_size"]) for run in cells[(arch, optimizer, schedule)].values())
             chosen[key] = dict(
                 study=name, architecture=arch, optimizer=optimizer, schedule=schedule,
-                form=config.get("noise_scale", "approx"), control=schedule not in NOISE_MATCHED_SCHEDULES,
+                form=config.get("noise_scale", "approx"), control=schedule in CONTROL_SCHEDULES,
                 batch_fraction=float(largest_batch) / config["train_size"], paired_seeds=len(seeds),
                 mean=outcome["mean"], low=outcome["low"], high=outcome["high"], verdict=outcome["verdict"])
     points = {}

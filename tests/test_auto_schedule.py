@@ -19,6 +19,7 @@ import pytest  # noqa: E402
 import analysis  # noqa: E402
 import figures  # noqa: E402
 import grid  # noqa: E402
+import main  # noqa: E402
 import plots  # noqa: E402
 import safe_pickle  # noqa: E402
 import study  # noqa: E402
@@ -110,17 +111,32 @@ def test_kappa_is_recorded_only_when_not_its_default():
         study.check_auto_kappa(0.0)
 
 
+def refused(arguments, capsys):
+    """main.py's parser on arguments: it must stop with status 2; returns what it wrote to stderr."""
+    with pytest.raises(SystemExit) as stop:
+        main.parse_args(arguments)
+    assert stop.value.code == 2
+    return capsys.readouterr().err
+
+
 @pytest.mark.parametrize("kappa", ["0", "-1", "nan", "inf", "-inf", "one", ""])
-def test_a_kappa_that_is_not_a_positive_finite_number_gets_one_line_and_status_2(kappa):
-    result = run_main(*TINY, "--seeds", "1", f"--auto-kappa={kappa}", "--out", os.devnull)
-    assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and "kappa is a positive finite number" in result.stderr, result.stderr
+def test_a_kappa_that_is_not_a_positive_finite_number_gets_one_line_and_status_2(kappa, capsys):
+    error = refused(TINY + [f"--auto-kappa={kappa}"], capsys)
+    assert error.count("\n") == 1 and "kappa is a positive finite number" in error, error
+    assert main.parse_args(TINY + ["--auto-kappa", "0.03"]).auto_kappa == 0.03
 
 
-def test_kappa_without_the_adaptive_schedule_gets_one_line_and_status_2():
+def test_kappa_without_the_adaptive_schedule_gets_one_line_and_status_2(capsys):
+    error = refused(["--schedules", "dlr,ibs", "--auto-kappa", "2"], capsys)
+    assert error.count("\n") == 1 and "add one to --schedules" in error, error
+    # Whole, through the command line too.
     result = run_main("--schedules", "dlr,ibs", "--auto-kappa", "2", "--out", os.devnull)
-    assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and "add one to --schedules" in result.stderr, result.stderr
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_an_adaptive_schedule_turns_the_measurement_on():
+    assert main.parse_args(TINY).measure_noise is True
+    assert main.parse_args(["--schedules", "dlr,ibs"]).measure_noise is False
 
 
 # ---------------------------------------------------------------- the cost model
