@@ -75,6 +75,11 @@ STUDIES = {
     "large_batch_15_epochs": "results/large_batch_15_epochs/results.pickle",
     "large_batch_measured": "results/large_batch_measured/results.pickle",
     "measured": "results/measured/results.pickle",
+    "ibs_auto": "results/ibs_auto/results.pickle",
+    "ibs_auto_kappa_0_01": "results/ibs_auto_kappa_0_01/results.pickle",
+    "ibs_auto_kappa_0_03": "results/ibs_auto_kappa_0_03/results.pickle",
+    "ibs_auto_kappa_0_1": "results/ibs_auto_kappa_0_1/results.pickle",
+    "ibs_auto_kappa_0_3": "results/ibs_auto_kappa_0_3/results.pickle",
 }
 # Studies quoted from the project's history: (commit, pickle path in it).
 HISTORICAL_STUDIES = {
@@ -612,6 +617,13 @@ QUOTED_TABLES = [
     QuotedTable(REPORT, "momentum_20", "summary.md"),
     QuotedTable(REPORT, "measured", "summary.md"),
     QuotedTable(REPORT, "large_batch_measured", "summary.md"),
+    QuotedTable(REPORT, "ibs_auto", "summary.md"),
+    QuotedTable(REPORT, "ibs_auto", "batches_chosen.md"),
+    # The ibs_auto rows of the kappa sweep (and at 0.1 ibs_auto_lr's).
+    QuotedTable(REPORT, "ibs_auto_kappa_0_01", "summary.md", every_row=False),
+    QuotedTable(REPORT, "ibs_auto_kappa_0_03", "summary.md", every_row=False),
+    QuotedTable(REPORT, "ibs_auto_kappa_0_1", "summary.md", every_row=False),
+    QuotedTable(REPORT, "ibs_auto_kappa_0_3", "summary.md", every_row=False),
 ]
 
 # (document, study, optimizers): the document holds headline_row() of every (network, optimizer).
@@ -778,8 +790,173 @@ def batch_over_b_simple(name, arch, optimizer, schedule, epoch):
 
 DLR_CELLS = [(arch, optimizer) for arch in ARCHITECTURES for optimizer in ("sgd", "adam")]
 
+# The studies of the adaptive schedules, by kappa, and their cells.
+KAPPA_STUDIES = {"0.01": "ibs_auto_kappa_0_01", "0.03": "ibs_auto_kappa_0_03", "0.1": "ibs_auto_kappa_0_1",
+                 "0.3": "ibs_auto_kappa_0_3", "1": "ibs_auto"}
+AUTO_CELLS = [(arch, optimizer) for arch in ARCHITECTURES for optimizer in ("sgd", "momentum")]
+
+
+def mean_difference_at(name, arch, optimizer, schedule, epoch):
+    """The mean paired difference from dlr at one epoch, in points."""
+    runs, reference = seed_runs(name, arch, optimizer, schedule), seed_runs(name, arch, optimizer, "dlr")
+    return float(np.mean([100 * (runs[seed]["test_accuracy"][epoch] - reference[seed]["test_accuracy"][epoch])
+                          for seed in sorted(runs) if seed in reference]))
+
+
+def auto_verdicts(name, schedule):
+    return [verdict(paired_differences(name, *cell, schedule)) for cell in AUTO_CELLS]
+
+
+def auto_updates(name, schedule):
+    """Each cell's mean over seeds of the updates a run took."""
+    return [float(np.mean([run["updates"][-1] for run in seed_runs(name, *cell, schedule).values()]))
+            for cell in AUTO_CELLS]
+
+
+def auto_second_stage_batches(name, schedule):
+    """Each cell's mean over seeds of the batch its second stage chose."""
+    epoch = study(name)["config"]["epochs_per_stage"]
+    return [float(np.mean([run["batch_size"][epoch] for run in seed_runs(name, *cell, schedule).values()]))
+            for cell in AUTO_CELLS]
+
+
+def whole_range(values):
+    return f"{min(values):,.0f} to {max(values):,.0f}"
+
+
+def kappa_table_line(kappa, schedule):
+    """One line of REPORT's table of the adaptive schedules against dlr, recomputed from the pickles."""
+    name = KAPPA_STUDIES[kappa]
+    verdicts = auto_verdicts(name, schedule)
+    counts = ", ".join(f"{verdicts.count(v)} {v}" for v in ("equivalent", "undecided", "not equivalent")
+                       if verdicts.count(v))
+    differences = [mean_difference(name, *cell, schedule) for cell in AUTO_CELLS]
+    return (f"| {kappa} | {schedule} | {lowest_and_highest_signed(differences)} | {counts} | "
+            f"{whole_range(auto_updates(name, schedule))} | {whole_range(auto_second_stage_batches(name, schedule))} |")
+
+
+KAPPA_TABLE_ROWS = [(kappa, "ibs_auto") for kappa in KAPPA_STUDIES] + [("0.1", "ibs_auto_lr"), ("1", "ibs_auto_lr")]
+
+
+def run_broke(run):
+    """A training loss above the run's first epoch's, somewhere after it."""
+    return max(run["train_loss"][1:]) > run["train_loss"][0]
+
+
+def broken_runs(name, schedule):
+    return [key for key, run in study(name)["runs"].items() if key[2] == schedule and run_broke(run)]
+
+
+def auto_lr_breaks_once_at_kappa_1():
+    """ibs_auto_lr: one run of 30 broke at kappa 1 (the 500-150 MLP with SGD, seed 2), none at kappa 0.1."""
+    return (broken_runs("ibs_auto", "ibs_auto_lr") == [("mlp500_150", "sgd", "ibs_auto_lr", 2)]
+            and len([key for key in study("ibs_auto")["runs"] if key[2] == "ibs_auto_lr"]) == 30
+            and broken_runs("ibs_auto_kappa_0_1", "ibs_auto_lr") == [])
+
+
+def the_broken_run():
+    return study("ibs_auto")["runs"][("mlp500_150", "sgd", "ibs_auto_lr", 2)]
+
+
+def held_kappas_lose_from_0_1():
+    """ibs_auto at kappa 0.1, 0.3 and 1 ends below dlr in every cell, with fewer updates than ibs's 18,720."""
+    return all(mean_difference(KAPPA_STUDIES[kappa], *cell, "ibs_auto") < 0 for kappa in ("0.1", "0.3", "1")
+               for cell in AUTO_CELLS) and all(max(auto_updates(KAPPA_STUDIES[kappa], "ibs_auto")) < 18_720
+                                               for kappa in ("0.1", "0.3", "1"))
+
+
+def ibs_auto_at_kappa_1_never_equivalent_and_ibs_always():
+    """At kappa 1, ibs_auto is not equivalent to dlr in all 6 cells and ibs equivalent in all 6."""
+    return (auto_verdicts("ibs_auto", "ibs_auto") == ["not equivalent"] * 6
+            and auto_verdicts("ibs_auto", "ibs") == ["equivalent"] * 6)
+
+
+def ibs_auto_lr_undecided_cells():
+    """The cells where ibs_auto_lr is not equivalent: LeNet-5 with SGD at both kappas, the 500-150 MLP with SGD
+    at kappa 1, each undecided."""
+    return ([cell for cell in AUTO_CELLS if verdict(paired_differences("ibs_auto", *cell, "ibs_auto_lr"))
+             != "equivalent"] == [("mlp500_150", "sgd"), ("lenet5", "sgd")]
+            and [cell for cell in AUTO_CELLS if verdict(paired_differences("ibs_auto_kappa_0_1", *cell,
+                                                                           "ibs_auto_lr")) != "equivalent"]
+            == [("lenet5", "sgd")]
+            and all(verdict(paired_differences(name, "lenet5", "sgd", "ibs_auto_lr")) == "undecided"
+                    for name in ("ibs_auto", "ibs_auto_kappa_0_1"))
+            and verdict(paired_differences("ibs_auto", "mlp500_150", "sgd", "ibs_auto_lr")) == "undecided")
+
+
+def largest_spread_of_a_stage(name):
+    """Over every later stage of every cell of ibs_auto, the largest batch over the smallest, lowest and highest."""
+    per_stage = study(name)["config"]["epochs_per_stage"]
+    ratios = []
+    for cell in AUTO_CELLS:
+        runs = seed_runs(name, *cell, "ibs_auto").values()
+        for epoch in range(per_stage, len(next(iter(runs))["batch_size"]), per_stage):
+            batches = [run["batch_size"][epoch] for run in runs]
+            ratios.append(max(batches) / min(batches))
+    return ratios
+
 
 PROSE = [
+    Prose(README, "ibs_auto at κ = 1 takes {} updates (ibs: 18,720) and is not equivalent in all 6 cells ({} points); "
+                  "a smaller κ buys accuracy with updates and meets dlr only at ibs's cost (κ = 0.03). ibs_auto_lr, the "
+                  "same batches with dlr's g, is equivalent in {} of 6 at {}",
+          lambda: [whole_range(auto_updates("ibs_auto", "ibs_auto")),
+                   lowest_and_highest_signed([mean_difference("ibs_auto", *cell, "ibs_auto") for cell in AUTO_CELLS]),
+                   auto_verdicts("ibs_auto", "ibs_auto_lr").count("equivalent"),
+                   whole_range(auto_updates("ibs_auto", "ibs_auto_lr"))],
+          requires=(ibs_auto_at_kappa_1_never_equivalent_and_ibs_always, held_kappas_lose_from_0_1,
+                    lambda: auto_verdicts("ibs_auto_kappa_0_03", "ibs_auto") == ["undecided"] * 6
+                    and max(auto_updates("ibs_auto_kappa_0_03", "ibs_auto")) > 18_720)),
+    Prose(REPORT, "**No: at κ = 1 ibs_auto is not equivalent to dlr in any of the 6 cells**, ending {} points "
+                  "below it, and it saves little: {} updates a run against ibs's 18,720",
+          lambda: [lowest_and_highest_signed([mean_difference("ibs_auto", *cell, "ibs_auto") for cell in AUTO_CELLS]),
+                   whole_range(auto_updates("ibs_auto", "ibs_auto"))],
+          requires=(ibs_auto_at_kappa_1_never_equivalent_and_ibs_always,)),
+    Prose(REPORT, "so the batch jumps from 4 to {} (the cells' means) where ibs takes 20: with the learning rate held, "
+                  "the noise scale g = lr N / B falls {} times at once instead of 5 times",
+          lambda: [whole_range(auto_second_stage_batches("ibs_auto", "ibs_auto")),
+                   whole_range([batch / 4 for batch in auto_second_stage_batches("ibs_auto", "ibs_auto")])]),
+    Prose(REPORT, "the gap to dlr opens in that stage (`stages.md`: {} points at its end)",
+          lambda: [lowest_and_highest_signed([mean_difference_at("ibs_auto", *cell, "ibs_auto", 5)
+                                              for cell in AUTO_CELLS])]),
+    Prose(REPORT, "the batches of one stage span a factor of {} to {} across seeds",
+          lambda: [f"{min(largest_spread_of_a_stage('ibs_auto')):.1f}",
+                   f"{max(largest_spread_of_a_stage('ibs_auto')):.1f}"]),
+    Prose(REPORT, "every κ from 0.1 up takes fewer updates than ibs and ends below dlr (not equivalent in {} of those "
+                  "18 cells); κ = 0.03, whose batches are near ibs's, ends within {} points of dlr, undecided in all "
+                  "6 cells (each seed's own batches widen the paired spread), at {} updates, no fewer than ibs's; "
+                  "κ = 0.01 anneals less than dlr and ends above it ({} points, not equivalent)",
+          lambda: [sum(auto_verdicts(KAPPA_STUDIES[kappa], "ibs_auto").count("not equivalent")
+                       for kappa in ("0.1", "0.3", "1")),
+                   lowest_and_highest_signed([mean_difference("ibs_auto_kappa_0_03", *cell, "ibs_auto")
+                                              for cell in AUTO_CELLS]),
+                   whole_range(auto_updates("ibs_auto_kappa_0_03", "ibs_auto")),
+                   lowest_and_highest_signed([mean_difference("ibs_auto_kappa_0_01", *cell, "ibs_auto")
+                                              for cell in AUTO_CELLS])],
+          requires=(held_kappas_lose_from_0_1,
+                    lambda: auto_verdicts("ibs_auto_kappa_0_03", "ibs_auto") == ["undecided"] * 6
+                    and min(auto_updates("ibs_auto_kappa_0_03", "ibs_auto")) < 18_720
+                    < max(auto_updates("ibs_auto_kappa_0_03", "ibs_auto")),
+                    lambda: auto_verdicts("ibs_auto_kappa_0_01", "ibs_auto") == ["not equivalent"] * 6
+                    and min(mean_difference("ibs_auto_kappa_0_01", *cell, "ibs_auto") for cell in AUTO_CELLS) > 0)),
+    Prose(REPORT, "At κ = 1 ibs_auto_lr takes {} updates, ibs_auto's {}, and is equivalent to dlr in {} of the 6 cells "
+                  "where ibs_auto was not equivalent in all 6; at κ = 0.1 it is equivalent in {} of 6 ({} updates), "
+                  "where ibs_auto was in none",
+          lambda: [whole_range(auto_updates("ibs_auto", "ibs_auto_lr")), whole_range(auto_updates("ibs_auto", "ibs_auto")),
+                   auto_verdicts("ibs_auto", "ibs_auto_lr").count("equivalent"),
+                   auto_verdicts("ibs_auto_kappa_0_1", "ibs_auto_lr").count("equivalent"),
+                   whole_range(auto_updates("ibs_auto_kappa_0_1", "ibs_auto_lr"))],
+          requires=(ibs_auto_lr_undecided_cells,
+                    lambda: auto_verdicts("ibs_auto_kappa_0_1", "ibs_auto").count("equivalent") == 0)),
+    Prose(REPORT, "a 500-150 MLP seed whose second-stage batch of {} raised plain SGD's learning rate to {}; its "
+                  "training loss jumped to {} and it ended at {} %",
+          lambda: [f"{the_broken_run()['batch_size'][3]:,}", f"{max(the_broken_run()['learning_rate']):.2f}",
+                   f"{max(the_broken_run()['train_loss']):.1f}", f"{100 * the_broken_run()['test_accuracy'][-1]:.2f}"],
+          requires=(auto_lr_breaks_once_at_kappa_1,)),
+    Prose(REPORT, "one run in 30 at κ = 1 had a training loss above its first epoch's, none at κ = 0.1 (largest rate "
+                  "{})",
+          lambda: [f"{max(max(run['learning_rate']) for key, run in study('ibs_auto_kappa_0_1')['runs'].items() if key[2] == 'ibs_auto_lr'):.2f}"],
+          requires=(auto_lr_breaks_once_at_kappa_1,)),
     Prose(REPORT, "Along dlr's runs, B_simple grows from {} after the first epoch to {} after the last",
           lambda: [f"{min(values):,.0f} to {max(values):,.0f}" for values in (
               [b_simple("measured", *cell, "dlr", epoch) for cell in DLR_CELLS] for epoch in (0, -1))]),
@@ -1253,3 +1430,10 @@ def test_prose_number(prose):
             f"so {prose.document} cannot say: {prose.text!r}")
     expected = prose.text.format(*prose.values())
     assert expected in document(prose.document), f"{prose.document} does not say: {expected}"
+
+
+def test_the_kappa_table():
+    lines = document_lines(REPORT)
+    for kappa, schedule in KAPPA_TABLE_ROWS:
+        expected = kappa_table_line(kappa, schedule)
+        assert expected in lines, f"REPORT.md lacks the line {expected}"
