@@ -431,7 +431,8 @@ def stage_differences(results):
                 architecture=arch, optimizer=optimizer, schedule=schedule, stage=stage + 1, epoch=epoch + 1,
                 batch_size=batch_size, batch_fraction_of_train_size=batch_size / train_size,
                 batch_size_min=smallest, batch_size_max=largest, paired_seeds=len(seeds),
-                diff_vs_dlr_pp_mean=outcome["mean"], diff_vs_dlr_pp_ci90_low=outcome["low"], diff_vs_dlr_pp_ci90_high=outcome["high"],
+                diff_vs_dlr_pp_mean=outcome["mean"], diff_vs_dlr_pp_ci90_low=outcome["low"],
+                diff_vs_dlr_pp_ci90_high=outcome["high"],
                 verdict=outcome["verdict"]))
     return rows
 

@@ -5,7 +5,8 @@ folder (load_studies), takes each schedule's final paired difference from dlr
 against the largest B/N it reached (breakdown_points), and draws them, one
 panel per network, with the margin (plot_breakdown). Colour is the schedule,
 shape the optimizer, a hollow marker a study matched on the exact noise
-scale; control schedules are grey with dashed bars.
+scale; control schedules are grey, and they and ibs_auto, whose batches are not
+matched to dlr's noise scale, have dashed bars.
 """
 import textwrap
 from pathlib import Path
@@ -17,7 +18,8 @@ from analysis import ResultsError, group_runs, load_results, ordered, paired_dif
 from equivalence import equivalence_test
 from figures import MIN_FIGURE_WIDTH, SCHEDULE_STYLES, _legend_below, _save, _sideways_offsets, _suptitle, plt
 from study import (ARCHITECTURE_NAMES, CONTROL_SCHEDULES, EQUIVALENCE_MARGIN_PP, MEASUREMENT_SETTINGS,
-                   OPTIMIZER_NAMES, SCHEDULE_NAMES, SETTING_NAMES)
+                   NOISE_MATCHED_ADAPTIVE_SCHEDULES, NOISE_MATCHED_SCHEDULES, OPTIMIZER_NAMES, SCHEDULE_NAMES,
+                   SETTING_NAMES)
 
 
 # ---------------------------------------------------------------------------
@@ -49,7 +51,8 @@ def breakdown_points(studies):
     dict with the study's name, optimizer, schedule, "form" (the noise-scale
     form its study matched: "approx" or "exact"), "control" (True for one of
     study.CONTROL_SCHEDULES, whose batches depart from dlr's noise scale on
-    purpose), "batch_fraction" (its largest batch over the training set size,
+    purpose), "matched" (True for a schedule that keeps dlr's noise scale:
+    not a control, nor ibs_auto), "batch_fraction" (its largest batch over the training set size,
     the largest any seed reached for a batch chosen during the run),
     the number of seeds paired with dlr, and the mean difference of final
     test accuracy from dlr in percentage points with its 90% interval (low
@@ -85,6 +88,7 @@ def breakdown_points(studies):
             chosen[key] = dict(
                 study=name, architecture=arch, optimizer=optimizer, schedule=schedule,
                 form=config.get("noise_scale", "approx"), control=schedule in CONTROL_SCHEDULES,
+                matched=schedule in NOISE_MATCHED_SCHEDULES + NOISE_MATCHED_ADAPTIVE_SCHEDULES,
                 batch_fraction=float(largest_batch) / config["train_size"], paired_seeds=len(seeds),
                 mean=outcome["mean"], low=outcome["low"], high=outcome["high"], verdict=outcome["verdict"])
     points = {}
@@ -132,8 +136,9 @@ def plot_breakdown(points, path, studies=(), left_out=()):
     points and left_out are what analysis.breakdown_points returns; studies
     names the studies they were drawn from. Colour is the schedule, the
     marker's shape the optimizer; a filled marker was matched on the
-    approximate noise scale, a hollow one on the exact; the controls are grey
-    with dashed bars. Bars are the 90% interval of TOST, so a bar inside the
+    approximate noise scale, a hollow one on the exact; a schedule whose
+    batches are not matched to dlr's noise scale (the controls, grey, and
+    ibs_auto) has dashed bars. Bars are the 90% interval of TOST, so a bar inside the
     shaded ±margin band is an equivalent schedule.
     """
     architectures = list(points)
@@ -144,7 +149,7 @@ def plot_breakdown(points, path, studies=(), left_out=()):
     fractions = [point["batch_fraction"] for arch_points in points.values() for point in arch_points]
     _suptitle(figure, "Where the equivalence breaks: each schedule's final test accuracy minus dlr's "
               "against the largest batch it reached, as a fraction of the training set", 12, 100)
-    forms, optimizers = set(), set()
+    forms, optimizers, unmatched = set(), set(), set()
     for axes, arch in zip(panels[0], architectures):
         axes.axhspan(-EQUIVALENCE_MARGIN_PP, EQUIVALENCE_MARGIN_PP, color="0.85", linewidth=0, zorder=0)
         axes.axhline(0, color="0.4", linewidth=0.8, zorder=1)
@@ -158,13 +163,14 @@ def plot_breakdown(points, path, studies=(), left_out=()):
             error = None
             if point["low"] is not None:
                 error = [[point["mean"] - point["low"]], [point["high"] - point["mean"]]]
-            hollow = point["form"] == "exact" and not point["control"]
+            hollow = point["form"] == "exact" and point["matched"]
             container = axes.errorbar(
                 [point["batch_fraction"] * offset], [point["mean"]], yerr=error, color=color,
                 marker=OPTIMIZER_MARKERS.get(point["optimizer"], "o"), markersize=7,
                 markerfacecolor="white" if hollow else color, markeredgewidth=1.5 if hollow else 1.0,
                 linestyle="none", capsize=3, elinewidth=1.3, zorder=3)
-            if point["control"]:
+            if not point["matched"]:
+                unmatched.add(point["schedule"])
                 for bar in container[2]:
                     bar.set_linestyle("--")
         seed_counts = sorted({point["paired_seeds"] for point in arch_points})
@@ -191,9 +197,14 @@ def plot_breakdown(points, path, studies=(), left_out=()):
                            markeredgewidth=1.5 if form == "exact" else 1.0,
                            label=("hollow: " if form == "exact" else "filled: ") + NOISE_SCALE_FORM_TEXT[form])
                 for form in ("approx", "exact") if form in forms]
-    if controls:
+    if unmatched and unmatched <= set(controls):
         handles.append(plt.Line2D([], [], color="0.4", linestyle="--",
                                   label="dashed bars: control, its batches not matched to dlr's g"))
+    elif unmatched:
+        handles.append(plt.Line2D([], [], color="0.4", linestyle="--",
+                                  label="dashed bars: batches not matched to dlr's g ("
+                                  + ", ".join(["the controls"] * bool(set(controls) & unmatched)
+                                              + sorted(unmatched - set(controls))) + ")"))
     handles.append(matplotlib.patches.Patch(
         color="0.85", label=f"±{EQUIVALENCE_MARGIN_PP:g} pp equivalence margin"))
     explanation = "; ".join(filter(None, [

@@ -144,8 +144,10 @@ def trained_epochs(optimizer_name, schedules, settings):
     """The plans of the epochs train_runs really trains: an epoch shared by schedules counts once.
 
     An adaptive schedule's epochs after its first stage are estimated
-    (study.estimated_epoch_plans) and counted as its own: decided during the
-    run, they are shared with no other schedule, whatever the estimate says.
+    (study.estimated_epoch_plans) and counted as its own, whatever the
+    estimate says: decided during the run, they are shared only where a
+    decision happens to equal another schedule's plan, and train_runs then
+    takes the extra count back (on_replan).
     """
     prefixes = set()
     for schedule in schedules:
@@ -371,6 +373,8 @@ def train_groups(groups, settings, data, out_dir, jobs, command, progress, train
     total_cost = sum(group_cost(group, settings, parameter_counts) for group in groups)
     runs_total = sum(len(group.schedules) for group in groups)
     done_cost = 0.0
+    # What each group's worker has added to the cost done and to the total, taken back if it dies.
+    added = collections.defaultdict(lambda: [0.0, 0.0])
     # Spawned, not forked: TensorFlow's runtime does not survive a fork.
     context = multiprocessing.get_context("spawn")
     todo = collections.deque(sorted(groups, key=lambda group: group_cost(group, settings, parameter_counts),
@@ -415,13 +419,17 @@ def train_groups(groups, settings, data, out_dir, jobs, command, progress, train
             kind = event[0]
             if kind == "epoch":
                 # The parent prices the epoch: only it knows a --networks file's parameter counts.
-                done_cost += epoch_cost(*event[1], settings, parameter_counts)
+                cost = epoch_cost(*event[1], settings, parameter_counts)
+                done_cost += cost
+                added[worker.group][0] += cost
             elif kind == "replanned":
                 # An adaptive schedule decided a stage: the estimate of its epochs to come changes.
                 arch, optimizer, before, after = event[1]
-                total_cost += sum(epoch_cost(arch, optimizer, plan, settings, parameter_counts)
-                                  for plan in after) - sum(epoch_cost(arch, optimizer, plan, settings,
-                                                                      parameter_counts) for plan in before)
+                change = sum(epoch_cost(arch, optimizer, plan, settings, parameter_counts)
+                             for plan in after) - sum(epoch_cost(arch, optimizer, plan, settings,
+                                                                 parameter_counts) for plan in before)
+                total_cost += change
+                added[worker.group][1] += change
             elif kind == "run":
                 trained.append(event[1])
             elif kind == "done":
@@ -448,6 +456,18 @@ def train_groups(groups, settings, data, out_dir, jobs, command, progress, train
         return WorkerFailure(f"a worker failed {where}: {cause}; {saved}: run the same command again to resume, "
                              "and report the failure if it comes back", 1)
 
+    def forget_progress(group):
+        # The fresh worker trains the group's unfinished runs from the start: what the dead one added is
+        # taken back, and the group's estimate becomes that of those runs alone.
+        nonlocal done_cost, total_cost
+        done, change = added.pop(group, (0.0, 0.0))
+        finished = set(trained)
+        remaining = group._replace(schedules=tuple(schedule for schedule in group.schedules if
+                                                   (group.arch, group.optimizer, schedule, group.seed) not in finished))
+        done_cost -= done
+        total_cost += group_cost(remaining, settings, parameter_counts) - group_cost(group, settings,
+                                                                                   parameter_counts) - change
+
     def bury(worker):
         nonlocal stop
         receive(worker)  # What it sent before it ended.
@@ -463,6 +483,7 @@ def train_groups(groups, settings, data, out_dir, jobs, command, progress, train
         if deaths[group] == 1 and stop is None:
             warn(f"{what}, {likely_cause(exitcode)}; finished runs are kept and the group is retried in a "
                  "fresh worker")
+            forget_progress(group)
             start([group])
         elif deaths[group] == 1:
             warn(f"{what}, {likely_cause(exitcode)}; finished runs are kept, and the group is left for the next run")

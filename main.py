@@ -243,8 +243,8 @@ def parse_args(argv=None):
                              f"{defaults.noise_population:,} training examples per seed; training is unchanged "
                              "(a setting: use a separate --out)")
     parser.add_argument("--auto-kappa", type=auto_kappa, default=None, metavar="K",
-                        help="ibs_auto's and ibs_auto_lr's batch at each stage boundary: K times the B_simple just measured, rounded, "
-                             "never smaller than before and at most the training set; K > 0 "
+                        help="ibs_auto's and ibs_auto_lr's batch at each stage boundary: K times the B_simple "
+                             "just measured, rounded, never smaller than before and at most the training set; K > 0 "
                              f"(default: {defaults.auto_kappa:g}, aiming at McCandlish et al.'s critical batch "
                              "B_crit ~ B_simple; a setting: use a separate --out)")
     parser.add_argument("--original-optimizer-reset", action="store_true",
@@ -262,6 +262,9 @@ def parse_args(argv=None):
     if args.auto_kappa is not None and not adaptive:
         parser.error(f"--auto-kappa sets the batch rule of {' and '.join(ADAPTIVE_SCHEDULES)}; "
                      "add one to --schedules")
+    if "ibs_auto_lr" in args.schedules and args.noise_scale != "approx":
+        parser.error("ibs_auto_lr keeps dlr's approximate noise scale, which has no exact form at B = N; "
+                     "drop --noise-scale exact or ibs_auto_lr")
     # An adaptive schedule decides its batches from the measured noise scale.
     args.measure_noise = args.measure_noise or bool(adaptive)
     user_networks = read_user_networks(args.networks, parser) if args.networks is not None else {}

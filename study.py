@@ -85,6 +85,8 @@ SCHEDULE_OPTIMIZERS = {"ibs_mom": MOMENTUM_OPTIMIZERS}
 # The schedules whose batch is decided during the run, from the noise scale the run measures: their
 # batches and updates differ from seed to seed (adaptive_epoch_plan says how).
 ADAPTIVE_SCHEDULES = ("ibs_auto", "ibs_auto_lr")
+# The one of them that keeps dlr's noise scale (in the approximate form); ibs_auto's falls faster.
+NOISE_MATCHED_ADAPTIVE_SCHEDULES = ("ibs_auto_lr",)
 # The controls, which the paper's argument says should not match dlr.
 # The graded series' factor k on the last stage's noise scale.
 LAST_STAGE_MISMATCH = {"ibs_last_1_5x": 1.5, "ibs_last_2x": 2.0, "ibs_last_4x": 4.0, "ibs_last_8x": 8.0}
@@ -99,7 +101,7 @@ NOISE_METRICS = ("b_simple", "gradient_norm_sq", "gradient_variance")
 PRECONDITIONED_NOISE_METRICS = ("b_simple_preconditioned", "gradient_norm_sq_preconditioned",
                                 "gradient_variance_preconditioned")
 # The per-epoch list a run of an adaptive schedule adds: the B_simple its stage's batch was chosen from
-# (NaN in the first stage, which is dlr's).
+# (NaN in the first stage, which chooses nothing).
 ADAPTIVE_METRICS = ("b_simple_chosen_from",)
 
 # ----------------------------------------------------------------------------
@@ -173,7 +175,8 @@ class Settings:
     noise_small_batch: int = 32
     noise_big_batch: int = 1024
     noise_draws: int = 1
-    # ibs_auto's kappa: at each stage boundary its batch becomes kappa times the B_simple just measured.
+    # The adaptive schedules' kappa: at each stage boundary the batch becomes kappa times the B_simple
+    # just measured (the plain one, for Adam too: the rule follows SGD's noise scale).
     # McCandlish et al. (2018) find the critical batch B_crit, beyond which a larger batch stops
     # cutting the steps in proportion, close to B_simple; at B = B_crit training takes about twice
     # the fewest steps and twice the fewest examples. kappa = 1 aims at that balance. Any positive
@@ -405,7 +408,8 @@ def auto_batch_size(b_simple, kappa, batch_size, train_size):
     """
     if not 0 < b_simple < math.inf:
         return batch_size
-    return min(max(math.floor(kappa * b_simple + 0.5), batch_size), train_size)
+    # Capped before rounding, so that a huge kappa * B_simple never overflows.
+    return min(max(math.floor(min(kappa * b_simple, train_size) + 0.5), batch_size), train_size)
 
 
 def adaptive_epoch_plan(schedule, optimizer_name, settings, history):
@@ -421,8 +425,9 @@ def adaptive_epoch_plan(schedule, optimizer_name, settings, history):
     if schedule not in ADAPTIVE_SCHEDULES:
         raise ValueError(f"{schedule!r} is not an adaptive schedule ({', '.join(ADAPTIVE_SCHEDULES)})")
     epoch = len(history)
-    if epoch < settings.epochs_per_stage:
-        return adaptive_plan(schedule, optimizer_name, settings, epoch, settings.base_batch_size)
+    if epoch < settings.epochs_per_stage:  # A base batch above the training set is the training set.
+        return adaptive_plan(schedule, optimizer_name, settings, epoch,
+                             min(settings.base_batch_size, settings.train_size))
     batch_size = int(history[-1]["batch_size"])
     if epoch % settings.epochs_per_stage == 0:
         batch_size = auto_batch_size(float(history[-1]["b_simple"]), settings.auto_kappa, batch_size,
@@ -430,21 +435,37 @@ def adaptive_epoch_plan(schedule, optimizer_name, settings, history):
     return adaptive_plan(schedule, optimizer_name, settings, epoch, batch_size)
 
 
+def b_simple_chosen_from(history, settings):
+    """Per epoch of an adaptive run's records, the B_simple its batch was chosen from (ADAPTIVE_METRICS).
+
+    As adaptive_epoch_plan chooses: a later stage's batch from the B_simple
+    measured after the epoch before the stage began; the first stage chooses
+    nothing (NaN).
+    """
+    per_stage = settings.epochs_per_stage
+    return [float("nan") if epoch < per_stage else float(history[epoch - epoch % per_stage - 1]["b_simple"])
+            for epoch in range(len(history))]
+
+
 def adaptive_plan(schedule, optimizer_name, settings, epoch, batch_size):
     """An adaptive schedule's plan of one epoch at a batch size decided for it.
 
-    ibs_auto keeps ibs's first-stage learning rate and momentum. ibs_auto_lr
-    multiplies that learning rate by B / B_ibs, its batch over ibs's in the
-    same stage, so that its noise scale lr N / (B (1 - m)) is ibs's, and so
-    dlr's, at every stage: it takes the batches the measurement chooses and
-    the noise scale the paper's argument asks for. (In the approximate form:
-    the exact one's g is 0 at B = N, which no learning rate matches.)
+    ibs_auto keeps the first stage's learning rate and momentum, as ibs
+    does. ibs_auto_lr multiplies dlr's learning rate of the epoch by
+    B / B_dlr, its batch over dlr's, at the same momentum, so that its noise
+    scale lr N / (B (1 - m)) is dlr's at every stage: it takes the batches the
+    measurement chooses and the noise scale the paper's argument asks for.
+    That is the approximate form; the exact one's g is 0 at B = N, which no
+    learning rate matches, so main.py refuses ibs_auto_lr with it.
     """
-    ibs = epoch_plans("ibs", optimizer_name, dataclasses.replace(settings, noise_scale="approx"))[epoch]
-    learning_rate = ibs.learning_rate
-    if schedule == "ibs_auto_lr":
-        learning_rate = float(f"{ibs.learning_rate * batch_size / ibs.batch_size:.12g}")
-    return EpochPlan(learning_rate, batch_size, ibs.momentum, False)
+    if schedule == "ibs_auto_lr" and settings.noise_scale != "approx":
+        raise ValueError("ibs_auto_lr keeps dlr's approximate noise scale; it has no exact form")
+    base = EpochPlan(settings.base_learning_rate(optimizer_name), batch_size,
+                     settings.base_momentum(optimizer_name), False)
+    if schedule != "ibs_auto_lr":
+        return base
+    dlr = epoch_plans("dlr", optimizer_name, settings)[epoch]
+    return dataclasses.replace(base, learning_rate=float(f"{dlr.learning_rate * batch_size / dlr.batch_size:.12g}"))
 
 
 def estimated_epoch_plans(schedule, optimizer_name, settings, history=()):

@@ -349,7 +349,8 @@ def _stage_table(rows, seeds_column, cell):
 # What each adaptive schedule does with the learning rate, as batches_chosen.md says it.
 ADAPTIVE_RULES = {
     "ibs_auto": "ibs_auto holds the first stage's learning rate and momentum",
-    "ibs_auto_lr": "ibs_auto_lr raises the learning rate by B / B_ibs, its batch over ibs's, to keep dlr's noise scale",
+    "ibs_auto_lr": "ibs_auto_lr takes dlr's learning rate times B / B_dlr, its batch over dlr's, to keep dlr's "
+                   "noise scale",
 }
 
 
@@ -361,7 +362,8 @@ def write_chosen_batches_markdown(rows, path, config):
         f"# Batches chosen during the run{settings_suffix(config)}",
         "",
         f"MNIST, N = {config['train_size']:,} training images. {' and '.join(schedules)} "
-        f"train{'s' if len(schedules) == 1 else ''} the first stage as dlr does; at the first epoch of every "
+        f"train{'s' if len(schedules) == 1 else ''} the first stage as ibs does (and dlr, unless it reproduces "
+        "the original's optimizer reset); at the first epoch of every "
         "later stage the batch becomes round(κ B_simple), "
         f"κ = {kappa:g}, from the gradient noise scale B_simple measured after the epoch before, never below "
         "the batch before and at most N. "

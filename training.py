@@ -22,7 +22,7 @@ import gradient_noise
 import networks
 from networks import keras, tf
 from study import (ADAPTIVE_METRICS, ADAPTIVE_SCHEDULES, ALL_OPTIMIZERS, MOMENTUM_OPTIMIZERS, NOISE_METRICS,
-                   PRECONDITIONED_NOISE_METRICS, epoch_plans, estimated_epoch_plans,
+                   PRECONDITIONED_NOISE_METRICS, b_simple_chosen_from, epoch_plans, estimated_epoch_plans,
                    updates_per_epoch)
 
 # The test set is scored in a few large batches: one graph call per batch, and
@@ -356,13 +356,6 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
             record.update(noise_metrics(epoch))
         return record
 
-    def adaptive_metrics(history):
-        # Each epoch's stage took its batch from the B_simple measured after the stage before it.
-        per_stage = settings.epochs_per_stage
-        chosen_from = [float("nan")] * per_stage + [float(history[epoch - epoch % per_stage - 1]["b_simple"])
-                                                    for epoch in range(per_stage, len(history))]
-        return dict(zip(ADAPTIVE_METRICS, [chosen_from]))
-
     def branch(epoch, members, history):
         # members share the history of epochs [0, epoch); group them by what
         # they do next, and train each group's next epoch from the same state.
@@ -370,7 +363,7 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
             for schedule in members:
                 results[schedule] = {key: [record[key] for record in history] for key in history[0]}
                 if schedule in ADAPTIVE_SCHEDULES:
-                    results[schedule].update(adaptive_metrics(history))
+                    results[schedule][ADAPTIVE_METRICS[0]] = b_simple_chosen_from(history, settings)
                 if on_run:
                     on_run(schedule, results[schedule])
             return
@@ -378,6 +371,14 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
         for schedule in members:
             groups.setdefault(plan_of(schedule, history), []).append(schedule)
         saved = trainer.state() if len(groups) > 1 else None
+        if on_replan and epoch >= settings.epochs_per_stage:
+            # The cost model counts an adaptive schedule's later epochs as its own; one that its plan
+            # shares with other schedules is trained, and so priced, once.
+            for plan, group in groups.items():
+                adaptive = sum(schedule in ADAPTIVE_SCHEDULES for schedule in group)
+                shared = adaptive - (adaptive == len(group))
+                if shared > 0:
+                    on_replan([plan] * shared, [])
         for index, (plan, group) in enumerate(groups.items()):
             if index > 0:
                 trainer.restore(saved)

@@ -53,6 +53,8 @@ def test_the_batch_is_kappa_times_b_simple_rounded_never_smaller_and_at_most_n()
     # Never above the training set.
     assert rule(31_000.0, 1.0, 500, 20_000) == 20_000
     assert rule(5_000.0, 8.0, 500, 20_000) == 20_000
+    # A kappa too large to multiply out is the training set, not an overflow.
+    assert rule(3_000.0, 1e308, 4, 20_000) == 20_000
     # A B_simple not resolved (NaN), or not a positive finite number, keeps the batch.
     for unresolved in (float("nan"), float("inf"), 0.0, -40.0):
         assert rule(unresolved, 1.0, 100, 20_000) == 100
@@ -94,6 +96,35 @@ def test_ibs_auto_lr_raises_the_learning_rate_with_the_batch_and_keeps_dlrs_nois
         base = settings.base_learning_rate(optimizer)
         assert study.adaptive_epoch_plan("ibs_auto_lr", optimizer, settings, history[:3]).learning_rate \
             == pytest.approx(base * 730 / 20)
+
+
+def test_a_training_set_below_the_batches_caps_them_and_keeps_dlrs_noise_scale():
+    # Base batch 8 of 600 examples: ibs's last stage would be 1,000 and is capped at 600, dlr's is 8.
+    settings = study.Settings(train_size=600, base_batch_size=8, epochs_per_stage=1, measure_noise=True)
+    dlr = study.epoch_plans("dlr", "sgd", settings)
+    history = []
+    for epoch in range(4):
+        plan = study.adaptive_epoch_plan("ibs_auto_lr", "sgd", settings, history)
+        assert plan.learning_rate * 600 / plan.batch_size == pytest.approx(
+            dlr[epoch].learning_rate * 600 / dlr[epoch].batch_size, rel=1e-11)
+        history.append({"batch_size": plan.batch_size, "b_simple": 5_000.0})
+    assert [record["batch_size"] for record in history] == [8, 600, 600, 600]
+    # Base batch 4 of 3 examples: every stage is the whole training set, never more, never less.
+    tiny = study.Settings(train_size=3, epochs_per_stage=1, measure_noise=True)
+    history = []
+    for epoch in range(4):
+        plan = study.adaptive_epoch_plan("ibs_auto", "sgd", tiny, history)
+        history.append({"batch_size": plan.batch_size, "b_simple": 1.0})
+    assert [record["batch_size"] for record in history] == [3, 3, 3, 3]
+    first = study.adaptive_epoch_plan("ibs_auto_lr", "sgd", tiny, [])
+    assert first == study.epoch_plans("dlr", "sgd", tiny)[0]  # So the first stage is shared with dlr's.
+
+
+def test_ibs_auto_lr_has_no_exact_form(capsys):
+    error = refused(["--schedules", "dlr,ibs_auto_lr", "--noise-scale", "exact"], capsys)
+    assert error.count("\n") == 1 and "ibs_auto_lr keeps dlr's approximate noise scale" in error, error
+    with pytest.raises(ValueError, match="no exact form"):
+        study.adaptive_epoch_plan("ibs_auto_lr", "sgd", study.Settings(noise_scale="exact"), [])
 
 
 def test_an_adaptive_schedule_has_no_fixed_plans_and_needs_the_measurement():
@@ -194,14 +225,16 @@ def test_each_seed_chooses_its_own_batches_by_the_rule_from_its_own_measurements
 
 
 def test_per_seed_plans_survive_shards_and_resuming(auto_study, tmp_path):
-    for shard in ("2/2", "1/2"):
-        result = run_main(*TINY, "--seeds", "3", "--jobs", "1", "--shard", shard, "--out", str(tmp_path))
-        assert result.returncode == 0, result.stderr
-    # An interrupted study: ibs_auto of seed 1 is lost and trained again on its own, without dlr and ibs.
+    # Shard 2 of 2 trains seed 1 alone; then its ibs_auto run is lost, as in an interrupted study, and the
+    # whole command trains the other shard's seeds and that run again on its own, without dlr and ibs.
+    result = run_main(*TINY, "--seeds", "3", "--jobs", "1", "--shard", "2/2", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert sorted(path.name for path in (tmp_path / "runs").glob("*.pickle")) == sorted(
+        f"mlp300_sgd_{schedule}_seed1.pickle" for schedule in ("dlr", "ibs", "ibs_auto", "ibs_auto_lr"))
     os.remove(tmp_path / "runs" / "mlp300_sgd_ibs_auto_seed1.pickle")
     result = run_main(*TINY, "--seeds", "3", "--jobs", "2", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert "trained 1 and reused 11" in result.stdout
+    assert "trained 9 and reused 3" in result.stdout
     whole = safe_pickle.load(auto_study / "results.pickle")["runs"]
     pieced = safe_pickle.load(tmp_path / "results.pickle")["runs"]
     assert list(whole) == list(pieced)
@@ -211,20 +244,26 @@ def test_per_seed_plans_survive_shards_and_resuming(auto_study, tmp_path):
 
 
 def test_the_time_left_is_corrected_as_the_run_decides(tmp_path):
+    # An ibs_auto whose tiny kappa never grows its batch decides against the estimate (ibs's batches), and
+    # its plans are const's throughout, so its epochs are trained, and must be priced, once.
+    # (tests/test_workers.py checks the common case, with a worker that dies on the way.)
+    schedules, kappa = ("const", "ibs_auto"), 1e-9
     import mnist
-    settings = study.Settings(train_size=TRAIN_SIZE, test_size=200, epochs_per_stage=1, measure_noise=True)
     arrays = mnist.load_mnist(None)
-    settings = study.Settings(**{**settings.__dict__, "data_fingerprint": mnist.data_fingerprint(arrays)})
+    settings = study.Settings(train_size=TRAIN_SIZE, test_size=200, epochs_per_stage=1, measure_noise=True,
+                              auto_kappa=kappa, data_fingerprint=mnist.data_fingerprint(arrays))
     data = mnist.prepare_data(arrays, settings.train_size, settings.test_size)
     calls = []
-    selection = grid.Selection(("mlp300",), ("sgd",), ("dlr", "ibs_auto"), (0,))
-    grid.run_study(settings, selection, data, str(tmp_path), jobs=1, progress=lambda *call: calls.append(call))
+    selection = grid.Selection(("mlp300",), ("sgd",), schedules, (0,))
+    results, _ = grid.run_study(settings, selection, data, str(tmp_path), jobs=1,
+                                progress=lambda *call: calls.append(call))
     done, total, runs_done, runs_total = calls[-1]
-    # The estimate took ibs's batches; the run chose others and said so, so done and total meet at the end.
-    first_total = calls[0][1]
+    # The run told the estimate what it chose, so done and total meet at the end, never crossing.
     assert (runs_done, runs_total) == (2, 2)
-    assert total != pytest.approx(first_total)
+    assert total != pytest.approx(calls[0][1])
     assert done == pytest.approx(total, rel=1e-9)
+    assert all(call[0] <= call[1] * (1 + 1e-9) for call in calls)
+    assert results["runs"][("mlp300", "sgd", "ibs_auto", 0)]["batch_size"] == [4] * 4
 
 
 def test_the_tables_give_the_mean_and_range_and_the_batches_chosen(auto_study, tmp_path):

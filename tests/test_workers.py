@@ -194,6 +194,40 @@ def fail_with_a_bug(group):
     raise KeyError("no such layer\nand a second line of detail")
 
 
+def die_at_the_second_save(group):
+    """run_group, but the first worker to try it is killed as it saves its second run."""
+    marker = os.path.join(grid._worker["out_dir"], "killed once")
+    if os.path.exists(marker):
+        return grid.run_group(group)
+    open(marker, "w").close()
+    save, saves = grid.save_atomically, []
+
+    def save_or_die(payload, path):
+        saves.append(path)
+        if len(saves) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        save(payload, path)
+    grid.save_atomically = save_or_die
+    return grid.run_group(group)
+
+
+def test_a_retried_group_is_counted_once_in_the_progress(tmp_path):
+    # The fresh worker trains the unfinished runs again from the start: what the dead one had done
+    # is taken back, and the bar ends at its total, not beyond it.
+    settings = study.Settings(train_size=300, test_size=200, epochs_per_stage=1, measure_noise=True)
+    data = mnist.prepare_data(mnist.load_mnist(), 300, 200)
+    runfiles.prepare_out_dir(str(tmp_path))
+    groups = [grid.Group("mlp300", "sgd", 0, ("dlr", "ibs", "ibs_auto"))]
+    calls, trained, warnings = [], [], []
+    grid.train_groups(groups, settings, data, str(tmp_path), 1, "python main.py", lambda *call: calls.append(call),
+                      trained, warn=warnings.append, task=die_at_the_second_save)
+    assert len(warnings) == 1 and "retried in a fresh worker" in warnings[0]
+    assert len(trained) == 3 and len(list((tmp_path / "runs").glob("*.pickle"))) == 3
+    done, total = calls[-1][:2]
+    assert done == pytest.approx(total, rel=1e-9)
+    assert all(call[0] <= call[1] * (1 + 1e-9) for call in calls)
+
+
 @pytest.mark.parametrize("task, status, message", [
     (run_out_of_memory, 3, "a worker ran out of memory training mlp300 sgd seed 0 (schedules dlr, ibs) "
                            "(MemoryError)"),
