@@ -314,6 +314,7 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
                 on_replan(estimates[schedule][len(history):], estimate[len(history):])
             estimates[schedule] = estimate
         return estimate[len(history)]
+
     sizes = gradient_noise.measurement_sizes(settings) if settings.measure_noise else None
     examples = gradient_noise.population(seed, settings.train_size, sizes.population) if sizes else None
 

@@ -51,6 +51,37 @@ def run_metrics(out_dir):
             for name in sorted(os.listdir(runs_dir)) if name.endswith(".pickle")}
 
 
+def timed_pairs(sides, pairs, scratch):
+    """Times one study a side, side after side, pairs times over, so that every side sees the same load.
+
+    sides is [(name, code_dir, main_args)]; each study goes to scratch/NAMEPAIR. Prints every time and
+    returns ({name: [wall seconds]}, {name: [CPU seconds]}).
+    """
+    times, cpu = {name: [] for name, _, _ in sides}, {name: [] for name, _, _ in sides}
+    width = max(len(name) for name, _, _ in sides)
+    for pair in range(pairs):
+        for name, code_dir, main_args in sides:
+            seconds, cpu_seconds = timed_study(code_dir, main_args, os.path.join(scratch, f"{name}{pair}"))
+            times[name].append(seconds)
+            cpu[name].append(cpu_seconds)
+            print(f"pair {pair + 1} {name:{width}s} {seconds:7.1f} s wall, {cpu_seconds:7.1f} s CPU", flush=True)
+    return times, cpu
+
+
+def print_medians(main_args, times, cpu, labels, ratio):
+    """Prints the machine and each side's median wall and CPU seconds, with median(ratio[0]) / median(ratio[1]).
+
+    labels is {side: its words in the lines}, in the order they are printed.
+    """
+    numerator, denominator = ratio
+    print(f"machine: {machine_description()}")
+    for what, seconds in ((f"python main.py {' '.join(main_args)}", times),
+                          ("CPU seconds (main.py and its workers)", cpu)):
+        medians = {side: statistics.median(values) for side, values in seconds.items()}
+        print(f"{what}: " + ", ".join(f"median {labels[side]} {medians[side]:.1f} s" for side in labels)
+              + f", median({numerator}) / median({denominator}) = {medians[numerator] / medians[denominator]:.3f}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("commit", help="the earlier commit to compare with, e.g. 79495b7")
@@ -65,24 +96,13 @@ def main(argv=None):
         subprocess.run(["git", "worktree", "add", "--detach", before_dir, args.commit], cwd=ROOT, check=True,
                        capture_output=True)
         try:
-            times = {"before": [], "after": []}
-            cpu = {"before": [], "after": []}
-            for pair in range(args.pairs):
-                for side, code_dir in (("before", before_dir), ("after", ROOT)):
-                    seconds, cpu_seconds = timed_study(code_dir, main_args, os.path.join(scratch, f"{side}{pair}"))
-                    times[side].append(seconds)
-                    cpu[side].append(cpu_seconds)
-                    print(f"pair {pair + 1} {side:6s} {seconds:7.1f} s wall, {cpu_seconds:7.1f} s CPU", flush=True)
+            times, cpu = timed_pairs([("before", before_dir, main_args), ("after", ROOT, main_args)], args.pairs,
+                                     scratch)
             same = run_metrics(os.path.join(scratch, "before0")) == run_metrics(os.path.join(scratch, "after0"))
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", before_dir], cwd=ROOT, capture_output=True)
-    before, after = statistics.median(times["before"]), statistics.median(times["after"])
-    print(f"machine: {machine_description()}")
-    print(f"python main.py {' '.join(main_args)}: median before ({args.commit}) {before:.1f} s, "
-          f"median after {after:.1f} s, median(before) / median(after) = {before / after:.3f}")
-    cpu_before, cpu_after = statistics.median(cpu["before"]), statistics.median(cpu["after"])
-    print(f"CPU seconds (main.py and its workers): median before {cpu_before:.1f} s, median after "
-          f"{cpu_after:.1f} s, median(before) / median(after) = {cpu_before / cpu_after:.3f}")
+    print_medians(main_args, times, cpu, {"before": f"before ({args.commit})", "after": "after"},
+                  ("before", "after"))
     print("run-file metrics but wall seconds: " + ("bit for bit the same" if same else "DIFFERENT"))
     return 0 if same else 1
 

@@ -13,12 +13,10 @@ usage: python benchmarks/flag_cost.py FLAG [--pairs N] [-- MAIN.PY ARGS]
 """
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 
-from against_commit import ROOT, run_metrics, timed_study
-from provenance import machine_description
+from against_commit import ROOT, print_medians, run_metrics, timed_pairs
 
 
 def main(argv=None):
@@ -32,24 +30,13 @@ def main(argv=None):
     flag, args = argv[0], parser.parse_args(argv[1:split])
     main_args = argv[split + 1:] or ["--seeds", "1"]
     with tempfile.TemporaryDirectory() as scratch:
-        times, cpu = {"without": [], "with": []}, {"without": [], "with": []}
-        for pair in range(args.pairs):
-            for side, extra in (("without", []), ("with", [flag])):
-                seconds, cpu_seconds = timed_study(ROOT, main_args + extra, os.path.join(scratch, f"{side}{pair}"))
-                times[side].append(seconds)
-                cpu[side].append(cpu_seconds)
-                print(f"pair {pair + 1} {side:7s} {seconds:7.1f} s, CPU {cpu[side][-1]:7.1f} s", flush=True)
+        times, cpu = timed_pairs([("without", ROOT, main_args), ("with", ROOT, main_args + [flag])], args.pairs,
+                                 scratch)
         without, with_flag = run_metrics(os.path.join(scratch, "without0")), run_metrics(os.path.join(scratch, "with0"))
     same = without.keys() == with_flag.keys() and all(
         {name: values for name, values in with_flag[run].items() if name in metrics} == metrics
         for run, metrics in without.items())
-    before, after = statistics.median(times["without"]), statistics.median(times["with"])
-    print(f"machine: {machine_description()}")
-    print(f"python main.py {' '.join(main_args)}: median without {flag} {before:.1f} s, median with {after:.1f} s, "
-          f"median(with) / median(without) = {after / before:.3f}")
-    cpu_before, cpu_after = statistics.median(cpu["without"]), statistics.median(cpu["with"])
-    print(f"CPU seconds: median without {cpu_before:.1f} s, median with {cpu_after:.1f} s, "
-          f"median(with) / median(without) = {cpu_after / cpu_before:.3f}")
+    print_medians(main_args, times, cpu, {"without": f"without {flag}", "with": "with"}, ("with", "without"))
     print("run-file metrics both record, but wall seconds: " + ("bit for bit the same" if same else "DIFFERENT"))
     return 0 if same else 1
 

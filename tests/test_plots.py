@@ -559,6 +559,19 @@ def hand_computed_comparison_pickles(folder):
     return results_path, baseline_path
 
 
+def plotted_comparison(tmp_path):
+    """plots.py --baseline on the hand-computed pickles, which must succeed quietly.
+
+    Returns (results path, baseline path, out folder, stdout).
+    """
+    results_path, baseline_path = hand_computed_comparison_pickles(tmp_path)
+    out_dir = tmp_path / "out"
+    status, stdout, stderr = _run_main_capturing(["--results", str(results_path), "--baseline",
+                                                  str(baseline_path), "--out", str(out_dir)])
+    assert status == 0 and stderr == ""
+    return results_path, baseline_path, out_dir, stdout
+
+
 def test_comparison_numbers_match_a_hand_computed_example(tmp_path):
     results_path, baseline_path = hand_computed_comparison_pickles(tmp_path)
     rows = analysis.compare_results(analysis.load_results(results_path),
@@ -631,11 +644,7 @@ def test_config_differences_show_values_of_chosen_keys_and_name_the_others():
 
 
 def test_baseline_flag_writes_comparison_files_that_say_what_is_compared(tmp_path):
-    results_path, baseline_path = hand_computed_comparison_pickles(tmp_path)
-    out_dir = tmp_path / "out"
-    status, stdout, stderr = _run_main_capturing(["--results", str(results_path), "--baseline",
-                                                  str(baseline_path), "--out", str(out_dir)])
-    assert status == 0 and stderr == ""
+    results_path, baseline_path, out_dir, stdout = plotted_comparison(tmp_path)
     assert "comparison.md" in stdout and "comparison.csv" in stdout
     assert (out_dir / "summary.md").is_file() and (out_dir / "overview.png").is_file()
     markdown = (out_dir / "comparison.md").read_text()
@@ -676,11 +685,7 @@ def test_comparison_markdown_names_the_seeds_left_unpaired(tmp_path):
 
 
 def test_comparison_gives_a_tost_verdict_for_every_cell(tmp_path):
-    results_path, baseline_path = hand_computed_comparison_pickles(tmp_path)
-    out_dir = tmp_path / "out"
-    status, stdout, stderr = _run_main_capturing(["--results", str(results_path), "--baseline",
-                                                  str(baseline_path), "--out", str(out_dir)])
-    assert status == 0 and stderr == ""
+    results_path, baseline_path, out_dir, stdout = plotted_comparison(tmp_path)
     rows = analysis.compare_results(analysis.load_results(results_path),
                                     analysis.load_results(baseline_path))
     dlr, ibs = rows
@@ -1304,11 +1309,7 @@ def test_baseline_std_is_over_all_its_seeds_and_cells_beyond_two_are_named(tmp_p
 
 
 def test_baseline_run_prints_the_agreement_line(tmp_path):
-    results_path, baseline_path = hand_computed_comparison_pickles(tmp_path)
-    status, stdout, stderr = _run_main_capturing(["--results", str(results_path), "--baseline",
-                                                  str(baseline_path), "--out",
-                                                  str(tmp_path / "out")])
-    assert status == 0 and stderr == ""
+    _, _, _, stdout = plotted_comparison(tmp_path)
     assert ("against the baseline: 2 of 2 cells differ from the baseline by at most two of its "
             "seed-to-seed standard deviations.") in stdout.splitlines()
     assert "2 of 2 cells differ" in (tmp_path / "out" / "comparison.md").read_text()
