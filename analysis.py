@@ -15,10 +15,10 @@ import numpy as np
 import safe_pickle
 from equivalence import (equivalence_test, mean_with_confidence_interval, probability_equivalent,
                          smallest_detectable_difference)
+from optimizers import ALL_OPTIMIZERS, is_known, noise_scale, optimizer_record
+from schedules import ALL_SCHEDULES, schedule_runs_with
 from study import (ADAPTIVE_METRICS, ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, MEASUREMENT_SETTINGS, NOISE_METRICS,
-                   OPTIMIZER_NAMES,
-                   PRECONDITIONED_NOISE_METRICS, RUN_METRICS, SCHEDULE_NAMES, SCHEDULE_OPTIMIZERS, VERDICTS,
-                   migrate_results)
+                   PRECONDITIONED_NOISE_METRICS, RUN_METRICS, VERDICTS, migrate_results)
 
 SUMMARY_COLUMNS = (
     "architecture", "optimizer", "schedule", "seeds",
@@ -188,8 +188,8 @@ def ordered(codes, names):
 def run_sort_key(key):
     arch, optimizer, schedule, seed = key
     seed_rank = (0, seed, "") if isinstance(seed, (int, np.integer)) else (1, 0, str(seed))
-    return (rank(arch, ARCHITECTURE_NAMES), rank(optimizer, OPTIMIZER_NAMES),
-            rank(schedule, SCHEDULE_NAMES), seed_rank)
+    return (rank(arch, ARCHITECTURE_NAMES), rank(optimizer, ALL_OPTIMIZERS),
+            rank(schedule, ALL_SCHEDULES), seed_rank)
 
 
 def group_runs(results):
@@ -207,7 +207,7 @@ def selected_architectures_and_optimizers(results):
     architectures = ordered(list(config.get("archs", [])) + [key[0] for key in keys],
                             ARCHITECTURE_NAMES)
     optimizers = ordered(list(config.get("optimizers", [])) + [key[1] for key in keys],
-                         OPTIMIZER_NAMES)
+                         ALL_OPTIMIZERS)
     return architectures, optimizers
 
 
@@ -217,7 +217,7 @@ def missing_runs(results):
     These are the runs listed under "missing" plus every run of the config's
     selection (archs x optimizers x schedules x seeds) that has no entry in
     "runs", leaving out the pairs of schedule and optimizer that main.py
-    cannot run (SCHEDULE_OPTIMIZERS).
+    cannot run (a schedule record's optimizers).
     """
     config = results["config"]
     finished = set(results["runs"])
@@ -225,7 +225,7 @@ def missing_runs(results):
     for arch in config.get("archs", []):
         for optimizer in config.get("optimizers", []):
             for schedule in config.get("schedules", []):
-                if optimizer not in SCHEDULE_OPTIMIZERS.get(schedule, (optimizer,)):
+                if not schedule_runs_with(schedule, optimizer):
                     continue
                 for seed in config.get("seeds", []):
                     missing.add((arch, optimizer, schedule, seed))
@@ -291,7 +291,7 @@ def summarize(results):
     for arch in architectures:
         for optimizer in optimizers:
             schedules = ordered([key[2] for key in cells if key[:2] == (arch, optimizer)],
-                                SCHEDULE_NAMES)
+                                ALL_SCHEDULES)
             for schedule in schedules:
                 rows.append(_summary_row(cells, arch, optimizer, schedule))
     return rows
@@ -490,7 +490,7 @@ def cost_of_fewer_updates(results, optimizer):
         if not cells.get((arch, optimizer, "dlr")):
             continue
         schedules = ordered([key[2] for key in cells if key[:2] == (arch, optimizer)],
-                            SCHEDULE_NAMES)
+                            ALL_SCHEDULES)
         arch_points = []
         for schedule in schedules:
             paired_seeds, differences = paired_differences_from_dlr(cells, arch, optimizer, schedule)
@@ -547,7 +547,7 @@ def compare_results(results, baseline, pairs=None):
     compared = [(cell, (cell[0], cell[1], baseline_schedule))
                 for cell in result_cells for schedule, baseline_schedule in dict.fromkeys(pairs)
                 if cell[2] == schedule and (cell[0], cell[1], baseline_schedule) in baseline_cells]
-    compared.sort(key=lambda both: (run_sort_key(both[0] + (0,)), rank(both[1][2], SCHEDULE_NAMES)))
+    compared.sort(key=lambda both: (run_sort_key(both[0] + (0,)), rank(both[1][2], ALL_SCHEDULES)))
     return [_comparison_row(result_cells[cell], baseline_cells[baseline_cell], cell, baseline_cell[2])
             for cell, baseline_cell in compared]
 
@@ -710,14 +710,18 @@ def schedule_momenta(results):
     """
     representatives = representative_runs(results)
     momenta = {key: np.asarray(run["momentum"], dtype=float) for key, run in representatives.items()}
-    if not any((optimizer != "adam" and np.any(momentum != 0)) or np.ptp(momentum) > 0
+    # Only the SGD family's m is SGD's momentum; an optimizer of another kind (Adam's beta_1) counts only
+    # where it changes.
+    sgd_family = {optimizer: is_known(optimizer) and optimizer_record(optimizer).noise_scale_applies
+                  for optimizer, _ in momenta}
+    if not any((sgd_family[optimizer] and np.any(momentum != 0)) or np.ptp(momentum) > 0
                for (optimizer, _), momentum in momenta.items()):
         return {}
     by_schedule = {}
     for optimizer, schedule in sorted(momenta, key=lambda key: (
-            rank(key[0], OPTIMIZER_NAMES), rank(key[1], SCHEDULE_NAMES))):
+            rank(key[0], ALL_OPTIMIZERS), rank(key[1], ALL_SCHEDULES))):
         momentum = momenta[(optimizer, schedule)]
-        if optimizer == "adam":
+        if not sgd_family[optimizer]:
             continue
         if schedule not in by_schedule or (np.all(by_schedule[schedule] == 0)
                                            and np.any(momentum != 0)):
@@ -728,24 +732,21 @@ def schedule_momenta(results):
 def noise_scales(results):
     """Return {(optimizer, schedule): per-epoch noise scale g}, in the form the study matched.
 
-    For SGD, with or without (Nesterov) momentum, g = lr * N / (B * (1 - m))
-    with the run's momentum coefficient m (0 for plain SGD), or, in a study on
-    the exact form (config "noise_scale"), g = lr * (N / B - 1) / (1 - m). For
-    Adam it is lr * N / B, or lr * (N / B - 1), the same number for
-    comparison: the noise-scale argument is about SGD and makes no prediction
-    for Adam.
+    optimizers.noise_scale of each run's learning rate, batch size and
+    momentum coefficient, which enters only for an optimizer of the SGD
+    family, the one the noise-scale argument is about; Adam's g is
+    lr * N / B (or lr * (N / B - 1)), the same number for comparison
+    (Optimizer.momentum_in_figures).
     """
     config = results["config"]
-    train_size = config["train_size"]
-    exact = config.get("noise_scale") == "exact"
+    form = "exact" if config.get("noise_scale") == "exact" else "approx"
     scales = {}
     for (optimizer, schedule), run in representative_runs(results).items():
-        examples_per_batch = train_size / np.asarray(run["batch_size"], dtype=float)
-        noise = np.asarray(run["learning_rate"], dtype=float) * (examples_per_batch - 1 if exact
-                                                                 else examples_per_batch)
-        if optimizer != "adam":
-            noise = noise / (1 - np.asarray(run["momentum"], dtype=float))
-        scales[(optimizer, schedule)] = noise
+        momentum = np.asarray(run["momentum"], dtype=float)
+        shown = optimizer_record(optimizer).momentum_in_figures(momentum) if is_known(optimizer) else momentum
+        scales[(optimizer, schedule)] = noise_scale(np.asarray(run["learning_rate"], dtype=float),
+                                                    np.asarray(run["batch_size"], dtype=float), shown,
+                                                    config["train_size"], form)
     return scales
 
 
@@ -763,7 +764,7 @@ def measured_noise_scales(results):
     measured = {}
     for arch in architectures:
         for optimizer in optimizers:
-            schedules = ordered([key[2] for key in cells if key[:2] == (arch, optimizer)], SCHEDULE_NAMES)
+            schedules = ordered([key[2] for key in cells if key[:2] == (arch, optimizer)], ALL_SCHEDULES)
             if not schedules or not all("b_simple" in run for schedule in schedules
                                         for run in cells[(arch, optimizer, schedule)].values()):
                 continue

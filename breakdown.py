@@ -16,10 +16,11 @@ import matplotlib.ticker
 
 from analysis import ResultsError, group_runs, load_results, ordered, paired_differences_from_dlr, run_sort_key
 from equivalence import equivalence_test
-from figures import MIN_FIGURE_WIDTH, SCHEDULE_STYLES, _legend_below, _save, _sideways_offsets, _suptitle, plt
-from study import (ARCHITECTURE_NAMES, CONTROL_SCHEDULES, EQUIVALENCE_MARGIN_PP, MEASUREMENT_SETTINGS,
-                   NOISE_MATCHED_ADAPTIVE_SCHEDULES, NOISE_MATCHED_SCHEDULES, OPTIMIZER_NAMES, SCHEDULE_NAMES,
-                   SETTING_NAMES)
+from figure_style import (MIN_FIGURE_WIDTH, SCHEDULE_STYLES, legend_below, plt, save, schedule_style,
+                          sideways_offsets, suptitle)
+from optimizers import ALL_OPTIMIZERS, is_known, optimizer_display_name, optimizer_record
+from schedules import ALL_SCHEDULES, schedule_display_name, schedule_kind
+from study import ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, MEASUREMENT_SETTINGS, SETTING_NAMES
 
 
 # ---------------------------------------------------------------------------
@@ -50,7 +51,7 @@ def breakdown_points(studies):
     points is {arch: [point]} in display order of the networks, each point a
     dict with the study's name, optimizer, schedule, "form" (the noise-scale
     form its study matched: "approx" or "exact"), "control" (True for one of
-    study.CONTROL_SCHEDULES, whose batches depart from dlr's noise scale on
+    the schedules of kind "control" (schedules.py), whose batches depart from dlr's noise scale on
     purpose), "matched" (True for a schedule that keeps dlr's noise scale:
     not a control, nor ibs_auto), "batch_fraction" (its largest batch over the training set size,
     the largest any seed reached for a batch chosen during the run),
@@ -87,8 +88,8 @@ def breakdown_points(studies):
             largest_batch = max(max(run["batch_size"]) for run in cells[(arch, optimizer, schedule)].values())
             chosen[key] = dict(
                 study=name, architecture=arch, optimizer=optimizer, schedule=schedule,
-                form=config.get("noise_scale", "approx"), control=schedule in CONTROL_SCHEDULES,
-                matched=schedule in NOISE_MATCHED_SCHEDULES + NOISE_MATCHED_ADAPTIVE_SCHEDULES,
+                form=config.get("noise_scale", "approx"), control=schedule_kind(schedule, optimizer) == "control",
+                matched=schedule_kind(schedule, optimizer) == "noise-matched",
                 batch_fraction=float(largest_batch) / config["train_size"], paired_seeds=len(seeds),
                 mean=outcome["mean"], low=outcome["low"], high=outcome["high"], verdict=outcome["verdict"])
     points = {}
@@ -101,8 +102,11 @@ def breakdown_points(studies):
 # The figure
 # ---------------------------------------------------------------------------
 
-# In breakdown.png a marker's shape is its optimizer.
-OPTIMIZER_MARKERS = {"sgd": "o", "momentum": "s", "nesterov": "^", "adam": "D"}
+def optimizer_marker(code):
+    """In breakdown.png a marker's shape is its optimizer's (its record's marker)."""
+    return optimizer_record(code).marker if is_known(code) else "o"
+
+
 # Control schedules (defined by their batch sizes, their noise scale not
 # matched to dlr's) are drawn in greys with dashed bars, in display order.
 CONTROL_COLORS = ("0.1", "0.42", "0.62")
@@ -114,7 +118,7 @@ def _breakdown_colors(points):
     """{schedule: colour}: each schedule's own from SCHEDULE_STYLES (the controls' are greys, black and
     sky blue there), greys in turn for a control the styles do not know."""
     schedules = ordered([point["schedule"] for arch_points in points.values() for point in arch_points],
-                        SCHEDULE_NAMES)
+                        ALL_SCHEDULES)
     controls = [schedule for schedule in schedules
                 if any(point["control"] for arch_points in points.values() for point in arch_points
                        if point["schedule"] == schedule)]
@@ -147,7 +151,7 @@ def plot_breakdown(points, path, studies=(), left_out=()):
                                   figsize=(max(4.6 * len(architectures) + 0.6, MIN_FIGURE_WIDTH), 5.6),
                                   squeeze=False, sharex=True, sharey=True, layout="constrained")
     fractions = [point["batch_fraction"] for arch_points in points.values() for point in arch_points]
-    _suptitle(figure, "Where the equivalence breaks: each schedule's final test accuracy minus dlr's "
+    suptitle(figure, "Where the equivalence breaks: each schedule's final test accuracy minus dlr's "
               "against the largest batch it reached, as a fraction of the training set", 12, 100)
     forms, optimizers, unmatched = set(), set(), set()
     for axes, arch in zip(panels[0], architectures):
@@ -155,7 +159,7 @@ def plot_breakdown(points, path, studies=(), left_out=()):
         axes.axhline(0, color="0.4", linewidth=0.8, zorder=1)
         axes.axvline(1.0, color="0.5", linestyle=":", linewidth=1, zorder=1)
         arch_points = points[arch]
-        offsets = _sideways_offsets([point["batch_fraction"] for point in arch_points], 1.06)
+        offsets = sideways_offsets([point["batch_fraction"] for point in arch_points], 1.06)
         for point, offset in zip(arch_points, offsets):
             forms.add(point["form"])
             optimizers.add(point["optimizer"])
@@ -166,7 +170,7 @@ def plot_breakdown(points, path, studies=(), left_out=()):
             hollow = point["form"] == "exact" and point["matched"]
             container = axes.errorbar(
                 [point["batch_fraction"] * offset], [point["mean"]], yerr=error, color=color,
-                marker=OPTIMIZER_MARKERS.get(point["optimizer"], "o"), markersize=7,
+                marker=optimizer_marker(point["optimizer"]), markersize=7,
                 markerfacecolor="white" if hollow else color, markeredgewidth=1.5 if hollow else 1.0,
                 linestyle="none", capsize=3, elinewidth=1.3, zorder=3)
             if not point["matched"]:
@@ -185,13 +189,12 @@ def plot_breakdown(points, path, studies=(), left_out=()):
         axes.grid(True, alpha=0.3)
     panels[0][0].set_ylabel("final test accuracy minus dlr (percentage points)")
     handles = [plt.Line2D([], [], color=color, marker="o", markersize=7, linestyle="none",
-                          label=SCHEDULE_NAMES.get(schedule, schedule)
-                          + (" (control)" if schedule in controls and "control" not in SCHEDULE_NAMES.get(
-                              schedule, schedule) else ""))
+                          label=schedule_display_name(schedule)
+                          + (" (control)" if schedule in controls and "control" not in schedule_display_name(schedule) else ""))
                for schedule, color in colors.items()]
-    handles += [plt.Line2D([], [], color="0.2", marker=OPTIMIZER_MARKERS.get(optimizer, "o"), markersize=7,
-                           linestyle="none", label=OPTIMIZER_NAMES.get(optimizer, optimizer))
-                for optimizer in ordered(optimizers, OPTIMIZER_NAMES)]
+    handles += [plt.Line2D([], [], color="0.2", marker=optimizer_marker(optimizer), markersize=7,
+                           linestyle="none", label=optimizer_display_name(optimizer))
+                for optimizer in ordered(optimizers, ALL_OPTIMIZERS)]
     handles += [plt.Line2D([], [], color="0.2", marker="o", markersize=7, linestyle="none",
                            markerfacecolor="white" if form == "exact" else "0.2",
                            markeredgewidth=1.5 if form == "exact" else 1.0,
@@ -218,6 +221,6 @@ def plot_breakdown(points, path, studies=(), left_out=()):
     # Filled narrower than the figure, so that the legend's title does not take
     # the whole width and leave room for one column only: with a dozen
     # schedules a one-column legend squeezes the panels flat.
-    _legend_below(figure, handles, 3, fontsize=9, frameon=False, title=textwrap.fill(explanation, 130),
+    legend_below(figure, handles, 3, fontsize=9, frameon=False, title=textwrap.fill(explanation, 130),
                   title_fontsize=9)
-    return _save(figure, path)
+    return save(figure, path)

@@ -20,67 +20,30 @@
 
 breakdown.png, drawn from every study of a folder at once, is breakdown.py's.
 
-Every schedule has one look in every figure (SCHEDULE_STYLES). PNGs carry no
-matplotlib version, so the same pickle draws the same bytes after an upgrade
-of anything else.
+The look every figure shares (the schedules' styles, text fitted to the
+figure, the legend below the panels, saving) is figure_style.py's.
 """
 import math
 import textwrap
 from pathlib import Path
 
-import matplotlib
+import matplotlib.patches
+import matplotlib.ticker
+import numpy as np
 
-# Agg draws straight to PNG files and works without a display.
-matplotlib.use("Agg")
-import matplotlib.font_manager  # noqa: E402  (the backend must be chosen first)
-import matplotlib.patches  # noqa: E402
-import matplotlib.ticker  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from analysis import (cell_statistics, cost_of_fewer_updates, group_runs, measured_noise_scales,  # noqa: E402
+from analysis import (base_learning_rate, cell_statistics, cost_of_fewer_updates, group_runs, measured_noise_scales,
                       noise_scales, ordered, representative_runs, schedule_momenta,
-                      selected_architectures_and_optimizers, base_learning_rate)
-from gradient_noise import measurement_sizes  # noqa: E402
-from provenance import describe_machines, machine_counts  # noqa: E402
-from study import (ADAPTIVE_METRICS, ADAPTIVE_SCHEDULES, ARCHITECTURE_NAMES, CONTROL_SCHEDULES,  # noqa: E402
-                   EQUIVALENCE_MARGIN_PP, MOMENTUM_OPTIMIZERS, NOISE_MATCHED_SCHEDULES, OPTIMIZER_NAMES,
-                   SCHEDULE_NAMES, SETTING_NAMES, Settings)
-from tables import settings_suffix  # noqa: E402
-
-DPI = 130
-
-# One fixed look per schedule in every figure (colour-blind-safe colours).
-# dlr is drawn wide with open markers and ibs narrow and dashed on top of it,
-# so that the two stay visible where they coincide, as their noise scales do.
-SCHEDULE_STYLES = {
-    "dlr": dict(color="#0072B2", linestyle="-", linewidth=2.8, marker="o", markersize=8,
-                markerfacecolor="none", markeredgewidth=1.5),
-    "ibs": dict(color="#D55E00", linestyle="--", linewidth=1.6, marker="s", markersize=4),
-    "hyb": dict(color="#009E73", linestyle="-.", linewidth=1.6, marker="^", markersize=5),
-    # ibs_lr and ibs_mom share their batch sizes and ibs_mom shares ibs's
-    # learning rate, so each has its own dash pattern and marker shape besides
-    # its colour, and the lines stay apart where they coincide.
-    "ibs_lr": dict(color="#CC79A7", linestyle=(0, (1, 1.5)), linewidth=2.0, marker="D",
-                   markersize=5),
-    "ibs_mom": dict(color="#E69F00", linestyle=(0, (6, 2, 1, 2, 1, 2)), linewidth=1.6,
-                    marker="v", markersize=6),
-    # The adaptive schedules take Paul Tol's wine, also safe for colour-blind
-    # readers: the one Okabe and Ito colour left, yellow, is barely seen on white.
-    "ibs_auto": dict(color="#882255", linestyle=(0, (8, 2, 2, 2)), linewidth=1.8, marker="p", markersize=6),
-    # And Tol's olive for its variant that raises the learning rate with the batch.
-    "ibs_auto_lr": dict(color="#999933", linestyle=(0, (4, 1, 1, 1)), linewidth=1.8, marker="H", markersize=6),
-    # The controls are grey, black and sky blue, apart from the schedules that
-    # match dlr's noise scale; the graded series darkens as its mismatch grows.
-    "const": dict(color="#000000", linestyle=":", linewidth=1.8, marker="x", markersize=6),
-    "ibs_slow": dict(color="#777777", linestyle=(0, (5, 1)), linewidth=1.6, marker="<", markersize=5),
-    "ibs_fast": dict(color="#56B4E9", linestyle=(0, (1, 3)), linewidth=1.6, marker=">", markersize=5),
-    "ibs_last_1_5x": dict(color="#BBBBBB", linestyle=(0, (3, 1)), linewidth=1.2, marker="P", markersize=4),
-    "ibs_last_2x": dict(color="#999999", linestyle=(0, (3, 2)), linewidth=1.2, marker="X", markersize=4),
-    "ibs_last_4x": dict(color="#666666", linestyle=(0, (3, 3)), linewidth=1.2, marker="*", markersize=5),
-    "ibs_last_8x": dict(color="#333333", linestyle=(0, (3, 4)), linewidth=1.2, marker="h", markersize=4),
-}
-
+                      selected_architectures_and_optimizers)
+from figure_style import (AXES_TITLE_MARGIN, MIN_FIGURE_WIDTH, fill_to_figure, legend_below, plt, save,
+                          schedule_style, sideways_offsets, suptitle)
+from gradient_noise import measurement_sizes
+from provenance import describe_machines, machine_counts
+from optimizers import (ALL_OPTIMIZERS, is_known, noise_scale_formula, noise_scale_note,
+                        optimizer_display_name, optimizer_record)
+from schedules import ALL_SCHEDULES, is_adaptive, schedule_display_name, schedule_kind
+from study import (ADAPTIVE_METRICS, ARCHITECTURE_NAMES, DEFAULT_DATA_NAME, EQUIVALENCE_MARGIN_PP,
+                   SETTING_NAMES, Settings)
+from tables import settings_suffix
 
 # ---------------------------------------------------------------------------
 # Helpers
@@ -89,7 +52,7 @@ SCHEDULE_STYLES = {
 
 def _cell_title(arch, optimizer):
     return (f"{ARCHITECTURE_NAMES.get(arch, arch)}, "
-            f"{OPTIMIZER_NAMES.get(optimizer, optimizer)}")
+            f"{optimizer_display_name(optimizer)}")
 
 
 def _band_description(seed_counts):
@@ -111,7 +74,7 @@ def draw_schedule_curves(axes, schedule_runs, y_metric, x_metric=None, scale=1.0
     Returns [(mean, std, seed count)] of the drawn y values, already scaled.
     """
     drawn = []
-    for schedule in ordered(schedule_runs, SCHEDULE_NAMES):
+    for schedule in ordered(schedule_runs, ALL_SCHEDULES):
         seed_runs = schedule_runs[schedule]
         mean, std, count = cell_statistics(seed_runs, y_metric)
         # A diverged run's infinite or undefined losses are left out of the line, not of the data.
@@ -121,8 +84,8 @@ def draw_schedule_curves(axes, schedule_runs, y_metric, x_metric=None, scale=1.0
             x_values = np.arange(1, len(mean) + 1)
         else:
             x_values = cell_statistics(seed_runs, x_metric)[0][:len(mean)]
-        style = SCHEDULE_STYLES.get(schedule, {})
-        axes.plot(x_values, scale * mean, label=SCHEDULE_NAMES.get(schedule, schedule),
+        style = schedule_style(schedule)
+        axes.plot(x_values, scale * mean, label=schedule_display_name(schedule),
                   **style)
         if std is not None:
             axes.fill_between(x_values, scale * (mean - std), scale * (mean + std),
@@ -162,70 +125,11 @@ def _epoch_axis(axes, epochs, config):
     axes.set_xlabel("epoch (dotted lines: stage boundaries)")
 
 
-# Figures whose width grows with their panels are at least as wide as the
-# figures of one cell, so that the title and the legend below the panels need
-# not be squeezed into the width of a single narrow panel.
-MIN_FIGURE_WIDTH = 7.0
-# Text centred on the figure (its title, the legend below the panels) is kept
-# this much narrower than the figure, so that rounding cannot push it off.
-FIGURE_TEXT_MARGIN = 0.1
-# A title centred on the axes of a one-panel figure sits right of the figure's
-# centre by half the room the y axis's labels take at the left, so it is kept
-# narrower than the figure by about twice that room.
-AXES_TITLE_MARGIN = 1.6
-
-
-def _text_width(figure, text, fontsize):
-    """Width in inches of the widest line of text at fontsize, as the figure would draw it."""
-    renderer = figure.canvas.get_renderer()
-    font = matplotlib.font_manager.FontProperties(size=fontsize)
-    return max(renderer.get_text_width_height_descent(line, font, ismath=False)[0]
-               for line in text.split("\n")) / figure.dpi
-
-
-def _fill_to_figure(figure, text, fontsize, width=None, margin=FIGURE_TEXT_MARGIN):
-    """text filled to lines of width characters (None: left as it is), and wrapped narrower
-    where a line would still be wider than the figure less margin inches."""
-    available = figure.get_figwidth() - margin
-    filled = text if width is None else textwrap.fill(text, width)
-    width = width or len(text)
-    while _text_width(figure, filled, fontsize) > available and width > 20:
-        width -= 1
-        filled = textwrap.fill(text, width)
-    return filled
-
-
-def _suptitle(figure, title, fontsize, width=None):
-    """The figure's title, filled to width characters (None: one line) and to the figure."""
-    figure.suptitle(_fill_to_figure(figure, title, fontsize, width), fontsize=fontsize)
-
-
-def _legend_below(figure, handles, ncol, **options):
-    """A legend centred below the panels in ncol columns, or fewer if it would be wider than
-    the figure; a title wider than the figure is wrapped.
-
-    options are figure.legend's (fontsize, frameon, title, title_fontsize).
-    """
-    title = options.get("title")
-    if title:
-        options["title"] = _fill_to_figure(
-            figure, title, options.get("title_fontsize") or matplotlib.rcParams["font.size"])
-    available = figure.get_figwidth() - FIGURE_TEXT_MARGIN
-    while True:
-        legend = figure.legend(handles=handles, loc="outside lower center", ncol=ncol,
-                               **options)
-        width = legend.get_window_extent(figure.canvas.get_renderer()).width / figure.dpi
-        if width <= available or ncol == 1:
-            return legend
-        legend.remove()
-        ncol -= 1
-
-
 def _new_figure(title, size=(7, 4.8)):
     # Constrained layout keeps the title, the subtitle and the axes apart.
     figure, axes = plt.subplots(figsize=size, layout="constrained")
     # A title naming departed settings is too wide for one line at this size.
-    _suptitle(figure, title, 12, 72)
+    suptitle(figure, title, 12, 72)
     axes.grid(True, which="major", alpha=0.3)
     return figure, axes
 
@@ -236,19 +140,9 @@ def _subtitle(axes, first_line, *notes):
     Either is wrapped where it would reach past the figure's edge.
     """
     notes = "; ".join(note for note in notes if note)
-    lines = [_fill_to_figure(axes.figure, line, 9, margin=AXES_TITLE_MARGIN)
+    lines = [fill_to_figure(axes.figure, line, 9, margin=AXES_TITLE_MARGIN)
              for line in (first_line, notes) if line]
     axes.set_title("\n".join(lines), fontsize=9, color="0.3")
-
-# PNG text chunks would otherwise name the matplotlib version, so that the same
-# pickle drawn after an upgrade would give different bytes for the same picture.
-PNG_METADATA = {"Software": None}
-
-
-def _save(figure, path):
-    figure.savefig(path, dpi=DPI, metadata=PNG_METADATA)
-    plt.close(figure)
-    return Path(path)
 
 # Up to this many schedules fit in a legend inside the axes; more go below them.
 LEGEND_INSIDE_AT_MOST = 3
@@ -266,7 +160,7 @@ def _schedule_legend(figure, axes, inside_location):
         axes.legend(loc=inside_location, fontsize=9)
     else:
         # Five curves leave no corner free, so the legend sits under the axes.
-        _legend_below(figure, handles, 2, fontsize=9, frameon=False)
+        legend_below(figure, handles, 2, fontsize=9, frameon=False)
 
 
 def _seed_counts(schedule_runs):
@@ -296,7 +190,7 @@ def _plot_accuracy(schedule_runs, arch, optimizer, config, x_metric, what, note=
 def plot_accuracy_by_epoch(schedule_runs, arch, optimizer, config, path):
     """Test accuracy against epoch for one architecture and optimizer."""
     figure, _ = _plot_accuracy(schedule_runs, arch, optimizer, config, None, "epoch")
-    return _save(figure, path)
+    return save(figure, path)
 
 
 def plot_accuracy_by_updates(schedule_runs, arch, optimizer, config, path):
@@ -310,7 +204,7 @@ def plot_accuracy_by_updates(schedule_runs, arch, optimizer, config, path):
     axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.0f}"))
     axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     axes.set_xlabel("cumulative parameter updates (log scale)")
-    return _save(figure, path)
+    return save(figure, path)
 
 
 def plot_accuracy_by_seconds(schedule_runs, arch, optimizer, config, path, machines):
@@ -326,7 +220,7 @@ def plot_accuracy_by_seconds(schedule_runs, arch, optimizer, config, path, machi
     else:
         where = f" on {machines}" if machines else ""
     axes.set_xlabel(textwrap.fill("cumulative wall-clock seconds" + where, 80))
-    return _save(figure, path)
+    return save(figure, path)
 
 
 def plot_train_loss(schedule_runs, arch, optimizer, config, path):
@@ -340,7 +234,7 @@ def plot_train_loss(schedule_runs, arch, optimizer, config, path):
     _subtitle(axes, _band_description(_seed_counts(schedule_runs)))
     axes.set_ylabel("training loss (cross-entropy, log scale)")
     _schedule_legend(figure, axes, "upper right")
-    return _save(figure, path)
+    return save(figure, path)
 
 
 # ---------------------------------------------------------------------------
@@ -360,16 +254,16 @@ def plot_schedules(results, path):
                                   layout="constrained")
     rate_axes, batch_axes = panels[:2]
     what = "learning rate, batch size and momentum" if momenta else "learning rate and batch size"
-    _suptitle(figure, f"Schedules: {what} per epoch{settings_suffix(config)}", 12)
+    suptitle(figure, f"Schedules: {what} per epoch{settings_suffix(config)}", 12)
     rate_values, batch_values, adaptive, chosen_rates = set(), set(), [], False
-    for schedule in ordered(by_schedule, SCHEDULE_NAMES):
+    for schedule in ordered(by_schedule, ALL_SCHEDULES):
         optimizer, run = by_schedule[schedule]
         rates = np.asarray(run["learning_rate"], dtype=float)
         relative_rates = np.round(rates / base_learning_rate(results, optimizer), 6)
         batches = np.asarray(run["batch_size"], dtype=float)
         epochs = np.arange(1, len(rates) + 1)
-        style = SCHEDULE_STYLES.get(schedule, {})
-        label = SCHEDULE_NAMES.get(schedule, schedule)
+        style = schedule_style(schedule)
+        label = schedule_display_name(schedule)
         rate_axes.plot(epochs, relative_rates, label=label, **style)
         batch_axes.plot(epochs, batches, label=label, **style)
         if "batch_size_low" not in run:
@@ -379,11 +273,11 @@ def plot_schedules(results, path):
         if "batch_size_low" in run:  # Chosen during the run: the median, and a band from smallest to largest.
             batch_axes.fill_between(epochs, run["batch_size_low"], run["batch_size_high"], color=style.get("color"),
                                     alpha=0.18, linewidth=0)
-            adaptive.append(f"{schedule} ({OPTIMIZER_NAMES.get(optimizer, optimizer)})")
+            adaptive.append(f"{schedule} ({optimizer_display_name(optimizer)})")
         else:
             batch_values.update(batches)
     base_rates = config["learning_rates"]
-    base_text = ", ".join(f"{OPTIMIZER_NAMES.get(name, name)} {rate:g}"
+    base_text = ", ".join(f"{optimizer_display_name(name)} {rate:g}"
                           for name, rate in base_rates.items())
     rate_axes.set_title("learning rate / base learning rate"
                         + (f"\n(base: {base_text})" if base_text else ""), fontsize=10)
@@ -418,23 +312,27 @@ def plot_schedules(results, path):
         axes.grid(True, alpha=0.3)
     # Below the panels the legend hides no line, however many schedules there are.
     handles, _ = batch_axes.get_legend_handles_labels()
-    _legend_below(figure, handles, min(len(handles), 5), fontsize=9, frameon=False)
-    return _save(figure, path)
+    legend_below(figure, handles, min(len(handles), 5), fontsize=9, frameon=False)
+    return save(figure, path)
 
 
 def _draw_momentum_panel(axes, momenta, results):
     """Momentum coefficient per epoch and schedule, with ticks at the values taken."""
     values = set()
-    for schedule in ordered(momenta, SCHEDULE_NAMES):
+    for schedule in ordered(momenta, ALL_SCHEDULES):
         momentum = np.round(momenta[schedule], 6)
         axes.plot(np.arange(1, len(momentum) + 1), momentum,
-                  label=SCHEDULE_NAMES.get(schedule, schedule),
-                  **SCHEDULE_STYLES.get(schedule, {}))
+                  label=schedule_display_name(schedule),
+                  **schedule_style(schedule))
         values.update(momentum)
-    optimizers = {key[1] for key in results["runs"]}
-    drawn = [OPTIMIZER_NAMES[name] for name in MOMENTUM_OPTIMIZERS if name in optimizers]
-    notes = (["plain SGD: 0"] if "sgd" in optimizers else []) + (
-        ["Adam's β₁ is not drawn"] if "adam" in optimizers else [])
+    optimizers = [optimizer_record(name) for name in ordered({key[1] for key in results["runs"]}, ALL_OPTIMIZERS)
+                  if is_known(name)]
+    # SGD's momentum is drawn; plain SGD's is 0, and an adaptive optimizer's beta_1 is another thing.
+    drawn = [record.display_name for record in optimizers if record.momentum_variable]
+    notes = ([f"plain {record.display_name}: 0" for record in optimizers
+              if record.noise_scale_applies and record.momentum_setting is None]
+             + [f"{record.display_name}'s β₁ is not drawn" for record in optimizers
+                if not record.noise_scale_applies and record.momentum_setting is not None])
     axes.set_title("momentum coefficient m"
                    + (f" ({', '.join(drawn)})" if drawn else "")
                    + (f"\n{'; '.join(notes)}" if notes else ""), fontsize=10)
@@ -446,56 +344,40 @@ def _draw_momentum_panel(axes, momenta, results):
     axes.set_ylabel("momentum coefficient m")
 
 
-def noise_scale_formula(optimizer, form="approx"):
-    """The noise-scale formula used for the optimizer, in the study's form, as figure text."""
-    if form == "exact":
-        if optimizer == "adam":
-            return "exact g = lr × (N / B − 1)"
-        if optimizer == "sgd":
-            return "exact g = lr × (N / B − 1) (m = 0)"
-        return "exact g = lr × (N / B − 1) / (1 − m)"
-    if optimizer == "adam":
-        return "g = lr × N / B"
-    if optimizer == "sgd":
-        return "g = lr × N / B (no momentum, m = 0)"
-    return "g = lr × N / (B × (1 − m))"
-
-
 def plot_noise_scale(results, path):
     """Noise scale per epoch, one panel per optimizer, to show the schedules match it."""
     config = results["config"]
     form = config.get("noise_scale", "approx")
     scales = noise_scales(results)
     representatives = representative_runs(results)
-    optimizers = ordered([optimizer for optimizer, _ in scales], OPTIMIZER_NAMES)
+    optimizers = ordered([optimizer for optimizer, _ in scales], ALL_OPTIMIZERS)
     columns = len(optimizers) if len(optimizers) <= 2 else 2
     rows = math.ceil(len(optimizers) / columns)
     figure, panels = plt.subplots(rows, columns, figsize=(6.2 * columns, 4.4 * rows + 1.0),
                                   squeeze=False, layout="constrained")
-    _suptitle(figure,
+    suptitle(figure,
               f"Noise scale g per epoch (lr learning rate, N = {config['train_size']:,} training "
               "images, B batch size" + (", m momentum coefficient" if any(
-                  optimizer in MOMENTUM_OPTIMIZERS for optimizer in optimizers) else "")
+                  is_known(optimizer) and optimizer_record(optimizer).momentum_variable
+                  for optimizer in optimizers) else "")
               + ")" + settings_suffix(config), 12, 110)
     all_schedules = set()
     for axes, optimizer in zip(panels.flat, optimizers):
         schedules = ordered([schedule for name, schedule in scales if name == optimizer],
-                            SCHEDULE_NAMES)
+                            ALL_SCHEDULES)
         all_schedules.update(schedules)
         for schedule in schedules:
             noise = scales[(optimizer, schedule)]
             # The exact g of a batch of the whole training set is 0, off a log axis.
             axes.plot(np.arange(1, len(noise) + 1), np.where(noise > 0, noise, np.nan),
-                      label=SCHEDULE_NAMES.get(schedule, schedule),
-                      **SCHEDULE_STYLES.get(schedule, {}))
+                      label=schedule_display_name(schedule),
+                      **schedule_style(schedule))
         capped = [schedule for schedule in schedules
                   if max(representatives[(optimizer, schedule)]["batch_size"])
                   >= config["train_size"]]
         gaps = _noise_gaps_to_dlr(scales, optimizer, schedules, capped, form)
-        lines = [f"{OPTIMIZER_NAMES.get(optimizer, optimizer)}: {noise_scale_formula(optimizer, form)}"]
-        if optimizer == "adam":
-            lines += ["for comparison only: the noise-scale argument is about SGD",
-                      "and does not predict Adam"]
+        record = optimizer_record(optimizer)
+        lines = [f"{record.display_name}: {noise_scale_formula(record, form)}"] + noise_scale_note(record)
         if gaps:
             lines += _pack_lines(["largest gap to dlr:"] + gaps, 64)
         adaptive = [schedule for schedule in schedules if "batch_size_low" in representatives[(optimizer, schedule)]]
@@ -519,11 +401,11 @@ def plot_noise_scale(results, path):
         axes.grid(True, alpha=0.3)
     for axes in panels.flat[len(optimizers):]:
         axes.set_visible(False)
-    handles = [plt.Line2D([], [], label=SCHEDULE_NAMES.get(schedule, schedule),
-                          **SCHEDULE_STYLES.get(schedule, {}))
-               for schedule in ordered(all_schedules, SCHEDULE_NAMES)]
-    _legend_below(figure, handles, min(len(handles), 3), fontsize=10, frameon=False)
-    return _save(figure, path)
+    handles = [plt.Line2D([], [], label=schedule_display_name(schedule),
+                          **schedule_style(schedule))
+               for schedule in ordered(all_schedules, ALL_SCHEDULES)]
+    legend_below(figure, handles, min(len(handles), 3), fontsize=10, frameon=False)
+    return save(figure, path)
 
 
 def _noise_gaps_to_dlr(scales, optimizer, schedules, capped_schedules=(), form="approx"):
@@ -543,7 +425,7 @@ def _noise_gaps_to_dlr(scales, optimizer, schedules, capped_schedules=(), form="
     for schedule in schedules:
         # The controls depart from dlr on purpose, the legend says so; an adaptive schedule follows
         # the measured noise scale instead of dlr's.
-        if schedule == "dlr" or schedule in CONTROL_SCHEDULES + ADAPTIVE_SCHEDULES:
+        if schedule_kind(schedule, optimizer) in ("reference", "control") or is_adaptive(schedule):
             continue
         noise = scales[(optimizer, schedule)]
         length = min(len(noise), len(reference))
@@ -558,7 +440,8 @@ def _noise_gaps_to_dlr(scales, optimizer, schedules, capped_schedules=(), form="
             note = " (batch capped at the training set)"
         # The hybrid batch size is rounded to a whole number, the only other source of a gap,
         # and so is every batch solved for the exact form.
-        elif (schedule == "hyb" or (form == "exact" and schedule in NOISE_MATCHED_SCHEDULES)) and gap > 1e-9:
+        elif (schedule == "hyb" or (form == "exact" and schedule_kind(schedule, optimizer) == "noise-matched")) \
+                and gap > 1e-9:
             note = " (batch size rounded)"
         gaps.append(f"{schedule} {100 * gap:.1f}%{note}")
     return gaps
@@ -604,12 +487,12 @@ def plot_noise_scale_measured(results, path):
     config = results["config"]
     measured = measured_noise_scales(results)
     architectures = ordered({arch for arch, _ in measured}, ARCHITECTURE_NAMES)
-    optimizers = ordered({optimizer for _, optimizer in measured}, OPTIMIZER_NAMES)
+    optimizers = ordered({optimizer for _, optimizer in measured}, ALL_OPTIMIZERS)
     figure, panels = plt.subplots(len(optimizers), len(architectures),
                                   figsize=(max(4.6 * len(architectures), MIN_FIGURE_WIDTH),
                                            3.6 * len(optimizers) + 1.6),
                                   squeeze=False, layout="constrained")
-    _suptitle(figure, "Measured gradient noise scale B_simple = tr(Σ) / |G|² per epoch (lines with markers) "
+    suptitle(figure, "Measured gradient noise scale B_simple = tr(Σ) / |G|² per epoch (lines with markers) "
               f"and each schedule's batch size B (thin steps){settings_suffix(config)}", 13, 90)
     schedules, seed_counts, unresolved, chosen = set(), [], False, []
     for row, optimizer in enumerate(optimizers):
@@ -624,7 +507,7 @@ def plot_noise_scale_measured(results, path):
                 continue
             epochs = 0
             for schedule, (b_simple, batch_size, count) in measured[(arch, optimizer)].items():
-                style = SCHEDULE_STYLES.get(schedule, {})
+                style = schedule_style(schedule)
                 x_values = np.arange(1, len(b_simple) + 1)
                 axes.plot(x_values, b_simple, **style)
                 axes.plot(x_values, batch_size, drawstyle="steps-mid", color=style.get("color"), linewidth=1.0,
@@ -643,13 +526,13 @@ def plot_noise_scale_measured(results, path):
                 axes.set_ylabel("B_simple and B (log scale)")
             if row == len(optimizers) - 1:
                 axes.set_xlabel("epoch")
-    handles = [plt.Line2D([], [], label=SCHEDULE_NAMES.get(schedule, schedule), **SCHEDULE_STYLES.get(schedule, {}))
-               for schedule in ordered(schedules, SCHEDULE_NAMES)]
+    handles = [plt.Line2D([], [], label=schedule_display_name(schedule), **schedule_style(schedule))
+               for schedule in ordered(schedules, ALL_SCHEDULES)]
     handles += [plt.Line2D([], [], color="0.3", marker="o", label="B_simple, measured after each epoch"),
                 plt.Line2D([], [], color="0.3", linewidth=1.0, drawstyle="steps-mid",
                            label="batch size B" + (" (seeds' mean)" if chosen else ""))]
-    for schedule in ordered(set(chosen), SCHEDULE_NAMES):
-        style = SCHEDULE_STYLES.get(schedule, {})
+    for schedule in ordered(set(chosen), ALL_SCHEDULES):
+        style = schedule_style(schedule)
         handles.append(plt.Line2D([], [], color=style.get("color"), marker=style.get("marker", "o"),
                                   markerfacecolor="none", linestyle="none", markersize=7,
                                   label=f"{schedule}: the batch each seed chose at a stage boundary"))
@@ -663,9 +546,9 @@ def plot_noise_scale_measured(results, path):
         f"{sizes.population:,} training images per seed" if sizes else "",
         "a gap: |G|² not resolved above the noise" if unresolved else "",
         "dotted lines: stage boundaries"]))
-    _legend_below(figure, handles, min(len(handles), 3), fontsize=10, frameon=False, title=explanation,
+    legend_below(figure, handles, min(len(handles), 3), fontsize=10, frameon=False, title=explanation,
                   title_fontsize=9)
-    return _save(figure, path)
+    return save(figure, path)
 
 
 # ---------------------------------------------------------------------------
@@ -683,7 +566,8 @@ def plot_overview(results, path):
                                   figsize=(max(4.6 * len(architectures), MIN_FIGURE_WIDTH),
                                            3.4 * len(optimizers) + 1.2),
                                   squeeze=False, layout="constrained")
-    _suptitle(figure, f"Test accuracy on MNIST ({config['train_size']:,} training images): "
+    suptitle(figure, f"Test accuracy on {config.get('data_name', DEFAULT_DATA_NAME)} ({config['train_size']:,} "
+                      "training images): "
               f"decaying learning rate vs increasing batch size{settings_suffix(config)}", 14)
     clipped_notes = []
     for row, optimizer in enumerate(optimizers):
@@ -709,17 +593,17 @@ def plot_overview(results, path):
                 axes.set_ylabel("test accuracy (%)")
             if row == len(optimizers) - 1:
                 axes.set_xlabel("epoch")
-    handles = [plt.Line2D([], [], label=SCHEDULE_NAMES.get(schedule, schedule),
-                          **SCHEDULE_STYLES.get(schedule, {}))
-               for schedule in ordered([key[2] for key in cells], SCHEDULE_NAMES)]
+    handles = [plt.Line2D([], [], label=schedule_display_name(schedule),
+                          **schedule_style(schedule))
+               for schedule in ordered([key[2] for key in cells], ALL_SCHEDULES)]
     explanation = "; ".join(filter(None, [
         _band_description([len(seed_runs) for seed_runs in cells.values()]),
         "dotted lines: stage boundaries",
         "epoch 1 is below the y range" if any(clipped_notes) else ""]))
     # Three schedules fit in one row; five long names would run off the figure.
-    _legend_below(figure, handles, len(handles) if len(handles) <= 3 else 3, fontsize=11,
+    legend_below(figure, handles, len(handles) if len(handles) <= 3 else 3, fontsize=11,
                   frameon=False, title=explanation, title_fontsize=10)
-    return _save(figure, path)
+    return save(figure, path)
 
 
 def plot_cost_of_fewer_updates(points, optimizer, config, path):
@@ -734,20 +618,20 @@ def plot_cost_of_fewer_updates(points, optimizer, config, path):
                                   figsize=(max(4.6 * len(architectures) + 0.6, MIN_FIGURE_WIDTH),
                                            5.0),
                                   squeeze=False, sharey=True, layout="constrained")
-    _suptitle(figure, f"{OPTIMIZER_NAMES.get(optimizer, optimizer)}: what each cut in parameter "
+    suptitle(figure, f"{optimizer_display_name(optimizer)}: what each cut in parameter "
               f"updates costs in final test accuracy{settings_suffix(config)}", 12, 100)
     schedules, spread, ranged = [], False, False
     for axes, arch in zip(panels[0], architectures):
         axes.axhspan(-EQUIVALENCE_MARGIN_PP, EQUIVALENCE_MARGIN_PP, color="0.85", linewidth=0,
                      zorder=0)
         axes.axhline(0, color="0.4", linewidth=0.8, zorder=1)
-        offsets = _sideways_offsets([point["updates"] for point in points[arch]])
+        offsets = sideways_offsets([point["updates"] for point in points[arch]])
         spread = spread or any(offset != 1 for offset in offsets)
         for point, offset in zip(points[arch], offsets):
             schedule = point["schedule"]
             if schedule not in schedules:
                 schedules.append(schedule)
-            style = SCHEDULE_STYLES.get(schedule, {})
+            style = schedule_style(schedule)
             error = sideways = None
             if point["low"] is not None:
                 error = [[point["mean"] - point["low"]], [point["high"] - point["mean"]]]
@@ -781,34 +665,22 @@ def plot_cost_of_fewer_updates(points, optimizer, config, path):
         axes.set_xlabel("parameter updates per run (log scale)")
         axes.grid(True, alpha=0.3)
     panels[0][0].set_ylabel("final test accuracy minus dlr (percentage points)")
-    handles = [plt.Line2D([], [], color=SCHEDULE_STYLES.get(schedule, {}).get("color"),
-                          marker=SCHEDULE_STYLES.get(schedule, {}).get("marker", "o"),
-                          markerfacecolor=SCHEDULE_STYLES.get(schedule, {}).get(
+    handles = [plt.Line2D([], [], color=schedule_style(schedule).get("color"),
+                          marker=schedule_style(schedule).get("marker", "o"),
+                          markerfacecolor=schedule_style(schedule).get(
                               "markerfacecolor"),
                           markersize=8, linestyle="none",
-                          label=SCHEDULE_NAMES.get(schedule, schedule))
-               for schedule in ordered(schedules, SCHEDULE_NAMES)]
+                          label=schedule_display_name(schedule))
+               for schedule in ordered(schedules, ALL_SCHEDULES)]
     handles.append(matplotlib.patches.Patch(
         color="0.85", label=f"±{EQUIVALENCE_MARGIN_PP:g} pp equivalence margin"))
     explanation = "; ".join(filter(None, [
         "paired by seed", "bars: 95% Student-t interval of the mean difference",
         "an update count chosen during the run: the seeds' mean, its sideways bar their range" if ranged else "",
         "markers with equal updates are set slightly apart" if spread else ""]))
-    _legend_below(figure, handles, len(handles) if len(handles) <= 4 else 3, fontsize=9,
+    legend_below(figure, handles, len(handles) if len(handles) <= 4 else 3, fontsize=9,
                   frameon=False, title=explanation, title_fontsize=9)
-    return _save(figure, path)
-
-
-def _sideways_offsets(updates, step=1.08):
-    """Factors that set markers with equal update counts slightly apart on a log axis."""
-    offsets = []
-    for index, count in enumerate(updates):
-        same = [other for other in updates if other == count]
-        position = updates[:index].count(count)
-        # Spread symmetrically around the true count, 8% apart, which on a
-        # log axis of one or two decades keeps their bars apart.
-        offsets.append(step ** (position - (len(same) - 1) / 2))
-    return offsets
+    return save(figure, path)
 
 
 # ---------------------------------------------------------------------------

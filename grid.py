@@ -5,7 +5,7 @@ Settings. run_study finds what OUT/runs/ lacks, plans it as groups (the
 schedules of one network, optimizer and seed, trained together because they
 share their first epochs), trains the groups longest first in spawned worker
 processes, and assembles every finished run into OUT/results.pickle. The cost
-model below only orders the work and drives the progress bar's estimate. A
+model (costs.py) only orders the work and drives the progress bar's estimate. A
 user's --networks file (NetworkFile) is imported again in every worker, and
 its path and sha256 go into the provenance of every run trained there.
 """
@@ -25,8 +25,10 @@ import numpy as np
 import provenance as provenance_records
 from runfiles import (StudyError, claim, claim_path, load_finished_runs, prepare_out_dir, run_path,
                       save_atomically)
-from study import (ADAPTIVE_SCHEDULES, ARCHITECTURES, MOMENTUM_OPTIMIZERS, OPTIMIZERS, SCHEDULES,
-                   check_schedule_fits_optimizer, estimated_epoch_plans, settings_record, updates_per_epoch)
+from costs import epoch_cost, group_cost
+from optimizers import OPTIMIZERS, optimizer_record
+from schedules import SCHEDULES, check_schedule_fits_optimizer
+from study import ARCHITECTURES, settings_record
 
 
 # ----------------------------------------------------------------------------
@@ -97,74 +99,6 @@ def plan_groups(selection, finished, shard=None):
 
 
 # ----------------------------------------------------------------------------
-# The cost model: orders the work, longest first, and drives the progress bar
-# ----------------------------------------------------------------------------
-# Rough single-thread costs on this project's 2-core x86 machines (seconds per
-# step at a tiny batch, per training example, per test example).
-STEP_SECONDS = {("mlp300", "sgd"): 1.2e-4, ("mlp300", "adam"): 2.2e-4, ("mlp500_150", "sgd"): 2.1e-4,
-                ("mlp500_150", "adam"): 4.1e-4, ("lenet5", "sgd"): 2.9e-4, ("lenet5", "adam"): 3.2e-4}
-# Momentum adds one velocity update per variable: between SGD and Adam.
-STEP_SECONDS.update({(arch, name): (STEP_SECONDS[arch, "sgd"] + STEP_SECONDS[arch, "adam"]) / 2
-                     for arch in ARCHITECTURES for name in MOMENTUM_OPTIMIZERS})
-EXAMPLE_SECONDS = {"mlp300": 4e-6, "mlp500_150": 8e-6, "lenet5": 4.6e-5}
-
-
-def estimated_costs(parameter_count):
-    """({optimizer: seconds per step}, seconds per example) of a network the tables above lack.
-
-    From its parameter count alone, on the line through the two MLPs' costs:
-    rough for a convolutional network, whose arithmetic per parameter is
-    larger. A GradientTape step, the path of such a network, costs what a
-    written-out one does (benchmarks/README.md), so nothing is added for it.
-    """
-    sgd = 3e-5 + 3.9e-10 * parameter_count
-    adam = 3e-5 + 8.2e-10 * parameter_count
-    steps = {"sgd": sgd, "adam": adam, **{name: (sgd + adam) / 2 for name in MOMENTUM_OPTIMIZERS}}
-    return steps, 1e-6 + 1.7e-11 * parameter_count
-
-
-def unmeasured(archs):
-    """The networks of archs that the cost tables lack, whose costs are estimated."""
-    return [arch for arch in archs if arch not in EXAMPLE_SECONDS]
-
-
-def epoch_cost(arch, optimizer_name, plan, settings, parameter_counts=None):
-    """Estimated seconds of one epoch; parameter_counts gives those of networks the cost tables lack."""
-    if arch in EXAMPLE_SECONDS:
-        step_seconds, example_seconds = STEP_SECONDS[arch, optimizer_name], EXAMPLE_SECONDS[arch]
-    else:
-        by_optimizer, example_seconds = estimated_costs(parameter_counts[arch])
-        step_seconds = by_optimizer[optimizer_name]
-    steps = updates_per_epoch(settings.train_size, plan.batch_size)
-    examples = settings.train_size + settings.test_size / 3
-    return steps * step_seconds + examples * example_seconds
-
-
-def trained_epochs(optimizer_name, schedules, settings):
-    """The plans of the epochs train_runs really trains: an epoch shared by schedules counts once.
-
-    An adaptive schedule's epochs after its first stage are estimated
-    (study.estimated_epoch_plans) and counted as its own, whatever the
-    estimate says: decided during the run, they are shared only where a
-    decision happens to equal another schedule's plan, and train_runs then
-    takes the extra count back (on_replan).
-    """
-    prefixes = set()
-    for schedule in schedules:
-        plans = estimated_epoch_plans(schedule, optimizer_name, settings)
-        for epoch in range(len(plans)):
-            owner = schedule if schedule in ADAPTIVE_SCHEDULES and epoch >= settings.epochs_per_stage else None
-            prefixes.add((owner,) + tuple(plans[:epoch + 1]))
-    return [prefix[-1] for prefix in prefixes]
-
-
-def group_cost(group, settings, parameter_counts=None):
-    """Estimated cost of train_runs for one group."""
-    return sum(epoch_cost(group.arch, group.optimizer, plan, settings, parameter_counts)
-               for plan in trained_epochs(group.optimizer, group.schedules, settings))
-
-
-# ----------------------------------------------------------------------------
 # Worker processes
 # ----------------------------------------------------------------------------
 # The parent starts and watches the worker processes itself, rather than
@@ -229,6 +163,38 @@ def use_network_file(network_file):
     networks.use_network_file(network_file.path)
 
 
+# What a worker tells the parent, one record an event.
+class EpochTrained(typing.NamedTuple):
+    """An epoch of the group's network and optimizer was trained to this plan (the parent prices it)."""
+    arch: str
+    optimizer: str
+    plan: object
+
+
+class Replanned(typing.NamedTuple):
+    """An adaptive schedule decided a stage: its estimated epochs to come changed from before to after."""
+    arch: str
+    optimizer: str
+    before: list
+    after: list
+
+
+class RunSaved(typing.NamedTuple):
+    key: tuple
+
+
+class GroupDone(typing.NamedTuple):
+    """The task ended; held is False if another process on the folder held the group's claim."""
+    held: bool
+
+
+class WorkerFailed(typing.NamedTuple):
+    """The worker raised and ends: kind is "memory", "save" or "internal", started False before its first group."""
+    kind: str
+    cause: str
+    started: bool
+
+
 def run_group(group):
     """Worker task: claims one group, trains what is still missing of it, saves each run when done.
 
@@ -241,10 +207,10 @@ def run_group(group):
     use_network_file(_worker["network_file"])
 
     def on_epoch(plan):
-        events.put(("epoch", (group.arch, group.optimizer, plan)))
+        events.put(EpochTrained(group.arch, group.optimizer, plan))
 
     def on_replan(before, after):
-        events.put(("replanned", (group.arch, group.optimizer, before, after)))
+        events.put(Replanned(group.arch, group.optimizer, before, after))
 
     def on_run(schedule, metrics):
         key = (group.arch, group.optimizer, schedule, group.seed)
@@ -253,7 +219,7 @@ def run_group(group):
         record = {"key": key, "settings": settings_record(settings), "metrics": metrics,
                   "provenance": provenance}
         save_atomically(record, run_path(runs_dir, key))
-        events.put(("run", key))
+        events.put(RunSaved(key))
 
     with claim(claim_path(out_dir, group.arch, group.optimizer, group.seed)) as held:
         if not held:
@@ -284,10 +250,9 @@ class _Pipe:
 def worker_main(connection, task, settings, out_dir, command, network_file=None):
     """A worker process: receives the data, then one group at a time until it receives None.
 
-    Sends the parent run_group's events, then ("done", task's result) for each
-    group. An exception is not raised but sent as ("failed", kind, cause,
-    started), and the worker ends: kind is "memory", "save" (a StudyError) or
-    "internal", started False if it raised before its first group.
+    Sends the parent run_group's events, then GroupDone(task's result) for
+    each group. An exception is not raised but sent as WorkerFailed, and the
+    worker ends.
     """
     started = False
     try:
@@ -297,11 +262,11 @@ def worker_main(connection, task, settings, out_dir, command, network_file=None)
             del data
             started = True
             while (group := connection.recv()) is not None:
-                connection.send(("done", task(group)))
+                connection.send(GroupDone(task(group)))
         except (EOFError, BrokenPipeError, ConnectionResetError):
             raise
         except Exception as error:  # Said to the parent in one line, never as a traceback.
-            connection.send(("failed", *failure_of(error), started))
+            connection.send(WorkerFailed(*failure_of(error), started))
     except (EOFError, BrokenPipeError, ConnectionResetError, KeyboardInterrupt):
         pass  # The parent has gone, or the study was interrupted: nothing to tell.
     # Every run is saved and every event sent by now. Tearing down an
@@ -355,6 +320,183 @@ class _Worker:
         self.process, self.connection, self.group = process, connection, group
 
 
+class _Progress:
+    """The cost done and the total, in the cost model's seconds, and what each group's worker added to them.
+
+    What a worker that dies had added is taken back when its group is
+    retried, so that done meets the total at the end, never crossing it.
+    """
+
+    def __init__(self, groups, settings, parameter_counts, report):
+        self.settings, self.parameter_counts, self.report = settings, parameter_counts, report
+        self.total = sum(group_cost(group, settings, parameter_counts) for group in groups)
+        self.runs_total = sum(len(group.schedules) for group in groups)
+        self.done = 0.0
+        self.added = collections.defaultdict(lambda: [0.0, 0.0])
+
+    def cost(self, arch, optimizer, plans):
+        return sum(epoch_cost(arch, optimizer, plan, self.settings, self.parameter_counts) for plan in plans)
+
+    def epoch_trained(self, group, event):
+        # The parent prices the epoch: only it knows a --networks file's parameter counts.
+        cost = self.cost(event.arch, event.optimizer, [event.plan])
+        self.done += cost
+        self.added[group][0] += cost
+
+    def replanned(self, group, event):
+        change = self.cost(event.arch, event.optimizer, event.after) - self.cost(event.arch, event.optimizer,
+                                                                                   event.before)
+        self.total += change
+        self.added[group][1] += change
+
+    def forget(self, group, trained):
+        """The fresh worker trains the group's unfinished runs from the start: what the dead one added is
+        taken back, and the group's estimate becomes that of those runs alone."""
+        done, change = self.added.pop(group, (0.0, 0.0))
+        finished = set(trained)
+        remaining = group._replace(schedules=tuple(schedule for schedule in group.schedules if
+                                                   (group.arch, group.optimizer, schedule, group.seed) not in finished))
+        self.done -= done
+        self.total += (group_cost(remaining, self.settings, self.parameter_counts)
+                       - group_cost(group, self.settings, self.parameter_counts) - change)
+
+    def show(self, runs_done):
+        if self.report:
+            self.report(self.done, self.total, runs_done, self.runs_total)
+
+
+class _GroupTraining:
+    """train_groups' state and steps: start workers, hand out groups, receive events, bury the dead."""
+
+    def __init__(self, groups, settings, data, out_dir, jobs, command, progress, trained, warn, task, network_file):
+        self.settings, self.data, self.out_dir, self.jobs, self.command = settings, data, out_dir, jobs, command
+        self.trained, self.warn, self.task, self.network_file = trained, warn, task, network_file
+        self.runs_dir = os.path.join(out_dir, "runs")
+        parameter_counts = network_file.parameter_counts if network_file else {}
+        self.progress = _Progress(groups, settings, parameter_counts, progress)
+        # Spawned, not forked: TensorFlow's runtime does not survive a fork.
+        self.context = multiprocessing.get_context("spawn")
+        self.todo = collections.deque(sorted(groups, key=lambda group: group_cost(group, settings, parameter_counts),
+                                             reverse=True))
+        self.workers, self.held_elsewhere, self.deaths = [], [], collections.Counter()
+        self.stop = None  # The exception to raise once the groups in flight have finished.
+
+    def start(self, first_groups):
+        started = []
+        for group in first_groups:
+            connection, child_end = self.context.Pipe()
+            process = self.context.Process(target=worker_main, daemon=True, args=(
+                child_end, self.task, self.settings, self.out_dir, self.command, self.network_file))
+            process.start()
+            child_end.close()
+            started.append(_Worker(process, connection, group))
+            self.workers.append(started[-1])
+        # Each worker starts up while the data is sent to the others.
+        for worker in started:
+            self.send(worker, self.data)
+            self.send(worker, worker.group)
+
+    @staticmethod
+    def send(worker, message):
+        try:
+            worker.connection.send(message)
+        except OSError:  # Dead already: its sentinel says so.
+            pass
+
+    def hand_out(self, worker):
+        worker.group = self.todo.popleft() if self.todo and self.stop is None else None
+        self.send(worker, worker.group)
+
+    def receive(self, worker):
+        """Handles every event the worker has sent so far."""
+        while worker.connection is not None and worker.connection.poll():
+            try:
+                event = worker.connection.recv()
+            except (EOFError, OSError):  # The worker has ended; a message cut short by its death is dropped.
+                worker.connection.close()
+                worker.connection = None
+                return
+            if isinstance(event, EpochTrained):
+                self.progress.epoch_trained(worker.group, event)
+            elif isinstance(event, Replanned):
+                self.progress.replanned(worker.group, event)
+            elif isinstance(event, RunSaved):
+                self.trained.append(event.key)
+            elif isinstance(event, GroupDone):
+                if not event.held:
+                    self.held_elsewhere.append(worker.group)
+                self.hand_out(worker)
+                continue
+            elif isinstance(event, WorkerFailed):
+                self.stop = self.stop or self.failure_exception(worker.group, event)
+                worker.group = None
+                continue
+            self.progress.show(len(self.trained))
+
+    def failure_exception(self, group, failure):
+        where = (f"training {describe_group(group)} (schedules {', '.join(group.schedules)})" if failure.started
+                 else "starting up")
+        saved = f"finished runs are saved in {self.runs_dir}"
+        if failure.kind == "save":
+            return StudyError(failure.cause)
+        if failure.kind == "memory":
+            return WorkerFailure(f"a worker ran out of memory {where} ({failure.cause}); {saved}: "
+                                 "run the same command again to resume, with fewer --jobs", 3)
+        return WorkerFailure(f"a worker failed {where}: {failure.cause}; {saved}: run the same command again to "
+                             "resume, and report the failure if it comes back", 1)
+
+    def bury(self, worker):
+        """A worker has ended: its group is retried once in a fresh worker, or the study stops."""
+        self.receive(worker)  # What it sent before it ended.
+        worker.process.join()
+        self.workers.remove(worker)
+        if worker.connection is not None:
+            worker.connection.close()
+        group, exitcode = worker.group, worker.process.exitcode
+        if group is None:
+            return
+        self.deaths[group] += 1
+        what = f"the worker training {describe_group(group)} (pid {worker.process.pid}) {describe_end(exitcode)}"
+        if self.deaths[group] == 1 and self.stop is None:
+            self.warn(f"{what}, {likely_cause(exitcode)}; finished runs are kept and the group is retried in a "
+                      "fresh worker")
+            self.progress.forget(group, self.trained)
+            self.start([group])
+        elif self.deaths[group] == 1:
+            self.warn(f"{what}, {likely_cause(exitcode)}; finished runs are kept, and the group is left for the "
+                      "next run")
+        else:
+            self.stop = self.stop or WorkerFailure(
+                f"{what}, the second worker to die on that group, {likely_cause(exitcode)}. The study stopped "
+                f"once the other groups in flight were done; finished runs are saved in {self.runs_dir}: run the "
+                "same command again to resume", 3)
+
+    def run(self):
+        try:
+            self.start([self.todo.popleft() for _ in range(min(self.jobs, len(self.todo)))])
+            while self.workers:
+                waiting = {worker.process.sentinel: worker for worker in self.workers}
+                waiting.update({worker.connection: worker for worker in self.workers
+                                if worker.connection is not None})
+                ready = multiprocessing.connection.wait(list(waiting))
+                for handle in ready:
+                    if handle in waiting and not isinstance(handle, int):
+                        self.receive(waiting[handle])
+                for handle in ready:
+                    if isinstance(handle, int) and waiting[handle] in self.workers:
+                        self.bury(waiting[handle])
+        finally:
+            for worker in self.workers:  # Interrupted: the workers stop with the study.
+                worker.process.terminate()
+            for worker in self.workers:
+                worker.process.join()
+                if worker.connection is not None:
+                    worker.connection.close()
+        if self.stop is not None:
+            raise self.stop
+        return self.held_elsewhere
+
+
 def train_groups(groups, settings, data, out_dir, jobs, command, progress, trained, warn=None, task=run_group,
                  network_file=None):
     """Trains groups in worker processes; returns the groups another process had claimed.
@@ -368,153 +510,8 @@ def train_groups(groups, settings, data, out_dir, jobs, command, progress, train
     is a --networks file for the workers to import.
     """
     warn = warn or (lambda line: print(line, file=sys.stderr, flush=True))
-    runs_dir = os.path.join(out_dir, "runs")
-    parameter_counts = network_file.parameter_counts if network_file else {}
-    total_cost = sum(group_cost(group, settings, parameter_counts) for group in groups)
-    runs_total = sum(len(group.schedules) for group in groups)
-    done_cost = 0.0
-    # What each group's worker has added to the cost done and to the total, taken back if it dies.
-    added = collections.defaultdict(lambda: [0.0, 0.0])
-    # Spawned, not forked: TensorFlow's runtime does not survive a fork.
-    context = multiprocessing.get_context("spawn")
-    todo = collections.deque(sorted(groups, key=lambda group: group_cost(group, settings, parameter_counts),
-                                    reverse=True))
-    workers, held_elsewhere, deaths = [], [], collections.Counter()
-    stop = None  # The exception to raise once the groups in flight have finished.
-
-    def start(first_groups):
-        started = []
-        for group in first_groups:
-            connection, child_end = context.Pipe()
-            process = context.Process(target=worker_main,
-                                      args=(child_end, task, settings, out_dir, command, network_file), daemon=True)
-            process.start()
-            child_end.close()
-            started.append(_Worker(process, connection, group))
-            workers.append(started[-1])
-        # Each worker starts up while the data is sent to the others.
-        for worker in started:
-            send(worker, data)
-            send(worker, worker.group)
-
-    def send(worker, message):
-        try:
-            worker.connection.send(message)
-        except OSError:  # Dead already: its sentinel says so.
-            pass
-
-    def hand_out(worker):
-        worker.group = todo.popleft() if todo and stop is None else None
-        send(worker, worker.group)
-
-    def receive(worker):
-        nonlocal done_cost, total_cost, stop
-        while worker.connection is not None and worker.connection.poll():
-            try:
-                event = worker.connection.recv()
-            except (EOFError, OSError):  # The worker has ended; a message cut short by its death is dropped.
-                worker.connection.close()
-                worker.connection = None
-                return
-            kind = event[0]
-            if kind == "epoch":
-                # The parent prices the epoch: only it knows a --networks file's parameter counts.
-                cost = epoch_cost(*event[1], settings, parameter_counts)
-                done_cost += cost
-                added[worker.group][0] += cost
-            elif kind == "replanned":
-                # An adaptive schedule decided a stage: the estimate of its epochs to come changes.
-                arch, optimizer, before, after = event[1]
-                change = sum(epoch_cost(arch, optimizer, plan, settings, parameter_counts)
-                             for plan in after) - sum(epoch_cost(arch, optimizer, plan, settings,
-                                                                 parameter_counts) for plan in before)
-                total_cost += change
-                added[worker.group][1] += change
-            elif kind == "run":
-                trained.append(event[1])
-            elif kind == "done":
-                if not event[1]:
-                    held_elsewhere.append(worker.group)
-                hand_out(worker)
-                continue
-            elif kind == "failed":
-                stop = stop or failure_exception(worker.group, *event[1:])
-                worker.group = None
-                continue
-            if progress:
-                progress(done_cost, total_cost, len(trained), runs_total)
-
-    def failure_exception(group, kind, cause, started):
-        where = (f"training {describe_group(group)} (schedules {', '.join(group.schedules)})" if started
-                 else "starting up")
-        saved = f"finished runs are saved in {runs_dir}"
-        if kind == "save":
-            return StudyError(cause)
-        if kind == "memory":
-            return WorkerFailure(f"a worker ran out of memory {where} ({cause}); {saved}: "
-                                 "run the same command again to resume, with fewer --jobs", 3)
-        return WorkerFailure(f"a worker failed {where}: {cause}; {saved}: run the same command again to resume, "
-                             "and report the failure if it comes back", 1)
-
-    def forget_progress(group):
-        # The fresh worker trains the group's unfinished runs from the start: what the dead one added is
-        # taken back, and the group's estimate becomes that of those runs alone.
-        nonlocal done_cost, total_cost
-        done, change = added.pop(group, (0.0, 0.0))
-        finished = set(trained)
-        remaining = group._replace(schedules=tuple(schedule for schedule in group.schedules if
-                                                   (group.arch, group.optimizer, schedule, group.seed) not in finished))
-        done_cost -= done
-        total_cost += group_cost(remaining, settings, parameter_counts) - group_cost(group, settings,
-                                                                                   parameter_counts) - change
-
-    def bury(worker):
-        nonlocal stop
-        receive(worker)  # What it sent before it ended.
-        worker.process.join()
-        workers.remove(worker)
-        if worker.connection is not None:
-            worker.connection.close()
-        group, exitcode = worker.group, worker.process.exitcode
-        if group is None:
-            return
-        deaths[group] += 1
-        what = f"the worker training {describe_group(group)} (pid {worker.process.pid}) {describe_end(exitcode)}"
-        if deaths[group] == 1 and stop is None:
-            warn(f"{what}, {likely_cause(exitcode)}; finished runs are kept and the group is retried in a "
-                 "fresh worker")
-            forget_progress(group)
-            start([group])
-        elif deaths[group] == 1:
-            warn(f"{what}, {likely_cause(exitcode)}; finished runs are kept, and the group is left for the next run")
-        else:
-            stop = stop or WorkerFailure(
-                f"{what}, the second worker to die on that group, {likely_cause(exitcode)}. The study stopped "
-                f"once the other groups in flight were done; finished runs are saved in {runs_dir}: run the "
-                "same command again to resume", 3)
-
-    try:
-        start([todo.popleft() for _ in range(min(jobs, len(todo)))])
-        while workers:
-            waiting = {worker.process.sentinel: worker for worker in workers}
-            waiting.update({worker.connection: worker for worker in workers if worker.connection is not None})
-            ready = multiprocessing.connection.wait(list(waiting))
-            for handle in ready:
-                if handle in waiting and not isinstance(handle, int):
-                    receive(waiting[handle])
-            for handle in ready:
-                if isinstance(handle, int) and waiting[handle] in workers:
-                    bury(waiting[handle])
-    finally:
-        for worker in workers:  # Interrupted: the workers stop with the study.
-            worker.process.terminate()
-        for worker in workers:
-            worker.process.join()
-            if worker.connection is not None:
-                worker.connection.close()
-    if stop is not None:
-        raise stop
-    return held_elsewhere
+    return _GroupTraining(groups, settings, data, out_dir, jobs, command, progress, trained, warn, task,
+                          network_file).run()
 
 
 # ----------------------------------------------------------------------------
@@ -540,7 +537,7 @@ def assemble_results(settings, selection, finished, command="", provenance=None)
                 by_schedule[schedule] = np.mean(curves, axis=0).tolist()
     config = settings_record(settings)
     config.update(
-        learning_rates={name: settings.base_learning_rate(name) for name in selection.optimizers},
+        learning_rates={name: optimizer_record(name).base_learning_rate(settings) for name in selection.optimizers},
         epochs=settings.epochs,
         archs=list(selection.archs), optimizers=list(selection.optimizers),
         schedules=list(selection.schedules), seeds=list(selection.seeds),

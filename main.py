@@ -10,7 +10,8 @@ g = lr * N / (B * (1 - m)) by the same factor at every stage:
 
 for 12 epochs in 4 stages of 3, and records test accuracy after every epoch.
 That is the original study and the default. The paper's further claims are
-opt-in: SGD with momentum and with Nesterov momentum (--optimizers), and two
+opt-in: SGD with momentum and with Nesterov momentum, and RMSprop
+(--optimizers), and two
 schedules that take even fewer updates at the same noise scale (--schedules).
 The schedules of one (network, optimizer, seed) start from the same weights
 and see the same example order, so their curves can be compared pair by pair.
@@ -26,13 +27,16 @@ file that defines NETWORKS, imported and run as the user's own code.
 
 This file is the command line. Behind it:
 
-    study.py      the names, Settings, the stage schedules and the margin
+    study.py      Settings, the networks' names, the margin and the metrics
+    optimizers.py an optimizer as a record, and the noise scale
+    schedules.py  a schedule as a record, and every epoch's plan
     mnist.py      MNIST, read and checked
     networks.py   the networks: Keras models, the built-in ones with their
                   backward passes written out; a --networks file read and checked
     training.py   the optimizer and the training of one seed's runs
     gradient_noise.py  the gradient noise scale's estimator (--measure-noise)
     grid.py       which runs, in which worker processes, assembled into a study
+    costs.py      the cost model that orders the work and estimates the time left
     runfiles.py   the run files and the claims that let processes share a folder
     provenance.py the machines and versions that trained the runs
 
@@ -45,12 +49,14 @@ import signal
 import sys
 import time
 
-from mnist import DataError, check_sizes, data_fingerprint, load_mnist, prepare_data
-from grid import NetworkFile, Selection, WorkerFailure, parse_shard, run_study, unmeasured
+from mnist import DEFAULT_DATA, DataError, check_sizes, data_fingerprint, load_mnist, prepare_data
+from costs import unmeasured
+from grid import NetworkFile, Selection, WorkerFailure, parse_shard, run_study
+from optimizers import ALL_OPTIMIZERS, MOMENTUM_OPTIMIZERS, NOISE_SCALE_FORMS, OPTIMIZERS
 from runfiles import StudyError
-from study import (ADAPTIVE_SCHEDULES, ALL_OPTIMIZERS, ALL_SCHEDULES, ARCHITECTURES, AUTO_KAPPA_RULE, BACKWARD_PASSES,
-                   MOMENTUM_OPTIMIZERS, NOISE_MATCHED_SCHEDULES, NOISE_SCALE_FORMS, OPTIMIZERS, SCHEDULES, Settings,
-                   check_auto_kappa, momentum_settings)
+from schedules import (ADAPTIVE_SCHEDULES, ALL_SCHEDULES, AUTO_KAPPA_RULE, NOISE_MATCHED_SCHEDULES, SCHEDULES,
+                       check_auto_kappa, schedule_record)
+from study import ARCHITECTURES, BACKWARD_PASSES, DEFAULT_DATA_NAME, Settings, momentum_settings
 
 
 # ----------------------------------------------------------------------------
@@ -194,7 +200,8 @@ def parse_args(argv=None):
                              "(a setting: use a separate --out) (default: %(default)s)")
     parser.add_argument("--optimizers", type=name_list(ALL_OPTIMIZERS), default=",".join(OPTIMIZERS),
                         help=f"comma list of {', '.join(ALL_OPTIMIZERS)}: momentum and nesterov are SGD with "
-                             "(Nesterov) momentum 0.9 at learning rate 0.001, or as --momentum sets (default: %(default)s)")
+                             "(Nesterov) momentum 0.9 at learning rate 0.001, or as --momentum sets; rmsprop is "
+                             "Keras's RMSprop at its defaults (default: %(default)s)")
     parser.add_argument("--schedules", type=name_list(ALL_SCHEDULES), default=",".join(SCHEDULES),
                         help=f"comma list of {', '.join(ALL_SCHEDULES)}: ibs_lr raises the learning rate and "
                              "ibs_mom the momentum coefficient (momentum and nesterov only) instead of starting "
@@ -220,6 +227,9 @@ def parse_args(argv=None):
     parser.add_argument("--data", default=None,
                         help="an MNIST-layout .npz (x_train, y_train, x_test, y_test); "
                              "default: data/mnist.npz, checked against its checksum")
+    parser.add_argument("--data-name", default=None, metavar="NAME",
+                        help="the data's name in tables and titles (default: MNIST for the vendored file, "
+                             "else the --data file's name without .npz)")
     parser.add_argument("--shard", type=shard_argument, default=None, metavar="K/N",
                         help="run only the K-th of N slices of the grid (K from 1 to N), for job arrays (default: all)")
     parser.add_argument("--noise-scale", choices=NOISE_SCALE_FORMS, default=defaults.noise_scale,
@@ -262,9 +272,13 @@ def parse_args(argv=None):
     if args.auto_kappa is not None and not adaptive:
         parser.error(f"--auto-kappa sets the batch rule of {' and '.join(ADAPTIVE_SCHEDULES)}; "
                      "add one to --schedules")
-    if "ibs_auto_lr" in args.schedules and args.noise_scale != "approx":
-        parser.error("ibs_auto_lr keeps dlr's approximate noise scale, which has no exact form at B = N; "
-                     "drop --noise-scale exact or ibs_auto_lr")
+    follows = [name for name in args.schedules if schedule_record(name).learning_rate_follows_batch]
+    if follows and args.noise_scale != "approx":
+        parser.error(f"{follows[0]} keeps dlr's approximate noise scale, which has no exact form at B = N; "
+                     f"drop --noise-scale exact or {follows[0]}")
+    if args.data_name is not None and (not args.data_name.strip() or not args.data_name.isprintable()):
+        parser.error(f"--data-name takes a name of printable characters on one line; got {args.data_name!r}")
+    args.data_name = data_name(args.data, args.data_name)
     # An adaptive schedule decides its batches from the measured noise scale.
     args.measure_noise = args.measure_noise or bool(adaptive)
     user_networks = read_user_networks(args.networks, parser) if args.networks is not None else {}
@@ -317,6 +331,16 @@ def describe_reuse(report, provenance, runs_dir):
     return text
 
 
+def data_name(path, name=None):
+    """The data's name: name if given, else MNIST for the vendored file, else the file's name without .npz."""
+    if name is not None:
+        return name.strip()
+    if path is None or os.path.realpath(path) == os.path.realpath(DEFAULT_DATA):
+        return DEFAULT_DATA_NAME
+    base = os.path.basename(path)
+    return base[:-len(".npz")] if base.endswith(".npz") and len(base) > len(".npz") else base
+
+
 def settings_from_arguments(args, arrays):
     """The study's Settings from the command line and the data; DataError if the data is too small."""
     check_sizes(arrays, args.train_size, args.test_size)
@@ -330,7 +354,8 @@ def settings_from_arguments(args, arrays):
                     original_optimizer_reset=args.original_optimizer_reset, noise_scale=args.noise_scale,
                     data_fingerprint=data_fingerprint(arrays), backward=args.backward,
                     sgd_learning_rate=sgd_learning_rate, measure_noise=args.measure_noise,
-                    auto_kappa=Settings.auto_kappa if args.auto_kappa is None else args.auto_kappa, **momentum)
+                    auto_kappa=Settings.auto_kappa if args.auto_kappa is None else args.auto_kappa,
+                    data_name=args.data_name, **momentum)
 
 
 def estimate_note(network_file):

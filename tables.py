@@ -17,14 +17,21 @@ from analysis import (BASELINE_AGREEMENT_STDS, CHOSEN_BATCH_COLUMNS, COMPARISON_
                       POWER_SEEDS, STAGE_COLUMNS, STAGE_RANGE_COLUMNS, SUMMARY_COLUMNS, SUMMARY_RANGE_COLUMNS,
                       baseline_agreement, comparison_cell, config_differences, varies_by_seed)
 from provenance import describe_machines, describe_versions, machine_counts, runs_text
-from study import (ARCHITECTURE_NAMES, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP, MOMENTUM_OPTIMIZERS,
-                   NOISE_MATCHED_SCHEDULES, NOT_RECORDED, OPTIMIZER_NAMES, SCHEDULE_NAMES, Settings, VERDICTS)
+from optimizers import MOMENTUM_OPTIMIZERS, optimizer_display_name
+from schedules import ALL_SCHEDULES, NOISE_MATCHED_SCHEDULES, schedule_display_name
+from study import (ARCHITECTURE_NAMES, DEFAULT_DATA_NAME, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP, NOT_RECORDED,
+                   Settings, VERDICTS)
 
 
 
 # ---------------------------------------------------------------------------
 # Sentences
 # ---------------------------------------------------------------------------
+
+
+def data_name(config):
+    """The name of the study's data: MNIST unless the config records another."""
+    return config.get("data_name", DEFAULT_DATA_NAME)
 
 
 def settings_suffix(config):
@@ -210,7 +217,7 @@ def write_summary_markdown(rows, path, config, provenance):
     lines = [
         f"# Summary{settings_suffix(config)}",
         "",
-        f"MNIST, {config['train_size']:,} training images, "
+        f"{data_name(config)}, {config['train_size']:,} training images, "
         f"{config['epochs']}"
         " epochs, "
         f"{seeds_text}.{reset_text} Accuracies are test accuracy in percent, mean ± standard "
@@ -247,8 +254,8 @@ def write_summary_markdown(rows, path, config, provenance):
             final += f" ± {100 * row['final_test_accuracy_std']:.2f}"
         cells = [
             ARCHITECTURE_NAMES.get(row["architecture"], str(row["architecture"])),
-            OPTIMIZER_NAMES.get(row["optimizer"], str(row["optimizer"])),
-            SCHEDULE_NAMES.get(row["schedule"], str(row["schedule"])),
+            optimizer_display_name(row["optimizer"]),
+            schedule_display_name(row["schedule"]),
             str(row["seeds"]) + (f" ({row['diverged_seeds']} diverged)" if row.get("diverged_seeds") else ""),
             final,
             f"{100 * row['best_epoch_test_accuracy_mean']:.2f}",
@@ -296,7 +303,7 @@ def write_stages_markdown(rows, path, config):
     lines = [
         f"# Where the schedules part from dlr{settings_suffix(config)}",
         "",
-        f"MNIST, N = {config['train_size']:,} training images. Each cell is the difference from dlr in test "
+        f"{data_name(config)}, N = {config['train_size']:,} training images. Each cell is the difference from dlr in test "
         "accuracy at the end of a stage, paired by seed, in percentage points: mean [90% Student-t interval], "
         "with the equivalence verdict at the margin of "
         f"±{EQUIVALENCE_MARGIN_PP:g} pp (E equivalent, U undecided, N not equivalent), under the schedule's "
@@ -339,8 +346,8 @@ def _stage_table(rows, seeds_column, cell):
              "|---|---|---|---:|" + "---:|" * stages]
     for (arch, optimizer, schedule), stage_rows in by_schedule.items():
         lines.append("| " + " | ".join([ARCHITECTURE_NAMES.get(arch, str(arch)),
-                                         OPTIMIZER_NAMES.get(optimizer, str(optimizer)),
-                                         SCHEDULE_NAMES.get(schedule, str(schedule)),
+                                         optimizer_display_name(optimizer),
+                                         schedule_display_name(schedule),
                                          str(stage_rows[0][seeds_column])] + [cell(row) for row in stage_rows])
                      + " |")
     return lines
@@ -357,11 +364,11 @@ ADAPTIVE_RULES = {
 def write_chosen_batches_markdown(rows, path, config):
     """Write chosen_batches rows as a Markdown table, one line per adaptive schedule, one column per stage."""
     kappa = config.get("auto_kappa", Settings.auto_kappa)
-    schedules = [schedule for schedule in SCHEDULE_NAMES if schedule in {row["schedule"] for row in rows}]
+    schedules = [schedule for schedule in ALL_SCHEDULES if schedule in {row["schedule"] for row in rows}]
     lines = [
         f"# Batches chosen during the run{settings_suffix(config)}",
         "",
-        f"MNIST, N = {config['train_size']:,} training images. {' and '.join(schedules)} "
+        f"{data_name(config)}, N = {config['train_size']:,} training images. {' and '.join(schedules)} "
         f"train{'s' if len(schedules) == 1 else ''} the first stage as ibs does (and dlr, unless it reproduces "
         "the original's optimizer reset); at the first epoch of every "
         "later stage the batch becomes round(κ B_simple), "
@@ -396,7 +403,7 @@ def write_power_markdown(rows, path, config):
     lines = [
         f"# What the equivalence test can find{settings_suffix(config)}",
         "",
-        f"MNIST, N = {config['train_size']:,} training images. For each comparison with dlr: the "
+        f"{data_name(config)}, N = {config['train_size']:,} training images. For each comparison with dlr: the "
         "standard deviation (SD, ddof=1) of the paired differences in final test accuracy, in "
         "percentage points, and with it, taking the differences as normal, the power of the "
         f"verdicts at the margin of ±{margin} pp (TOST, α = {EQUIVALENCE_ALPHA:g} each side): the "
@@ -413,8 +420,8 @@ def write_power_markdown(rows, path, config):
         numbers = [row["detectable_pp"]] + [row[f"detectable_pp_at_{n}"] for n in POWER_SEEDS]
         chances = [row["p_equivalent_at_0"]] + [row[f"p_equivalent_at_0_at_{n}"] for n in POWER_SEEDS]
         cells = [ARCHITECTURE_NAMES.get(row["architecture"], str(row["architecture"])),
-                 OPTIMIZER_NAMES.get(row["optimizer"], str(row["optimizer"])),
-                 SCHEDULE_NAMES.get(row["schedule"], str(row["schedule"])),
+                 optimizer_display_name(row["optimizer"]),
+                 schedule_display_name(row["schedule"]),
                  str(row["paired_seeds"]), f"{row['diff_vs_dlr_pp_mean']:+.2f}", f"{row['diff_vs_dlr_pp_sd']:.3f}"]
         cells += [f"{value:.2f}" if value is not None else "- (no spread)" for value in numbers]
         cells += [f"{value:.2f}" if value is not None else "-" for value in chances]
@@ -472,12 +479,12 @@ def write_comparison_markdown(rows, path, results_path, baseline_path, config, b
         "|---|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
-        schedule = SCHEDULE_NAMES.get(row["schedule"], str(row["schedule"]))
+        schedule = schedule_display_name(row["schedule"])
         if row["baseline_schedule"] != row["schedule"]:
-            schedule += " against " + SCHEDULE_NAMES.get(row["baseline_schedule"], str(row["baseline_schedule"]))
+            schedule += " against " + schedule_display_name(row["baseline_schedule"])
         cells = [
             ARCHITECTURE_NAMES.get(row["architecture"], str(row["architecture"])),
-            OPTIMIZER_NAMES.get(row["optimizer"], str(row["optimizer"])),
+            optimizer_display_name(row["optimizer"]),
             schedule,
             str(row["paired_seeds"]),
             _mean_and_std_text(row["results_final_test_accuracy_percent_mean"],

@@ -1,8 +1,8 @@
 """Training: the optimizer, one run, and the runs of one seed that share their first epochs.
 
-FusedOptimizer applies Keras's SGD, momentum, Nesterov and Adam formulas
-with one fused op per variable; Trainer holds a model, its optimizer and the
-data with a compiled epoch, taking gradients from the network's written-out
+FusedOptimizer applies an optimizer's record (Keras's SGD, momentum,
+Nesterov, Adam and RMSprop formulas) with one fused op per variable; Trainer
+holds a model, its optimizer and the data with a compiled epoch, taking gradients from the network's written-out
 backward pass or from a GradientTape (networks.py); train_runs trains every
 schedule of one (network, optimizer, seed) from the same initial weights and
 example order, branching where their plans part. A branch copies the whole
@@ -10,8 +10,8 @@ state: every variable of the model (BatchNormalization's moving statistics
 and Dropout's seed state too) and of the optimizer. With
 Settings.measure_noise, the gradient noise scale is measured after every
 epoch by a compiled function of its own (squared_gradient_norms, read by
-gradient_noise.py's estimator) that reads the weights and Adam's second
-moments and assigns nothing, outside the epoch's timed seconds. Importing
+gradient_noise.py's estimator) that reads the weights and the optimizer's
+preconditioner and assigns nothing, outside the epoch's timed seconds. Importing
 this module imports TensorFlow.
 """
 import time
@@ -21,9 +21,10 @@ import numpy as np
 import gradient_noise
 import networks
 from networks import keras, tf
-from study import (ADAPTIVE_METRICS, ADAPTIVE_SCHEDULES, ALL_OPTIMIZERS, MOMENTUM_OPTIMIZERS, NOISE_METRICS,
-                   PRECONDITIONED_NOISE_METRICS, b_simple_chosen_from, epoch_plans, estimated_epoch_plans,
-                   updates_per_epoch)
+from optimizers import optimizer_record
+from schedules import (ADAPTIVE_SCHEDULES, b_simple_chosen_from, epoch_plans, estimated_epoch_plans,
+                       updates_per_epoch)
+from study import ADAPTIVE_METRICS, NOISE_METRICS, PRECONDITIONED_NOISE_METRICS
 
 # The test set is scored in a few large batches: one graph call per batch, and
 # batch size has no effect on the scores.
@@ -35,71 +36,56 @@ EVAL_BATCH_SIZE = 2_500
 # fused kernel per variable.
 # ----------------------------------------------------------------------------
 class FusedOptimizer:
-    """Plain SGD, SGD with (Nesterov) momentum, or Adam, one fused TensorFlow op per variable.
+    """An optimizer's record (optimizers.py) applied with one fused TensorFlow op per variable.
 
     Keras's own Adam runs about ten small ops per variable per step; at batch
     size 4 that overhead, not arithmetic, dominates. ResourceApplyAdam,
-    ResourceApplyKerasMomentum and ResourceApplyGradientDescent compute the
-    same formulas in one op each (the tests check them against
-    keras.optimizers). The learning rate and the momentum coefficient are
-    variables so that a schedule changes them in place and all other state
-    carries over.
+    ResourceApplyKerasMomentum, ResourceApplyRMSProp and
+    ResourceApplyGradientDescent compute the same formulas in one op each (the
+    tests check them against keras.optimizers). The learning rate and the
+    momentum coefficient are variables so that a schedule changes them in
+    place and all other state carries over.
     """
 
-    def __init__(self, name, variables, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7, momentum=0.9):
-        if name not in ALL_OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(ALL_OPTIMIZERS)}")
-        self.name = name
+    def __init__(self, record, variables, settings):
+        self.record = record
         self.model_variables = list(variables)
-        self.learning_rate = tf.Variable(learning_rate, dtype=tf.float32, trainable=False)
+        self.learning_rate = tf.Variable(record.base_learning_rate(settings), dtype=tf.float32, trainable=False)
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
-        self.first_moments, self.second_moments, self.velocities = [], [], []
+        self.constants = record.constants(settings)
         self.momentum = None
-        if name == "adam":
-            self.first_moments = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.model_variables]
-            self.second_moments = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.model_variables]
-        if name in MOMENTUM_OPTIMIZERS:
-            self.momentum = tf.Variable(momentum, dtype=tf.float32, trainable=False)
-            self.velocities = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.model_variables]
+        if record.momentum_variable:
+            self.momentum = tf.Variable(record.base_momentum(settings), dtype=tf.float32, trainable=False)
+        self.slots = {name: [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.model_variables]
+                      for name in record.slots}
 
     @property
     def variables(self):
         scalars = [self.learning_rate, self.iterations] + ([self.momentum] if self.momentum is not None else [])
-        return scalars + self.first_moments + self.second_moments + self.velocities
+        return scalars + [slot for name in self.record.slots for slot in self.slots[name]]
 
     def set_momentum(self, momentum):
-        """Sets the momentum coefficient in place; plain SGD and Adam have none to set."""
+        """Sets the momentum coefficient in place; an optimizer without a momentum variable has none to set."""
         if self.momentum is not None:
             self.momentum.assign(momentum)
 
     def apply(self, gradients):
-        if self.name == "sgd":
-            for variable, gradient in zip(self.model_variables, gradients):
-                tf.raw_ops.ResourceApplyGradientDescent(var=variable.handle, alpha=self.learning_rate, delta=gradient)
-        elif self.momentum is not None:
-            # Keras's SGD: v = m v - lr g, then w += v, or w += m v - lr g with Nesterov.
-            for variable, gradient, velocity in zip(self.model_variables, gradients, self.velocities):
-                tf.raw_ops.ResourceApplyKerasMomentum(
-                    var=variable.handle, accum=velocity.handle, lr=self.learning_rate, grad=gradient,
-                    momentum=self.momentum, use_nesterov=self.name == "nesterov")
-        else:
-            # Keras's Adam uses step t = iterations + 1 in its bias correction.
-            step = tf.cast(self.iterations + 1, tf.float32)
-            beta_1_power, beta_2_power = tf.pow(self.beta_1, step), tf.pow(self.beta_2, step)
-            for variable, gradient, first, second in zip(
-                    self.model_variables, gradients, self.first_moments, self.second_moments):
-                tf.raw_ops.ResourceApplyAdam(
-                    var=variable.handle, m=first.handle, v=second.handle, beta1_power=beta_1_power,
-                    beta2_power=beta_2_power, lr=self.learning_rate, beta1=self.beta_1, beta2=self.beta_2,
-                    epsilon=self.epsilon, grad=gradient)
+        self.record.update(tf, self, gradients)
         self.iterations.assign_add(1)
 
+    def preconditioner(self):
+        """One tensor per weight that the update multiplies the gradient by (Adam's 1 / (sqrt(v) + epsilon)),
+        or None for an optimizer that does not precondition."""
+        if not self.record.preconditioned:
+            return None
+        return self.record.preconditioner(tf, self.slots, self.constants)
+
     def reset(self):
-        """What building a new optimizer does: moments, velocities and step count back to zero."""
+        """What building a new optimizer does: every slot and the step count back to zero."""
         self.iterations.assign(0)
-        for moment in self.first_moments + self.second_moments + self.velocities:
-            moment.assign(tf.zeros_like(moment))
+        for slots in self.slots.values():
+            for slot in slots:
+                slot.assign(tf.zeros_like(slot))
 
 
 # ----------------------------------------------------------------------------
@@ -139,9 +125,7 @@ class Trainer:
             # The measurement assigns nothing: no moving statistics, no dropout seed drawn.
             self.measured_gradients = lambda images, labels: networks.tape_loss_and_gradients(
                 self.model, self.weights, images, labels, training=False)
-        self.optimizer = FusedOptimizer(
-            optimizer_name, self.weights, settings.base_learning_rate(optimizer_name),
-            settings.adam_beta_1, settings.adam_beta_2, settings.adam_epsilon, settings.base_momentum(optimizer_name))
+        self.optimizer = FusedOptimizer(optimizer_record(optimizer_name), self.weights, settings)
         # A worker holds its data as tensors once; converting a tensor is free.
         self.x_train, self.y_train = tf.convert_to_tensor(data["x_train"]), tf.convert_to_tensor(data["y_train"])
         self.x_test, self.y_test = tf.convert_to_tensor(data["x_test"]), tf.convert_to_tensor(data["y_test"])
@@ -173,16 +157,12 @@ class Trainer:
     def squared_gradient_norms(self, batches, small_batch):
         """The noise-scale estimator's squared norms (squared_gradient_norms) at the current weights.
 
-        Under Adam also the norms under its preconditioner 1 / (sqrt(v) +
-        epsilon), as its fused op applies it. Reads the weights and v;
-        assigns nothing.
+        Under an optimizer that preconditions its gradients (Adam, RMSprop)
+        also the norms under its preconditioner, as its fused op applies it.
+        Reads the weights and the optimizer's state; assigns nothing.
         """
-        preconditioner = None
-        if self.optimizer.name == "adam":
-            preconditioner = [1.0 / (tf.sqrt(moment) + self.optimizer.epsilon)
-                              for moment in self.optimizer.second_moments]
         return squared_gradient_norms(self.measured_gradients, self.weights, self.x_train, self.y_train, batches,
-                                      small_batch, preconditioner)
+                                      small_batch, self.optimizer.preconditioner())
 
     def evaluate(self):
         """(accuracy, mean loss) on the whole test set."""
@@ -290,8 +270,8 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
     after. Metrics map each of test_accuracy,
     test_loss, train_loss, learning_rate, batch_size, momentum, updates
     (cumulative) and seconds (cumulative wall time, shared epochs counted in full) to per-epoch
-    lists; with settings.measure_noise also each of NOISE_METRICS (and for
-    Adam PRECONDITIONED_NOISE_METRICS), measured after the epoch and left out
+    lists; with settings.measure_noise also each of NOISE_METRICS (and for an
+    optimizer that preconditions, PRECONDITIONED_NOISE_METRICS), measured after the epoch and left out
     of its seconds.
     """
     if set(schedules) & set(ADAPTIVE_SCHEDULES) and not settings.measure_noise:
@@ -319,7 +299,7 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
     examples = gradient_noise.population(seed, settings.train_size, sizes.population) if sizes else None
 
     def noise_metrics(epoch):
-        names = NOISE_METRICS + (PRECONDITIONED_NOISE_METRICS if optimizer_name == "adam" else ())
+        names = NOISE_METRICS + (PRECONDITIONED_NOISE_METRICS if optimizer_record(optimizer_name).preconditioned else ())
         if sizes is None:  # A training set of one example has no two batch sizes.
             return dict.fromkeys(names, float("nan"))
         batches = gradient_noise.draw_batches(seed, epoch, examples, sizes.big, settings.noise_draws)

@@ -35,15 +35,17 @@ sys.path.insert(0, ROOT)
 import grid  # noqa: E402  (the project root goes on the path first)
 import mnist  # noqa: E402
 import networks  # noqa: E402
+import optimizers  # noqa: E402
 import provenance  # noqa: E402
 import runtime  # noqa: E402
+import schedules  # noqa: E402
 import study  # noqa: E402
 import training  # noqa: E402
 
 # The yardstick from the study's shared folder, beside this repository.
 SEED_STYLE = os.path.join(ROOT, "..", "shared", "bench", "seed_style.py")
-BATCH_SIZES = sorted({study.stage_schedule(schedule, stage, 1.0)[1]
-                      for schedule in study.SCHEDULES for stage in range(4)})
+BATCH_SIZES = sorted({plan.batch_size for schedule in schedules.SCHEDULES
+                      for plan in schedules.epoch_plans(schedule, "sgd", study.Settings())})
 
 
 def configure_threads(single_thread):
@@ -81,12 +83,7 @@ def time_keras_fit_epochs(arch, optimizer_name, train_size, repeats):
     data = mnist.prepare_data(mnist.load_mnist(), train_size, 10_000)
     keras.utils.set_random_seed(0)
     model = networks.build_model(arch)
-    learning_rate = study.Settings().base_learning_rate(optimizer_name)
-    if optimizer_name == "adam":
-        optimizer = keras.optimizers.Adam(learning_rate)
-    else:
-        momentum = study.Settings().base_momentum(optimizer_name)
-        optimizer = keras.optimizers.SGD(learning_rate, momentum=momentum, nesterov=optimizer_name == "nesterov")
+    optimizer = optimizers.optimizer_record(optimizer_name).keras_equivalent(keras, study.Settings())
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     timings = {}
     for batch_size in BATCH_SIZES:
@@ -109,12 +106,12 @@ def compare_epochs(train_size, repeats):
     """Part 1: rows of (arch, optimizer, batch, ours ms/step, fit ms/step) and evaluation seconds."""
     rows, evaluation = [], {}
     for arch in study.ARCHITECTURES:
-        for optimizer_name in study.ALL_OPTIMIZERS:
+        for optimizer_name in optimizers.ALL_OPTIMIZERS:
             ours = in_fresh_process(time_project_epochs, True, arch, optimizer_name, train_size, repeats)
             fit = in_fresh_process(time_keras_fit_epochs, False, arch, optimizer_name, train_size, repeats)
             evaluation[arch, optimizer_name] = ours["evaluate"][0]
             for batch_size in BATCH_SIZES:
-                steps = study.updates_per_epoch(train_size, batch_size)
+                steps = schedules.updates_per_epoch(train_size, batch_size)
                 rows.append((arch, optimizer_name, batch_size, 1000 * statistics.median(ours[batch_size]) / steps,
                              1000 * statistics.median(fit[batch_size]) / steps))
     return rows, evaluation
@@ -148,7 +145,7 @@ def compare_backward_passes(train_size, repeats, optimizers=("sgd", "adam")):
         for optimizer_name in optimizers:
             timings = in_fresh_process(time_backward_passes, True, arch, optimizer_name, train_size, repeats)
             for batch_size in BATCH_SIZES:
-                steps = study.updates_per_epoch(train_size, batch_size)
+                steps = schedules.updates_per_epoch(train_size, batch_size)
                 written, tape = (1000 * statistics.median(timings[batch_size][backward]) / steps
                                  for backward in ("written", "tape"))
                 rows.append((arch, optimizer_name, batch_size, written, tape))
@@ -161,9 +158,9 @@ def project_grid_seconds(rows, evaluation, jobs):
     step_ms = {(arch, optimizer, batch): ours for arch, optimizer, batch, ours, _ in rows}
     total = 0.0
     for arch in study.ARCHITECTURES:
-        for optimizer_name in study.OPTIMIZERS:
-            for plan in grid.trained_epochs(optimizer_name, study.SCHEDULES, settings):
-                steps = study.updates_per_epoch(settings.train_size, plan.batch_size)
+        for optimizer_name in optimizers.OPTIMIZERS:
+            for plan in grid.trained_epochs(optimizer_name, schedules.SCHEDULES, settings):
+                steps = schedules.updates_per_epoch(settings.train_size, plan.batch_size)
                 seconds_per_step = step_ms[arch, optimizer_name, plan.batch_size] / 1000
                 total += steps * seconds_per_step + evaluation[arch, optimizer_name]
     return total, total / jobs
@@ -254,10 +251,10 @@ def main_benchmark(argv=None):
         # The optimizers' cost class: each one's median step time relative to plain SGD's, per architecture.
         for arch in study.ARCHITECTURES:
             by_optimizer = {name: {batch: ours for a, o, batch, ours, _ in rows if (a, o) == (arch, name)}
-                            for name in study.ALL_OPTIMIZERS}
+                            for name in optimizers.ALL_OPTIMIZERS}
             ratios = ", ".join(
                 f"{name} {statistics.median(by_optimizer[name][b] / by_optimizer['sgd'][b] for b in BATCH_SIZES):.2f}"
-                for name in study.ALL_OPTIMIZERS[1:])
+                for name in optimizers.ALL_OPTIMIZERS[1:])
             print(f"   {arch}: step time relative to plain SGD (median over batch sizes): {ratios}")
         print()
 
@@ -295,8 +292,8 @@ def main_benchmark(argv=None):
               "default threading")
         total = 0.0
         for arch in study.ARCHITECTURES:
-            for optimizer_name in study.OPTIMIZERS:
-                for schedule in study.SCHEDULES:
+            for optimizer_name in optimizers.OPTIMIZERS:
+                for schedule in schedules.SCHEDULES:
                     start = time.perf_counter()
                     subprocess.run([sys.executable, SEED_STYLE, arch, optimizer_name, schedule, "3"], check=True,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

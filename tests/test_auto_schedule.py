@@ -22,6 +22,10 @@ import grid  # noqa: E402
 import main  # noqa: E402
 import plots  # noqa: E402
 import safe_pickle  # noqa: E402
+import costs  # noqa: E402
+import figure_style  # noqa: E402
+import optimizers  # noqa: E402
+import schedules  # noqa: E402
 import study  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,7 +46,7 @@ def without_seconds(runs):
 
 # ---------------------------------------------------------------- the rule
 def test_the_batch_is_kappa_times_b_simple_rounded_never_smaller_and_at_most_n():
-    rule = study.auto_batch_size
+    rule = schedules.auto_batch_size
     assert rule(312.4, 1.0, 4, 20_000) == 312
     assert rule(312.5, 1.0, 4, 20_000) == 313  # Halves round up.
     assert rule(312.4, 0.5, 4, 20_000) == 156
@@ -63,11 +67,11 @@ def test_the_batch_is_kappa_times_b_simple_rounded_never_smaller_and_at_most_n()
 def test_the_first_stage_is_dlrs_and_each_later_stage_takes_the_b_simple_measured_before_it():
     settings = study.Settings(measure_noise=True, epochs_per_stage=2)
     for optimizer in ("sgd", "momentum"):
-        dlr_first = study.epoch_plans("dlr", optimizer, settings)[0]
+        dlr_first = schedules.epoch_plans("dlr", optimizer, settings)[0]
         history = []
         measured = [150.0, 210.0, 700.0, float("nan"), 900.0, 30_000.0, 1.0, 5.0]
         for epoch in range(settings.epochs):
-            plan = study.adaptive_epoch_plan("ibs_auto", optimizer, settings, history)
+            plan = schedules.adaptive_epoch_plan("ibs_auto", optimizer, settings, history)
             # The learning rate and momentum are held at the first stage's, as in ibs.
             assert (plan.learning_rate, plan.momentum, plan.reset_optimizer) == (
                 dlr_first.learning_rate, dlr_first.momentum, False)
@@ -80,31 +84,31 @@ def test_the_first_stage_is_dlrs_and_each_later_stage_takes_the_b_simple_measure
 def test_ibs_auto_lr_raises_the_learning_rate_with_the_batch_and_keeps_dlrs_noise_scale():
     settings = study.Settings(measure_noise=True)
     for optimizer in ("sgd", "momentum"):
-        dlr = study.epoch_plans("dlr", optimizer, settings)
+        dlr = schedules.epoch_plans("dlr", optimizer, settings)
         history = []
         for epoch, measured in enumerate([150.0, 210.0, 730.0, 650.0, 640.0, 2_000.0, 1_900.0, 3_100.0, 60_000.0,
                                           7.0, 7.0, 7.0]):
-            plan = study.adaptive_epoch_plan("ibs_auto_lr", optimizer, settings, history)
-            held = study.adaptive_epoch_plan("ibs_auto", optimizer, settings, history)
+            plan = schedules.adaptive_epoch_plan("ibs_auto_lr", optimizer, settings, history)
+            held = schedules.adaptive_epoch_plan("ibs_auto", optimizer, settings, history)
             # The batch is ibs_auto's; the rate is ibs's times B / B_ibs, so g is dlr's.
             assert (plan.batch_size, plan.momentum) == (held.batch_size, held.momentum)
-            assert study.approximate_noise_scale(plan.learning_rate, plan.batch_size, plan.momentum, 20_000) \
-                == pytest.approx(study.approximate_noise_scale(dlr[epoch].learning_rate, dlr[epoch].batch_size,
-                                                               dlr[epoch].momentum, 20_000), rel=1e-11)
+            assert optimizers.noise_scale(plan.learning_rate, plan.batch_size, plan.momentum, 20_000) \
+                == pytest.approx(optimizers.noise_scale(dlr[epoch].learning_rate, dlr[epoch].batch_size,
+                                                        dlr[epoch].momentum, 20_000), rel=1e-11)
             history.append({"batch_size": plan.batch_size, "b_simple": measured})
         assert [record["batch_size"] for record in history] == [4] * 3 + [730] * 3 + [2_000] * 3 + [20_000] * 3
-        base = settings.base_learning_rate(optimizer)
-        assert study.adaptive_epoch_plan("ibs_auto_lr", optimizer, settings, history[:3]).learning_rate \
+        base = optimizers.optimizer_record(optimizer).base_learning_rate(settings)
+        assert schedules.adaptive_epoch_plan("ibs_auto_lr", optimizer, settings, history[:3]).learning_rate \
             == pytest.approx(base * 730 / 20)
 
 
 def test_a_training_set_below_the_batches_caps_them_and_keeps_dlrs_noise_scale():
     # Base batch 8 of 600 examples: ibs's last stage would be 1,000 and is capped at 600, dlr's is 8.
     settings = study.Settings(train_size=600, base_batch_size=8, epochs_per_stage=1, measure_noise=True)
-    dlr = study.epoch_plans("dlr", "sgd", settings)
+    dlr = schedules.epoch_plans("dlr", "sgd", settings)
     history = []
     for epoch in range(4):
-        plan = study.adaptive_epoch_plan("ibs_auto_lr", "sgd", settings, history)
+        plan = schedules.adaptive_epoch_plan("ibs_auto_lr", "sgd", settings, history)
         assert plan.learning_rate * 600 / plan.batch_size == pytest.approx(
             dlr[epoch].learning_rate * 600 / dlr[epoch].batch_size, rel=1e-11)
         history.append({"batch_size": plan.batch_size, "b_simple": 5_000.0})
@@ -113,23 +117,23 @@ def test_a_training_set_below_the_batches_caps_them_and_keeps_dlrs_noise_scale()
     tiny = study.Settings(train_size=3, epochs_per_stage=1, measure_noise=True)
     history = []
     for epoch in range(4):
-        plan = study.adaptive_epoch_plan("ibs_auto", "sgd", tiny, history)
+        plan = schedules.adaptive_epoch_plan("ibs_auto", "sgd", tiny, history)
         history.append({"batch_size": plan.batch_size, "b_simple": 1.0})
     assert [record["batch_size"] for record in history] == [3, 3, 3, 3]
-    first = study.adaptive_epoch_plan("ibs_auto_lr", "sgd", tiny, [])
-    assert first == study.epoch_plans("dlr", "sgd", tiny)[0]  # So the first stage is shared with dlr's.
+    first = schedules.adaptive_epoch_plan("ibs_auto_lr", "sgd", tiny, [])
+    assert first == schedules.epoch_plans("dlr", "sgd", tiny)[0]  # So the first stage is shared with dlr's.
 
 
 def test_ibs_auto_lr_has_no_exact_form(capsys):
     error = refused(["--schedules", "dlr,ibs_auto_lr", "--noise-scale", "exact"], capsys)
     assert error.count("\n") == 1 and "ibs_auto_lr keeps dlr's approximate noise scale" in error, error
     with pytest.raises(ValueError, match="no exact form"):
-        study.adaptive_epoch_plan("ibs_auto_lr", "sgd", study.Settings(noise_scale="exact"), [])
+        schedules.adaptive_epoch_plan("ibs_auto_lr", "sgd", study.Settings(noise_scale="exact"), [])
 
 
 def test_an_adaptive_schedule_has_no_fixed_plans_and_needs_the_measurement():
     with pytest.raises(ValueError, match="during the run"):
-        study.epoch_plans("ibs_auto", "sgd", study.Settings())
+        schedules.epoch_plans("ibs_auto", "sgd", study.Settings())
     import training
     with pytest.raises(ValueError, match="measure_noise"):
         training.train_runs("mlp300", "sgd", 0, ("ibs_auto",), study.Settings(), data=None)
@@ -139,7 +143,7 @@ def test_kappa_is_recorded_only_when_not_its_default():
     assert "auto_kappa" not in study.settings_record(study.Settings())
     assert study.settings_record(study.Settings(auto_kappa=0.5))["auto_kappa"] == 0.5
     with pytest.raises(ValueError, match="positive finite"):
-        study.check_auto_kappa(0.0)
+        schedules.check_auto_kappa(0.0)
 
 
 def refused(arguments, capsys):
@@ -173,14 +177,14 @@ def test_an_adaptive_schedule_turns_the_measurement_on():
 # ---------------------------------------------------------------- the cost model
 def test_the_estimate_takes_ibs_batches_until_the_run_decides_and_counts_the_epochs_as_its_own():
     settings = study.Settings(measure_noise=True)
-    assert study.estimated_epoch_plans("ibs_auto", "sgd", settings) == study.epoch_plans("ibs", "sgd", settings)
+    assert schedules.estimated_epoch_plans("ibs_auto", "sgd", settings) == schedules.epoch_plans("ibs", "sgd", settings)
     decided = [{"batch_size": 4, "b_simple": 300.0}] * 3
-    estimate = study.estimated_epoch_plans("ibs_auto", "sgd", settings, decided)
+    estimate = schedules.estimated_epoch_plans("ibs_auto", "sgd", settings, decided)
     # Stage 2 decided at 300; stage 3 the larger of 300 and ibs's 100; stage 4 ibs's 500.
     assert [plan.batch_size for plan in estimate] == [4] * 3 + [300] * 6 + [500] * 3
     # dlr, ibs and ibs_auto share their first stage; every later epoch is trained once per schedule.
-    assert len(grid.trained_epochs("sgd", ("dlr", "ibs"), settings)) == 3 + 9 + 9
-    assert len(grid.trained_epochs("sgd", ("dlr", "ibs", "ibs_auto"), settings)) == 3 + 9 + 9 + 9
+    assert len(costs.trained_epochs("sgd", ("dlr", "ibs"), settings)) == 3 + 9 + 9
+    assert len(costs.trained_epochs("sgd", ("dlr", "ibs", "ibs_auto"), settings)) == 3 + 9 + 9 + 9
 
 
 # ---------------------------------------------------------------- a tiny study
@@ -206,7 +210,7 @@ def test_each_seed_chooses_its_own_batches_by_the_rule_from_its_own_measurements
         assert set(run["learning_rate"]) == {0.01}
         assert math.isnan(run["b_simple_chosen_from"][0])
         for epoch in range(1, 4):
-            expected = study.auto_batch_size(run["b_simple"][epoch - 1], 1.0, run["batch_size"][epoch - 1],
+            expected = schedules.auto_batch_size(run["b_simple"][epoch - 1], 1.0, run["batch_size"][epoch - 1],
                                              TRAIN_SIZE)
             assert run["batch_size"][epoch] == expected
             assert run["b_simple_chosen_from"][epoch] == run["b_simple"][epoch - 1]
@@ -300,7 +304,7 @@ def test_the_tables_give_the_mean_and_range_and_the_batches_chosen(auto_study, t
 def test_the_measured_figure_marks_every_batch_chosen(auto_study):
     results = analysis.load_results(auto_study / "results.pickle")
     figure, axes = plt.subplots()
-    style = figures.SCHEDULE_STYLES["ibs_auto"]
+    style = figure_style.schedule_style("ibs_auto")
     assert figures._mark_chosen_batches(axes, results["runs"], ("mlp300", "sgd", "ibs_auto"), results["config"],
                                         style)
     marked = sorted((int(x), float(y)) for line in axes.lines for x, y in zip(*line.get_data()))

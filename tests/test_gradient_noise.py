@@ -168,8 +168,8 @@ def test_lenet5_norms_match_per_example_gradients_and_the_estimates_their_truth(
     norms = [values.numpy() for values in trainer.squared_gradient_norms(tf.constant(batches), tf.constant(small))]
     assert len(norms) == 4  # Adam's preconditioned pair too.
     np.testing.assert_allclose(norms[:2], per_draw_norms(per_example, batches, small), rtol=1e-4)
-    second_moments = np.concatenate([moment.numpy().ravel() for moment in trainer.optimizer.second_moments])
-    preconditioner = 1 / (np.sqrt(second_moments.astype(np.float64)) + trainer.optimizer.epsilon)
+    second_moments = np.concatenate([moment.numpy().ravel() for moment in trainer.optimizer.slots["second_moment"]])
+    preconditioner = 1 / (np.sqrt(second_moments.astype(np.float64)) + trainer.optimizer.constants["epsilon"])
     np.testing.assert_allclose(norms[2:], per_draw_norms(per_example * np.sqrt(preconditioner), batches, small),
                                rtol=1e-4)
 

@@ -17,6 +17,8 @@ import mnist
 import networks
 import runfiles
 import safe_pickle
+import optimizers
+import schedules
 import study
 import training
 
@@ -40,156 +42,6 @@ def load_pickle(path):
     return safe_pickle.load(path)
 
 
-# ---------------------------------------------------------------- the numbers
-def test_batch_sizes_and_learning_rates_by_stage():
-    batch_sizes = {s: [study.stage_schedule(s, stage, 1.0)[1] for stage in range(4)] for s in study.SCHEDULES}
-    assert batch_sizes == {"dlr": [4, 4, 4, 4], "ibs": [4, 20, 100, 500], "hyb": [4, 9, 20, 45]}
-    learning_rates = {s: [study.stage_schedule(s, stage, 0.01)[0] for stage in range(4)] for s in study.SCHEDULES}
-    np.testing.assert_allclose(learning_rates["dlr"], [0.01, 0.002, 0.0004, 0.00008])
-    np.testing.assert_allclose(learning_rates["ibs"], [0.01] * 4)
-    np.testing.assert_allclose(learning_rates["hyb"], [0.01 / 5 ** (stage / 2) for stage in range(4)])
-    with pytest.raises(ValueError, match="unknown schedule"):
-        study.stage_schedule("cosine", 0, 0.01)
-
-
-def test_noise_scale_shrinks_by_the_same_factor_for_every_schedule():
-    # dlr and ibs keep lr / B equal stage by stage; hyb only up to its rounding.
-    for stage in range(4):
-        dlr, ibs, hyb = (study.stage_schedule(s, stage, 0.01) for s in study.SCHEDULES)
-        assert dlr[0] / dlr[1] == pytest.approx(ibs[0] / ibs[1])
-        assert hyb[0] / hyb[1] == pytest.approx(dlr[0] / dlr[1], rel=0.02)
-
-
-def test_updates_per_run_at_the_original_settings():
-    settings = study.Settings()
-    updates = {s: sum(study.updates_per_epoch(20_000, plan.batch_size) for plan in study.epoch_plans(s, "sgd", settings))
-               for s in study.SCHEDULES}
-    assert updates == {"dlr": 60_000, "ibs": 18_720, "hyb": 26_004}
-    assert study.updates_per_epoch(10, 4) == 3  # A last partial batch is a step.
-
-
-def test_fewer_updates_schedules_by_stage():
-    # ibs_lr and ibs_mom start at 5 x the base batch and hold lr x 5, or divide 1 - m by 5.
-    ibs_lr = [study.stage_schedule("ibs_lr", stage, 0.001, 4, 5.0, 0.9) for stage in range(4)]
-    ibs_mom = [study.stage_schedule("ibs_mom", stage, 0.001, 4, 5.0, 0.9) for stage in range(4)]
-    assert [batch for _, batch, _ in ibs_lr] == [batch for _, batch, _ in ibs_mom] == [20, 100, 500, 2500]
-    assert [rate for rate, _, _ in ibs_lr] == [0.005] * 4 and [m for _, _, m in ibs_lr] == [0.9] * 4
-    assert [rate for rate, _, _ in ibs_mom] == [0.001] * 4
-    np.testing.assert_allclose([m for _, _, m in ibs_mom], [0.98] * 4)
-    # Both scale with the base batch size.
-    assert study.stage_schedule("ibs_lr", 3, 0.01, 32)[1] == 20_000
-
-
-def noise_scale(plan, train_size):
-    return plan.learning_rate * train_size / (plan.batch_size * (1 - plan.momentum))
-
-
-@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov"])
-def test_every_schedule_has_dlr_noise_scale_at_every_stage(optimizer):
-    settings = study.Settings()
-    # The controls depart from dlr's noise scale on purpose and have a test of their own.
-    schedules = study.NOISE_MATCHED_SCHEDULES if optimizer in study.MOMENTUM_OPTIMIZERS else ("ibs", "hyb", "ibs_lr")
-    dlr = [noise_scale(plan, settings.train_size) for plan in study.epoch_plans("dlr", optimizer, settings)]
-    assert dlr[0] == pytest.approx(50.0) and dlr[-1] == pytest.approx(50.0 / 125)
-    for schedule in schedules:
-        scales = [noise_scale(plan, settings.train_size) for plan in study.epoch_plans(schedule, optimizer, settings)]
-        # The hybrid's batch size is rounded to a whole number; the others match exactly.
-        np.testing.assert_allclose(scales, dlr, rtol=0.02 if schedule == "hyb" else 1e-9)
-    # Momentum 0.9 at lr 0.001 has plain SGD's noise scale, stage by stage.
-    sgd = [noise_scale(plan, settings.train_size) for plan in study.epoch_plans("dlr", "sgd", settings)]
-    np.testing.assert_allclose(dlr, sgd, rtol=1e-9)
-
-
-def test_updates_per_run_of_the_fewer_updates_schedules():
-    settings = study.Settings()
-    for optimizer, schedule in (("momentum", "ibs_lr"), ("nesterov", "ibs_mom"), ("sgd", "ibs_lr"),
-                                ("adam", "ibs_lr")):
-        plans = study.epoch_plans(schedule, optimizer, settings)
-        assert sum(study.updates_per_epoch(20_000, plan.batch_size) for plan in plans) == 3_744
-    # A batch beyond the training set is the training set: one step an epoch.
-    wide = study.Settings(base_batch_size=64)
-    assert [plan.batch_size for plan in study.epoch_plans("ibs_lr", "sgd", wide)][-1] == 20_000
-
-
-def stage_batches(schedule, optimizer, settings):
-    return [plan.batch_size for plan in study.epoch_plans(schedule, optimizer, settings)[::settings.epochs_per_stage]]
-
-
-def test_exact_noise_scale_batch_sizes_by_hand():
-    # N = 5,000, base batch 32, plain SGD at lr 0.01: dlr's exact g is 0.01 / 5^s * (5000 / 32 - 1),
-    # and B = N / (1 + g / lr) at lr 0.01 (ibs) or 0.05 (ibs_lr).
-    exact = study.Settings(train_size=5_000, base_batch_size=32, noise_scale="exact")
-    assert stage_batches("ibs", "sgd", exact) == [32, 156, 693, 2_230]
-    assert stage_batches("ibs_lr", "sgd", exact) == [156, 693, 2_230, 4_005]
-    assert stage_batches("dlr", "sgd", exact) == [32] * 4
-    # The number: ibs_lr's last stage at base batch 32 with momentum, N = 20,000.
-    assert stage_batches("ibs_lr", "momentum", study.Settings(base_batch_size=32, noise_scale="exact"))[-1] == 10_008
-    # The approximation, the default, is as before.
-    approx = study.Settings(train_size=5_000, base_batch_size=32)
-    assert stage_batches("ibs", "sgd", approx) == [32, 160, 800, 4_000]
-    assert stage_batches("ibs_lr", "sgd", approx) == [160, 800, 4_000, 5_000]
-
-
-@pytest.mark.parametrize("optimizer", study.ALL_OPTIMIZERS)
-@pytest.mark.parametrize("form", study.NOISE_SCALE_FORMS)
-def test_both_noise_scale_forms_for_every_schedule(optimizer, form):
-    settings = study.Settings(train_size=5_000, base_batch_size=32, noise_scale=form)
-    approx = dataclasses.replace(settings, noise_scale="approx")
-    scale = study.exact_noise_scale if form == "exact" else study.approximate_noise_scale
-    n = settings.train_size
-    dlr = [scale(plan.learning_rate, plan.batch_size, plan.momentum, n)
-           for plan in study.epoch_plans("dlr", optimizer, settings)]
-    for schedule in study.ALL_SCHEDULES:
-        if optimizer not in study.SCHEDULE_OPTIMIZERS.get(schedule, (optimizer,)) \
-                or schedule in study.ADAPTIVE_SCHEDULES:  # Its batches are decided during the run.
-            continue
-        plans, approx_plans = (study.epoch_plans(schedule, optimizer, s) for s in (settings, approx))
-        # Every form keeps the schedule's own learning rate and momentum.
-        assert [(p.learning_rate, p.momentum) for p in plans] == [(p.learning_rate, p.momentum) for p in approx_plans]
-        if form == "approx" or schedule not in study.NOISE_MATCHED_SCHEDULES:
-            assert plans == approx_plans
-        if schedule == "dlr" or schedule in study.CONTROL_SCHEDULES:
-            continue  # The controls are defined by their batches, in either form.
-        for plan, target in zip(plans, dlr):
-            # The batch is the whole number nearest the one whose g is dlr's.
-            solved = n / (1 + target * (1 - plan.momentum) / plan.learning_rate) if form == "exact" else \
-                plan.learning_rate * n / (target * (1 - plan.momentum))
-            if form == "exact" or schedule == "hyb":
-                assert abs(plan.batch_size - min(solved, n)) <= 0.5 + 1e-9, (schedule, plan, solved)
-            else:
-                assert plan.batch_size == pytest.approx(min(solved, n))
-
-
-def test_a_schedule_outside_the_matched_ones_keeps_its_batches_under_the_exact_form(monkeypatch):
-    # Controls are defined by their batch sizes: only NOISE_MATCHED_SCHEDULES solve for dlr's g.
-    monkeypatch.setattr(study, "NOISE_MATCHED_SCHEDULES", ("ibs", "ibs_lr", "ibs_mom"))
-    exact = study.Settings(train_size=5_000, base_batch_size=32, noise_scale="exact")
-    assert stage_batches("hyb", "sgd", exact) == stage_batches("hyb", "sgd", study.Settings(train_size=5_000,
-                                                                                              base_batch_size=32))
-    assert stage_batches("ibs", "sgd", exact) == [32, 156, 693, 2_230]
-
-
-def test_exact_batches_stay_in_one_to_n():
-    assert study.batch_for_exact_noise_scale(1e9, 0.01, 0.0, 5_000) == 1
-    assert study.batch_for_exact_noise_scale(0.0, 0.01, 0.0, 5_000) == 5_000
-    # A base batch of the whole training set has g = 0, so every schedule takes all of it.
-    whole = study.Settings(train_size=300, base_batch_size=300, noise_scale="exact")
-    for schedule in ("ibs", "hyb", "ibs_lr"):
-        assert stage_batches(schedule, "sgd", whole) == [300] * 4
-    with pytest.raises(ValueError, match="unknown noise scale form"):
-        study.epoch_plans("ibs", "sgd", study.Settings(noise_scale="exactly"))
-    # The approximate schedules are stage_schedule's, as before; the exact form only re-solves the batch.
-    assert study.exact_stage_schedule("ibs_lr", 3, 0.01, 32, 5.0, 0.0, 5.0, 5_000) == (0.05, 4_005, 0.0)
-    assert study.exact_stage_schedule("dlr", 3, 0.01, 32, 5.0, 0.0, 5.0, 5_000) == study.stage_schedule(
-        "dlr", 3, 0.01, 32, 5.0, 0.0, 5.0)
-
-
-def test_the_noise_scale_form_is_recorded_only_where_it_is_exact():
-    # So that a committed study reassembles to the same bytes; the migration reads it back as approx.
-    assert "noise_scale" not in study.settings_record(study.Settings())
-    assert study.settings_record(study.Settings(noise_scale="exact"))["noise_scale"] == "exact"
-    assert study.migrate_settings(study.settings_record(study.Settings()))["noise_scale"] == "approx"
-    assert study.migrate_results({"config": {"train_size": 300}, "runs": {}})["config"]["noise_scale"] == "approx"
 
 
 def test_momentum_flag_sets_the_coefficient_and_keeps_plain_sgds_noise_scale():
@@ -207,8 +59,8 @@ def test_momentum_flag_sets_the_coefficient_and_keeps_plain_sgds_noise_scale():
     assert args.momentum == 0.98 and args.noise_scale == "exact"
     assert settings.momentum_coefficient == 0.98 and settings.momentum_learning_rate == 0.0002
     assert settings.noise_scale == "exact"
-    for optimizer in study.MOMENTUM_OPTIMIZERS:
-        dlr, ibs_mom = (study.epoch_plans(schedule, optimizer, settings)[0] for schedule in ("dlr", "ibs_mom"))
+    for optimizer in optimizers.MOMENTUM_OPTIMIZERS:
+        dlr, ibs_mom = (schedules.epoch_plans(schedule, optimizer, settings)[0] for schedule in ("dlr", "ibs_mom"))
         assert dlr.learning_rate / (1 - dlr.momentum) == pytest.approx(0.01)
         assert ibs_mom.momentum == pytest.approx(1 - 0.02 / 5)
     # Without the flag, and with --momentum 0.9, the settings are the defaults: committed runs are reused.
@@ -247,7 +99,7 @@ def test_a_tiny_exact_study_records_its_form_and_momentum_and_keeps_its_folder_t
 def test_ibs_mom_is_refused_without_momentum(tmp_path):
     for optimizer in ("sgd", "adam"):
         with pytest.raises(ValueError, match="ibs_mom raises the momentum coefficient"):
-            study.epoch_plans("ibs_mom", optimizer, study.Settings())
+            schedules.epoch_plans("ibs_mom", optimizer, study.Settings())
     # On the command line: one line and status 2, before any data is read or run trained.
     result = run_main("--optimizers", "momentum,adam", "--schedules", "dlr,ibs_mom", "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and result.stderr.count("\n") == 1
@@ -263,73 +115,9 @@ def test_optimizers_and_schedules_combine_freely():
     assert defaults.seeds == 5 and defaults.out == "results"
 
 
-def test_shared_first_stage_is_trained_once():
-    settings = study.Settings()
-    epochs = grid.trained_epochs("adam", study.SCHEDULES, settings)
-    # 3 shared epochs, then 9 of each schedule: 30 trained epochs, not 36.
-    assert len(epochs) == 30
-    assert sorted(plan.batch_size for plan in epochs).count(4) == 12
-    assert len(grid.trained_epochs("adam", ("ibs",), settings)) == 12
-
-
 def test_parameter_counts():
     counts = {arch: networks.build_model(arch).count_params() for arch in study.ARCHITECTURES}
     assert counts == {"mlp300": 238_510, "mlp500_150": 469_160, "lenet5": 44_426}
-
-
-def test_original_reset_applies_to_dlr_and_hyb_only():
-    settings = study.Settings(original_optimizer_reset=True)
-    assert all(plan.reset_optimizer for plan in study.epoch_plans("dlr", "adam", settings))
-    assert all(plan.reset_optimizer for plan in study.epoch_plans("hyb", "adam", settings))
-    assert not any(plan.reset_optimizer for plan in study.epoch_plans("ibs", "adam", settings))
-    assert not any(plan.reset_optimizer for plan in study.epoch_plans("dlr", "adam", study.Settings()))
-
-
-@pytest.mark.parametrize("name", ["sgd", "adam"])
-def test_fused_optimizer_matches_keras(name):
-    import keras
-    import tensorflow as tf
-    rng = np.random.default_rng(0)
-    initial = rng.normal(size=(7, 5)).astype(np.float32)
-    ours, theirs = tf.Variable(initial), keras.Variable(initial)
-    optimizer = training.FusedOptimizer(name, [ours], 0.01 if name == "sgd" else 0.001)
-    reference = keras.optimizers.SGD(0.01) if name == "sgd" else keras.optimizers.Adam(0.001)
-    for step in range(20):
-        if step == 10:  # A stage boundary: the rate changes in place, the state carries over.
-            optimizer.learning_rate.assign(optimizer.learning_rate / 5)
-            reference.learning_rate.assign(reference.learning_rate / 5)
-        gradient = tf.constant(rng.normal(size=(7, 5)).astype(np.float32))
-        optimizer.apply([gradient])
-        reference.apply([gradient], [theirs])
-    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=2e-5, atol=1e-6)
-    assert int(optimizer.iterations) == 20
-
-
-@pytest.mark.parametrize("nesterov", [False, True])
-def test_fused_momentum_matches_keras(nesterov):
-    import keras
-    import tensorflow as tf
-    rng = np.random.default_rng(1)
-    initial = rng.normal(size=(7, 5)).astype(np.float32)
-    ours, theirs = tf.Variable(initial), keras.Variable(initial)
-    optimizer = training.FusedOptimizer("nesterov" if nesterov else "momentum", [ours], 0.001, momentum=0.9)
-    reference = keras.optimizers.SGD(0.001, momentum=0.9, nesterov=nesterov)
-    gradients = [tf.constant(rng.normal(size=(7, 5)).astype(np.float32)) for _ in range(20)]
-    for step, gradient in enumerate(gradients):
-        if step == 10:  # A stage boundary: the rate changes in place, the velocity carries over.
-            optimizer.learning_rate.assign(optimizer.learning_rate / 5)
-            reference.learning_rate.assign(reference.learning_rate / 5)
-        optimizer.apply([gradient])
-        reference.apply([gradient], [theirs])
-    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=2e-5, atol=1e-6)
-
-    # A momentum coefficient changed in place (ibs_mom's 0.98) follows Keras's formula with the new m.
-    weights, velocity = ours.numpy().astype(np.float64), optimizer.velocities[0].numpy().astype(np.float64)
-    optimizer.set_momentum(0.98)
-    optimizer.apply([gradients[0]])
-    velocity = 0.98 * velocity - 0.0002 * gradients[0].numpy()
-    weights += 0.98 * velocity - 0.0002 * gradients[0].numpy() if nesterov else velocity
-    np.testing.assert_allclose(ours.numpy(), weights, rtol=1e-5, atol=1e-7)
 
 
 WRITTEN_OUT = [name for name, network in networks.NETWORKS.items() if network.loss_and_gradients is not None]
@@ -372,8 +160,8 @@ def small_data():
 
 def test_branched_runs_equal_separate_runs(small_data):
     settings = study.Settings(train_size=400, test_size=300, epochs_per_stage=1)
-    together = training.train_runs("mlp300", "adam", 3, study.SCHEDULES, settings, small_data)
-    for schedule in study.SCHEDULES:
+    together = training.train_runs("mlp300", "adam", 3, schedules.SCHEDULES, settings, small_data)
+    for schedule in schedules.SCHEDULES:
         alone = training.train_runs("mlp300", "adam", 3, (schedule,), settings, small_data)
         assert without_seconds(alone)[schedule] == without_seconds(together)[schedule]
     # The schedules really differ after the shared first stage.
@@ -385,7 +173,7 @@ def test_branched_runs_equal_separate_runs(small_data):
 def test_branched_runs_equal_separate_runs_with_momentum(small_data):
     # ibs_lr and ibs_mom share no epoch with the rest: they branch from the initial weights.
     settings = study.Settings(train_size=400, test_size=300, epochs_per_stage=1)
-    together = training.train_runs("mlp300", "nesterov", 2, ("dlr",) + study.NOISE_MATCHED_SCHEDULES, settings,
+    together = training.train_runs("mlp300", "nesterov", 2, ("dlr",) + schedules.NOISE_MATCHED_SCHEDULES, settings,
                                    small_data)
     for schedule in ("ibs", "ibs_lr", "ibs_mom"):
         alone = training.train_runs("mlp300", "nesterov", 2, (schedule,), settings, small_data)
@@ -438,7 +226,7 @@ def test_smoke_grid_schema_and_figures(smoke_study):
                               str(smoke_study / "results.pickle")], capture_output=True, text=True, cwd=ROOT)
     assert plotted.returncode == 0, plotted.stderr
     for arch in study.ARCHITECTURES:
-        for optimizer in study.OPTIMIZERS:
+        for optimizer in optimizers.OPTIMIZERS:
             figure = smoke_study / f"accuracy_epoch_{arch}_{optimizer}.png"
             assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (smoke_study / "overview.png").stat().st_size > 10_000
@@ -761,32 +549,6 @@ def test_old_results_pickles_are_migrated():
 
 
 # ---------------------------------------------------------------- controls that should fail
-def test_control_schedules_depart_from_dlrs_noise_scale_on_purpose():
-    settings = study.Settings()
-    plans = {schedule: study.epoch_plans(schedule, "sgd", settings)
-             for schedule in ("dlr", "const", "ibs_slow", "ibs_fast")}
-    batches = {schedule: [plan.batch_size for plan in plan_list[::3]] for schedule, plan_list in plans.items()}
-    assert batches == {"dlr": [4, 4, 4, 4], "const": [4, 4, 4, 4], "ibs_slow": [4, 10, 25, 62],
-                       "ibs_fast": [4, 40, 400, 4000]}
-    for schedule in ("const", "ibs_slow", "ibs_fast"):
-        assert {plan.learning_rate for plan in plans[schedule]} == {settings.sgd_learning_rate}
-    # The last stage's noise scale against dlr's: 125 times, about 8 times (62 for 62.5) and 1/8.
-    final = {schedule: noise_scale(plan_list[-1], settings.train_size) for schedule, plan_list in plans.items()}
-    assert final["const"] / final["dlr"] == pytest.approx(125)
-    assert final["ibs_slow"] / final["dlr"] == pytest.approx(500 / 62)
-    assert final["ibs_fast"] / final["dlr"] == pytest.approx(1 / 8)
-    # The graded series: ibs with only the last stage's batch divided by k.
-    for schedule, factor in study.LAST_STAGE_MISMATCH.items():
-        graded = study.epoch_plans(schedule, "sgd", settings)
-        assert graded[:9] == study.epoch_plans("ibs", "sgd", settings)[:9]
-        assert graded[-1].batch_size == round(500 / factor)
-        assert noise_scale(graded[-1], settings.train_size) / final["dlr"] == pytest.approx(factor, rel=0.01)
-    # The first stage is dlr's, so the controls branch from it like ibs does.
-    assert all(plan_list[:3] == plans["dlr"][:3] for plan_list in plans.values())
-    # With momentum the controls keep the base momentum and learning rate.
-    momentum_plans = study.epoch_plans("ibs_slow", "momentum", settings)
-    assert {(plan.learning_rate, plan.momentum) for plan in momentum_plans} == {
-        (settings.momentum_learning_rate, settings.momentum_coefficient)}
 
 
 def test_learning_rate_sets_plain_sgds_rate_and_momentums_keeps_lr_over_one_minus_m():

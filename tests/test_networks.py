@@ -17,6 +17,9 @@ import mnist
 import networks
 import runfiles
 import safe_pickle
+import costs
+import optimizers
+import schedules
 import study
 import training
 
@@ -141,7 +144,7 @@ def test_a_users_network_runs_through_the_whole_study(user_study, monkeypatch):
     import figures
     import plots
     kept = []
-    monkeypatch.setattr(figures, "_save", lambda figure, path: kept.append((Path(path).name, figure)) or Path(path))
+    monkeypatch.setattr(figures, "save", lambda figure, path: kept.append((Path(path).name, figure)) or Path(path))
     assert plots.main(["--results", str(folder / "out" / "results.pickle")]) == 0
     texts = {name: " ".join(text.get_text() for text in figure.findobj(matplotlib.text.Text)) for name, figure in kept}
     for name, figure in kept:
@@ -222,13 +225,13 @@ def test_archs_take_the_files_names_and_only_those(tmp_path, capsys):
 # ---------------------------------------------------------------- the cost model
 def test_the_cost_model_estimates_an_unknown_network_from_its_parameter_count():
     settings = study.Settings()
-    plan = study.epoch_plans("ibs", "sgd", settings)[0]
-    assert grid.unmeasured(["mlp300", "tiny_mlp"]) == ["tiny_mlp"]
+    plan = schedules.epoch_plans("ibs", "sgd", settings)[0]
+    assert costs.unmeasured(["mlp300", "tiny_mlp"]) == ["tiny_mlp"]
     small, large = ({"mine": count} for count in (25_000, 2_500_000))
-    for optimizer in study.ALL_OPTIMIZERS:
-        assert 0 < grid.epoch_cost("mine", optimizer, plan, settings, small) < \
-            grid.epoch_cost("mine", optimizer, plan, settings, large)
+    for optimizer in optimizers.ALL_OPTIMIZERS:
+        assert 0 < costs.epoch_cost("mine", optimizer, plan, settings, small) < \
+            costs.epoch_cost("mine", optimizer, plan, settings, large)
     # Of the order of the measured networks at their own size.
-    measured = grid.epoch_cost("mlp300", "adam", plan, settings)
-    estimated = grid.epoch_cost("mine", "adam", plan, settings, {"mine": 238_510})
+    measured = costs.epoch_cost("mlp300", "adam", plan, settings)
+    estimated = costs.epoch_cost("mine", "adam", plan, settings, {"mine": 238_510})
     assert 0.5 < estimated / measured < 3

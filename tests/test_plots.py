@@ -21,6 +21,9 @@ import breakdown  # noqa: E402
 import equivalence  # noqa: E402
 import figures  # noqa: E402
 import provenance as provenance_records  # noqa: E402
+import figure_style  # noqa: E402
+import optimizers  # noqa: E402
+import schedules  # noqa: E402
 import study  # noqa: E402
 import tables  # noqa: E402
 import plots  # noqa: E402
@@ -28,12 +31,12 @@ import matplotlib.collections  # noqa: E402  (after plots, which chooses the bac
 import matplotlib.text  # noqa: E402
 
 ARCHITECTURES = study.ARCHITECTURES
-OPTIMIZERS = study.OPTIMIZERS
-SCHEDULES = study.SCHEDULES
-BASE_LEARNING_RATES = {"sgd": 0.01, "momentum": 0.001, "nesterov": 0.001, "adam": 0.001}
-# The momentum coefficient m of the noise scale, or Adam's beta_1, that main.py records.
-BASE_MOMENTA = {"sgd": 0.0, "momentum": 0.9, "nesterov": 0.9, "adam": 0.9}
+OPTIMIZERS = optimizers.OPTIMIZERS
+SCHEDULES = schedules.SCHEDULES
 TRAIN_SIZE = 20000
+# Each optimizer's base learning rate, from its record.
+BASE_LEARNING_RATES = {code: optimizers.optimizer_record(code).base_learning_rate(study.Settings())
+                       for code in optimizers.ALL_OPTIMIZERS}
 # t_{0.975, 2} in closed form: with two degrees of freedom the t distribution
 # function is 1/2 + t / (2 sqrt(2 + t^2)), which is 0.975 at this t.
 T_975_TWO_DEGREES = math.sqrt(2 * 0.95 ** 2 / (1 - 0.95 ** 2))
@@ -56,24 +59,13 @@ def make_run(optimizer, schedule, final_accuracy, epochs_per_stage=3, stages=4,
 
     with_momentum adds the per-epoch "momentum" list that newer runs carry.
     """
-    base_rate = BASE_LEARNING_RATES[optimizer]
     run = {metric: [] for metric in study.RUN_METRICS}
     momenta = []
     updates = seconds = 0.0
     epochs = epochs_per_stage * stages
-    for epoch in range(epochs):
-        stage = epoch // epochs_per_stage
-        if schedule == "dlr":
-            batch, rate = 4, base_rate / 5 ** stage
-        elif schedule == "ibs":
-            batch, rate = 4 * 5 ** stage, base_rate
-        elif schedule == "hyb":
-            batch, rate = round(4 * math.sqrt(5) ** stage), base_rate / math.sqrt(5) ** stage
-        elif schedule == "ibs_lr":
-            batch, rate = 20 * 5 ** stage, 5 * base_rate
-        else:
-            batch, rate = 20 * 5 ** stage, base_rate
-        momentum = 0.98 if schedule == "ibs_mom" else BASE_MOMENTA[optimizer]
+    settings = study.Settings(train_size=TRAIN_SIZE, epochs_per_stage=epochs_per_stage, num_stages=stages)
+    for epoch, plan in enumerate(schedules.epoch_plans(schedule, optimizer, settings)):
+        batch, rate, momentum = plan.batch_size, plan.learning_rate, plan.momentum
         updates += math.ceil(TRAIN_SIZE / batch)
         seconds += 0.001 * math.ceil(TRAIN_SIZE / batch) + 0.5
         # Accuracy climbs towards final_accuracy and reaches it at the last epoch.
@@ -107,10 +99,10 @@ def make_results(final_accuracies, config, missing=(), with_momentum=False):
                                   "missing": list(missing), "provenance": provenance})
 
 
-NEW_OPTIMIZERS = study.ALL_OPTIMIZERS
+NEW_OPTIMIZERS = optimizers.ALL_OPTIMIZERS
 # The paper's schedules; the controls and the adaptive schedule have tests of their own.
-NEW_SCHEDULES = tuple(name for name in study.ALL_SCHEDULES
-                      if name not in study.CONTROL_SCHEDULES + study.ADAPTIVE_SCHEDULES)
+NEW_SCHEDULES = tuple(name for name in schedules.ALL_SCHEDULES
+                      if name not in schedules.CONTROL_SCHEDULES + schedules.ADAPTIVE_SCHEDULES)
 
 
 def make_new_config(archs=ARCHITECTURES, optimizers=NEW_OPTIMIZERS, schedules=NEW_SCHEDULES,
@@ -131,7 +123,7 @@ def new_grid_accuracies(archs=ARCHITECTURES, optimizers=NEW_OPTIMIZERS, seeds=(0
     for arch in archs:
         for optimizer in optimizers:
             for index, schedule in enumerate(NEW_SCHEDULES):
-                if schedule == "ibs_mom" and optimizer not in ("momentum", "nesterov"):
+                if not schedules.schedule_runs_with(schedule, optimizer):
                     continue
                 for seed in seeds:
                     finals[(arch, optimizer, schedule, seed)] = (
@@ -889,7 +881,7 @@ def exact_study(archs=("lenet5",), optimizers=NEW_OPTIMIZERS, seeds=(0, 1)):
                            with_momentum=True)
     settings = study.Settings(train_size=TRAIN_SIZE, base_batch_size=32, noise_scale="exact")
     for (arch, optimizer, schedule, seed), run in results["runs"].items():
-        plans = study.epoch_plans(schedule, optimizer, settings)
+        plans = schedules.epoch_plans(schedule, optimizer, settings)
         run["batch_size"] = [plan.batch_size for plan in plans]
         run["learning_rate"] = [plan.learning_rate for plan in plans]
     return results
@@ -939,30 +931,28 @@ def kept_figures(monkeypatch):
         kept.append(figure)
         return Path(path)
 
-    monkeypatch.setattr(figures, "_save", keep)
+    monkeypatch.setattr(figures, "save", keep)
     yield kept
     for figure in kept:
         figures.plt.close(figure)
 
 
-def test_new_optimizers_and_schedules_have_names_and_distinct_styles():
-    assert study.OPTIMIZER_NAMES["momentum"] == "SGD + momentum"
-    assert study.OPTIMIZER_NAMES["nesterov"] == "Nesterov"
-    assert study.SCHEDULE_NAMES["ibs_lr"] == "increased learning rate (ibs_lr)"
-    assert study.SCHEDULE_NAMES["ibs_mom"] == "increased momentum (ibs_mom)"
-    assert list(study.OPTIMIZER_NAMES) == ["sgd", "momentum", "nesterov", "adam"]
-    assert set(figures.SCHEDULE_STYLES) == set(study.SCHEDULE_NAMES)
-    styles = list(figures.SCHEDULE_STYLES.values())
+def test_every_schedule_has_a_name_and_a_distinct_style():
+    assert schedules.schedule_display_name("ibs_lr") == "increased learning rate (ibs_lr)"
+    assert schedules.schedule_display_name("ibs_mom") == "increased momentum (ibs_mom)"
+    # Every record has a hand-picked style today; a schedule without one gets a default (tested apart).
+    assert set(figure_style.SCHEDULE_STYLES) == set(schedules.ALL_SCHEDULES)
+    styles = list(figure_style.SCHEDULE_STYLES.values())
     # Okabe and Ito's colour-blind-safe palette, one colour, marker and dash each.
     # The controls take greys and black besides, so that they stand apart.
     okabe_ito = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"}
-    assert {style["color"] for name, style in figures.SCHEDULE_STYLES.items()
-            if name not in study.CONTROL_SCHEDULES + study.ADAPTIVE_SCHEDULES} <= okabe_ito
+    assert {style["color"] for name, style in figure_style.SCHEDULE_STYLES.items()
+            if name not in schedules.CONTROL_SCHEDULES + schedules.ADAPTIVE_SCHEDULES} <= okabe_ito
     # The adaptive schedules take Paul Tol's wine and olive: the palette's yellow is barely seen on white.
-    assert [figures.SCHEDULE_STYLES[name]["color"] for name in study.ADAPTIVE_SCHEDULES] == ["#882255", "#999933"]
+    assert [figure_style.SCHEDULE_STYLES[name]["color"] for name in schedules.ADAPTIVE_SCHEDULES] == ["#882255", "#999933"]
     greys = {"#000000", "#333333", "#666666", "#777777", "#999999", "#BBBBBB"}
-    assert {style["color"] for name, style in figures.SCHEDULE_STYLES.items()
-            if name in study.CONTROL_SCHEDULES} <= okabe_ito | greys
+    assert {style["color"] for name, style in figure_style.SCHEDULE_STYLES.items()
+            if name in schedules.CONTROL_SCHEDULES} <= okabe_ito | greys
     for key in ("color", "marker"):
         assert len({style[key] for style in styles}) == len(styles), key
     assert len({str(style["linestyle"]) for style in styles}) == len(styles)
@@ -1039,13 +1029,14 @@ def test_noise_scale_figure_names_its_formulas_and_says_adam_is_not_predicted(ke
                            make_new_config(archs=["lenet5"], seeds=[0]), with_momentum=True)
     figures.plot_noise_scale(results, "noise_scale.png")
     titles = [axes.get_title() for axes in kept_figures[0].axes if axes.get_visible()]
-    assert len(titles) == 4
+    assert len(titles) == 5
     assert titles[0].startswith("SGD: g = lr × N / B (no momentum, m = 0)")
     assert titles[1].startswith("SGD + momentum: g = lr × N / (B × (1 − m))")
     assert titles[2].startswith("Nesterov: g = lr × N / (B × (1 − m))")
     assert titles[3].startswith("Adam: g = lr × N / B")
     assert "noise-scale argument is about SGD" in titles[3]
     assert "does not predict Adam" in titles[3]
+    assert titles[4].startswith("RMSprop: g = lr × N / B") and "does not predict RMSprop" in titles[4]
     assert "ibs_mom 0.0%" in titles[1] and "ibs_lr 0.0%" in titles[0]
     assert "m momentum coefficient" in kept_figures[0]._suptitle.get_text()
 
@@ -1082,7 +1073,7 @@ def test_accuracy_figures_show_all_five_schedules(kept_figures):
     # Five schedules leave no corner free: their legend is below the axes.
     assert figure.axes[0].get_legend() is None
     labels = [text.get_text() for text in figure.legends[0].get_texts()]
-    assert labels == [study.SCHEDULE_NAMES[schedule] for schedule in NEW_SCHEDULES]
+    assert labels == [schedules.schedule_display_name(schedule) for schedule in NEW_SCHEDULES]
 
 
 def test_cost_of_fewer_updates_pairs_each_schedule_with_dlr_by_seed():
@@ -1130,7 +1121,7 @@ def test_cost_figure_has_a_panel_per_architecture_with_the_margin_band(kept_figu
     # Each schedule is named beside its marker and in the legend.
     assert [text.get_text() for text in axes.texts] == list(NEW_SCHEDULES)
     labels = [text.get_text() for text in figure.legends[0].get_texts()]
-    assert labels == [study.SCHEDULE_NAMES[schedule] for schedule in NEW_SCHEDULES] + [
+    assert labels == [schedules.schedule_display_name(schedule) for schedule in NEW_SCHEDULES] + [
         "±0.1 pp equivalence margin"]
     assert [label.get_text() for label in axes.get_xticklabels()] == [
         "3,744", "18,720", "26,004", "60,000"]
@@ -1447,7 +1438,7 @@ def test_every_figure_keeps_all_its_text_inside_the_canvas(make_study, monkeypat
         return Path(path)
 
     monkeypatch.setattr(matplotlib.text.Text, "draw", record)
-    monkeypatch.setattr(figures, "_save", check_then_close)
+    monkeypatch.setattr(figures, "save", check_then_close)
     written, skipped = figures.draw_all_figures(make_study(), tmp_path)
     assert skipped == [] and sorted(checked) == sorted(path.name for path in written)
     assert {"overview.png", "noise_scale.png", "schedules.png"} <= set(checked)
@@ -1483,7 +1474,7 @@ def with_measured_noise(results, unresolved=None, leave_out=()):
 
 
 def test_the_measured_noise_figure_is_drawn_only_for_measured_runs(tmp_path, monkeypatch):
-    monkeypatch.setattr(figures, "_save", lambda figure, path: figures.plt.close(figure) or Path(path))
+    monkeypatch.setattr(figures, "save", lambda figure, path: figures.plt.close(figure) or Path(path))
     config = make_config(seeds=(0, 1))
     plain = make_results(full_grid_accuracies(), dict(config))
     written, _ = figures.draw_all_figures(plain, tmp_path)
@@ -1675,7 +1666,7 @@ def test_breakdown_figure_marks_forms_and_controls_and_keeps_its_text_inside(tmp
 
     kept = []
     monkeypatch.setattr(matplotlib.text.Text, "draw", record)
-    monkeypatch.setattr(breakdown, "_save", lambda figure, path: kept.append(figure) or Path(path))
+    monkeypatch.setattr(breakdown, "save", lambda figure, path: kept.append(figure) or Path(path))
     studies = breakdown.load_studies(breakdown_folder(tmp_path / "studies"))
     points, left_out = breakdown.breakdown_points(studies)
     # Three networks, as the committed studies have, widen the figure and crowd its legend.
@@ -1689,7 +1680,7 @@ def test_breakdown_figure_marks_forms_and_controls_and_keeps_its_text_inside(tmp
             f"{study.ARCHITECTURE_NAMES[arch]} (2 to 3 paired seeds)" for arch in ARCHITECTURES]
         assert panels[0].get_xscale() == "log"
         labels = [text.get_text() for text in figure.legends[0].get_texts()]
-        assert study.SCHEDULE_NAMES["const"] in labels and "control" in study.SCHEDULE_NAMES["const"]
+        assert schedules.schedule_display_name("const") in labels and "control" in schedules.schedule_display_name("const")
         assert "SGD" in labels
         assert "filled: approximate g = lr N / (B (1 − m))" in labels
         assert "hollow: exact g = lr (N/B − 1) / (1 − m)" in labels

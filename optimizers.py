@@ -1,0 +1,233 @@
+"""The optimizers: one record each, and the noise scale they are matched on.
+
+An optimizer is an Optimizer record: its code and display name, the settings
+of its base learning rate and of the momentum coefficient m that enters the
+noise scale, the state it keeps per weight, how it preconditions its
+gradients (for the noise measurement), its update, its cost per step, and its
+marker in figures. Code that needs to know something of an optimizer asks its
+record (optimizer_record(code)); no other module compares an optimizer's code with a
+string.
+
+The noise scale g = lr * N / (B * (1 - m)) (or its exact form) is one
+function here, noise_scale, which the schedules match, the analysis draws and
+the figure text spells out (noise_scale_formula). The argument behind it is
+about SGD: for an optimizer whose record says noise_scale_applies is False
+(Adam, RMSprop), figures show g as lr * N / B, for comparison only.
+
+An update is a function (tf, optimizer, gradients) that applies one step to
+every weight with one fused TensorFlow op each; this module never imports
+TensorFlow, which training.py passes in. A new optimizer is one record here
+plus the settings of its constants in study.Settings (REPORT.md, "Adding an
+optimizer").
+"""
+import dataclasses
+import math
+from typing import Callable, Optional
+
+
+@dataclasses.dataclass(frozen=True)
+class Optimizer:
+    code: str
+    display_name: str
+    # The Settings field of its base learning rate.
+    learning_rate_setting: str
+    # The Settings field of its momentum coefficient m (None: m = 0), which the
+    # runs record per epoch and which a schedule may change.
+    momentum_setting: Optional[str]
+    # Whether m is SGD's momentum, held in a variable that schedules set, and
+    # whether the paper's noise scale describes the optimizer at all.
+    momentum_variable: bool
+    noise_scale_applies: bool
+    # The per-weight state, in the order a branch copies it.
+    slots: tuple
+    # Its other constants: (name in the update, Settings field).
+    constant_settings: tuple
+    # (tf, slots, constants) -> one preconditioner tensor per weight, as the
+    # update applies it, or None for an optimizer that does not precondition.
+    preconditioner: Optional[Callable]
+    update: Callable
+    # Where its step costs lie between plain SGD's (0) and Adam's (1).
+    step_cost: float
+    marker: str
+    # (keras, settings) -> the keras.optimizers optimizer with the same formula and settings, which the
+    # tests check the update against.
+    keras_equivalent: Callable
+    nesterov: bool = False
+
+    def base_learning_rate(self, settings):
+        return getattr(settings, self.learning_rate_setting)
+
+    def base_momentum(self, settings):
+        """The momentum coefficient m: 0 for plain SGD and RMSprop, beta_1 for Adam."""
+        return 0.0 if self.momentum_setting is None else getattr(settings, self.momentum_setting)
+
+    def constants(self, settings):
+        return {name: getattr(settings, field) for name, field in self.constant_settings}
+
+    def momentum_in_figures(self, momentum):
+        """The m that figures and the analysis put into the noise scale: the run's for the SGD family, for
+        which the paper's argument holds; 0 for the others, whose g is shown as lr N / B, for comparison."""
+        return momentum if self.noise_scale_applies else 0.0
+
+    @property
+    def preconditioned(self):
+        return self.preconditioner is not None
+
+
+# ----------------------------------------------------------------------------
+# The updates: Keras's formulas, one fused op per weight
+# ----------------------------------------------------------------------------
+def _sgd_update(tf, optimizer, gradients):
+    for variable, gradient in zip(optimizer.model_variables, gradients):
+        tf.raw_ops.ResourceApplyGradientDescent(var=variable.handle, alpha=optimizer.learning_rate, delta=gradient)
+
+
+def _momentum_update(tf, optimizer, gradients):
+    # Keras's SGD: v = m v - lr g, then w += v, or w += m v - lr g with Nesterov.
+    for variable, gradient, velocity in zip(optimizer.model_variables, gradients, optimizer.slots["velocity"]):
+        tf.raw_ops.ResourceApplyKerasMomentum(
+            var=variable.handle, accum=velocity.handle, lr=optimizer.learning_rate, grad=gradient,
+            momentum=optimizer.momentum, use_nesterov=optimizer.record.nesterov)
+
+
+def _adam_update(tf, optimizer, gradients):
+    # Keras's Adam uses step t = iterations + 1 in its bias correction.
+    constants = optimizer.constants
+    step = tf.cast(optimizer.iterations + 1, tf.float32)
+    beta_1_power, beta_2_power = tf.pow(constants["beta_1"], step), tf.pow(constants["beta_2"], step)
+    for variable, gradient, first, second in zip(
+            optimizer.model_variables, gradients, optimizer.slots["first_moment"], optimizer.slots["second_moment"]):
+        tf.raw_ops.ResourceApplyAdam(
+            var=variable.handle, m=first.handle, v=second.handle, beta1_power=beta_1_power,
+            beta2_power=beta_2_power, lr=optimizer.learning_rate, beta1=constants["beta_1"],
+            beta2=constants["beta_2"], epsilon=constants["epsilon"], grad=gradient)
+
+
+def _rmsprop_update(tf, optimizer, gradients):
+    # Keras's RMSprop without momentum: ms = rho ms + (1 - rho) g^2, w -= lr g / sqrt(ms + epsilon), with
+    # epsilon inside the root as in the fused op. The op always keeps a momentum accumulator; at
+    # momentum 0 it holds the last step, state that a branch copies all the same.
+    constants = optimizer.constants
+    for variable, gradient, mean_square, accumulator in zip(
+            optimizer.model_variables, gradients, optimizer.slots["mean_square"], optimizer.slots["momentum"]):
+        tf.raw_ops.ResourceApplyRMSProp(
+            var=variable.handle, ms=mean_square.handle, mom=accumulator.handle, lr=optimizer.learning_rate,
+            rho=constants["rho"], momentum=0.0, epsilon=constants["epsilon"], grad=gradient)
+
+
+def _adam_preconditioner(tf, slots, constants):
+    return [1.0 / (tf.sqrt(moment) + constants["epsilon"]) for moment in slots["second_moment"]]
+
+
+def _rmsprop_preconditioner(tf, slots, constants):
+    return [1.0 / tf.sqrt(mean_square + constants["epsilon"]) for mean_square in slots["mean_square"]]
+
+
+# ----------------------------------------------------------------------------
+# The records, in the order that figures and tables list them
+# ----------------------------------------------------------------------------
+_SGD_FAMILY = dict(noise_scale_applies=True, constant_settings=(), preconditioner=None)
+_MOMENTUM = dict(_SGD_FAMILY, learning_rate_setting="momentum_learning_rate",
+                 momentum_setting="momentum_coefficient", momentum_variable=True, slots=("velocity",),
+                 update=_momentum_update, step_cost=0.5)
+
+
+def _keras_sgd(nesterov):
+    return lambda keras, settings: keras.optimizers.SGD(settings.momentum_learning_rate,
+                                                        momentum=settings.momentum_coefficient, nesterov=nesterov)
+
+OPTIMIZER_RECORDS = (
+    Optimizer("sgd", "SGD", learning_rate_setting="sgd_learning_rate", momentum_setting=None,
+              momentum_variable=False, slots=(), update=_sgd_update, step_cost=0.0, marker="o",
+              keras_equivalent=lambda keras, settings: keras.optimizers.SGD(settings.sgd_learning_rate),
+              **_SGD_FAMILY),
+    Optimizer("momentum", "SGD + momentum", marker="s", keras_equivalent=_keras_sgd(False), **_MOMENTUM),
+    Optimizer("nesterov", "Nesterov", marker="^", nesterov=True, keras_equivalent=_keras_sgd(True), **_MOMENTUM),
+    Optimizer("adam", "Adam", learning_rate_setting="adam_learning_rate", momentum_setting="adam_beta_1",
+              momentum_variable=False, noise_scale_applies=False, slots=("first_moment", "second_moment"),
+              constant_settings=(("beta_1", "adam_beta_1"), ("beta_2", "adam_beta_2"), ("epsilon", "adam_epsilon")),
+              preconditioner=_adam_preconditioner, update=_adam_update, step_cost=1.0, marker="D",
+              keras_equivalent=lambda keras, settings: keras.optimizers.Adam(
+                  settings.adam_learning_rate, beta_1=settings.adam_beta_1, beta_2=settings.adam_beta_2,
+                  epsilon=settings.adam_epsilon)),
+    Optimizer("rmsprop", "RMSprop", learning_rate_setting="rmsprop_learning_rate", momentum_setting=None,
+              momentum_variable=False, noise_scale_applies=False, slots=("mean_square", "momentum"),
+              constant_settings=(("rho", "rmsprop_rho"), ("epsilon", "rmsprop_epsilon")),
+              preconditioner=_rmsprop_preconditioner, update=_rmsprop_update, step_cost=1.0, marker="v",
+              keras_equivalent=lambda keras, settings: keras.optimizers.RMSprop(
+                  settings.rmsprop_learning_rate, rho=settings.rmsprop_rho, epsilon=settings.rmsprop_epsilon)),
+)
+_BY_CODE = {record.code: record for record in OPTIMIZER_RECORDS}
+ALL_OPTIMIZERS = tuple(_BY_CODE)
+# The original study's optimizers, the default grid; the others run only when asked for.
+OPTIMIZERS = ("sgd", "adam")
+# The optimizers whose momentum coefficient a schedule can raise (ibs_mom) and --momentum sets.
+MOMENTUM_OPTIMIZERS = tuple(record.code for record in OPTIMIZER_RECORDS if record.momentum_variable)
+
+
+def optimizer_record(code):
+    """The record of an optimizer code; ValueError for an unknown one."""
+    try:
+        return _BY_CODE[code]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown optimizer {code!r}; choose from {', '.join(ALL_OPTIMIZERS)}") from None
+
+
+def optimizer_display_name(code):
+    """An optimizer's display name, or the code itself for one this version does not know."""
+    record = _BY_CODE.get(code)
+    return record.display_name if record else str(code)
+
+
+def is_known(code):
+    return code in _BY_CODE
+
+
+# ----------------------------------------------------------------------------
+# The noise scale
+# ----------------------------------------------------------------------------
+# The two forms of the noise scale a study can match its schedules on
+# (--noise-scale): the paper's approximation g = lr * N / (B * (1 - m)), the
+# default, and the exact form g = lr * (N / B - 1) / (1 - m) of Smith and Le
+# (2017), which is 0 at B = N.
+NOISE_SCALE_FORMS = ("approx", "exact")
+
+
+def noise_scale(learning_rate, batch_size, momentum, train_size, form="approx"):
+    """The noise scale g = lr * N / (B * (1 - m)), or lr * (N / B - 1) / (1 - m) in the exact form.
+
+    Numbers or numpy arrays. The schedules match it with the optimizer's own
+    m (for Adam, beta_1, which cancels wherever lr and m are held); a figure
+    of it takes m from Optimizer.momentum_in_figures.
+    """
+    examples_per_batch = train_size / batch_size
+    noise = learning_rate * (examples_per_batch - 1 if form == "exact" else examples_per_batch)
+    return noise / (1 - momentum)
+
+
+def batch_for_noise_scale(target, learning_rate, momentum, train_size):
+    """The batch size B = N / (1 + g * (1 - m) / lr) whose exact noise scale is g at lr and m.
+
+    Rounded to the nearest whole number (halves up) and kept in [1, N].
+    """
+    batch_size = train_size / (1 + target * (1 - momentum) / learning_rate)
+    return min(max(math.floor(batch_size + 0.5), 1), train_size)
+
+
+def noise_scale_formula(record, form="approx"):
+    """The noise-scale formula of an optimizer, in the study's form, as figure text."""
+    core = "lr × (N / B − 1)" if form == "exact" else "lr × N / B"
+    prefix = "exact g = " if form == "exact" else "g = "
+    if not record.noise_scale_applies:
+        return prefix + core
+    if record.momentum_setting is None:
+        return prefix + core + (" (m = 0)" if form == "exact" else " (no momentum, m = 0)")
+    return prefix + ("lr × (N / B − 1) / (1 − m)" if form == "exact" else "lr × N / (B × (1 − m))")
+
+
+def noise_scale_note(record):
+    """The lines a noise-scale figure adds under an optimizer the paper's argument does not describe."""
+    if record.noise_scale_applies:
+        return []
+    return ["for comparison only: the noise-scale argument is about SGD",
+            f"and does not predict {record.display_name}"]

@@ -1,0 +1,385 @@
+"""The schedules: one record each, and the plan of every epoch of a run.
+
+A schedule is a Schedule record: its code and display name, the optimizers it
+runs with, a stage function that gives a stage's EpochPlan from where the run
+starts (StageStart), and its kind against dlr's noise scale, which may depend
+on the optimizer. Every fixed schedule divides the noise scale
+g = lr * N / (B * (1 - m)) (optimizers.noise_scale) by the stage factor at
+each stage boundary, or departs from that on purpose:
+
+    dlr      decaying learning rate   lr / 5^s,        batch 4
+    ibs      increasing batch size    lr,              batch 4 * 5^s
+    hyb      hybrid                   lr / sqrt(5)^s,  batch round(4 * sqrt(5)^s)
+    ibs_lr   increased learning rate  5 * lr,          batch 20 * 5^s
+    ibs_mom  increased momentum       lr,              batch 20 * 5^s,  1 - m divided by 5
+
+ibs_lr and ibs_mom start at fewer_updates_factor times the batch, and keep g
+by raising lr, or dividing 1 - m, by as much. The controls' g at the last
+stage, against dlr's:
+
+    const     no annealing            lr,              batch 4              125 times
+    ibs_slow  batch grown too slowly  lr,              batch 4 * 2.5^s      8 times (62 for 62.5)
+    ibs_fast  batch grown too fast    lr,              batch 4 * 10^s       1/8
+
+(2.5 and 10 are factor / 2 and factor * 2.) The graded series ibs_last_{k}x
+is ibs with the last stage's batch divided by k (rounded), so that only the
+last stage's g is k times dlr's.
+
+The adaptive schedules, ibs_auto and ibs_auto_lr, decide their batches during
+the run from the measured noise scale (adaptive_epoch_plan). A new fixed
+schedule is one record in SCHEDULE_RECORDS (REPORT.md, "Adding a schedule").
+This module is plain Python: no TensorFlow, no matplotlib.
+"""
+import dataclasses
+import math
+from typing import Callable, Optional, Union
+
+from optimizers import MOMENTUM_OPTIMIZERS, NOISE_SCALE_FORMS, batch_for_noise_scale, noise_scale, optimizer_record
+
+# The kinds of schedule, against dlr's noise scale. dlr is the reference;
+# a noise-matched schedule takes dlr's g at every stage (under the exact form
+# it keeps its own lr and m and solves its batch for dlr's g); a control
+# departs from it on purpose, to show that the equivalence test can tell a
+# wrong schedule apart; an unmatched schedule departs from it without being
+# a control (ibs_auto, whose g falls with the batch it measures).
+SCHEDULE_KINDS = ("reference", "noise-matched", "control", "unmatched")
+
+
+@dataclasses.dataclass(frozen=True)
+class EpochPlan:
+    learning_rate: float
+    batch_size: int
+    # The momentum coefficient m (recorded only, for an optimizer without a momentum variable).
+    momentum: float
+    # Whether the epoch starts with a fresh optimizer (the original's flaw).
+    reset_optimizer: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class StageStart:
+    """What a stage function plans from: the stage, and the run's base learning rate, batch and momentum."""
+    stage: int
+    num_stages: int
+    learning_rate: float
+    batch_size: int
+    momentum: float
+    # The noise scale falls by factor per stage; ibs_lr and ibs_mom start at boost times the batch.
+    factor: float
+    boost: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    code: str
+    display_name: str
+    # (StageStart) -> the stage's EpochPlan, before the batch is capped at N. An adaptive schedule's
+    # is its first stage's, the only one fixed before the run.
+    stage: Callable
+    # One of SCHEDULE_KINDS, or a function of the optimizer's record that returns one.
+    kind: Union[str, Callable]
+    # The optimizers it runs with (None: every one).
+    optimizers: Optional[tuple] = None
+    # Whether --original-optimizer-reset gives it a fresh optimizer every epoch, as the original's code did.
+    original_reset: bool = False
+    # Whether its batches are decided during the run (adaptive_epoch_plan), and whether its learning
+    # rate then rises with its batch to keep dlr's noise scale.
+    adaptive: bool = False
+    learning_rate_follows_batch: bool = False
+    # A graded control's factor k on the last stage's noise scale (None for the others).
+    last_stage_mismatch: Optional[float] = None
+
+    def kind_for(self, optimizer_code):
+        return self.kind(optimizer_record(optimizer_code)) if callable(self.kind) else self.kind
+
+    def runs_with(self, optimizer_code):
+        return self.optimizers is None or optimizer_code in self.optimizers
+
+
+# ----------------------------------------------------------------------------
+# The stage functions
+# ----------------------------------------------------------------------------
+def _dlr(at):
+    return EpochPlan(at.learning_rate / at.factor**at.stage, at.batch_size, at.momentum)
+
+
+def _ibs(at):
+    return EpochPlan(at.learning_rate, int(round(at.batch_size * at.factor**at.stage)), at.momentum)
+
+
+def _hyb(at):
+    root = math.sqrt(at.factor)
+    return EpochPlan(at.learning_rate / root**at.stage, int(round(at.batch_size * root**at.stage)), at.momentum)
+
+
+def _ibs_lr(at):
+    return EpochPlan(at.learning_rate * at.boost, int(round(at.batch_size * at.boost * at.factor**at.stage)),
+                     at.momentum)
+
+
+def _ibs_mom(at):
+    return EpochPlan(at.learning_rate, int(round(at.batch_size * at.boost * at.factor**at.stage)),
+                     1 - (1 - at.momentum) / at.boost)
+
+
+def _base(at):
+    return EpochPlan(at.learning_rate, at.batch_size, at.momentum)
+
+
+def _batch_growth(rate):
+    """A stage function that grows the batch by rate(factor) per stage at the base learning rate."""
+    return lambda at: EpochPlan(at.learning_rate, int(round(at.batch_size * rate(at.factor)**at.stage)),
+                                at.momentum)
+
+
+def _ibs_last_stage_divided(k):
+    """ibs with the last stage's batch divided by k (rounded, at least 1): that stage's g is k times dlr's."""
+    def stage(at):
+        plan = _ibs(at)
+        if at.stage == at.num_stages - 1:
+            plan = dataclasses.replace(plan, batch_size=max(1, int(round(plan.batch_size / k))))
+        return plan
+    return stage
+
+
+def _graded(code, label, k):
+    return Schedule(code, f"ibs, last stage's g x{label} ({code}, control)", _ibs_last_stage_divided(k),
+                    "control", last_stage_mismatch=k)
+
+
+# ----------------------------------------------------------------------------
+# The records, in the order that figures and tables list them
+# ----------------------------------------------------------------------------
+SCHEDULE_RECORDS = (
+    Schedule("dlr", "decaying learning rate (dlr)", _dlr, "reference", original_reset=True),
+    Schedule("ibs", "increasing batch size (ibs)", _ibs, "noise-matched"),
+    Schedule("hyb", "hybrid (hyb)", _hyb, "noise-matched", original_reset=True),
+    Schedule("ibs_lr", "increased learning rate (ibs_lr)", _ibs_lr, "noise-matched"),
+    # ibs_mom raises the momentum coefficient, so it runs only with the optimizers that have one.
+    Schedule("ibs_mom", "increased momentum (ibs_mom)", _ibs_mom, "noise-matched", optimizers=MOMENTUM_OPTIMIZERS),
+    # Grow the batch to kappa times the noise scale B_simple measured during the run; the second raises
+    # the learning rate with it, so that every stage keeps dlr's noise scale.
+    Schedule("ibs_auto", "batch grown to the measured noise scale (ibs_auto)", _base, "unmatched", adaptive=True),
+    Schedule("ibs_auto_lr", "ibs_auto, learning rate raised to keep dlr's g (ibs_auto_lr)", _base,
+             "noise-matched", adaptive=True, learning_rate_follows_batch=True),
+    # Controls: schedules whose noise scale departs from dlr's on purpose.
+    Schedule("const", "constant, no annealing (const, control)", _base, "control"),
+    Schedule("ibs_slow", "batch grown too slowly (ibs_slow, control)", _batch_growth(lambda f: f / 2), "control"),
+    Schedule("ibs_fast", "batch grown too fast (ibs_fast, control)", _batch_growth(lambda f: f * 2), "control"),
+    # A graded series: the smallest k the test tells apart is how large a mismatch it can see.
+    _graded("ibs_last_1_5x", "1.5", 1.5),
+    _graded("ibs_last_2x", "2", 2.0),
+    _graded("ibs_last_4x", "4", 4.0),
+    _graded("ibs_last_8x", "8", 8.0),
+)
+_BY_CODE = {record.code: record for record in SCHEDULE_RECORDS}
+ALL_SCHEDULES = tuple(_BY_CODE)
+# The original study's schedules, the default grid; the others run only when asked for.
+SCHEDULES = ("dlr", "ibs", "hyb")
+# The groups that code without an optimizer at hand asks for, by the kind each record has under the
+# paper's rule (plain SGD's).
+ADAPTIVE_SCHEDULES = tuple(record.code for record in SCHEDULE_RECORDS if record.adaptive)
+NOISE_MATCHED_SCHEDULES = tuple(record.code for record in SCHEDULE_RECORDS
+                                if record.kind_for("sgd") == "noise-matched" and not record.adaptive)
+CONTROL_SCHEDULES = tuple(record.code for record in SCHEDULE_RECORDS if record.kind_for("sgd") == "control")
+
+
+def schedule_record(code):
+    """The record of a schedule code; ValueError for an unknown one."""
+    try:
+        return _BY_CODE[code]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown schedule {code!r}; choose from {', '.join(ALL_SCHEDULES)}") from None
+
+
+def schedule_runs_with(schedule_code, optimizer_code):
+    """Whether main.py runs the schedule with the optimizer; True for a schedule this version does not know."""
+    record = _BY_CODE.get(schedule_code)
+    return record is None or record.runs_with(optimizer_code)
+
+
+def schedule_kind(schedule_code, optimizer_code):
+    """The schedule's kind with the optimizer (SCHEDULE_KINDS), or None for a schedule this version does not know."""
+    record = _BY_CODE.get(schedule_code)
+    return None if record is None else record.kind_for(optimizer_code)
+
+
+def is_adaptive(schedule_code):
+    record = _BY_CODE.get(schedule_code)
+    return record is not None and record.adaptive
+
+
+def schedule_display_name(code):
+    """A schedule's display name, or the code itself for one this version does not know."""
+    record = _BY_CODE.get(code)
+    return record.display_name if record else str(code)
+
+
+# ----------------------------------------------------------------------------
+# The plans of a fixed schedule
+# ----------------------------------------------------------------------------
+def stage_start(optimizer_code, settings, stage):
+    record = optimizer_record(optimizer_code)
+    return StageStart(stage, settings.num_stages, record.base_learning_rate(settings), settings.base_batch_size,
+                      record.base_momentum(settings), settings.stage_factor, settings.fewer_updates_factor)
+
+
+def stage_plan(schedule_code, optimizer_code, settings, stage):
+    """One stage's plan, matched on the noise scale in the settings' form, its batch not yet capped at N.
+
+    Under the exact form, dlr's stage sets the exact g from its own lr, B
+    (at most N) and m, and a fixed noise-matched schedule keeps its lr and m
+    and takes the batch that matches it (optimizers.batch_for_noise_scale).
+    A schedule of any other kind is defined by its batches and is the same
+    under either form.
+    """
+    record, start = schedule_record(schedule_code), stage_start(optimizer_code, settings, stage)
+    plan = record.stage(start)
+    if settings.noise_scale != "exact" or record.adaptive or record.kind_for(optimizer_code) != "noise-matched":
+        return plan
+    dlr = schedule_record("dlr").stage(start)
+    target = noise_scale(dlr.learning_rate, min(dlr.batch_size, settings.train_size), dlr.momentum,
+                         settings.train_size, "exact")
+    return dataclasses.replace(plan, batch_size=batch_for_noise_scale(target, plan.learning_rate, plan.momentum,
+                                                                      settings.train_size))
+
+
+def check_schedule_fits_optimizer(schedule_code, optimizer_code):
+    """Raises ValueError for a schedule that the optimizer cannot run (ibs_mom needs a momentum)."""
+    record = schedule_record(schedule_code)
+    if not record.runs_with(optimizer_code):
+        raise ValueError(f"the schedule {schedule_code} raises the momentum coefficient, which {optimizer_code} "
+                         f"does not have; use it with --optimizers {','.join(record.optimizers)}")
+
+
+def epoch_plans(schedule_code, optimizer_code, settings):
+    """The plan of every epoch of one run, matched on the noise scale in the settings' form.
+
+    A batch larger than the training set is the training set: one step an
+    epoch, and that is the batch size recorded.
+    """
+    check_schedule_fits_optimizer(schedule_code, optimizer_code)
+    record = schedule_record(schedule_code)
+    if record.adaptive:
+        raise ValueError(f"{schedule_code} decides its batches during the run: see adaptive_epoch_plan")
+    if settings.noise_scale not in NOISE_SCALE_FORMS:
+        raise ValueError(f"unknown noise scale form {settings.noise_scale!r}; "
+                         f"choose from {', '.join(NOISE_SCALE_FORMS)}")
+    reset = settings.original_optimizer_reset and record.original_reset
+    plans = []
+    for stage in range(settings.num_stages):
+        plan = stage_plan(schedule_code, optimizer_code, settings, stage)
+        plans += [dataclasses.replace(plan, batch_size=min(plan.batch_size, settings.train_size),
+                                      reset_optimizer=reset)] * settings.epochs_per_stage
+    return plans
+
+
+def updates_per_epoch(train_size, batch_size):
+    """Parameter updates in one epoch: a last partial batch is still a step."""
+    return math.ceil(train_size / batch_size)
+
+
+# ----------------------------------------------------------------------------
+# The adaptive schedules: a batch decided during the run
+# ----------------------------------------------------------------------------
+AUTO_KAPPA_RULE = "kappa is a positive finite number"
+
+
+def check_auto_kappa(kappa):
+    """Raises ValueError for a kappa that is not a positive finite number (nan too)."""
+    if not 0 < kappa < math.inf:
+        raise ValueError(f"{AUTO_KAPPA_RULE}; got {kappa}")
+
+
+def auto_batch_size(b_simple, kappa, batch_size, train_size):
+    """ibs_auto's batch for the next stage: kappa * B_simple rounded (halves up), kept in [batch_size, N].
+
+    The batch never shrinks and never exceeds the training set. A B_simple
+    that is not a positive finite number (NaN where the estimator did not
+    resolve the gradient above its noise) gives no reason to grow: the batch
+    stays.
+    """
+    if not 0 < b_simple < math.inf:
+        return batch_size
+    # Capped before rounding, so that a huge kappa * B_simple never overflows.
+    return min(max(math.floor(min(kappa * b_simple, train_size) + 0.5), batch_size), train_size)
+
+
+def _adaptive_record(schedule_code):
+    record = schedule_record(schedule_code)
+    if not record.adaptive:
+        raise ValueError(f"{schedule_code!r} is not an adaptive schedule ({', '.join(ADAPTIVE_SCHEDULES)})")
+    return record
+
+
+def adaptive_epoch_plan(schedule_code, optimizer_code, settings, history):
+    """The plan of the epoch that follows history, a run's per-epoch records so far (batch_size, b_simple).
+
+    An adaptive schedule's first stage is the first stage that dlr, ibs and
+    hyb share: the base learning rate, batch and momentum. At the first epoch
+    of every later stage its batch becomes auto_batch_size of the B_simple
+    measured after the epoch before; within a stage it stays (adaptive_plan
+    gives the rest of the plan).
+    """
+    _adaptive_record(schedule_code)
+    epoch = len(history)
+    if epoch < settings.epochs_per_stage:  # A base batch above the training set is the training set.
+        return adaptive_plan(schedule_code, optimizer_code, settings, epoch,
+                             min(settings.base_batch_size, settings.train_size))
+    batch_size = int(history[-1]["batch_size"])
+    if epoch % settings.epochs_per_stage == 0:
+        batch_size = auto_batch_size(float(history[-1]["b_simple"]), settings.auto_kappa, batch_size,
+                                     settings.train_size)
+    return adaptive_plan(schedule_code, optimizer_code, settings, epoch, batch_size)
+
+
+def b_simple_chosen_from(history, settings):
+    """Per epoch of an adaptive run's records, the B_simple its batch was chosen from (ADAPTIVE_METRICS).
+
+    As adaptive_epoch_plan chooses: a later stage's batch from the B_simple
+    measured after the epoch before the stage began; the first stage chooses
+    nothing (NaN).
+    """
+    per_stage = settings.epochs_per_stage
+    return [float("nan") if epoch < per_stage else float(history[epoch - epoch % per_stage - 1]["b_simple"])
+            for epoch in range(len(history))]
+
+
+def adaptive_plan(schedule_code, optimizer_code, settings, epoch, batch_size):
+    """An adaptive schedule's plan of one epoch at a batch size decided for it.
+
+    ibs_auto keeps the first stage's learning rate and momentum, as ibs
+    does. A schedule whose learning rate follows its batch (ibs_auto_lr)
+    multiplies dlr's learning rate of the epoch by B / B_dlr, its batch over
+    dlr's, at the same momentum, so that its noise scale lr N / (B (1 - m))
+    is dlr's at every stage. That is the approximate form; the exact one's g
+    is 0 at B = N, which no learning rate matches, so it is refused there.
+    """
+    record = _adaptive_record(schedule_code)
+    if record.learning_rate_follows_batch and settings.noise_scale != "approx":
+        raise ValueError(f"{schedule_code} keeps dlr's approximate noise scale; it has no exact form")
+    base = record.stage(stage_start(optimizer_code, settings, epoch // settings.epochs_per_stage))
+    base = dataclasses.replace(base, batch_size=batch_size)
+    if not record.learning_rate_follows_batch:
+        return base
+    dlr = epoch_plans("dlr", optimizer_code, settings)[epoch]
+    return dataclasses.replace(base, learning_rate=float(f"{dlr.learning_rate * batch_size / dlr.batch_size:.12g}"))
+
+
+def estimated_epoch_plans(schedule_code, optimizer_code, settings, history=()):
+    """Every epoch's plan as far as it is known after history: for the cost model and the time left.
+
+    A fixed schedule's plans are known from the start (epoch_plans). An
+    adaptive one's are known up to the epoch after history; every later
+    stage is estimated at the larger of the last batch and ibs's batch there,
+    a guess that the run corrects as it decides.
+    """
+    if not schedule_record(schedule_code).adaptive:
+        return epoch_plans(schedule_code, optimizer_code, settings)
+    plans = [adaptive_epoch_plan(schedule_code, optimizer_code, settings, history[:epoch])
+             for epoch in range(min(len(history) + 1, settings.epochs))]
+    ibs = epoch_plans("ibs", optimizer_code, settings)
+    for epoch in range(len(plans), settings.epochs):
+        same_stage = epoch % settings.epochs_per_stage != 0
+        batch_size = plans[-1].batch_size if same_stage else max(plans[-1].batch_size, ibs[epoch].batch_size)
+        plans.append(adaptive_plan(schedule_code, optimizer_code, settings, epoch, batch_size))
+    return plans
