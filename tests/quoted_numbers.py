@@ -840,6 +840,72 @@ QUOTES = [
 ]
 
 
+# ---------------------------------------------------------------------------
+# What the runs do and do not separate: the numbers that bound the claims
+# ---------------------------------------------------------------------------
+
+def extra_updates_pct(name, schedule, reference, after_the_first_stage=False):
+    """Each cell's mean updates of schedule over reference's, minus 1, in percent."""
+    count = auto_updates_after_the_first_stage if after_the_first_stage else auto_updates
+    return [100 * (mine / theirs - 1) for mine, theirs in zip(count(name, schedule), count(name, reference))]
+
+
+def kappa_0_03_over_ibs_pct():
+    """The percent more updates than ibs's 18,720 of the kappa-0.03 cells that take more than 1 % more.
+
+    The report counts a cell within 1 % of ibs's updates as taking about as many.
+    """
+    return [100 * (updates / 18_720 - 1) for updates in auto_updates("ibs_auto_kappa_0_03", "ibs_auto")
+            if updates > 1.01 * 18_720]
+
+
+def population_ceiling(name):
+    """1 / (1/M - 1/N): the most a population of M images' expected B_simple can be when N is the training set.
+
+    E |G_M|^2 = |G_N|^2 + tr(Sigma) (1/M - 1/N), so the population's
+    tr(Sigma) / |G_M|^2 stays below tr(Sigma) / (tr(Sigma) (1/M - 1/N)).
+    """
+    config = study(name)["config"]
+    population = min(config.get("noise_population", 4096), config["train_size"])
+    return 1 / (1 / population - 1 / config["train_size"])
+
+
+def last_stage_single_values(name, schedule="dlr"):
+    """Every seed's B_simple in every epoch of the last stage of schedule, NaN included."""
+    per_stage = study(name)["config"]["epochs_per_stage"]
+    return [value for key, run in study(name)["runs"].items() if key[2] == schedule
+            for value in run["b_simple"][-per_stage:]]
+
+
+@fact
+def kappa_0_03_lenet5_lies_above_dlr():
+    """At kappa 0.03 LeNet-5's 95 % interval with SGD and 90 % interval with momentum lie above zero."""
+    return (interval(paired_differences("ibs_auto_kappa_0_03", "lenet5", "sgd", "ibs_auto"))[1] > 0
+            and interval(paired_differences("ibs_auto_kappa_0_03", "lenet5", "momentum", "ibs_auto"), 0.9)[1] > 0)
+
+
+QUOTES += [
+    Quote(("ibs_auto.k1.ibs_auto_lr.extra_updates_after_stage_1_pct",),
+          lambda: [lowest_and_highest(extra_updates_pct("ibs_auto", "ibs_auto_lr", "ibs_auto", True), 0)]),
+    Quote(("kappa_0_03.cells_above_ibs_updates", "kappa_0_03.extra_updates_over_ibs_pct"),
+          lambda: [len(kappa_0_03_over_ibs_pct()), lowest_and_highest(kappa_0_03_over_ibs_pct(), 0)]),
+    Quote(("kappa_0_03.lenet5.sgd.ibs_auto.diff", "kappa_0_03.lenet5.momentum.ibs_auto.diff90"),
+          lambda: [versus_dlr("ibs_auto_kappa_0_03", "lenet5", "sgd", "ibs_auto"),
+                   difference_text(paired_differences("ibs_auto_kappa_0_03", "lenet5", "momentum", "ibs_auto"),
+                                   confidence=0.9)]),
+    Quote(("controls.ibs_last_4x.equivalent_count",),
+          lambda: [sum(verdict(paired_differences("controls", arch, optimizer, "ibs_last_4x")) == "equivalent"
+                       for arch in ARCHITECTURES for optimizer in OPTIMIZERS_OF_CONTROLS)]),
+    Quote(("measured.population_ceiling", "measured.dlr.last_stage_single_values",
+           "measured.dlr.last_stage_values_above_ceiling", "measured.dlr.last_stage_unresolved",
+           "measured.dlr.largest_single_value"),
+          lambda: [f"{population_ceiling('measured'):,.0f}", len(last_stage_single_values("measured")),
+                   sum(value > population_ceiling("measured") for value in last_stage_single_values("measured")),
+                   sum(math.isnan(value) for value in last_stage_single_values("measured")),
+                   f"{np.nanmax([value for key, run in study('measured')['runs'].items() if key[2] == 'dlr' for value in run['b_simple']]):,.0f}"]),
+]
+
+
 def numbers():
     """{key: a function giving the number's text}, from QUOTES; a key quoted by two groups must agree."""
     found = {}
