@@ -356,6 +356,7 @@ def ibs_lr_cells_undecided_at_5_seeds():
             == "undecided"]
 
 
+@fact
 def ibs_lr_equivalent_in_every_sgd_family_cell():
     """ibs_lr is equivalent to dlr in all 9 SGD-family cells at their last look."""
     return all(ibs_lr_verdict_at_its_last_look(arch, optimizer) == "equivalent"
@@ -903,6 +904,29 @@ QUOTES += [
                    sum(value > population_ceiling("measured") for value in last_stage_single_values("measured")),
                    sum(math.isnan(value) for value in last_stage_single_values("measured")),
                    f"{np.nanmax([value for key, run in study('measured')['runs'].items() if key[2] == 'dlr' for value in run['b_simple']]):,.0f}"]),
+]
+
+
+# The README's findings, each a number of one of the studies above.
+QUOTES += [
+    Quote(("controls.mlp.not_equivalent_count",),
+          lambda: [sum(verdict(paired_differences("controls", arch, optimizer, schedule)) == "not equivalent"
+                       for arch in ("mlp300", "mlp500_150") for optimizer in OPTIMIZERS_OF_CONTROLS
+                       for schedule in CONTROLS)]),
+    Quote(("annealing.const.cost_range",), lambda: [annealing_const_costs(ANNEALING_CELLS)]),
+    Quote(("momentum.ibs_hyb.equivalent_count",),
+          lambda: [sum(verdict(paired_differences("momentum", arch, optimizer, schedule)) == "equivalent"
+                       for arch, optimizer in MOMENTUM_CELLS for schedule in ("ibs", "hyb"))]),
+    Quote(("ibs_lr.ibs_lr.updates", "ibs_lr.ibs_lr.update_ratio"),
+          lambda: [f"{updates('ibs_lr', 'mlp300', 'sgd', 'ibs_lr'):,}",
+                   round(update_ratio("ibs_lr", "mlp300", "sgd", "ibs_lr"))]),
+    Quote(("momentum_20.ibs_mom.cost_range", "momentum_20.ibs_mom.undecided_count"),
+          lambda: [lowest_and_highest([-mean_difference("momentum_20", *cell, "ibs_mom") for cell in MOMENTUM_CELLS]),
+                   sum(verdict(paired_differences("momentum_20", *cell, "ibs_mom")) == "undecided"
+                       for cell in MOMENTUM_CELLS)]),
+    Quote(("large_batch.lenet5.ibs_lr.diff_mean",),
+          lambda: [signed(mean_difference("large_batch", "lenet5", "momentum", "ibs_lr"))]),
+    Quote(("kappa_0_01.updates",), lambda: [whole_range(auto_updates("ibs_auto_kappa_0_01", "ibs_auto"))]),
 ]
 
 
