@@ -309,6 +309,172 @@ def original_cell(name, arch, optimizer):
 
 
 # ---------------------------------------------------------------------------
+# Derived numbers quoted in prose
+# ---------------------------------------------------------------------------
+
+def grid_cells(optimizers=("sgd", "adam"), schedules=("ibs", "hyb")):
+    """The comparisons with dlr of the original grid: (arch, optimizer, schedule)."""
+    return [(arch, optimizer, schedule) for arch in ARCHITECTURES for optimizer in optimizers
+            for schedule in schedules]
+
+
+def differences_range(name, optimizers=("sgd", "adam")):
+    """(lowest mean, highest mean, lowest interval end, highest interval end) against dlr."""
+    intervals = [interval(paired_differences(name, *cell)) for cell in grid_cells(optimizers)]
+    return (min(i[0] for i in intervals), max(i[0] for i in intervals),
+            min(i[1] for i in intervals), max(i[2] for i in intervals))
+
+
+def largest_absolute_difference(name, optimizers):
+    return max(abs(interval(paired_differences(name, *cell))[0])
+               for cell in grid_cells(optimizers))
+
+
+def intervals_excluding_zero(name):
+    """The cells of the original grid whose 95 % interval against dlr excludes zero."""
+    found = []
+    for cell in grid_cells():
+        _, low, high = interval(paired_differences(name, *cell))
+        if low > 0 or high < 0:
+            found.append(cell)
+    return found
+
+
+def verdict_tally(name):
+    """{verdict: count} of the original grid's 12 comparisons with dlr."""
+    tally = {}
+    for cell in grid_cells():
+        outcome = verdict(paired_differences(name, *cell))
+        tally[outcome] = tally.get(outcome, 0) + 1
+    return tally
+
+
+def seed_stds(name):
+    return [std_pct(name, *cell) for cell in cells(name)]
+
+
+def moves(name, previous):
+    """Per cell: (cell, |change of mean|, that over the new std, over the larger std)."""
+    found = []
+    for cell in cells(name):
+        move = abs(mean_pct(name, *cell) - mean_pct(previous, *cell))
+        new, old = std_pct(name, *cell), std_pct(previous, *cell)
+        found.append((cell, move, move / new, move / max(new, old)))
+    return found
+
+
+def largest_move():
+    """The cell whose mean moved most, in units of its new std, between the two studies."""
+    return max(moves("results", "previous"), key=lambda move: move[2])
+
+
+def original_gaps(name, optimizers, schedules=ORIGINAL_ORDER):
+    """Per cell: (ours minus the original's, that over our cell's std)."""
+    gaps = []
+    for arch in ARCHITECTURES:
+        for optimizer in optimizers:
+            for schedule in schedules:
+                if (arch, optimizer) not in ORIGINAL:
+                    continue
+                gap = (mean_pct(name, arch, optimizer, schedule)
+                       - ORIGINAL[arch, optimizer][ORIGINAL_ORDER.index(schedule)])
+                gaps.append((gap, gap / std_pct(name, arch, optimizer, schedule)))
+    return gaps
+
+
+def sgd_gaps_at_batch_4():
+    """Our SGD cells at the stated batch 4 minus the original's, in points."""
+    return [gap for gap, _ in original_gaps("results", ("sgd",))]
+
+
+def batch_32_gaps_of_dlr_and_hyb():
+    """|ours at batch 32 minus the original's| of every dlr and hyb cell, in points."""
+    return [abs(gap) for gap, _ in original_gaps("base_batch_32", ("sgd", "adam"), ("dlr", "hyb"))]
+
+
+def adam_gaps_but_lenet_ibs():
+    """Our Adam cells at batch 4 minus the original's, LeNet-5's ibs left out."""
+    return [mean_pct("results", arch, "adam", schedule)
+            - ORIGINAL[arch, "adam"][ORIGINAL_ORDER.index(schedule)]
+            for arch in ARCHITECTURES for schedule in ORIGINAL_ORDER
+            if (arch, schedule) != ("lenet5", "ibs")]
+
+
+def std_distance_from_original(name, arch, optimizer, schedule):
+    """|original - ours| in our cell's standard deviations."""
+    original = ORIGINAL[arch, optimizer][ORIGINAL_ORDER.index(schedule)]
+    return abs(original - mean_pct(name, arch, optimizer, schedule)) / std_pct(
+        name, arch, optimizer, schedule)
+
+
+def mean_seconds(name, arch, optimizer, schedule):
+    return float(np.mean([run["seconds"][-1] for run in
+                          seed_runs(name, arch, optimizer, schedule).values()]))
+
+
+def wall_ratios(name):
+    """dlr's mean wall seconds over ibs's and hyb's, every (network, optimizer)."""
+    return [mean_seconds(name, arch, optimizer, "dlr") / mean_seconds(name, arch, optimizer, schedule)
+            for arch in ARCHITECTURES for optimizer in ("sgd", "adam") for schedule in ("ibs", "hyb")]
+
+
+def updates(name, arch, optimizer, schedule):
+    return int(next(iter(seed_runs(name, arch, optimizer, schedule).values()))["updates"][-1])
+
+
+def update_ratio(name, arch, optimizer, schedule):
+    """How many times fewer updates than dlr a schedule takes."""
+    return updates(name, arch, optimizer, "dlr") / updates(name, arch, optimizer, schedule)
+
+
+def hyb_noise_gap(name):
+    """The largest relative gap between hyb's and dlr's noise scale lr N / B, any epoch."""
+    run = seed_runs(name, "mlp300", "sgd", "hyb")[0]
+    reference = seed_runs(name, "mlp300", "sgd", "dlr")[0]
+    return max(abs((rate / batch) / (reference_rate / reference_batch) - 1)
+               for rate, batch, reference_rate, reference_batch in zip(
+                   run["learning_rate"], run["batch_size"],
+                   reference["learning_rate"], reference["batch_size"]))
+
+
+def reset_gap_share():
+    """The reset's LeNet-5/Adam ibs - dlr at batch 32, against the original's gap.
+
+    Returns (our gap as a share of the original's, the rest of the original's gap).
+    """
+    original_gap = ORIGINAL["lenet5", "adam"][2] - ORIGINAL["lenet5", "adam"][0]
+    ours = mean_difference("base_batch_32_original_reset", "lenet5", "adam", "ibs")
+    return ours / original_gap, original_gap - ours
+
+
+def two_run_std(name, arch, optimizer, schedules=ORIGINAL_ORDER):
+    """√2 × the largest seed std of the schedules: the std of two independent runs' difference."""
+    return math.sqrt(2) * max(std_pct(name, arch, optimizer, schedule) for schedule in schedules)
+
+
+def spread_of_means(name, arch, optimizer, schedules=("dlr", "ibs", "hyb")):
+    means = [mean_pct(name, arch, optimizer, schedule) for schedule in schedules]
+    return max(means) - min(means)
+
+
+def cut_mean(arch, optimizer, schedule):
+    """The mean paired difference from dlr of a schedule in the study cut_row reads it from."""
+    return mean_difference(cut_study(optimizer), arch, optimizer, schedule)
+
+
+def momentum_cut_costs(schedule):
+    """What a schedule costs against dlr (points, mean) with momentum and Nesterov, every network."""
+    return [-cut_mean(arch, optimizer, schedule) for arch in ARCHITECTURES
+            for optimizer in ("momentum", "nesterov")]
+
+
+def train_60000_verdicts():
+    """The verdicts of LeNet-5's four comparisons with dlr on all 60,000 training images."""
+    return [verdict(paired_differences("train_60000", "lenet5", optimizer, schedule))
+            for optimizer in ("sgd", "adam") for schedule in ("ibs", "hyb")]
+
+
+# ---------------------------------------------------------------------------
 # Anchors: what a document says a number or a table is
 # ---------------------------------------------------------------------------
 
