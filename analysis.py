@@ -164,6 +164,11 @@ def _shape_problem(results):
                 return f"run {key!r} has a '{metric}' that is not a list of numbers"
             if values.ndim != 1 or len(values) == 0:
                 return f"run {key!r} has a '{metric}' that is not a non-empty list"
+            # A diverged run's loss may be NaN, but an accuracy is a share of
+            # test images, always finite: a NaN or infinite one is damage, and
+            # the figures' axis limits could not be set from it.
+            if metric == "test_accuracy" and not np.all(np.isfinite(values)):
+                return f"run {key!r} has a test accuracy that is NaN or infinite"
             lengths.add(len(values))
         if len(lengths) > 1:
             return f"run {key!r} has per-epoch lists of different lengths"
