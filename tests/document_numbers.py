@@ -35,7 +35,9 @@ from scipy import stats
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from study import ARCHITECTURE_NAMES, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP, OPTIMIZER_NAMES, SCHEDULE_NAMES  # noqa: E402
+from optimizers import ALL_OPTIMIZERS, optimizer_display_name  # noqa: E402
+from schedules import ALL_SCHEDULES  # noqa: E402
+from study import ARCHITECTURE_NAMES, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP  # noqa: E402
 import safe_pickle  # noqa: E402
 
 README = "README.md"
@@ -81,8 +83,8 @@ ALPHA = 0.05
 
 # plots.py's codes, in the order its tables list them.
 ARCHITECTURES = list(ARCHITECTURE_NAMES)
-OPTIMIZERS = list(OPTIMIZER_NAMES)
-SCHEDULES = list(SCHEDULE_NAMES)
+OPTIMIZERS = list(ALL_OPTIMIZERS)
+SCHEDULES = list(ALL_SCHEDULES)
 
 # The original study's test accuracy at epoch 12, read off its figures by eye
 # (about ±0.3), in percent: (dlr, hyb, ibs). Inputs, not checked.
@@ -268,7 +270,7 @@ def seed_range(name, arch, optimizer, schedule):
 
 def headline_row(name, arch, optimizer):
     """The headline row: dlr's final accuracy, then ibs and hyb against it (90 %) with the verdict."""
-    parts = [f"| {ARCHITECTURE_NAMES[arch]} | {OPTIMIZER_NAMES[optimizer]} | "
+    parts = [f"| {ARCHITECTURE_NAMES[arch]} | {optimizer_display_name(optimizer)} | "
              f"{accuracy_text(name, arch, optimizer, 'dlr')} |"]
     for schedule in ("ibs", "hyb"):
         differences = paired_differences(name, arch, optimizer, schedule)
@@ -289,7 +291,7 @@ def cut_row(arch, optimizer):
     momentum study; ibs_mom exists only for the last two.
     """
     name = cut_study(optimizer)
-    parts = [f"| {ARCHITECTURE_NAMES[arch]} | {OPTIMIZER_NAMES[optimizer]} | "
+    parts = [f"| {ARCHITECTURE_NAMES[arch]} | {optimizer_display_name(optimizer)} | "
              f"{accuracy_text(name, arch, optimizer, 'dlr')} |"]
     for schedule in ("ibs", "ibs_lr", "ibs_mom"):
         if (arch, optimizer, schedule) not in cells(name):

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from document_numbers import (ARCHITECTURE_NAMES, ARCHITECTURES, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP,
-                              OPTIMIZER_NAMES, OPTIMIZERS, ORIGINAL, PROJECT_DIR, REPORT, STUDIES, anchored_facts,
+                              OPTIMIZERS, ORIGINAL, PROJECT_DIR, REPORT, STUDIES, anchored_facts, optimizer_display_name,
                               anchored_numbers, anchored_tables, cells, document_lines, headline_row,
                               number_problems, original_cell, cut_row)
 from quoted_numbers import FACTS, KAPPA_TABLE_ROWS, NUMBERS, kappa_table_line
@@ -157,7 +157,7 @@ def test_table_against_the_original():
         for arch, optimizer in ORIGINAL:
             if optimizer not in optimizers_of(name):
                 continue
-            label = f"| {ARCHITECTURE_NAMES[arch]}, {OPTIMIZER_NAMES[optimizer]} |"
+            label = f"| {ARCHITECTURE_NAMES[arch]}, {optimizer_display_name(optimizer)} |"
             rows = [line for line in tables[0] if line.startswith(label)]
             assert len(rows) == 1, f"REPORT.md's table against the original has {len(rows)} rows {label}"
             original = " / ".join(f"{value:.1f}" for value in ORIGINAL[arch, optimizer])
