@@ -1,0 +1,80 @@
+"""Tests of the data's name: MNIST for the vendored file, the file's own name (or --data-name) for another.
+
+A study on other data in MNIST's layout (Fashion-MNIST, Kuzushiji-MNIST)
+must not call itself MNIST in any table or title.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import analysis
+import figures
+import main
+import mnist
+import safe_pickle
+import study
+import tables
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--archs", "mlp300", "--optimizers", "sgd", "--schedules", "dlr,ibs", "--seeds", "2", "--train-size", "300",
+        "--test-size", "200", "--epochs-per-stage", "1", "--jobs", "1"]
+
+
+def run(script, *args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+
+
+def test_the_name_comes_from_the_flag_the_file_or_the_vendored_data():
+    assert main.data_name(None) == "MNIST"
+    assert main.data_name(mnist.DEFAULT_DATA) == "MNIST"
+    assert main.data_name("/data/fashion_mnist.npz") == "fashion_mnist"
+    assert main.data_name("/data/kmnist") == "kmnist"
+    assert main.data_name("/data/fashion_mnist.npz", " Fashion-MNIST ") == "Fashion-MNIST"
+    assert main.parse_args(["--data-name", "Fashion-MNIST"]).data_name == "Fashion-MNIST"
+    for bad in ("", "   ", "two\nlines"):
+        with pytest.raises(SystemExit) as exit_status:
+            main.parse_args(["--data-name", bad])
+        assert exit_status.value.code == 2
+
+
+def test_a_study_on_other_data_names_it_in_its_runs_tables_and_titles(tmp_path, monkeypatch):
+    # MNIST with its pixels inverted: data in MNIST's layout that is not MNIST.
+    arrays = mnist.load_mnist()
+    data = tmp_path / "inverted_digits.npz"
+    np.savez(data, x_train=255 - arrays[0][:400], y_train=arrays[1][:400], x_test=255 - arrays[2][:300],
+             y_test=arrays[3][:300])
+    out = tmp_path / "study"
+    made = run("main.py", *TINY, "--data", str(data), "--out", str(out))
+    assert made.returncode == 0, made.stderr
+    record = safe_pickle.load(out / "runs" / "mlp300_sgd_ibs_seed0.pickle")
+    assert record["settings"]["data_name"] == "inverted_digits"
+    results = safe_pickle.load(out / "results.pickle")
+    assert results["config"]["data_name"] == "inverted_digits"
+    plotted = run("plots.py", "--results", str(out / "results.pickle"))
+    assert plotted.returncode == 0, plotted.stderr
+    written = [path for path in out.iterdir() if path.suffix == ".md"]
+    assert {"summary.md", "stages.md"} <= {path.name for path in written}
+    for path in written:
+        assert "MNIST" not in path.read_text(), path.name
+    assert "inverted_digits, 300 training images" in (out / "summary.md").read_text()
+    # The figure that names the data in its title.
+    drawn = []
+    monkeypatch.setattr(figures, "save", lambda figure, path: drawn.append(figure))
+    figures.plot_overview(analysis.load_results(out / "results.pickle"), tmp_path / "overview.png")
+    assert drawn[0]._suptitle.get_text().startswith("Test accuracy on inverted_digits (300 training images)")
+    # Renamed, the same data is another study's settings: the folder says so in one line.
+    renamed = run("main.py", *TINY, "--data", str(data), "--data-name", "Inverted", "--out", str(out))
+    assert renamed.returncode == 2 and renamed.stderr.count("\n") == 1
+    assert "data_name 'inverted_digits' there, 'Inverted' here" in renamed.stderr
+
+
+def test_the_vendored_data_keeps_mnist_and_leaves_the_name_out_of_its_files():
+    settings = main.settings_from_arguments(main.parse_args([]), mnist.load_mnist())
+    assert settings.data_name == "MNIST" and "data_name" not in study.settings_record(settings)
+    # A pickle without the name, as every committed study is, reads as MNIST.
+    assert tables.data_name({"train_size": 20_000}) == "MNIST"
+    assert tables.data_name({"data_name": "kmnist"}) == "kmnist"
