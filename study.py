@@ -38,7 +38,8 @@ DEFAULT_DATA_NAME = "MNIST"
 RUN_METRICS = ("test_accuracy", "test_loss", "train_loss", "learning_rate", "batch_size", "momentum",
                "updates", "seconds")
 # The per-epoch lists a run measured with --measure-noise adds (gradient_noise.py): B_simple, |G|^2
-# and tr(Sigma); an Adam run adds them preconditioned by Adam's 1 / (sqrt(v) + epsilon) too.
+# and tr(Sigma); a run of an optimizer that preconditions its gradients (Adam, RMSprop) adds them under its
+# preconditioner too (Optimizer.preconditioner).
 NOISE_METRICS = ("b_simple", "gradient_norm_sq", "gradient_variance")
 PRECONDITIONED_NOISE_METRICS = ("b_simple_preconditioned", "gradient_norm_sq_preconditioned",
                                 "gradient_variance_preconditioned")
