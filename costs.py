@@ -41,7 +41,9 @@ def epoch_cost(arch, optimizer_name, plan, settings, parameter_counts=None):
         (sgd, adam), example_seconds = estimated_costs(parameter_counts[arch])
     step_seconds = sgd + optimizer_record(optimizer_name).step_cost * (adam - sgd)
     steps = updates_per_epoch(settings.train_size, plan.batch_size)
-    examples = settings.train_size + settings.test_size / 3
+    # Training, then scoring the test set and, at the end of every stage, the training set (about a
+    # third of a training example each).
+    examples = settings.train_size + (settings.test_size + settings.train_size / settings.epochs_per_stage) / 3
     return steps * step_seconds + examples * example_seconds
 
 

@@ -14,7 +14,7 @@ import pickle
 import tempfile
 
 import safe_pickle
-from study import migrate_run_record, migrate_settings, settings_record
+from study import TRAJECTORY_METRICS, migrate_run_record, migrate_settings, settings_record
 
 try:
     import fcntl  # Claims on a shared results folder use flock (POSIX).
@@ -105,8 +105,10 @@ def load_finished_runs(runs_dir, settings):
     or None for files from before provenance was recorded}, and a list of
     (file, reason, where it was moved) for files that could not be used. A
     damaged file, or one that names anything but plain data, is never run:
-    it is moved aside and its run is trained again. Files from older versions
-    of the code are read through study.migrate_run_record.
+    it is moved aside and its run is trained again, and so is a file without
+    a metric that every run records (study.TRAJECTORY_METRICS), which no
+    migration can fill in. Files from older versions of the code are read
+    through study.migrate_run_record.
     """
     finished, provenance, rejected = {}, {}, []
     if not os.path.isdir(runs_dir):
@@ -134,6 +136,11 @@ def load_finished_runs(runs_dir, settings):
                                     for field, value in expected.items() if record["settings"].get(field) != value)
             raise StudyError(f"{runs_dir} holds runs made with other settings ({differences}); "
                              "pass another --out, or delete that folder to start afresh")
+        lacking = [metric for metric in TRAJECTORY_METRICS if metric not in record["metrics"]]
+        if lacking:  # Recorded before the metric was: its run is trained again, the file kept aside.
+            rejected.append((path, f"it lacks {', '.join(lacking)}, which this study records",
+                             set_aside(path)))
+            continue
         key = tuple(record["key"])
         finished[key] = record["metrics"]
         provenance[key] = record["provenance"]

@@ -24,7 +24,7 @@ from networks import keras, tf
 from optimizers import optimizer_record
 from schedules import (ADAPTIVE_SCHEDULES, b_simple_chosen_from, epoch_plans, estimated_epoch_plans,
                        updates_per_epoch)
-from study import ADAPTIVE_METRICS, NOISE_METRICS, PRECONDITIONED_NOISE_METRICS
+from study import ADAPTIVE_METRICS, NOISE_METRICS, PRECONDITIONED_NOISE_METRICS, TRAJECTORY_METRICS
 
 # The test set is scored in a few large batches: one graph call per batch, and
 # batch size has no effect on the scores.
@@ -166,13 +166,21 @@ class Trainer:
 
     def evaluate(self):
         """(accuracy, mean loss) on the whole test set."""
+        return self.score(self.x_test, self.y_test)
+
+    def full_train_loss(self):
+        """The mean cross-entropy of the model on every training image, in inference mode."""
+        return self.score(self.x_train, self.y_train)[1]
+
+    def score(self, images, labels):
+        """(accuracy, mean loss) on the images, in batches of EVAL_BATCH_SIZE."""
         loss_sum = correct = 0.0
-        for start in range(0, self.test_size, EVAL_BATCH_SIZE):
-            batch_loss, batch_correct = self.score_batch(
-                self.x_test[start:start + EVAL_BATCH_SIZE], self.y_test[start:start + EVAL_BATCH_SIZE])
+        for start in range(0, len(labels), EVAL_BATCH_SIZE):
+            batch_loss, batch_correct = self.score_batch(images[start:start + EVAL_BATCH_SIZE],
+                                                         labels[start:start + EVAL_BATCH_SIZE])
             loss_sum += float(batch_loss)
             correct += float(batch_correct)
-        return correct / self.test_size, loss_sum / self.test_size
+        return correct / len(labels), loss_sum / len(labels)
 
     def state_variables(self):
         """The model's variables, the optimizer's, and the seed state of Keras's unseeded random ops, if used."""
@@ -269,8 +277,9 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
     (study.estimated_epoch_plans) changes from the lists of plans before to
     after. Metrics map each of test_accuracy,
     test_loss, train_loss, learning_rate, batch_size, momentum, updates
-    (cumulative) and seconds (cumulative wall time, shared epochs counted in full) to per-epoch
-    lists; with settings.measure_noise also each of NOISE_METRICS (and for an
+    (cumulative), seconds (cumulative wall time, shared epochs counted in full) and full_train_loss
+    (the loss on every training image at the end of each stage, NaN at the other epochs, measured
+    after the clock stops) to per-epoch lists; with settings.measure_noise also each of NOISE_METRICS (and for an
     optimizer that preconditions, PRECONDITIONED_NOISE_METRICS), measured after the epoch and left out
     of its seconds.
     """
@@ -333,7 +342,10 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
             "updates": previous["updates"] + updates_per_epoch(trainer.train_size, plan.batch_size),
             "seconds": previous["seconds"] + time.perf_counter() - start,
         }
-        if settings.measure_noise:  # After the clock has stopped.
+        # After the clock has stopped: the model's own training loss at the end of every stage.
+        stage_end = (epoch + 1) % settings.epochs_per_stage == 0
+        record[TRAJECTORY_METRICS[0]] = trainer.full_train_loss() if stage_end else float("nan")
+        if settings.measure_noise:
             record.update(noise_metrics(epoch))
         return record
 

@@ -282,7 +282,7 @@ def test_measure_noise_is_a_setting_recorded_only_when_on(tmp_path):
     key = ("mlp300", "sgd", "dlr", 0)
     with open(runfiles.run_path(str(runs_dir), key), "wb") as handle:  # An old file: no such setting at all.
         pickle.dump({"key": key, "settings": study.settings_record(unmeasured),
-                     "metrics": {name: [0.5] * 12 for name in study.RUN_METRICS}}, handle)
+                     "metrics": {name: [0.5] * 12 for name in study.RUN_METRICS + study.TRAJECTORY_METRICS}}, handle)
     with pytest.raises(runfiles.StudyError, match="measure_noise False there, True here"):
         runfiles.load_finished_runs(str(runs_dir), measured)
     assert runfiles.load_finished_runs(str(runs_dir), unmeasured)[0].keys() == {key}
@@ -290,7 +290,8 @@ def test_measure_noise_is_a_setting_recorded_only_when_on(tmp_path):
     assert runfiles.load_finished_runs(str(runs_dir), dataclasses.replace(unmeasured, noise_draws=7))[0]
     with open(runfiles.run_path(str(runs_dir), key), "wb") as handle:
         pickle.dump({"key": key, "settings": study.settings_record(measured),
-                     "metrics": {name: [0.5] * 12 for name in study.RUN_METRICS + study.NOISE_METRICS}}, handle)
+                     "metrics": {name: [0.5] * 12 for name in study.RUN_METRICS + study.TRAJECTORY_METRICS
+                                 + study.NOISE_METRICS}}, handle)
     with pytest.raises(runfiles.StudyError, match="measure_noise True there, False here"):
         runfiles.load_finished_runs(str(runs_dir), unmeasured)
     with pytest.raises(runfiles.StudyError, match="noise_draws 1 there, 3 here"):

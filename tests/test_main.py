@@ -517,7 +517,7 @@ def test_old_run_files_are_migrated_and_reused(tmp_path):
     settings = study.Settings(train_size=300, test_size=200, epochs_per_stage=1)
     current = dataclasses.asdict(settings)
     old_settings = {name: value for name, value in current.items() if name != "fewer_updates_factor"}
-    metrics = {name: [0.5] * 4 for name in study.RUN_METRICS if name != "momentum"}
+    metrics = {name: [0.5] * 4 for name in study.RUN_METRICS + study.TRAJECTORY_METRICS if name != "momentum"}
     runs_dir = tmp_path / "runs"
     runs_dir.mkdir()
     for optimizer in ("sgd", "adam"):

@@ -90,7 +90,8 @@ def test_backward_tape_is_a_setting_recorded_only_when_chosen(tmp_path):
     (tmp_path / "runs").mkdir()
     with open(runfiles.run_path(str(tmp_path / "runs"), key), "wb") as handle:
         pickle.dump({"key": key, "settings": study.settings_record(tape),
-                     "metrics": {name: [0.5] * 12 for name in study.RUN_METRICS}}, handle)
+                     "metrics": {name: [0.5] * 12 for name in study.RUN_METRICS + study.TRAJECTORY_METRICS}},
+                    handle)
     with pytest.raises(runfiles.StudyError, match="backward 'tape' there, 'written' here"):
         runfiles.load_finished_runs(str(tmp_path / "runs"), study.Settings())
     assert runfiles.load_finished_runs(str(tmp_path / "runs"), tape)[0].keys() == {key}
