@@ -42,8 +42,9 @@ from optimizers import (ALL_OPTIMIZERS, is_known, noise_scale_formula, noise_sca
                         optimizer_display_name, optimizer_record)
 from schedules import ALL_SCHEDULES, is_adaptive, schedule_display_name, schedule_kind
 from study import (ADAPTIVE_METRICS, ARCHITECTURE_NAMES, DEFAULT_DATA_NAME, EQUIVALENCE_MARGIN_PP,
-                   SETTING_NAMES, Settings)
+                   SETTING_NAMES, TRAJECTORY_MARGIN, Settings)
 from tables import settings_suffix
+from trajectory import has_trajectory, loss_curves, trajectory_rows
 
 # ---------------------------------------------------------------------------
 # Helpers
@@ -683,6 +684,56 @@ def plot_cost_of_fewer_updates(points, optimizer, config, path):
     return save(figure, path)
 
 
+def plot_full_train_loss(curves, rows, arch, optimizer, config, path, margin=None):
+    """The model's training loss at every stage end (top) and its ratio to dlr's with 90% intervals (below).
+
+    curves is trajectory.loss_curves' entry for the cell, rows its trajectory
+    rows; the band below is the margin ±delta on the log ratio, where declared.
+    """
+    figure, (loss_axes, ratio_axes) = plt.subplots(2, 1, figsize=(7, 7.2), sharex=True, layout="constrained",
+                                                   gridspec_kw={"height_ratios": [3, 2]})
+    suptitle(figure, f"{_cell_title(arch, optimizer)}: the model's training loss on all "
+                     f"{config['train_size']:,} training images at every stage end{settings_suffix(config)}", 12, 72)
+    for schedule, (epochs, mean, seeds) in curves.items():
+        loss_axes.plot(epochs, mean, label=schedule_display_name(schedule), **schedule_style(schedule))
+    loss_axes.set_yscale("log")
+    loss_axes.set_ylabel("training loss, geometric mean over seeds (log scale)")
+    if margin is not None:
+        ratio_axes.axhspan(math.exp(-margin), math.exp(margin), color="0.85", linewidth=0, zorder=0)
+    ratio_axes.axhline(1.0, color="0.4", linewidth=0.8)
+    schedules = [schedule for schedule in curves if schedule != "dlr"]
+    offsets = np.linspace(-0.12, 0.12, len(schedules)) if len(schedules) > 1 else [0.0]
+    for schedule, offset in zip(schedules, offsets):
+        schedule_rows = [row for row in rows if row["schedule"] == schedule and row["train_loss_ratio"] is not None]
+        if not schedule_rows:
+            continue
+        x = np.array([row["epoch"] for row in schedule_rows]) + offset
+        ratio = np.array([row["train_loss_ratio"] for row in schedule_rows])
+        low = np.array([row["train_loss_ratio_ci90_low"] if row["train_loss_ratio_ci90_low"] is not None
+                        else row["train_loss_ratio"] for row in schedule_rows])
+        high = np.array([row["train_loss_ratio_ci90_high"] if row["train_loss_ratio_ci90_high"] is not None
+                         else row["train_loss_ratio"] for row in schedule_rows])
+        style = schedule_style(schedule)
+        ratio_axes.errorbar(x, ratio, yerr=[ratio - low, high - ratio], color=style.get("color"),
+                            marker=style.get("marker"), linestyle="none", capsize=3)
+    ratio_axes.set_yscale("log")
+    ratio_axes.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    ratio_axes.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    ratio_axes.set_ylabel("ratio to dlr (log scale)")
+    band = f"; grey band: the margin ×{math.exp(-margin):.3f} to ×{math.exp(margin):.3f}" if margin else ""
+    _subtitle(ratio_axes, "paired by seed: geometric mean and 90% Student-t interval" + band,
+             "a stage shared with dlr is not drawn")
+    epochs = config["epochs"]
+    for axes in (loss_axes, ratio_axes):
+        mark_stage_boundaries(axes, epochs, config["epochs_per_stage"])
+        axes.set_xticks(range(config["epochs_per_stage"], epochs + 1, config["epochs_per_stage"]))
+        axes.grid(True, alpha=0.3)
+    ratio_axes.set_xlabel("epoch (dotted lines: stage boundaries)")
+    handles, _ = loss_axes.get_legend_handles_labels()
+    legend_below(figure, handles, min(len(handles), 3), fontsize=9, frameon=False)
+    return save(figure, path)
+
+
 # ---------------------------------------------------------------------------
 # All of them
 # ---------------------------------------------------------------------------
@@ -738,5 +789,13 @@ def draw_all_figures(results, out_dir):
     # Only where runs were measured (main.py --measure-noise): other studies keep their figures as they were.
     if measured_noise_scales(results):
         written.append(plot_noise_scale_measured(results, out_dir / "noise_scale_measured.png"))
+    # Only where runs recorded the model's training loss: other studies keep their figures as they were.
+    if has_trajectory(results):
+        curves, (rows, _) = loss_curves(results), trajectory_rows(results, TRAJECTORY_MARGIN)
+        for (arch, optimizer), cell_curves in curves.items():
+            cell_rows = [row for row in rows if (row["architecture"], row["optimizer"]) == (arch, optimizer)]
+            written.append(plot_full_train_loss(cell_curves, cell_rows, arch, optimizer, config,
+                                                out_dir / f"full_train_loss_{arch}_{optimizer}.png",
+                                                TRAJECTORY_MARGIN))
     written.append(plot_overview(results, out_dir / "overview.png"))
     return written, skipped

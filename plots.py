@@ -11,6 +11,9 @@ figures that figures.py lists, and writes:
 - batches_chosen.csv and .md               only for an adaptive schedule (ibs_auto): the
                                            batch each stage chose, over the seeds, and the
                                            B_simple it was chosen from
+- trajectory.csv and trajectory.md         only where the runs recorded full_train_loss: the
+                                           model's training loss against dlr's at every
+                                           stage end, with the verdict on the same training
 - power.csv and power.md                   what the equivalence test can find: the
                                            smallest difference it detects and its chance
                                            of "equivalent" at no difference
@@ -47,6 +50,7 @@ missing runs are listed. This file is the command line. Behind it:
 
     analysis.py     the pickle read, checked and migrated; every row of every table
     equivalence.py  Student t intervals and the TOST verdicts
+    trajectory.py   the second endpoint: the training loss against dlr's, stage by stage
     tables.py       the Markdown and CSV files, and the sentences around them
     figures.py      every figure of one study
     breakdown.py    breakdown.png: every study of a folder at once
@@ -68,7 +72,10 @@ from figures import draw_all_figures
 from tables import (comparison_verdict_counts, describe_baseline_agreement, describe_verdict_counts,
                     write_chosen_batches_csv, write_chosen_batches_markdown, write_comparison_csv,
                     write_comparison_markdown, write_csv, write_power_markdown, write_stages_csv,
-                    write_stages_markdown, write_summary_csv, write_summary_markdown)
+                    write_stages_markdown, write_summary_csv, write_summary_markdown, write_trajectory_csv,
+                    write_trajectory_markdown)
+from study import TRAJECTORY_MARGIN
+from trajectory import has_trajectory, trajectory_rows
 
 DEFAULT_RESULTS = Path("results/results.pickle")
 
@@ -152,6 +159,11 @@ def main(argv=None):
         out_dir.mkdir(parents=True, exist_ok=True)
         written, skipped = draw_all_figures(results, out_dir)
         rows = summarize(results)
+        trajectory = trajectory_rows(results, TRAJECTORY_MARGIN) if has_trajectory(results) else None
+        if trajectory and TRAJECTORY_MARGIN is not None:
+            for row in rows:
+                row["trajectory_verdict"] = trajectory[1].get((row["architecture"], row["optimizer"],
+                                                               row["schedule"]))
         written.append(write_summary_csv(rows, out_dir / "summary.csv"))
         written.append(write_summary_markdown(rows, out_dir / "summary.md", results["config"],
                                               results.get("provenance")))
@@ -164,6 +176,10 @@ def main(argv=None):
             written.append(write_chosen_batches_csv(chosen_rows, out_dir / "batches_chosen.csv"))
             written.append(write_chosen_batches_markdown(chosen_rows, out_dir / "batches_chosen.md",
                                                          results["config"]))
+        if trajectory and trajectory[0]:
+            written.append(write_trajectory_csv(trajectory[0], out_dir / "trajectory.csv"))
+            written.append(write_trajectory_markdown(trajectory[0], out_dir / "trajectory.md", results["config"],
+                                                     TRAJECTORY_MARGIN))
         power = power_rows(results)
         if power:
             written.append(write_csv(power, out_dir / "power.csv", POWER_COLUMNS))

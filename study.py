@@ -59,6 +59,10 @@ ADAPTIVE_METRICS = ("b_simple_chosen_from",)
 # at EQUIVALENCE_ALPHA each (README.md, "Findings", says why this margin).
 EQUIVALENCE_MARGIN_PP = 0.1
 EQUIVALENCE_ALPHA = 0.05
+# The second endpoint's margin delta on ln(L / L_dlr), the log ratio of the model's training loss to
+# dlr's at every stage end (trajectory.py). Declared in README.md, "Same training", from the controls'
+# calibration; None until declared, and then no trajectory verdict is given.
+TRAJECTORY_MARGIN = None
 # The verdicts of that test, in the order tables and tallies list them.
 VERDICTS = ("equivalent", "undecided", "not equivalent")
 

@@ -10,17 +10,19 @@ the command line prints) are the project's own words for its numbers; the
 figures say the same things and take them from here.
 """
 import csv
+import math
 from fractions import Fraction
 from pathlib import Path
 
 from analysis import (BASELINE_AGREEMENT_STDS, CHOSEN_BATCH_COLUMNS, COMPARISON_COLUMNS, COMPARISON_VALUE_KEYS, POWER,
                       POWER_SEEDS, STAGE_COLUMNS, STAGE_RANGE_COLUMNS, SUMMARY_COLUMNS, SUMMARY_RANGE_COLUMNS,
                       baseline_agreement, comparison_cell, config_differences, varies_by_seed)
-from provenance import describe_machines, describe_versions, machine_counts, runs_text
 from optimizers import MOMENTUM_OPTIMIZERS, optimizer_display_name
+from provenance import describe_machines, describe_versions, machine_counts, runs_text
 from schedules import ALL_SCHEDULES, NOISE_MATCHED_SCHEDULES, schedule_display_name
 from study import (ARCHITECTURE_NAMES, DEFAULT_DATA_NAME, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP, NOT_RECORDED,
                    Settings, VERDICTS)
+from trajectory import TRAJECTORY_COLUMNS
 
 
 
@@ -169,15 +171,22 @@ def _csv_value(value):
 
 
 def write_summary_csv(rows, path):
-    """Write summary rows as CSV (accuracy as fractions, differences in pp), with the updates' range if it varies."""
+    """Write summary rows as CSV (accuracy as fractions, differences in pp), with the updates' range if it varies,
+    and the verdict on the training loss (trajectory_verdict) where the study recorded it."""
     ranges = SUMMARY_RANGE_COLUMNS if varies_by_seed(rows, SUMMARY_RANGE_COLUMNS) else ()
-    return write_csv(rows, path, SUMMARY_COLUMNS + ranges)
+    trajectory = ("trajectory_verdict",) if any("trajectory_verdict" in row for row in rows) else ()
+    return write_csv(rows, path, SUMMARY_COLUMNS + trajectory + ranges)
 
 
 def write_stages_csv(rows, path):
     """Write stage_differences rows as CSV, with the batch's range where it varies by seed."""
     ranges = STAGE_RANGE_COLUMNS if varies_by_seed(rows, STAGE_RANGE_COLUMNS) else ()
     return write_csv(rows, path, STAGE_COLUMNS + ranges)
+
+
+def write_trajectory_csv(rows, path):
+    """Write trajectory rows as CSV: every compared stage's training-loss ratio to dlr, its test-loss ratio."""
+    return write_csv(rows, path, TRAJECTORY_COLUMNS)
 
 
 def write_chosen_batches_csv(rows, path):
@@ -242,11 +251,15 @@ def write_summary_markdown(rows, path, config, provenance):
         lines += [f"{diverged} run{'s' if diverged != 1 else ''} diverged (a training or test loss that is not "
                   "finite), marked in the Seeds column. They stay in every mean, interval and verdict: "
                   "dropping them would bias the verdicts toward equivalence.", ""]
+    trajectory = any("trajectory_verdict" in row for row in rows)
+    if trajectory:
+        lines += ["Same training: the verdict on the model's training loss against dlr's at every stage end "
+                  "that the schedule does not share with dlr (trajectory.md gives each stage).", ""]
     lines += [
         "| Architecture | Optimizer | Schedule | Seeds | Final accuracy (%) | "
         "Best-epoch accuracy (%) | Parameter updates | Wall seconds | Difference from dlr (pp) "
-        "| Verdict against dlr |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| Verdict against dlr |" + (" Same training |" if trajectory else ""),
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|" + ("---|" if trajectory else ""),
     ]
     for row in rows:
         final = f"{100 * row['final_test_accuracy_mean']:.2f}"
@@ -264,6 +277,8 @@ def write_summary_markdown(rows, path, config, provenance):
             _markdown_difference(row),
             _markdown_verdict(row),
         ]
+        if trajectory:
+            cells.append("(reference)" if row["schedule"] == "dlr" else row.get("trajectory_verdict") or "-")
         lines.append("| " + " | ".join(cells) + " |")
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
@@ -329,6 +344,52 @@ def write_stages_markdown(rows, path, config):
                        f"{row['diff_vs_dlr_pp_ci90_high']:+.2f}] {letters[row['verdict']]}")
 
     Path(path).write_text("\n".join(lines + _stage_table(rows, "paired_seeds", cell)) + "\n")
+    return Path(path)
+
+
+def write_trajectory_markdown(rows, path, config, margin):
+    """Write trajectory rows as a Markdown table: one line per schedule, one column per stage, and the verdict."""
+    letters = {"equivalent": "E", "undecided": "U", "not equivalent": "N", None: "-"}
+    stages = config["epochs"] // config["epochs_per_stage"]
+    confidence = f"{100 * (1 - 2 * EQUIVALENCE_ALPHA):g}%"
+    lines = [
+        f"# Same training? The model's training loss against dlr's{settings_suffix(config)}",
+        "",
+        f"{data_name(config)}, N = {config['train_size']:,} training images. Each cell is the model's training "
+        "loss (the cross-entropy on all N training images, in inference mode) at the end of a stage as a ratio "
+        f"to dlr's, paired by seed: the geometric mean over seeds [its {confidence} Student-t interval], with the "
+        f"verdict of two one-sided t-tests on ln(L / L_dlr) at the margin ±{margin:.4g} (a ratio from "
+        f"{math.exp(-margin):.4f} to {math.exp(margin):.4f}; E equivalent, U undecided, N not equivalent), and "
+        "the test loss's ratio to dlr's at the same epoch beside it. A stage the schedule shares with dlr (the "
+        "same learning rate, batch and momentum up to its end) is not compared. The verdict over the stages "
+        "is equivalent when every compared stage is, not equivalent when any stage is.",
+        "",
+        "| Architecture | Optimizer | Schedule | Seeds | "
+        + " | ".join(f"Stage {stage}" for stage in range(1, stages + 1)) + " | Same training |",
+        "|---|---|---|---:|" + "---:|" * stages + "---|",
+    ]
+    by_schedule = {}
+    for row in rows:
+        by_schedule.setdefault((row["architecture"], row["optimizer"], row["schedule"]), []).append(row)
+
+    def cell(row):
+        if row is None:
+            return "shared with dlr"
+        test = f"; test ×{row['test_loss_ratio']:.3f}" if row["test_loss_ratio"] is not None else ""
+        if row["train_loss_ratio_ci90_low"] is None:
+            ratio = "no interval" if row["train_loss_ratio"] is None else f"×{row['train_loss_ratio']:.3f}"
+            return f"{ratio} {letters[row['stage_verdict']]}{test}"
+        return (f"×{row['train_loss_ratio']:.3f} [{row['train_loss_ratio_ci90_low']:.3f}, "
+                f"{row['train_loss_ratio_ci90_high']:.3f}] {letters[row['stage_verdict']]}{test}")
+
+    for (arch, optimizer, schedule), stage_rows in by_schedule.items():
+        by_stage = {row["stage"]: row for row in stage_rows}
+        lines.append("| " + " | ".join(
+            [ARCHITECTURE_NAMES.get(arch, str(arch)), optimizer_display_name(optimizer),
+             schedule_display_name(schedule), str(stage_rows[0]["paired_seeds"])]
+            + [cell(by_stage.get(stage)) for stage in range(1, stages + 1)]
+            + [stage_rows[0]["trajectory_verdict"] or "- (needs 2 paired seeds)"]) + " |")
+    Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
 
 

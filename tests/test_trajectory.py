@@ -1,4 +1,5 @@
 """Tests of the second endpoint: the model's own training loss along the run, and the run files that lack it."""
+import math
 import os
 import pickle
 import subprocess
@@ -11,6 +12,7 @@ import mnist
 import safe_pickle
 import study
 import training
+import trajectory
 from networks import keras, tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,3 +62,68 @@ def test_every_run_records_it_at_the_stage_ends_and_a_file_without_it_is_trained
     retrained = safe_pickle.load(path)["metrics"]
     assert retrained["full_train_loss"][1::2] == losses[1::2]
     assert retrained["test_accuracy"] == record["metrics"]["test_accuracy"]
+
+
+# ---------------------------------------------------------------- the trajectory test on hand-made data
+DELTA = math.log(1.05)
+
+
+def hand_made_study(ratios_by_schedule, seeds=5, plans=None):
+    """A results dict of one cell whose schedules' stage-end losses are dlr's times the given per-stage ratios.
+
+    ratios_by_schedule maps a schedule to a function (seed, stage) -> ratio; dlr's loss is 0.5 / (stage + 1)
+    times a per-seed factor. plans maps a schedule to its per-epoch (learning rate, batch size, momentum).
+    """
+    plans = plans or {}
+    dlr_plan = [(0.01 / 5 ** (epoch // 3), 4, 0.0) for epoch in range(12)]
+    runs = {}
+    for schedule, ratio in {"dlr": lambda seed, stage: 1.0, **ratios_by_schedule}.items():
+        plan = plans.get(schedule, [(0.01, 4 * 5 ** (epoch // 3), 0.0) for epoch in range(12)])
+        if schedule == "dlr":
+            plan = dlr_plan
+        for seed in range(seeds):
+            losses = [0.5 / (epoch // 3 + 1) * (1 + 0.1 * seed) * ratio(seed, epoch // 3)
+                      if epoch % 3 == 2 else math.nan for epoch in range(12)]
+            runs[("mlp300", "sgd", schedule, seed)] = {
+                "learning_rate": [rate for rate, _, _ in plan], "batch_size": [batch for _, batch, _ in plan],
+                "momentum": [momentum for _, _, momentum in plan], "full_train_loss": losses,
+                "test_loss": [2 * loss if loss == loss else 1.0 for loss in losses]}
+    return {"config": {"epochs_per_stage": 3, "epochs": 12, "train_size": 20_000}, "runs": runs}
+
+
+def test_each_trajectory_verdict_and_the_intersection_over_stages():
+    noise = [0.01, -0.01, 0.005, -0.005, 0.0]
+    study_rows, verdicts = trajectory.trajectory_rows(hand_made_study({
+        # Within 1 % at every stage: equivalent.
+        "ibs": lambda seed, stage: 1.01 + noise[seed],
+        # One stage 1.5 times dlr's, the others equal: not equivalent, by that stage alone.
+        "ibs_fast": lambda seed, stage: 1.5 if stage == 2 else 1.0 + noise[seed],
+        # Every stage inside the margin on average, but one stage so noisy that its interval crosses it.
+        "ibs_slow": lambda seed, stage: (1.0 + 10 * noise[seed]) if stage == 3 else 1.0 + noise[seed] / 10,
+    }), DELTA)
+    assert verdicts[("mlp300", "sgd", "ibs")] == "equivalent"
+    assert verdicts[("mlp300", "sgd", "ibs_fast")] == "not equivalent"
+    assert verdicts[("mlp300", "sgd", "ibs_slow")] == "undecided"
+    slow = {row["stage"]: row for row in study_rows if row["schedule"] == "ibs_slow"}
+    assert [slow[stage]["stage_verdict"] for stage in (2, 3, 4)] == ["equivalent", "equivalent", "undecided"]
+    # The first stage is shared with dlr (the same plan up to its end) and is not compared.
+    assert sorted(slow) == [2, 3, 4]
+    fast = {row["stage"]: row for row in study_rows if row["schedule"] == "ibs_fast"}
+    assert fast[3]["train_loss_ratio"] == pytest.approx(1.5) and fast[3]["stage_verdict"] == "not equivalent"
+    # The test loss stands beside it: here twice the training loss, so the same ratio.
+    assert fast[3]["test_loss_ratio"] == pytest.approx(1.5)
+    assert trajectory.combine_stage_verdicts(["equivalent", "undecided", "not equivalent"]) == "not equivalent"
+    assert trajectory.combine_stage_verdicts(["equivalent", "equivalent"]) == "equivalent"
+    assert trajectory.combine_stage_verdicts(["equivalent", None]) is None
+
+
+def test_a_schedule_that_shares_no_stage_is_compared_at_every_stage_end_and_one_seed_gives_no_verdict():
+    own_plan = [(0.05, 20 * 5 ** (epoch // 3), 0.0) for epoch in range(12)]
+    results = hand_made_study({"ibs_lr": lambda seed, stage: 1.0}, plans={"ibs_lr": own_plan})
+    rows, verdicts = trajectory.trajectory_rows(results, DELTA)
+    assert [row["stage"] for row in rows] == [1, 2, 3, 4] and verdicts[("mlp300", "sgd", "ibs_lr")] == "equivalent"
+    single = hand_made_study({"ibs_lr": lambda seed, stage: 1.0}, seeds=1, plans={"ibs_lr": own_plan})
+    assert trajectory.trajectory_rows(single, DELTA)[1][("mlp300", "sgd", "ibs_lr")] is None
+    # Without a declared margin the intervals stand, without verdicts.
+    rows, verdicts = trajectory.trajectory_rows(results, None)
+    assert rows[0]["train_loss_ratio_ci90_low"] is not None and verdicts[("mlp300", "sgd", "ibs_lr")] is None

@@ -1,0 +1,154 @@
+"""The second endpoint: does a schedule train like dlr, not only end at its accuracy?
+
+The final test accuracy on MNIST cannot tell apart schedules that train
+differently. This module compares the model's own training loss
+(study.TRAJECTORY_METRICS: the cross-entropy on every training image, in
+inference mode, at the end of every stage) with dlr's:
+
+- per seed, the log ratio ln(L / L_dlr) at the end of every stage that the
+  schedule does not share with dlr (a stage is shared while every epoch up
+  to its end has dlr's learning rate, batch and momentum; ibs shares the
+  first, ibs_lr and ibs_mom none);
+- per stage, the paired 90 % Student-t interval of that log ratio, tested
+  against the margin ±delta (study.TRAJECTORY_MARGIN) by two one-sided
+  t-tests at study.EQUIVALENCE_ALPHA each (equivalence.equivalence_test);
+- over the stages, an intersection-union test: "equivalent" when every
+  stage's interval lies inside ±delta, "not equivalent" when any stage's lies
+  wholly outside it, "undecided" otherwise. The verdict "equivalent" needs
+  every stage to pass at level alpha, so its error rate is at most alpha
+  without a correction for the number of stages (Berger 1982); a correction
+  would only make the test more conservative.
+
+The test loss at the same epochs stands beside the training loss, because
+the two can point in opposite directions (Adam). A study recorded before the
+metric existed has no trajectory rows. Plain numpy: no TensorFlow.
+"""
+import math
+
+import numpy as np
+
+from analysis import group_runs, ordered, run_sort_key
+from equivalence import equivalence_test, mean_with_confidence_interval
+from schedules import ALL_SCHEDULES
+from study import EQUIVALENCE_ALPHA, TRAJECTORY_METRICS
+
+METRIC = TRAJECTORY_METRICS[0]
+TRAJECTORY_COLUMNS = (
+    "architecture", "optimizer", "schedule", "stage", "epoch", "paired_seeds",
+    "train_loss_ratio", "train_loss_ratio_ci90_low", "train_loss_ratio_ci90_high",
+    "log_ratio_mean", "log_ratio_ci90_low", "log_ratio_ci90_high", "stage_verdict",
+    "test_loss_ratio", "trajectory_verdict",
+)
+# The per-epoch lists that make an epoch's plan.
+PLAN_METRICS = ("learning_rate", "batch_size", "momentum")
+
+
+def has_trajectory(results):
+    """Whether every run of the study recorded the model's training loss."""
+    return bool(results["runs"]) and all(METRIC in run for run in results["runs"].values())
+
+
+def stage_end_epochs(config):
+    """The epoch indices (from 0) that end a stage."""
+    per_stage = config["epochs_per_stage"]
+    return [epoch for epoch in range(per_stage - 1, config["epochs"], per_stage)]
+
+
+def shared_stages(run, dlr_run, stage_ends):
+    """How many leading stages the run shares with dlr's run of its seed: every epoch's plan dlr's."""
+    shared = 0
+    for end in stage_ends:
+        if any(list(run[metric][:end + 1]) != list(dlr_run[metric][:end + 1]) for metric in PLAN_METRICS):
+            break
+        shared += 1
+    return shared
+
+
+def combine_stage_verdicts(verdicts):
+    """The intersection-union verdict over stages: equivalent if all are, not equivalent if any is."""
+    if not verdicts or any(verdict is None for verdict in verdicts):
+        return None
+    if all(verdict == "equivalent" for verdict in verdicts):
+        return "equivalent"
+    if any(verdict == "not equivalent" for verdict in verdicts):
+        return "not equivalent"
+    return "undecided"
+
+
+def _log_ratios(seed_runs, dlr_runs, seeds, metric, epoch):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.array([math.log(seed_runs[seed][metric][epoch] / dlr_runs[seed][metric][epoch])
+                         if seed_runs[seed][metric][epoch] > 0 and dlr_runs[seed][metric][epoch] > 0
+                         else math.nan for seed in seeds])
+
+
+def stage_test(log_ratios, margin, alpha=EQUIVALENCE_ALPHA):
+    """TOST of one stage's paired log ratios at ±margin; no interval where a loss was not finite.
+
+    With no margin declared (None) only the mean and interval are given.
+    """
+    if not np.all(np.isfinite(log_ratios)):
+        # A diverged run: its stage has no interval, and the verdict over the stages stays open.
+        return dict(mean=None, low=None, high=None, verdict="undecided")
+    if margin is None:
+        mean, low, high = mean_with_confidence_interval(log_ratios, 1 - 2 * alpha)
+        return dict(mean=mean, low=low, high=high, verdict=None)
+    return equivalence_test(log_ratios, margin, alpha)
+
+
+def trajectory_rows(results, margin):
+    """(rows keyed by TRAJECTORY_COLUMNS, {(arch, optimizer, schedule): verdict over its stages}).
+
+    One row per (network, optimizer, schedule) with a dlr to pair with and
+    per stage it does not share with dlr; ratios are exp of the mean log
+    ratio and of its interval's ends (geometric means over seeds).
+    """
+    cells = group_runs(results)
+    stage_ends = stage_end_epochs(results["config"])
+    rows, verdicts = [], {}
+    for arch, optimizer, schedule in sorted(cells, key=lambda cell: run_sort_key(cell + (0,))):
+        dlr_runs = cells.get((arch, optimizer, "dlr"))
+        if schedule == "dlr" or not dlr_runs:
+            continue
+        seed_runs = cells[(arch, optimizer, schedule)]
+        seeds = sorted(set(seed_runs) & set(dlr_runs))
+        if not seeds:
+            continue
+        shared = min(shared_stages(seed_runs[seed], dlr_runs[seed], stage_ends) for seed in seeds)
+        cell_rows = []
+        for stage, epoch in enumerate(stage_ends[shared:], start=shared + 1):
+            outcome = stage_test(_log_ratios(seed_runs, dlr_runs, seeds, METRIC, epoch), margin)
+            test_ratios = _log_ratios(seed_runs, dlr_runs, seeds, "test_loss", epoch)
+            cell_rows.append(dict(
+                architecture=arch, optimizer=optimizer, schedule=schedule, stage=stage, epoch=epoch + 1,
+                paired_seeds=len(seeds),
+                train_loss_ratio=_exp(outcome["mean"]), train_loss_ratio_ci90_low=_exp(outcome["low"]),
+                train_loss_ratio_ci90_high=_exp(outcome["high"]), log_ratio_mean=outcome["mean"],
+                log_ratio_ci90_low=outcome["low"], log_ratio_ci90_high=outcome["high"],
+                stage_verdict=outcome["verdict"],
+                test_loss_ratio=_exp(float(np.mean(test_ratios))) if np.all(np.isfinite(test_ratios)) else None))
+        verdict = combine_stage_verdicts([row["stage_verdict"] for row in cell_rows])
+        for row in cell_rows:
+            row["trajectory_verdict"] = verdict
+        verdicts[(arch, optimizer, schedule)] = verdict
+        rows += cell_rows
+    return rows, verdicts
+
+
+def _exp(value):
+    return None if value is None else math.exp(value)
+
+
+def loss_curves(results):
+    """{(arch, optimizer): {schedule: (stage-end epochs from 1, geometric mean loss, seeds)}} of each cell."""
+    cells = group_runs(results)
+    stage_ends = stage_end_epochs(results["config"])
+    curves = {}
+    for arch, optimizer, schedule in cells:
+        seed_runs = cells[(arch, optimizer, schedule)]
+        losses = np.array([[run[METRIC][epoch] for epoch in stage_ends] for run in seed_runs.values()], dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = np.exp(np.mean(np.log(losses), axis=0))
+        curves.setdefault((arch, optimizer), {})[schedule] = (np.array(stage_ends) + 1, mean, len(seed_runs))
+    return {cell: {schedule: by_schedule[schedule] for schedule in ordered(by_schedule, ALL_SCHEDULES)}
+            for cell, by_schedule in curves.items()}
