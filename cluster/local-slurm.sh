@@ -53,6 +53,9 @@ install_packages() {
 }
 
 write_config() {
+    # Nothing of ours runs now: the cluster starts afresh, without the jobs
+    # of an earlier one, which died with its daemons.
+    rm -rf "$STATE/ctld" "$STATE/spool"
     mkdir -p "$STATE"/{munge,ctld,spool,log}
     # MUNGE refuses a key or a socket folder that others can read or write.
     chmod 700 "$STATE" "$STATE/munge"
@@ -155,11 +158,15 @@ stop() {
         rm -f "$STATE/$daemon.pid"
         stopped+=" $daemon"
     done
-    echo "local-slurm.sh: ${stopped:+stopped$stopped}${stopped:-nothing of ours was running}"
+    if [[ -n $stopped ]]; then
+        echo "local-slurm.sh: stopped$stopped"
+    else
+        echo "local-slurm.sh: nothing of ours was running"
+    fi
 }
 
 case ${1:-} in
     start) start ;;
     stop) stop ;;
-    *) die "usage: bash cluster/local-slurm.sh start|stop" ;;
+    *) echo "local-slurm.sh: error: usage: bash cluster/local-slurm.sh start|stop" >&2; exit 2 ;;
 esac
