@@ -38,7 +38,7 @@ DEFAULT_DATA_NAME = "MNIST"
 RUN_METRICS = ("test_accuracy", "test_loss", "train_loss", "learning_rate", "batch_size", "momentum",
                "updates", "seconds")
 # The training loss of the model itself: the mean cross-entropy on all N training images in inference
-# mode, measured at the end of every stage (NaN at the other epochs) outside the timed seconds. Every run
+# mode, measured at the end of every stage (None at the other epochs) outside the timed seconds. Every run
 # records it; a run file without it is trained again (runfiles.load_finished_runs).
 TRAJECTORY_METRICS = ("full_train_loss",)
 # The per-epoch lists a run measured with --measure-noise adds (gradient_noise.py): B_simple, |G|^2

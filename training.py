@@ -278,7 +278,7 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
     after. Metrics map each of test_accuracy,
     test_loss, train_loss, learning_rate, batch_size, momentum, updates
     (cumulative), seconds (cumulative wall time, shared epochs counted in full) and full_train_loss
-    (the loss on every training image at the end of each stage, NaN at the other epochs, measured
+    (the loss on every training image at the end of each stage, None at the other epochs, measured
     after the clock stops) to per-epoch lists; with settings.measure_noise also each of NOISE_METRICS (and for an
     optimizer that preconditions, PRECONDITIONED_NOISE_METRICS), measured after the epoch and left out
     of its seconds.
@@ -344,7 +344,8 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
         }
         # After the clock has stopped: the model's own training loss at the end of every stage.
         stage_end = (epoch + 1) % settings.epochs_per_stage == 0
-        record[TRAJECTORY_METRICS[0]] = trainer.full_train_loss() if stage_end else float("nan")
+        # The epochs between are None, not NaN: "not measured", and equal to itself when runs are compared.
+        record[TRAJECTORY_METRICS[0]] = trainer.full_train_loss() if stage_end else None
         if settings.measure_noise:
             record.update(noise_metrics(epoch))
         return record

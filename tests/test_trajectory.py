@@ -46,8 +46,8 @@ def test_every_run_records_it_at_the_stage_ends_and_a_file_without_it_is_trained
     path = tmp_path / "runs" / "mlp300_sgd_ibs_seed1.pickle"
     record = safe_pickle.load(path)
     losses = record["metrics"]["full_train_loss"]
-    # Measured at the end of each of the 4 stages of 2 epochs, NaN between.
-    assert np.isnan(losses[0::2]).all() and np.isfinite(losses[1::2]).all() and len(losses) == 8
+    # Measured at the end of each of the 4 stages of 2 epochs, None between.
+    assert losses[0::2] == [None] * 4 and np.isfinite(losses[1::2]).all() and len(losses) == 8
     # The first stage is shared with dlr, and so is its measurement.
     dlr = safe_pickle.load(tmp_path / "runs" / "mlp300_sgd_dlr_seed1.pickle")["metrics"]
     assert dlr["full_train_loss"][1] == losses[1] and dlr["full_train_loss"][3] != losses[3]
@@ -83,11 +83,11 @@ def hand_made_study(ratios_by_schedule, seeds=5, plans=None):
             plan = dlr_plan
         for seed in range(seeds):
             losses = [0.5 / (epoch // 3 + 1) * (1 + 0.1 * seed) * ratio(seed, epoch // 3)
-                      if epoch % 3 == 2 else math.nan for epoch in range(12)]
+                      if epoch % 3 == 2 else None for epoch in range(12)]
             runs[("mlp300", "sgd", schedule, seed)] = {
                 "learning_rate": [rate for rate, _, _ in plan], "batch_size": [batch for _, batch, _ in plan],
                 "momentum": [momentum for _, _, momentum in plan], "full_train_loss": losses,
-                "test_loss": [2 * loss if loss == loss else 1.0 for loss in losses]}
+                "test_loss": [1.0 if loss is None else 2 * loss for loss in losses]}
     return {"config": {"epochs_per_stage": 3, "epochs": 12, "train_size": 20_000}, "runs": runs}
 
 
