@@ -13,7 +13,9 @@ figures that figures.py lists, and writes:
                                            B_simple it was chosen from
 - trajectory.csv and trajectory.md         only where the runs recorded full_train_loss: the
                                            model's training loss against dlr's at every
-                                           stage end, with the verdict on the same training
+                                           stage end, with the verdict on the same training,
+                                           and trajectory_power.csv and .md: what that test
+                                           can find at the last stage
 - power.csv and power.md                   what the equivalence test can find: the
                                            smallest difference it detects and its chance
                                            of "equivalent" at no difference
@@ -73,9 +75,9 @@ from tables import (comparison_verdict_counts, describe_baseline_agreement, desc
                     write_chosen_batches_csv, write_chosen_batches_markdown, write_comparison_csv,
                     write_comparison_markdown, write_csv, write_power_markdown, write_stages_csv,
                     write_stages_markdown, write_summary_csv, write_summary_markdown, write_trajectory_csv,
-                    write_trajectory_markdown)
+                    write_trajectory_markdown, write_trajectory_power_markdown)
 from study import TRAJECTORY_MARGIN
-from trajectory import has_trajectory, trajectory_rows
+from trajectory import TRAJECTORY_POWER_COLUMNS, has_trajectory, trajectory_power_rows, trajectory_rows
 
 DEFAULT_RESULTS = Path("results/results.pickle")
 
@@ -180,6 +182,12 @@ def main(argv=None):
             written.append(write_trajectory_csv(trajectory[0], out_dir / "trajectory.csv"))
             written.append(write_trajectory_markdown(trajectory[0], out_dir / "trajectory.md", results["config"],
                                                      TRAJECTORY_MARGIN))
+            trajectory_power = trajectory_power_rows(results, TRAJECTORY_MARGIN) if TRAJECTORY_MARGIN else []
+            if trajectory_power:
+                written.append(write_csv(trajectory_power, out_dir / "trajectory_power.csv",
+                                         TRAJECTORY_POWER_COLUMNS))
+                written.append(write_trajectory_power_markdown(trajectory_power, out_dir / "trajectory_power.md",
+                                                               results["config"], TRAJECTORY_MARGIN))
         power = power_rows(results)
         if power:
             written.append(write_csv(power, out_dir / "power.csv", POWER_COLUMNS))

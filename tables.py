@@ -393,6 +393,34 @@ def write_trajectory_markdown(rows, path, config, margin):
     return Path(path)
 
 
+def write_trajectory_power_markdown(rows, path, config, margin):
+    """Write trajectory_power_rows as a Markdown table: what the trajectory test can find at the last stage."""
+    lines = [
+        f"# What the trajectory test can find{settings_suffix(config)}",
+        "",
+        f"{data_name(config)}, N = {config['train_size']:,} training images. For each comparison with dlr, at the "
+        "end of the last stage: the paired log ratio ln(L / L_dlr) of the model's training loss, its mean and "
+        "standard deviation (SD, ddof=1) over seeds, and with that SD, taking the log ratios as normal, the "
+        f"smallest ratio to dlr's loss that the stage's test (TOST at ±{margin:.4g}, α = "
+        f"{EQUIVALENCE_ALPHA:g} each side) calls not equivalent with probability 0.8: at the study's own number "
+        "of paired seeds n and at 5 and 20 seeds. A ratio below 1 is found as surely at its reciprocal.",
+        "",
+        "| Architecture | Optimizer | Schedule | n | Mean ratio | SD of ln ratio | Detectable at n | "
+        "Detectable at 5 | Detectable at 20 |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        detectable = [f"×{row[column]:.3f}" if row[column] is not None else "-"
+                      for column in ("detectable_ratio", "detectable_ratio_at_5", "detectable_ratio_at_20")]
+        lines.append("| " + " | ".join(
+            [ARCHITECTURE_NAMES.get(row["architecture"], str(row["architecture"])),
+             optimizer_display_name(row["optimizer"]), schedule_display_name(row["schedule"]),
+             str(row["paired_seeds"]), f"×{math.exp(row['log_ratio_mean']):.3f}", f"{row['log_ratio_sd']:.4f}"]
+            + detectable) + " |")
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)
+
+
 def _stage_table(rows, seeds_column, cell):
     """A Markdown table of per-stage rows: one line per (network, optimizer, schedule), one column per stage.
 

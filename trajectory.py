@@ -27,8 +27,8 @@ import math
 
 import numpy as np
 
-from analysis import group_runs, ordered, run_sort_key
-from equivalence import equivalence_test, mean_with_confidence_interval
+from analysis import POWER, group_runs, ordered, run_sort_key
+from equivalence import equivalence_test, mean_with_confidence_interval, smallest_detectable_difference
 from schedules import ALL_SCHEDULES
 from study import EQUIVALENCE_ALPHA, TRAJECTORY_METRICS
 
@@ -133,6 +133,45 @@ def trajectory_rows(results, margin):
         verdicts[(arch, optimizer, schedule)] = verdict
         rows += cell_rows
     return rows, verdicts
+
+
+TRAJECTORY_POWER_COLUMNS = (
+    "architecture", "optimizer", "schedule", "stage", "paired_seeds", "log_ratio_mean", "log_ratio_sd",
+    "detectable_ratio", "detectable_ratio_at_5", "detectable_ratio_at_20",
+)
+
+
+def trajectory_power_rows(results, margin):
+    """What the trajectory test can find at the last stage: one row per comparison with dlr, 2 or more seeds.
+
+    The spread is the standard deviation (ddof=1) of the paired log ratios
+    at the last stage's end; with it, taking them as normal, the smallest
+    true ratio to dlr's loss (above 1) that the stage's test calls "not
+    equivalent" with probability 0.8 at the margin, at the study's own number
+    of seeds and at 5 and 20.
+    """
+    cells = group_runs(results)
+    last = stage_end_epochs(results["config"])[-1]
+    rows = []
+    for arch, optimizer, schedule in sorted(cells, key=lambda cell: run_sort_key(cell + (0,))):
+        dlr_runs = cells.get((arch, optimizer, "dlr"))
+        if schedule == "dlr" or not dlr_runs:
+            continue
+        seeds = sorted(set(cells[(arch, optimizer, schedule)]) & set(dlr_runs))
+        log_ratios = _log_ratios(cells[(arch, optimizer, schedule)], dlr_runs, seeds, METRIC, last)
+        if len(seeds) < 2 or not np.all(np.isfinite(log_ratios)):
+            continue
+        spread = float(np.std(log_ratios, ddof=1))
+        row = dict.fromkeys(TRAJECTORY_POWER_COLUMNS)
+        row.update(architecture=arch, optimizer=optimizer, schedule=schedule,
+                   stage=len(stage_end_epochs(results["config"])), paired_seeds=len(seeds),
+                   log_ratio_mean=float(np.mean(log_ratios)), log_ratio_sd=spread)
+        if spread > 0:
+            for suffix, count in (("", len(seeds)), ("_at_5", 5), ("_at_20", 20)):
+                row["detectable_ratio" + suffix] = math.exp(smallest_detectable_difference(
+                    spread, count, POWER, margin=margin))
+        rows.append(row)
+    return rows
 
 
 def _exp(value):

@@ -127,3 +127,17 @@ def test_a_schedule_that_shares_no_stage_is_compared_at_every_stage_end_and_one_
     # Without a declared margin the intervals stand, without verdicts.
     rows, verdicts = trajectory.trajectory_rows(results, None)
     assert rows[0]["train_loss_ratio_ci90_low"] is not None and verdicts[("mlp300", "sgd", "ibs_lr")] is None
+
+
+def test_the_resolution_at_the_last_stage_shrinks_towards_the_margin_with_more_seeds():
+    noise = [0.02, -0.02, 0.01, -0.01, 0.0]
+    results = hand_made_study({"ibs": lambda seed, stage: 1.0 + noise[seed],
+                               "ibs_slow": lambda seed, stage: 1.0 + 3 * noise[seed]})
+    rows = {row["schedule"]: row for row in trajectory.trajectory_power_rows(results, DELTA)}
+    assert rows["ibs"]["stage"] == 4 and rows["ibs"]["paired_seeds"] == 5
+    for row in rows.values():
+        assert math.exp(DELTA) < row["detectable_ratio_at_20"] < row["detectable_ratio_at_5"]
+        assert row["detectable_ratio"] == row["detectable_ratio_at_5"]
+    # A wider spread needs a larger ratio to be found.
+    assert rows["ibs_slow"]["log_ratio_sd"] > rows["ibs"]["log_ratio_sd"]
+    assert rows["ibs_slow"]["detectable_ratio_at_5"] > rows["ibs"]["detectable_ratio_at_5"]
