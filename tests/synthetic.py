@@ -196,8 +196,9 @@ def with_measured_noise(results, unresolved=None, leave_out=()):
 
 
 def breakdown_folder(root):
-    """A folder of studies: the grid (2 seeds) at its root, the same settings again with 3 seeds,
-    an exact-noise-scale study with ibs_lr, one with a control schedule, and one with the reset."""
+    """A folder of studies on lenet5 with SGD: the default schedules (2 seeds) at its root, the same settings
+    again with 3 seeds, an exact-noise-scale study with ibs_lr, one with a control schedule, and one with the
+    reset."""
     def study_at(folder, finals, config):
         folder.mkdir(parents=True, exist_ok=True)
         write_pickle(folder / "results.pickle", make_results(finals, config))
@@ -208,10 +209,9 @@ def breakdown_folder(root):
                 for schedule in schedules for seed in seeds}
 
     grid = dict(archs=["lenet5"], optimizers=["sgd"])
-    study_at(root, finals(("dlr", "ibs", "hyb"), (0, 1), {}),
-             make_config(schedules=["dlr", "ibs", "hyb"], seeds=[0, 1], **grid))
-    study_at(root / "more_seeds", finals(("dlr", "ibs", "hyb"), (0, 1, 2), {"ibs": -0.001}),
-             make_config(schedules=["dlr", "ibs", "hyb"], seeds=[0, 1, 2], **grid))
+    study_at(root, finals(schedules.SCHEDULES, (0, 1), {}), make_config(seeds=[0, 1], **grid))
+    study_at(root / "more_seeds", finals(schedules.SCHEDULES, (0, 1, 2), {"ibs": -0.001}),
+             make_config(seeds=[0, 1, 2], **grid))
     exact = make_config(schedules=["dlr", "ibs_lr"], seeds=[0, 1], **grid)
     exact["noise_scale"] = "exact"
     study_at(root / "nested" / "exact", finals(("dlr", "ibs_lr"), (0, 1), {"ibs_lr": -0.003}), exact)
