@@ -47,8 +47,8 @@ def one_optimizer_study():
 
 
 def four_optimizer_study():
-    """SGD, momentum, Nesterov and Adam on two architectures, with ibs_lr and (for momentum
-    and Nesterov) ibs_mom."""
+    """Every optimizer (SGD, momentum, Nesterov, Adam, RMSprop) on two architectures, with ibs_lr and
+    (for momentum and Nesterov) ibs_mom."""
     archs = ["mlp300", "lenet5"]
     return make_results(paper_grid_accuracies(archs=archs),
                         make_complete_config(archs=archs, machines=(MACHINE_A, MACHINE_B)),
@@ -56,7 +56,7 @@ def four_optimizer_study():
 
 
 def exact_momentum_study():
-    """Four optimizers matched on the exact noise scale at momentum 0.98, base batch 32: the longest
+    """Every optimizer matched on the exact noise scale at momentum 0.98, base batch 32: the longest
     titles a study without the reset has."""
     results = exact_study()
     results["config"].update(momentum_coefficient=0.98, momentum_learning_rate=0.0002)
