@@ -23,7 +23,6 @@ import io
 import math
 import re
 import subprocess
-import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -32,8 +31,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR))
+from conftest import PROJECT_DIR
 
 from optimizers import ALL_OPTIMIZERS, optimizer_display_name  # noqa: E402
 from schedules import ALL_SCHEDULES  # noqa: E402

@@ -6,8 +6,6 @@ corrects, and the tables and figure marks of the batches chosen.
 """
 import math
 import os
-import subprocess
-import sys
 
 import matplotlib
 
@@ -27,21 +25,11 @@ import figure_style  # noqa: E402
 import optimizers  # noqa: E402
 import schedules  # noqa: E402
 import study  # noqa: E402
+from conftest import run_main, without_seconds  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN_SIZE = 600
 TINY = ["--archs", "mlp300", "--optimizers", "sgd", "--schedules", "dlr,ibs,ibs_auto,ibs_auto_lr", "--train-size",
         str(TRAIN_SIZE), "--test-size", "200", "--epochs-per-stage", "1"]
-
-
-def run_main(*args, timeout=300):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
-
-
-def without_seconds(runs):
-    return {key: {name: values for name, values in metrics.items() if name != "seconds"}
-            for key, metrics in runs.items()}
 
 
 # ---------------------------------------------------------------- the rule

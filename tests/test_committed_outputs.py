@@ -36,17 +36,14 @@ import difflib
 import os
 import re
 import shlex
-import sys
 from pathlib import Path
 
 import matplotlib
 import matplotlib.figure
 import pytest
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR))
-
-import plots  # noqa: E402
+import plots
+from conftest import PROJECT_DIR
 
 # The study whose figures are drawn and compared by default: the smallest.
 FIGURE_STUDY = "results/large_batch"

@@ -8,12 +8,12 @@ followed. The README, the front door, stays short.
 """
 
 import re
-from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from conftest import PROJECT_DIR
+
 DOCUMENTS = ("README.md", "REPORT.md", "benchmarks/README.md")
 # The front door stays short enough to read in one sitting: the claim, the
 # headline table, the findings one line each, how to run and the flags; the

@@ -8,10 +8,7 @@ errors" is k times the standard error of the mean over the draws, each draw's
 estimate being unbiased.
 """
 import dataclasses
-import os
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -24,9 +21,9 @@ import runfiles
 import safe_pickle
 import study
 import training
+from conftest import PNG_SIGNATURE, build_batch_norm_dropout, metrics_without_seconds, run_main, run_plots
 from networks import tf
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--train-size", "300", "--test-size", "200", "--epochs-per-stage", "1", "--seeds", "2", "--archs", "mlp300",
         "--optimizers", "sgd"]
 # A mean estimate over the draws lies within this many of its standard errors of the truth.
@@ -194,13 +191,6 @@ def test_the_tape_and_the_written_out_pass_measure_the_same(lenet_after_an_epoch
 
 
 # ---------------------------------------------------------------- measuring changes no training
-def build_batch_norm_dropout():
-    layers = networks.layers
-    return networks.keras.Sequential([
-        layers.Flatten(), layers.Dense(32), layers.BatchNormalization(), layers.ReLU(), layers.Dropout(0.3),
-        layers.Dense(10, activation="softmax")])
-
-
 @pytest.mark.parametrize("arch,optimizer", [("mlp300", "adam"), ("lenet5", "sgd"), ("bn_dropout", "adam")],
                          ids=["mlp300 adam", "lenet5 sgd", "tape: batch norm and dropout, adam"])
 def test_measuring_leaves_every_run_bit_identical(arch, optimizer, monkeypatch):
@@ -232,7 +222,7 @@ def test_measuring_leaves_every_run_bit_identical(arch, optimizer, monkeypatch):
         measured_metrics = measured_runs[schedule]
         assert set(measured_metrics) == set(plain_runs[schedule]) | set(names)
         assert {name: values for name, values in measured_metrics.items() if name not in names + ("seconds",)} \
-            == {name: values for name, values in plain_runs[schedule].items() if name != "seconds"}
+            == metrics_without_seconds(plain_runs[schedule])
         for ratio, norm, trace in (names[:3], names[3:]) if len(names) == 6 else (names,):
             norm, trace = np.asarray(measured_metrics[norm]), np.asarray(measured_metrics[trace])
             assert np.all(np.isfinite(norm)) and np.all(trace > 0)
@@ -300,8 +290,7 @@ def test_measure_noise_is_a_setting_recorded_only_when_on(tmp_path):
 
 def test_a_tiny_measured_study_records_the_metrics_and_draws_its_figure(tmp_path):
     out = tmp_path / "measured"
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *TINY, "--measure-noise",
-                             "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    result = run_main(*TINY, "--measure-noise", "--out", out)
     assert result.returncode == 0, result.stderr
     results = safe_pickle.load(out / "results.pickle")
     assert results["config"]["measure_noise"] is True and results["config"]["noise_draws"] == 1
@@ -309,7 +298,6 @@ def test_a_tiny_measured_study_records_the_metrics_and_draws_its_figure(tmp_path
     for run in results["runs"].values():
         assert all(len(run[name]) == 4 and np.all(np.isfinite(run[name])) for name in study.NOISE_METRICS)
         np.testing.assert_allclose(run["b_simple"], np.divide(run["gradient_variance"], run["gradient_norm_sq"]))
-    plotted = subprocess.run([sys.executable, os.path.join(ROOT, "plots.py"), "--results", str(out / "results.pickle")],
-                             capture_output=True, text=True, cwd=ROOT)
+    plotted = run_plots("--results", out / "results.pickle")
     assert plotted.returncode == 0, plotted.stderr
-    assert (out / "noise_scale_measured.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "noise_scale_measured.png").read_bytes()[:8] == PNG_SIGNATURE

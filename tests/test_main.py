@@ -11,37 +11,21 @@ import time
 import numpy as np
 import pytest
 
-import grid
 import main
 import mnist
-import networks
-import runfiles
 import safe_pickle
 import optimizers
 import schedules
 import study
 import training
+from conftest import PNG_SIGNATURE, PROJECT_DIR, run_main, run_plots, start_main, without_seconds
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A small slice of MNIST keeps each run to a fraction of a second.
 SMALL = ["--train-size", "600", "--test-size", "500", "--epochs-per-stage", "1", "--seeds", "1"]
 
 
-def run_main(*args, timeout=300, cwd=ROOT):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd)
-
-
-def without_seconds(runs):
-    """Every recorded number but wall time, which no two runs share."""
-    return {key: {name: values for name, values in metrics.items() if name != "seconds"}
-            for key, metrics in runs.items()}
-
-
 def load_pickle(path):
     return safe_pickle.load(path)
-
-
 
 
 def test_momentum_flag_sets_the_coefficient_and_keeps_plain_sgds_noise_scale():
@@ -88,8 +72,7 @@ def test_a_tiny_exact_study_records_its_form_and_momentum_and_keeps_its_folder_t
     refused = run_main(*tiny, "--momentum", "0.98")
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
     assert "noise_scale 'exact' there, 'approx' here" in refused.stderr
-    plotted = subprocess.run([sys.executable, os.path.join(ROOT, "plots.py"), "--results",
-                              str(tmp_path / "results.pickle")], capture_output=True, text=True, cwd=ROOT)
+    plotted = run_plots("--results", tmp_path / "results.pickle")
     assert plotted.returncode == 0, plotted.stderr
     summary = (tmp_path / "summary.md").read_text()
     assert "exact noise scale g = lr (N/B − 1) / (1 − m)" in summary
@@ -97,7 +80,8 @@ def test_a_tiny_exact_study_records_its_form_and_momentum_and_keeps_its_folder_t
 
 
 def test_ibs_mom_is_refused_without_momentum(tmp_path):
-    for optimizer in ("sgd", "adam"):
+    without_momentum = [code for code in optimizers.ALL_OPTIMIZERS if code not in optimizers.MOMENTUM_OPTIMIZERS]
+    for optimizer in without_momentum:
         with pytest.raises(ValueError, match="ibs_mom raises the momentum coefficient"):
             schedules.epoch_plans("ibs_mom", optimizer, study.Settings())
     # On the command line: one line and status 2, before any data is read or run trained.
@@ -113,43 +97,6 @@ def test_optimizers_and_schedules_combine_freely():
     defaults = main.parse_args([])
     assert defaults.optimizers == ("sgd", "adam") and defaults.schedules == ("dlr", "ibs", "hyb")
     assert defaults.seeds == 5 and defaults.out == "results"
-
-
-def test_parameter_counts():
-    counts = {arch: networks.build_model(arch).count_params() for arch in study.ARCHITECTURES}
-    assert counts == {"mlp300": 238_510, "mlp500_150": 469_160, "lenet5": 44_426}
-
-
-WRITTEN_OUT = [name for name, network in networks.NETWORKS.items() if network.loss_and_gradients is not None]
-
-
-def test_the_built_in_networks_have_their_backward_passes_written_out():
-    assert WRITTEN_OUT == list(study.ARCHITECTURES)
-
-
-@pytest.mark.parametrize("arch", WRITTEN_OUT)
-@pytest.mark.parametrize("batch_size", [1, 5, 32])
-def test_written_out_gradients_match_keras_and_the_tape_path(arch, batch_size):
-    # The tape path is what --backward tape, and every network without a
-    # written-out pass, trains with; its loss is Keras's own.
-    import keras
-    import tensorflow as tf
-    data = mnist.prepare_data(mnist.load_mnist(), batch_size, 1)
-    images, labels = tf.constant(data["x_train"]), tf.constant(data["y_train"])
-    keras.utils.set_random_seed(batch_size)
-    model = networks.build_model(arch)
-    weights = [variable.value for variable in model.trainable_variables]
-    expected_loss, expected_gradients = networks.tape_loss_and_gradients(model, weights, images, labels)
-    keras_loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, model(images, training=True)))
-    assert float(expected_loss) == float(keras_loss)
-    loss, gradients = networks.NETWORKS[arch].loss_and_gradients(weights, images, labels)
-    np.testing.assert_allclose(float(loss), float(expected_loss), rtol=1e-6)
-    assert len(gradients) == len(expected_gradients) == len(weights)
-    for gradient, expected in zip(gradients, expected_gradients):
-        assert gradient.shape == expected.shape
-        scale = float(tf.reduce_max(tf.abs(expected)))
-        assert scale > 0
-        np.testing.assert_allclose(gradient.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5 * scale)
 
 
 # ---------------------------------------------------------------- training
@@ -222,13 +169,12 @@ def test_smoke_grid_schema_and_figures(smoke_study):
     assert results["runs"]["lenet5", "sgd", "hyb", 0]["batch_size"] == [4, 9, 20, 45]
     assert results["runs"]["lenet5", "sgd", "hyb", 0]["updates"] == [150, 217, 247, 261]
 
-    plotted = subprocess.run([sys.executable, os.path.join(ROOT, "plots.py"), "--results",
-                              str(smoke_study / "results.pickle")], capture_output=True, text=True, cwd=ROOT)
+    plotted = run_plots("--results", smoke_study / "results.pickle")
     assert plotted.returncode == 0, plotted.stderr
     for arch in study.ARCHITECTURES:
         for optimizer in optimizers.OPTIMIZERS:
             figure = smoke_study / f"accuracy_epoch_{arch}_{optimizer}.png"
-            assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+            assert figure.read_bytes()[:8] == PNG_SIGNATURE
     assert (smoke_study / "overview.png").stat().st_size > 10_000
     assert (smoke_study / "summary.md").exists()
 
@@ -262,10 +208,10 @@ def test_three_shards_assemble_the_unsharded_pickle(smoke_study, tmp_path):
 
 
 def test_an_interrupted_study_keeps_finished_runs_and_resumes(tmp_path):
-    args = [sys.executable, os.path.join(ROOT, "main.py"), "--archs", "mlp300", "--optimizers", "sgd",
+    args = [sys.executable, str(PROJECT_DIR / "main.py"), "--archs", "mlp300", "--optimizers", "sgd",
             "--seeds", "4", "--train-size", "3000", "--test-size", "500", "--jobs", "1", "--out", str(tmp_path)]
     # Ctrl-C's signal, even where this test runs as a background job, which starts with SIGINT ignored.
-    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    process = subprocess.Popen(args, cwd=PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     runs_dir = tmp_path / "runs"
     deadline = time.monotonic() + 120
@@ -278,7 +224,7 @@ def test_an_interrupted_study_keeps_finished_runs_and_resumes(tmp_path):
     kept = {path.name: path.stat().st_mtime_ns for path in runs_dir.glob("*.pickle")}
     assert 1 <= len(kept) < 12
 
-    resumed = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(args, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert {name: (runs_dir / name).stat().st_mtime_ns for name in kept} == kept  # Not trained again.
     assert len(load_pickle(tmp_path / "results.pickle")["runs"]) == 12
@@ -331,30 +277,6 @@ def test_a_train_size_beyond_the_data_is_refused(tmp_path):
     assert result.returncode == 2 and "more than the 50 train images" in result.stderr
 
 
-def test_vendored_file_is_checksummed_and_falls_back_to_keras(tmp_path, monkeypatch):
-    arrays = mnist.load_mnist()
-    assert [a.shape for a in arrays] == [(60000, 28, 28), (60000,), (10000, 28, 28), (10000,)]
-    assert arrays[1][:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
-
-    corrupt = tmp_path / "mnist.npz"
-    corrupt.write_bytes(open(mnist.DEFAULT_DATA, "rb").read()[:-10] + b"0123456789")
-    monkeypatch.setattr(mnist, "DEFAULT_DATA", str(corrupt))
-    with pytest.raises(mnist.DataError, match="corrupt.*git checkout data/mnist.npz"):
-        mnist.load_mnist()
-
-    # With the file gone, Keras's downloader is the fallback; offline it fails clearly.
-    monkeypatch.setattr(mnist, "DEFAULT_DATA", str(tmp_path / "gone.npz"))
-    tiny = np.zeros((3, 28, 28), np.uint8), np.zeros(3, np.uint8)
-    monkeypatch.setattr(networks.keras.datasets.mnist, "load_data", lambda: (tiny, tiny))
-    assert mnist.load_mnist()[0].shape == (3, 28, 28)
-
-    def offline():
-        raise OSError("no network")
-    monkeypatch.setattr(networks.keras.datasets.mnist, "load_data", offline)
-    with pytest.raises(mnist.DataError, match="missing and MNIST could not be downloaded"):
-        mnist.load_mnist()
-
-
 # ---------------------------------------------------------------- results folders people share
 TINY = ["--archs", "mlp300", "--optimizers", "sgd", "--schedules", "dlr,ibs", "--train-size", "300",
         "--test-size", "200", "--epochs-per-stage", "1", "--jobs", "1"]
@@ -367,8 +289,7 @@ def test_the_readme_commands_leave_a_finished_study_byte_for_byte_unchanged(tmp_
     made = run_main(*TINY, "--seeds", "2", "--out", "study", cwd=first)
     assert made.returncode == 0, made.stderr
     assert "trained 4 and reused 0 runs" in made.stdout
-    plotted = subprocess.run([sys.executable, os.path.join(ROOT, "plots.py"), "--results", "study/results.pickle"],
-                             capture_output=True, text=True, cwd=first)
+    plotted = run_plots("--results", "study/results.pickle", cwd=first)
     assert plotted.returncode == 0, plotted.stderr
     shutil.copytree(first, clone)
     before = {path.relative_to(clone): path.read_bytes() for path in clone.rglob("*") if path.is_file()}
@@ -376,8 +297,8 @@ def test_the_readme_commands_leave_a_finished_study_byte_for_byte_unchanged(tmp_
     assert again.returncode == 0, again.stderr
     assert "trained 0 and reused 4 runs from study/runs (trained on " in again.stdout
     assert "To retrain from scratch, pass a fresh --out folder" in again.stdout
-    subprocess.run([sys.executable, os.path.join(ROOT, "plots.py"), "--results", "study/results.pickle"],
-                   check=True, capture_output=True, cwd=clone)
+    replotted = run_plots("--results", "study/results.pickle", cwd=clone)
+    assert replotted.returncode == 0, replotted.stderr
     after = {path.relative_to(clone): path.read_bytes() for path in clone.rglob("*") if path.is_file()}
     assert sorted(after) == sorted(before)
     assert [name for name in before if after[name] != before[name]] == []
@@ -451,8 +372,7 @@ def test_two_processes_on_one_folder_share_the_work(smoke_study, tmp_path):
     # Two seeds of one architecture and both optimizers: 4 groups, 12 runs, one folder.
     grid_arguments = ["--archs", "mlp300", "--seeds", "2", "--train-size", "600", "--test-size", "500",
             "--epochs-per-stage", "1", "--jobs", "1", "--out", str(tmp_path)]
-    processes = [subprocess.Popen([sys.executable, os.path.join(ROOT, "main.py"), *grid_arguments], cwd=ROOT,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    processes = [start_main(*grid_arguments) for _ in range(2)]
     outputs = [process.communicate(timeout=300) for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs
     trained = [int(stdout.split("trained ")[1].split()[0]) for stdout, _ in outputs]
@@ -470,22 +390,6 @@ def test_two_processes_on_one_folder_share_the_work(smoke_study, tmp_path):
                for key in shared["runs"] if key[3] == 0)
 
 
-def test_a_claim_is_exclusive_and_ends_with_a_killed_process(tmp_path):
-    path = str(tmp_path / "claims" / "mlp300_sgd_seed0.lock")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", f"import runfiles, time\nwith runfiles.claim({path!r}) as held:\n"
-                               "    print(held, flush=True)\n    time.sleep(60)"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "True"
-    with runfiles.claim(path) as held:
-        assert held is False
-    holder.kill()
-    holder.wait(timeout=30)
-    with runfiles.claim(path) as held:
-        assert held is True
-    assert not os.path.exists(path)  # The holder removes its lock file when done.
-
-
 @pytest.mark.parametrize("make_out, message", [
     (lambda folder: folder / "a_file", "is a file, not a folder"),
     (lambda folder: folder / "a_file" / "study", "cannot write to --out"),
@@ -498,42 +402,7 @@ def test_a_bad_out_gives_one_line_and_status_2(tmp_path, make_out, message):
     assert result.stderr.count("\n") == 1 and message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_a_save_that_fails_part_way_leaves_no_partial_file(tmp_path, monkeypatch):
-    import errno
-
-    def fill_the_disk(payload, stream):
-        stream.write(b"\x80\x05partial")
-        raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(runfiles.pickle, "dump", fill_the_disk)
-    target = tmp_path / "mlp300_sgd_dlr_seed0.pickle"
-    with pytest.raises(runfiles.StudyError, match="cannot save .*No space left on device"):
-        runfiles.save_atomically({"key": 1}, str(target))
-    assert list(tmp_path.iterdir()) == []
-
-
 # ---------------------------------------------------------------- files from older versions of the code
-def test_old_run_files_are_migrated_and_reused(tmp_path):
-    """A run file from before momentum, provenance and a later setting were recorded is read as today's."""
-    settings = study.Settings(train_size=300, test_size=200, epochs_per_stage=1)
-    current = dataclasses.asdict(settings)
-    old_settings = {name: value for name, value in current.items() if name != "fewer_updates_factor"}
-    metrics = {name: [0.5] * 4 for name in study.RUN_METRICS + study.TRAJECTORY_METRICS if name != "momentum"}
-    runs_dir = tmp_path / "runs"
-    runs_dir.mkdir()
-    for optimizer in ("sgd", "adam"):
-        key = ("mlp300", optimizer, "dlr", 0)
-        with open(runfiles.run_path(str(runs_dir), key), "wb") as handle:
-            pickle.dump({"key": key, "settings": old_settings, "metrics": metrics}, handle)
-    finished, provenance, rejected = runfiles.load_finished_runs(str(runs_dir), settings)
-    assert rejected == [] and set(finished) == {("mlp300", "sgd", "dlr", 0), ("mlp300", "adam", "dlr", 0)}
-    assert finished[("mlp300", "sgd", "dlr", 0)]["momentum"] == [0.0] * 4
-    assert finished[("mlp300", "adam", "dlr", 0)]["momentum"] == [settings.adam_beta_1] * 4
-    assert provenance == {key: None for key in finished}
-    # A setting the old file has with another value than today's is still refused.
-    with pytest.raises(runfiles.StudyError, match="other settings"):
-        runfiles.load_finished_runs(str(runs_dir), dataclasses.replace(settings, base_batch_size=8))
-
-
 def test_old_results_pickles_are_migrated():
     old = {"config": {"train_size": 300, "optimizers": ["sgd"]},
            "runs": {("mlp300", "sgd", "dlr", 0): {name: [0.5] * 4 for name in study.RUN_METRICS
@@ -548,9 +417,7 @@ def test_old_results_pickles_are_migrated():
     assert study.migrate_results([1, 2]) == [1, 2]
 
 
-# ---------------------------------------------------------------- controls that should fail
-
-
+# ---------------------------------------------------------------- the learning rate flag
 def test_learning_rate_sets_plain_sgds_rate_and_momentums_keeps_lr_over_one_minus_m():
     arrays = mnist.load_mnist()
     settings = main.settings_from_arguments(main.parse_args(["--learning-rate", "0.1"]), arrays)

@@ -1,9 +1,10 @@
-"""Tests of a network as a Keras model and nothing more: the tape path, --backward and --networks FILE."""
+"""Tests of the networks: the built-in ones' sizes and written-out backward passes, and any Keras model through the tape.
+
+A network as a Keras model and nothing more: the tape path, --backward and
+--networks FILE.
+"""
 import dataclasses
-import os
 import pickle
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -11,19 +12,15 @@ import matplotlib
 import numpy as np
 import pytest
 
-import grid
 import main
 import mnist
 import networks
 import runfiles
 import safe_pickle
-import costs
-import optimizers
-import schedules
 import study
 import training
+from conftest import build_batch_norm_dropout, metrics_without_seconds, run_main
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = ["--train-size", "300", "--test-size", "200", "--epochs-per-stage", "1", "--optimizers", "sgd"]
 
 TINY_MLP = """
@@ -40,22 +37,48 @@ NETWORKS = {"tiny_mlp": tiny_mlp}
 """
 
 
-def without_seconds(metrics):
-    return {name: values for name, values in metrics.items() if name != "seconds"}
-
-
 def write(folder, text, name="my_networks.py"):
     path = Path(folder) / name
     path.write_text(textwrap.dedent(text))
     return path
 
 
-def build_batch_norm_dropout():
-    # No Input layer: the model makes its weights on its first call.
-    layers = networks.layers
-    return networks.keras.Sequential([
-        layers.Flatten(), layers.Dense(32), layers.BatchNormalization(), layers.ReLU(), layers.Dropout(0.3),
-        layers.Dense(10, activation="softmax")])
+# ---------------------------------------------------------------- the built-in networks
+def test_parameter_counts():
+    counts = {arch: networks.build_model(arch).count_params() for arch in study.ARCHITECTURES}
+    assert counts == {"mlp300": 238_510, "mlp500_150": 469_160, "lenet5": 44_426}
+
+
+WRITTEN_OUT = [name for name, network in networks.NETWORKS.items() if network.loss_and_gradients is not None]
+
+
+def test_the_built_in_networks_have_their_backward_passes_written_out():
+    assert WRITTEN_OUT == list(study.ARCHITECTURES)
+
+
+@pytest.mark.parametrize("arch", WRITTEN_OUT)
+@pytest.mark.parametrize("batch_size", [1, 5, 32])
+def test_written_out_gradients_match_keras_and_the_tape_path(arch, batch_size):
+    # The tape path is what --backward tape, and every network without a
+    # written-out pass, trains with; its loss is Keras's own.
+    import keras
+    import tensorflow as tf
+    data = mnist.prepare_data(mnist.load_mnist(), batch_size, 1)
+    images, labels = tf.constant(data["x_train"]), tf.constant(data["y_train"])
+    keras.utils.set_random_seed(batch_size)
+    model = networks.build_model(arch)
+    weights = [variable.value for variable in model.trainable_variables]
+    expected_loss, expected_gradients = networks.tape_loss_and_gradients(model, weights, images, labels)
+    keras_loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, model(images, training=True)))
+    assert float(expected_loss) == float(keras_loss)
+    loss, gradients = networks.NETWORKS[arch].loss_and_gradients(weights, images, labels)
+    np.testing.assert_allclose(float(loss), float(expected_loss), rtol=1e-6)
+    assert len(gradients) == len(expected_gradients) == len(weights)
+    for gradient, expected in zip(gradients, expected_gradients):
+        assert gradient.shape == expected.shape
+        scale = float(tf.reduce_max(tf.abs(expected)))
+        assert scale > 0
+        np.testing.assert_allclose(gradient.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5 * scale)
 
 
 # ---------------------------------------------------------------- the tape path
@@ -73,7 +96,7 @@ def test_branching_copies_batch_norm_statistics_and_dropout_seed_state(monkeypat
     assert trainer.evaluate() == trainer.evaluate()
     together = training.train_runs("bn_dropout", "adam", 1, ("dlr", "ibs"), settings, data)
     alone = training.train_runs("bn_dropout", "adam", 1, ("ibs",), settings, data)
-    assert without_seconds(together["ibs"]) == without_seconds(alone["ibs"])
+    assert metrics_without_seconds(together["ibs"]) == metrics_without_seconds(alone["ibs"])
     assert together["dlr"]["test_loss"][0] == together["ibs"]["test_loss"][0]
     assert together["dlr"]["test_loss"][-1] != together["ibs"]["test_loss"][-1]
 
@@ -123,9 +146,8 @@ def test_backward_tape_trains_a_built_in_network_through_the_tape(monkeypatch):
 def user_study(tmp_path_factory):
     folder = tmp_path_factory.mktemp("user_network")
     network_file = write(folder, TINY_MLP)
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), "--networks", str(network_file),
-                             "--archs", "tiny_mlp", *SMALL, "--seeds", "2", "--out", str(folder / "out")],
-                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    result = run_main("--networks", network_file, "--archs", "tiny_mlp", *SMALL, "--seeds", "2",
+                      "--out", folder / "out")
     assert result.returncode == 0, result.stderr
     return folder, network_file, result
 
@@ -160,9 +182,7 @@ def test_a_users_network_runs_through_the_whole_study(user_study, monkeypatch):
 def test_a_users_network_file_changed_since_its_runs_is_named(user_study, tmp_path):
     folder, network_file, _ = user_study
     changed = write(tmp_path, TINY_MLP + "\n# changed\n")
-    again = subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), "--networks", str(changed),
-                            "--archs", "tiny_mlp", *SMALL, "--seeds", "2", "--out", str(folder / "out")],
-                           capture_output=True, text=True, timeout=300, cwd=ROOT)
+    again = run_main("--networks", changed, "--archs", "tiny_mlp", *SMALL, "--seeds", "2", "--out", folder / "out")
     assert again.returncode == 0 and "trained 0 and reused 6 runs" in again.stdout
     assert "6 reused runs of tiny_mlp were trained with another version of its --networks file" in again.stderr
 
@@ -205,8 +225,7 @@ def test_bad_network_files_give_one_line_and_status_2(tmp_path, capsys, text, me
 
 def test_a_network_file_that_raises_stops_main_py_with_one_line(tmp_path):
     path = write(tmp_path, "raise RuntimeError('my mistake')\n")
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), "--networks", str(path),
-                             "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    result = run_main("--networks", path, "--out", tmp_path / "out", timeout=120)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr == (f"main.py: error: --networks {path}: importing it raised RuntimeError: my mistake "
                              "(line 1)\n")
@@ -221,18 +240,3 @@ def test_archs_take_the_files_names_and_only_those(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main.parse_args(["--networks", str(path), "--archs", "tiny_mlp,resnet"])
     assert "'tiny_mlp,resnet' is not a comma list of mlp300, mlp500_150, lenet5, tiny_mlp" in capsys.readouterr().err
-
-
-# ---------------------------------------------------------------- the cost model
-def test_the_cost_model_estimates_an_unknown_network_from_its_parameter_count():
-    settings = study.Settings()
-    plan = schedules.epoch_plans("ibs", "sgd", settings)[0]
-    assert costs.unmeasured(["mlp300", "tiny_mlp"]) == ["tiny_mlp"]
-    small, large = ({"mine": count} for count in (25_000, 2_500_000))
-    for optimizer in optimizers.ALL_OPTIMIZERS:
-        assert 0 < costs.epoch_cost("mine", optimizer, plan, settings, small) < \
-            costs.epoch_cost("mine", optimizer, plan, settings, large)
-    # Of the order of the measured networks at their own size.
-    measured = costs.epoch_cost("mlp300", "adam", plan, settings)
-    estimated = costs.epoch_cost("mine", "adam", plan, settings, {"mine": 238_510})
-    assert 0.5 < estimated / measured < 3

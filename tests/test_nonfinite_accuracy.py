@@ -9,17 +9,12 @@ by plots.py in its own process, as a user would run it.
 
 import math
 import pickle
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR))
-
-import analysis  # noqa: E402
-import safe_pickle  # noqa: E402
+import analysis
+import safe_pickle
+from conftest import PROJECT_DIR, run_plots
 
 # The smallest committed study: a realistic pickle to damage.
 STUDY = PROJECT_DIR / "results" / "large_batch" / "results.pickle"
@@ -58,9 +53,7 @@ def test_plots_exits_2_with_one_line_naming_the_run(tmp_path, value):
     # plots.py draws with matplotlib, which it imports before reading the pickle.
     pytest.importorskip("matplotlib")
     path, key = damaged_pickle(tmp_path, value)
-    completed = subprocess.run([sys.executable, str(PROJECT_DIR / "plots.py"), "--results", str(path),
-                                "--out", str(tmp_path / "out")],
-                               capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    completed = run_plots("--results", path, "--out", tmp_path / "out", cwd=tmp_path)
 
     assert completed.returncode == 2, completed.stderr
     assert completed.stdout == "" and "Traceback" not in completed.stderr

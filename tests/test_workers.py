@@ -8,8 +8,6 @@ Linux only, like the claims themselves (flock).
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -20,8 +18,8 @@ import mnist
 import runfiles
 import safe_pickle
 import study
+from conftest import run_main, start_main, without_seconds
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # One network, one optimizer, the three schedules on a few hundred images: about a second a group.
 TINY = ["--archs", "mlp300", "--optimizers", "sgd", "--train-size", "300", "--test-size", "200",
         "--epochs-per-stage", "1"]
@@ -29,21 +27,6 @@ TINY = ["--archs", "mlp300", "--optimizers", "sgd", "--train-size", "300", "--te
 DEADLINE = 120
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/locks"), reason="needs Linux's /proc")
-
-
-def run_main(*args, timeout=DEADLINE):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT)
-
-
-def start_main(*args):
-    return subprocess.Popen([sys.executable, os.path.join(ROOT, "main.py"), *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def without_seconds(runs):
-    return {key: {name: values for name, values in metrics.items() if name != "seconds"}
-            for key, metrics in runs.items()}
 
 
 def workers_of(pid):
@@ -111,7 +94,7 @@ def error_lines(stderr):
 def uninterrupted(tmp_path_factory):
     """The runs of 4 seeds trained without trouble, one worker."""
     out = tmp_path_factory.mktemp("uninterrupted")
-    result = run_main(*TINY, "--seeds", "4", "--jobs", "1", "--out", str(out))
+    result = run_main(*TINY, "--seeds", "4", "--jobs", "1", "--out", str(out), timeout=DEADLINE)
     assert result.returncode == 0, result.stderr
     return safe_pickle.load(out / "results.pickle")["runs"]
 
@@ -136,7 +119,7 @@ def test_a_killed_worker_is_named_its_group_retried_and_the_study_completes(tmp_
     runs = safe_pickle.load(tmp_path / "results.pickle")["runs"]
     assert without_seconds(runs) == without_seconds(uninterrupted)
 
-    rerun = run_main(*args)
+    rerun = run_main(*args, timeout=DEADLINE)
     assert rerun.returncode == 0 and "trained 0 and reused 12 runs" in rerun.stdout, rerun.stderr
 
 
@@ -166,7 +149,7 @@ def test_a_group_whose_worker_dies_twice_ends_the_study_with_one_line_and_status
     with runfiles.claim(str(lock)) as held:
         assert held is True
 
-    resumed = run_main(*args)
+    resumed = run_main(*args, timeout=DEADLINE)
     assert resumed.returncode == 0, resumed.stderr
     assert "trained 3 and reused 3 runs" in resumed.stdout
 
