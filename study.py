@@ -220,7 +220,7 @@ def momentum_settings(coefficient, sgd_learning_rate=Settings.sgd_learning_rate)
 # A setting added later goes into Settings with its old behaviour as its
 # default, and needs nothing here: missing settings take Settings' defaults.
 
-def _old_momentum(optimizer_name, settings, epochs):
+def _momentum_from_settings(optimizer_name, settings, epochs):
     """The momentum list of a run saved before the momentum was recorded."""
     return [float(optimizer_record(optimizer_name).base_momentum(settings))] * epochs
 
@@ -242,7 +242,7 @@ def migrate_run_record(record):
     epochs = len(next(iter(metrics.values())))
     if "momentum" not in metrics:
         known = {name: settings[name] for name in SETTING_NAMES}
-        metrics["momentum"] = _old_momentum(record["key"][1], Settings(**known), epochs)
+        metrics["momentum"] = _momentum_from_settings(record["key"][1], Settings(**known), epochs)
     return {**record, "settings": settings, "metrics": metrics, "provenance": record.get("provenance")}
 
 
@@ -270,7 +270,7 @@ def migrate_results(results):
     for key, run in results["runs"].items():
         if isinstance(run, dict) and "momentum" not in run and isinstance(key, tuple) and len(key) == 4 \
                 and is_known(key[1]) and isinstance(run.get("learning_rate"), list):
-            run = {**run, "momentum": _old_momentum(key[1], settings, len(run["learning_rate"]))}
+            run = {**run, "momentum": _momentum_from_settings(key[1], settings, len(run["learning_rate"]))}
         runs[key] = run
     provenance = results.get("provenance")
     if not isinstance(provenance, dict):

@@ -357,10 +357,11 @@ def write_trajectory_markdown(rows, path, config, margin):
         "",
         f"{data_name(config)}, N = {config['train_size']:,} training images. Each cell is the model's training "
         "loss (the cross-entropy on all N training images, in inference mode) at the end of a stage as a ratio "
-        f"to dlr's, paired by seed: the geometric mean over seeds [its {confidence} Student-t interval], with the "
-        f"verdict of two one-sided t-tests on ln(L / L_dlr) at the margin ±{margin:.4g} (a ratio from "
-        f"{math.exp(-margin):.4f} to {math.exp(margin):.4f}; E equivalent, U undecided, N not equivalent), and "
-        "the test loss's ratio to dlr's at the same epoch beside it. A stage the schedule shares with dlr (the "
+        f"to dlr's, paired by seed: the geometric mean over seeds [its {confidence} Student-t interval], "
+        + (f"with the verdict of two one-sided t-tests on ln(L / L_dlr) at the margin ±{margin:.4g} (a ratio from "
+           f"{math.exp(-margin):.4f} to {math.exp(margin):.4f}; E equivalent, U undecided, N not equivalent), "
+           if margin is not None else "without verdicts (no margin is declared), ")
+        + "and the test loss's ratio to dlr's at the same epoch beside it. A stage the schedule shares with dlr (the "
         "same learning rate, batch and momentum up to its end) is not compared. The verdict over the stages "
         "is equivalent when every compared stage is, not equivalent when any stage is.",
         "",

@@ -3,12 +3,10 @@
 A study on other data in MNIST's layout (Fashion-MNIST, Kuzushiji-MNIST)
 must not call itself MNIST in any table or title.
 """
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from conftest import run_main, run_plots
 
 import analysis
 import figures
@@ -18,14 +16,8 @@ import safe_pickle
 import study
 import tables
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--archs", "mlp300", "--optimizers", "sgd", "--schedules", "dlr,ibs", "--seeds", "2", "--train-size", "300",
         "--test-size", "200", "--epochs-per-stage", "1", "--jobs", "1"]
-
-
-def run(script, *args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT)
 
 
 def test_the_name_comes_from_the_flag_the_file_or_the_vendored_data():
@@ -48,13 +40,13 @@ def test_a_study_on_other_data_names_it_in_its_runs_tables_and_titles(tmp_path, 
     np.savez(data, x_train=255 - arrays[0][:400], y_train=arrays[1][:400], x_test=255 - arrays[2][:300],
              y_test=arrays[3][:300])
     out = tmp_path / "study"
-    made = run("main.py", *TINY, "--data", str(data), "--out", str(out))
+    made = run_main(*TINY, "--data", str(data), "--out", str(out))
     assert made.returncode == 0, made.stderr
     record = safe_pickle.load(out / "runs" / "mlp300_sgd_ibs_seed0.pickle")
     assert record["settings"]["data_name"] == "inverted_digits"
     results = safe_pickle.load(out / "results.pickle")
     assert results["config"]["data_name"] == "inverted_digits"
-    plotted = run("plots.py", "--results", str(out / "results.pickle"))
+    plotted = run_plots("--results", str(out / "results.pickle"))
     assert plotted.returncode == 0, plotted.stderr
     written = [path for path in out.iterdir() if path.suffix == ".md"]
     assert {"summary.md", "stages.md"} <= {path.name for path in written}
@@ -67,7 +59,7 @@ def test_a_study_on_other_data_names_it_in_its_runs_tables_and_titles(tmp_path, 
     figures.plot_overview(analysis.load_results(out / "results.pickle"), tmp_path / "overview.png")
     assert drawn[0]._suptitle.get_text().startswith("Test accuracy on inverted_digits (300 training images)")
     # Renamed, the same data is another study's settings: the folder says so in one line.
-    renamed = run("main.py", *TINY, "--data", str(data), "--data-name", "Inverted", "--out", str(out))
+    renamed = run_main(*TINY, "--data", str(data), "--data-name", "Inverted", "--out", str(out))
     assert renamed.returncode == 2 and renamed.stderr.count("\n") == 1
     assert "data_name 'inverted_digits' there, 'Inverted' here" in renamed.stderr
 

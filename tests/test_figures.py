@@ -220,7 +220,7 @@ def test_seconds_figure_names_the_machines_that_trained_its_runs(tmp_path, kept_
 
 @pytest.mark.parametrize("make_study", [one_optimizer_study, four_optimizer_study, exact_momentum_study,
                                         measured_study],
-                         ids=["one optimizer", "four optimizers", "exact at momentum 0.98", "measured noise"])
+                         ids=["one optimizer", "every optimizer", "exact at momentum 0.98", "measured noise"])
 def test_every_figure_keeps_all_its_text_inside_the_canvas(make_study, monkeypatch, tmp_path, drawn_texts):
     # Only the texts a figure draws count (drawn_texts records them as they draw).
     offenders, checked = [], []

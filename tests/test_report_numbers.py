@@ -90,6 +90,7 @@ def computed_rows(kind, names):
         return [headline_row(names[0], arch, optimizer)
                 for arch in ARCHITECTURES for optimizer in optimizers_of(names[0])]
     if kind == "cuts":
+        # The cuts table's rows are the optimizers its committed studies ran (not RMSprop): a fact of the data.
         return [cut_row(arch, optimizer) for optimizer in ("sgd", "momentum", "nesterov", "adam")
                 for arch in ARCHITECTURES]
     if kind == "kappa":

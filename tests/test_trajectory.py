@@ -1,12 +1,10 @@
 """Tests of the second endpoint: the model's own training loss along the run, and the run files that lack it."""
 import math
-import os
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from conftest import run_main
 
 import mnist
 import safe_pickle
@@ -15,14 +13,8 @@ import training
 import trajectory
 from networks import keras, tf
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--archs", "mlp300", "--optimizers", "sgd", "--schedules", "dlr,ibs", "--seeds", "2", "--train-size", "300",
         "--test-size", "200", "--epochs-per-stage", "2", "--jobs", "1"]
-
-
-def run_main(*args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT)
 
 
 @pytest.mark.parametrize("arch", ["mlp300", "lenet5"])
