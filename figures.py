@@ -707,18 +707,17 @@ def plot_full_train_loss(curves, rows, arch, optimizer, config, path, margin=Non
         schedule_rows = [row for row in rows if row["schedule"] == schedule and row["train_loss_ratio"] is not None]
         if not schedule_rows:
             continue
+        # A stage without an interval (one seed) is drawn as its point alone.
+        ratio, low, high = (np.array([row[column] if row[column] is not None else row["train_loss_ratio"]
+                                      for row in schedule_rows]) for column in
+                            ("train_loss_ratio", "train_loss_ratio_ci90_low", "train_loss_ratio_ci90_high"))
         x = np.array([row["epoch"] for row in schedule_rows]) + offset
-        ratio = np.array([row["train_loss_ratio"] for row in schedule_rows])
-        low = np.array([row["train_loss_ratio_ci90_low"] if row["train_loss_ratio_ci90_low"] is not None
-                        else row["train_loss_ratio"] for row in schedule_rows])
-        high = np.array([row["train_loss_ratio_ci90_high"] if row["train_loss_ratio_ci90_high"] is not None
-                         else row["train_loss_ratio"] for row in schedule_rows])
         style = schedule_style(schedule)
         ratio_axes.errorbar(x, ratio, yerr=[ratio - low, high - ratio], color=style.get("color"),
                             marker=style.get("marker"), linestyle="none", capsize=3)
     ratio_axes.set_yscale("log")
-    ratio_axes.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
-    ratio_axes.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    for formatter in (ratio_axes.yaxis.set_major_formatter, ratio_axes.yaxis.set_minor_formatter):
+        formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     ratio_axes.set_ylabel("ratio to dlr (log scale)")
     band = f"; grey band: the margin ×{math.exp(-margin):.3f} to ×{math.exp(margin):.3f}" if margin else ""
     _subtitle(ratio_axes, "paired by seed: geometric mean and 90% Student-t interval" + band,
