@@ -1,4 +1,8 @@
 """Tests of provenance.py: the machines and library versions that trained a study's runs, counted and described."""
+import os
+
+import pytest
+
 import provenance as provenance_records
 from synthetic import MACHINE_A, MACHINE_B, make_complete_config, make_provenance, make_results, paper_grid_accuracies
 
@@ -37,3 +41,16 @@ def test_training_versions_name_every_version_where_runs_differ():
     assert versions["numpy"] == "2.4.6"
     assert provenance_records.assembled_provenance(provenance)["versions"]["tensorflow"] == "2.20.0 / 2.21.0"
     assert provenance_records.describe_versions({("lenet5", "sgd", "dlr", 0): None}) == {}
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/cpuinfo"), reason="needs Linux's /proc/cpuinfo")
+def test_the_machine_names_the_cpus_family_model_and_vector_width():
+    # Two CPUs of one name (AMD EPYC) but another generation train other numbers: the type must show.
+    description = provenance_records.machine_description()
+    with open("/proc/cpuinfo") as cpuinfo:
+        first = cpuinfo.read().split("\n\n")[0]
+    family = next(line.split(":")[1].strip() for line in first.splitlines() if line.startswith("cpu family"))
+    assert f"(family {family} model " in description
+    assert any(width in description for width in ("AVX-512)", "AVX2)", "no AVX2)"))
+    # The first comma still ends the CPU's part, which main.py's closing line names.
+    assert description.split(",")[0].endswith(")")
