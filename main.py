@@ -207,7 +207,9 @@ def parse_args(argv=None):
                              "ibs_mom the momentum coefficient (momentum and nesterov only) instead of starting "
                              "at batch 4; ibs_auto grows the batch to --auto-kappa times the measured noise scale "
                              "B_simple at each stage (and turns on --measure-noise), and ibs_auto_lr raises the "
-                             "learning rate with it to keep dlr's noise scale; const, ibs_slow and ibs_fast "
+                             "learning rate with it to keep dlr's noise scale; seesaw (lr / sqrt(5), batch x 5 a "
+                             "stage) and dlr_sqrt (lr / sqrt(5), batch held) are the square-root rule's matches "
+                             "for Adam and RMSprop and controls for SGD; const, ibs_slow and ibs_fast "
                              "are controls whose noise scale departs from dlr's on purpose (default: %(default)s)")
     parser.add_argument("--seeds", type=count(1), default=5,
                         help="number of seeds: runs seeds 0 to N-1 (default: %(default)s)")
@@ -276,6 +278,10 @@ def parse_args(argv=None):
     if follows and args.noise_scale != "approx":
         parser.error(f"{follows[0]} keeps dlr's approximate noise scale, which has no exact form at B = N; "
                      f"drop --noise-scale exact or {follows[0]}")
+    per_optimizer = [name for name in args.schedules if callable(schedule_record(name).kind)]
+    if per_optimizer and args.noise_scale != "approx":
+        parser.error(f"{per_optimizer[0]} follows a rule set per optimizer, not the exact noise scale; "
+                     f"drop --noise-scale exact or {per_optimizer[0]}")
     if args.data_name is not None and (not args.data_name.strip() or not args.data_name.isprintable()):
         parser.error(f"--data-name takes a name of printable characters on one line; got {args.data_name!r}")
     args.data_name = data_name(args.data, args.data_name)

@@ -53,6 +53,9 @@ class Optimizer:
     # tests check the update against.
     keras_equivalent: Callable
     nesterov: bool = False
+    # The constants whose half-life --beta-scaling samples holds fixed in examples: each epoch's value is
+    # the base value to the power B / B0 (Marek et al. 2025). Adam's beta_1 is also its recorded momentum.
+    scaled_constants: tuple = ()
 
     def base_learning_rate(self, settings):
         return getattr(settings, self.learning_rate_setting)
@@ -63,6 +66,10 @@ class Optimizer:
 
     def constants(self, settings):
         return {name: getattr(settings, field) for name, field in self.constant_settings}
+
+    def momentum_constant(self):
+        """The name of the constant that is the momentum coefficient (Adam's beta_1), or None."""
+        return next((name for name, field in self.constant_settings if field == self.momentum_setting), None)
 
     def momentum_in_figures(self, momentum):
         """The m that figures and the analysis put into the noise scale: the run's for the SGD family, for
@@ -91,16 +98,24 @@ def _momentum_update(tf, optimizer, gradients):
 
 
 def _adam_update(tf, optimizer, gradients):
-    # Keras's Adam uses step t = iterations + 1 in its bias correction.
     constants = optimizer.constants
-    step = tf.cast(optimizer.iterations + 1, tf.float32)
-    beta_1_power, beta_2_power = tf.pow(constants["beta_1"], step), tf.pow(constants["beta_2"], step)
+    if optimizer.scaled:
+        # betas that change from epoch to epoch: the bias correction divides by the product of the betas
+        # used so far, kept as running products, which is beta^t while they do not change.
+        beta_1, beta_2 = optimizer.scaled["beta_1"], optimizer.scaled["beta_2"]
+        beta_1_power = optimizer.powers["beta_1"].assign(optimizer.powers["beta_1"] * beta_1)
+        beta_2_power = optimizer.powers["beta_2"].assign(optimizer.powers["beta_2"] * beta_2)
+    else:
+        # Keras's Adam uses step t = iterations + 1 in its bias correction.
+        beta_1, beta_2 = constants["beta_1"], constants["beta_2"]
+        step = tf.cast(optimizer.iterations + 1, tf.float32)
+        beta_1_power, beta_2_power = tf.pow(beta_1, step), tf.pow(beta_2, step)
     for variable, gradient, first, second in zip(
             optimizer.model_variables, gradients, optimizer.slots["first_moment"], optimizer.slots["second_moment"]):
         tf.raw_ops.ResourceApplyAdam(
             var=variable.handle, m=first.handle, v=second.handle, beta1_power=beta_1_power,
-            beta2_power=beta_2_power, lr=optimizer.learning_rate, beta1=constants["beta_1"],
-            beta2=constants["beta_2"], epsilon=constants["epsilon"], grad=gradient)
+            beta2_power=beta_2_power, lr=optimizer.learning_rate, beta1=beta_1, beta2=beta_2,
+            epsilon=constants["epsilon"], grad=gradient)
 
 
 def _rmsprop_update(tf, optimizer, gradients):
@@ -112,7 +127,8 @@ def _rmsprop_update(tf, optimizer, gradients):
             optimizer.model_variables, gradients, optimizer.slots["mean_square"], optimizer.slots["momentum"]):
         tf.raw_ops.ResourceApplyRMSProp(
             var=variable.handle, ms=mean_square.handle, mom=accumulator.handle, lr=optimizer.learning_rate,
-            rho=constants["rho"], momentum=0.0, epsilon=constants["epsilon"], grad=gradient)
+            rho=optimizer.scaled.get("rho", constants["rho"]), momentum=0.0, epsilon=constants["epsilon"],
+            grad=gradient)
 
 
 def _adam_preconditioner(tf, slots, constants):
@@ -149,13 +165,15 @@ OPTIMIZER_RECORDS = (
               preconditioner=_adam_preconditioner, update=_adam_update, step_cost=1.0, marker="D",
               keras_equivalent=lambda keras, settings: keras.optimizers.Adam(
                   settings.adam_learning_rate, beta_1=settings.adam_beta_1, beta_2=settings.adam_beta_2,
-                  epsilon=settings.adam_epsilon)),
+                  epsilon=settings.adam_epsilon),
+              scaled_constants=("beta_1", "beta_2")),
     Optimizer("rmsprop", "RMSprop", learning_rate_setting="rmsprop_learning_rate", momentum_setting=None,
               momentum_variable=False, noise_scale_applies=False, slots=("mean_square", "momentum"),
               constant_settings=(("rho", "rmsprop_rho"), ("epsilon", "rmsprop_epsilon")),
               preconditioner=_rmsprop_preconditioner, update=_rmsprop_update, step_cost=1.0, marker="v",
               keras_equivalent=lambda keras, settings: keras.optimizers.RMSprop(
-                  settings.rmsprop_learning_rate, rho=settings.rmsprop_rho, epsilon=settings.rmsprop_epsilon)),
+                  settings.rmsprop_learning_rate, rho=settings.rmsprop_rho, epsilon=settings.rmsprop_epsilon),
+              scaled_constants=("rho",)),
 )
 _BY_CODE = {record.code: record for record in OPTIMIZER_RECORDS}
 ALL_OPTIMIZERS = tuple(_BY_CODE)

@@ -42,7 +42,10 @@ from optimizers import MOMENTUM_OPTIMIZERS, NOISE_SCALE_FORMS, batch_for_noise_s
 # departs from it on purpose, to show that the equivalence test can tell a
 # wrong schedule apart; an unmatched schedule departs from it without being
 # a control (ibs_auto, whose g falls with the batch it measures).
-SCHEDULE_KINDS = ("reference", "noise-matched", "control", "unmatched")
+# A schedule matched by the square-root rule (Malladi et al. 2022) is one that
+# rule calls dlr's match for an adaptive optimizer (Adam, RMSprop); with SGD
+# the same schedule is a control of the linear rule.
+SCHEDULE_KINDS = ("reference", "noise-matched", "sqrt-matched", "control", "unmatched")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +56,9 @@ class EpochPlan:
     momentum: float
     # Whether the epoch starts with a fresh optimizer (the original's flaw).
     reset_optimizer: bool = False
+    # Under --beta-scaling samples, (name, value) of each of the optimizer's scaled constants this epoch
+    # (the momentum among them, beta_1, is also the momentum above).
+    scaled: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +127,23 @@ def _ibs_mom(at):
                      1 - (1 - at.momentum) / at.boost)
 
 
+def _seesaw(at):
+    # Where dlr divides lr by k, divide it by sqrt(k) and multiply the batch by k (Meterez et al. 2025).
+    root = math.sqrt(at.factor)
+    return EpochPlan(at.learning_rate / root**at.stage, int(round(at.batch_size * at.factor**at.stage)), at.momentum)
+
+
+def _dlr_sqrt(at):
+    # The square-root rule's match of ibs (B x k at lr held): lr / sqrt(k) at the batch held.
+    return EpochPlan(at.learning_rate / math.sqrt(at.factor)**at.stage, at.batch_size, at.momentum)
+
+
+def _square_root_rule(record):
+    """The kind of a schedule that the square-root rule matches to dlr: a match for an adaptive optimizer
+    (one that preconditions its gradients), a control of the linear rule for the SGD family."""
+    return "sqrt-matched" if record.preconditioned else "control"
+
+
 def _base(at):
     return EpochPlan(at.learning_rate, at.batch_size, at.momentum)
 
@@ -161,6 +184,10 @@ SCHEDULE_RECORDS = (
     Schedule("ibs_auto", "batch grown to the measured noise scale (ibs_auto)", _base, "unmatched", adaptive=True),
     Schedule("ibs_auto_lr", "ibs_auto, learning rate raised to keep dlr's g (ibs_auto_lr)", _base,
              "noise-matched", adaptive=True, learning_rate_follows_batch=True),
+    # The square-root rule's schedules: with Adam and RMSprop its matches of dlr (seesaw) and of ibs
+    # (dlr_sqrt), with SGD controls of the linear rule.
+    Schedule("seesaw", "seesaw: lr / sqrt(k), batch x k (seesaw)", _seesaw, _square_root_rule),
+    Schedule("dlr_sqrt", "learning rate / sqrt(k), batch held (dlr_sqrt)", _dlr_sqrt, _square_root_rule),
     # Controls: schedules whose noise scale departs from dlr's on purpose.
     Schedule("const", "constant, no annealing (const, control)", _base, "control"),
     Schedule("ibs_slow", "batch grown too slowly (ibs_slow, control)", _batch_growth(lambda f: f / 2), "control"),
@@ -234,7 +261,11 @@ def stage_plan(schedule_code, optimizer_code, settings, stage):
     """
     record, start = schedule_record(schedule_code), stage_start(optimizer_code, settings, stage)
     plan = record.stage(start)
-    if settings.noise_scale != "exact" or record.adaptive or record.kind_for(optimizer_code) != "noise-matched":
+    kind = record.kind_for(optimizer_code)
+    if settings.noise_scale == "exact" and callable(record.kind):
+        raise ValueError(f"{schedule_code} follows a rule set per optimizer, not the exact noise scale; "
+                         "drop --noise-scale exact or that schedule")
+    if settings.noise_scale != "exact" or record.adaptive or kind != "noise-matched":
         return plan
     dlr = schedule_record("dlr").stage(start)
     target = noise_scale(dlr.learning_rate, min(dlr.batch_size, settings.train_size), dlr.momentum,
@@ -268,9 +299,26 @@ def epoch_plans(schedule_code, optimizer_code, settings):
     plans = []
     for stage in range(settings.num_stages):
         plan = stage_plan(schedule_code, optimizer_code, settings, stage)
-        plans += [dataclasses.replace(plan, batch_size=min(plan.batch_size, settings.train_size),
-                                      reset_optimizer=reset)] * settings.epochs_per_stage
+        plan = dataclasses.replace(plan, batch_size=min(plan.batch_size, settings.train_size), reset_optimizer=reset)
+        plans += [with_scaled_constants(plan, optimizer_code, settings)] * settings.epochs_per_stage
     return plans
+
+
+def with_scaled_constants(plan, optimizer_code, settings):
+    """The plan with the optimizer's scaled constants at this epoch's batch: base ** (B / B0).
+
+    Under --beta-scaling samples the half-life of each of the record's
+    scaled_constants stays fixed in examples; otherwise, and for an optimizer
+    without such constants (the SGD family), the plan is as it was.
+    """
+    record = optimizer_record(optimizer_code)
+    if settings.beta_scaling != "samples" or not record.scaled_constants:
+        return plan
+    exponent = plan.batch_size / min(settings.base_batch_size, settings.train_size)
+    base = record.constants(settings)
+    scaled = tuple((name, float(base[name] ** exponent)) for name in record.scaled_constants)
+    momentum = dict(scaled).get(record.momentum_constant(), plan.momentum)
+    return dataclasses.replace(plan, momentum=momentum, scaled=scaled)
 
 
 def updates_per_epoch(train_size, batch_size):
@@ -358,7 +406,7 @@ def adaptive_plan(schedule_code, optimizer_code, settings, epoch, batch_size):
     if record.learning_rate_follows_batch and settings.noise_scale != "approx":
         raise ValueError(f"{schedule_code} keeps dlr's approximate noise scale; it has no exact form")
     base = record.stage(stage_start(optimizer_code, settings, epoch // settings.epochs_per_stage))
-    base = dataclasses.replace(base, batch_size=batch_size)
+    base = with_scaled_constants(dataclasses.replace(base, batch_size=batch_size), optimizer_code, settings)
     if not record.learning_rate_follows_batch:
         return base
     dlr = epoch_plans("dlr", optimizer_code, settings)[epoch]

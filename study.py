@@ -138,6 +138,10 @@ class Settings:
     rmsprop_learning_rate: float = 0.001
     rmsprop_rho: float = 0.9
     rmsprop_epsilon: float = 1e-7
+    # "samples" holds the half-lives of Adam's beta_1 and beta_2 and RMSprop's rho fixed in examples: each
+    # epoch's value is the base value to the power B / B0, its batch over the base batch (Marek et al.
+    # 2025). "none" keeps them constant. Recorded only when not "none" (settings_record).
+    beta_scaling: str = "none"
     # The data's name in tables and titles: MNIST for the vendored file, else the file's name or
     # --data-name. Recorded only when not MNIST (settings_record).
     data_name: str = DEFAULT_DATA_NAME
@@ -154,7 +158,8 @@ BACKWARD_PASSES = ("written", "tape")
 # studies reassemble to the same bytes, and migrate_settings reads a missing
 # one as its default, the behaviour of the code that wrote the file.
 RECORDED_WHEN_SET = ("noise_scale", "backward", "measure_noise", "auto_kappa", "rmsprop_learning_rate", "rmsprop_rho",
-                     "rmsprop_epsilon", "data_name")
+                     "rmsprop_epsilon", "data_name", "beta_scaling")
+BETA_SCALINGS = ("none", "samples")
 # Settings of what is measured, never of how a run trains: a study with the
 # measurement trains the same runs as one without it. The estimator's own
 # settings are recorded only with measure_noise on, where they mean something.
