@@ -55,10 +55,11 @@ SCHEDULE_STYLES = {
 
 # Schedules without a hand-picked style take one of these in turn, in the
 # order of the records (an unknown code by a checksum of its name): Paul
-# Tol's other colour-blind-safe colours, each pass with another dash pattern.
+# Tol's other colour-blind-safe colours, with dash patterns and markers that no
+# hand-picked style takes.
 DEFAULT_COLORS = ("#332288", "#44AA99", "#117733", "#AA4499", "#88CCEE", "#DDCC77")
 DEFAULT_DASHES = ((0, (2, 1)), (0, (6, 1, 1, 1, 1, 1)), (0, (4, 2, 4, 2, 1, 2)))
-DEFAULT_MARKERS = ("o", "s", "^", "D", "v", "p")
+DEFAULT_MARKERS = ("d", "8", "+", "1", "2", "3")
 
 
 def schedule_style(code):
@@ -68,7 +69,7 @@ def schedule_style(code):
     unstyled = [name for name in ALL_SCHEDULES if name not in SCHEDULE_STYLES]
     index = unstyled.index(code) if code in unstyled else zlib.crc32(str(code).encode())
     color = DEFAULT_COLORS[index % len(DEFAULT_COLORS)]
-    dashes = DEFAULT_DASHES[(index // len(DEFAULT_COLORS)) % len(DEFAULT_DASHES)]
+    dashes = DEFAULT_DASHES[index % len(DEFAULT_DASHES)]
     return dict(color=color, linestyle=dashes, linewidth=1.6, marker=DEFAULT_MARKERS[index % len(DEFAULT_MARKERS)],
                 markersize=5)
 

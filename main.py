@@ -52,11 +52,11 @@ import time
 from mnist import DEFAULT_DATA, DataError, check_sizes, data_fingerprint, load_mnist, prepare_data
 from costs import unmeasured
 from grid import NetworkFile, Selection, WorkerFailure, parse_shard, run_study
-from optimizers import ALL_OPTIMIZERS, MOMENTUM_OPTIMIZERS, NOISE_SCALE_FORMS, OPTIMIZERS
+from optimizers import ALL_OPTIMIZERS, MOMENTUM_OPTIMIZERS, NOISE_SCALE_FORMS, OPTIMIZERS, optimizer_record
 from runfiles import StudyError
 from schedules import (ADAPTIVE_SCHEDULES, ALL_SCHEDULES, AUTO_KAPPA_RULE, NOISE_MATCHED_SCHEDULES, SCHEDULES,
                        check_auto_kappa, schedule_record)
-from study import ARCHITECTURES, BACKWARD_PASSES, DEFAULT_DATA_NAME, Settings, momentum_settings
+from study import ARCHITECTURES, BACKWARD_PASSES, BETA_SCALINGS, DEFAULT_DATA_NAME, Settings, momentum_settings
 
 
 # ----------------------------------------------------------------------------
@@ -259,6 +259,11 @@ def parse_args(argv=None):
                              "just measured, rounded, never smaller than before and at most the training set; K > 0 "
                              f"(default: {defaults.auto_kappa:g}, aiming at McCandlish et al.'s critical batch "
                              "B_crit ~ B_simple; a setting: use a separate --out)")
+    parser.add_argument("--beta-scaling", choices=BETA_SCALINGS, default=defaults.beta_scaling,
+                        help="samples: each epoch's beta_1 and beta_2 of Adam and rho of RMSprop are the base value "
+                             "to the power B / B0 (batch over base batch), so that their half-lives stay fixed in "
+                             "examples (Marek et al. 2025); the SGD family has none and trains as without it "
+                             "(a setting: use a separate --out) (default: %(default)s)")
     parser.add_argument("--original-optimizer-reset", action="store_true",
                         help="reproduce the original code's flaw: a fresh optimizer at every epoch for dlr and hyb, "
                              "which resets Adam's moments and step count (use a separate --out)")
@@ -282,6 +287,9 @@ def parse_args(argv=None):
     if per_optimizer and args.noise_scale != "approx":
         parser.error(f"{per_optimizer[0]} follows a rule set per optimizer, not the exact noise scale; "
                      f"drop --noise-scale exact or {per_optimizer[0]}")
+    scaling = [name for name in ALL_OPTIMIZERS if optimizer_record(name).scaled_constants]
+    if args.beta_scaling != "none" and not set(args.optimizers) & set(scaling):
+        parser.error(f"--beta-scaling scales the betas of {' and '.join(scaling)}; add one to --optimizers")
     if args.data_name is not None and (not args.data_name.strip() or not args.data_name.isprintable()):
         parser.error(f"--data-name takes a name of printable characters on one line; got {args.data_name!r}")
     args.data_name = data_name(args.data, args.data_name)
@@ -361,7 +369,7 @@ def settings_from_arguments(args, arrays):
                     data_fingerprint=data_fingerprint(arrays), backward=args.backward,
                     sgd_learning_rate=sgd_learning_rate, measure_noise=args.measure_noise,
                     auto_kappa=Settings.auto_kappa if args.auto_kappa is None else args.auto_kappa,
-                    data_name=args.data_name, **momentum)
+                    data_name=args.data_name, beta_scaling=args.beta_scaling, **momentum)
 
 
 def estimate_note(network_file):

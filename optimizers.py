@@ -56,6 +56,9 @@ class Optimizer:
     # The constants whose half-life --beta-scaling samples holds fixed in examples: each epoch's value is
     # the base value to the power B / B0 (Marek et al. 2025). Adam's beta_1 is also its recorded momentum.
     scaled_constants: tuple = ()
+    # Whether its update divides by powers of its betas (Adam's bias correction), which --beta-scaling
+    # samples keeps as running products.
+    bias_correction: bool = False
 
     def base_learning_rate(self, settings):
         return getattr(settings, self.learning_rate_setting)
@@ -166,7 +169,7 @@ OPTIMIZER_RECORDS = (
               keras_equivalent=lambda keras, settings: keras.optimizers.Adam(
                   settings.adam_learning_rate, beta_1=settings.adam_beta_1, beta_2=settings.adam_beta_2,
                   epsilon=settings.adam_epsilon),
-              scaled_constants=("beta_1", "beta_2")),
+              scaled_constants=("beta_1", "beta_2"), bias_correction=True),
     Optimizer("rmsprop", "RMSprop", learning_rate_setting="rmsprop_learning_rate", momentum_setting=None,
               momentum_variable=False, noise_scale_applies=False, slots=("mean_square", "momentum"),
               constant_settings=(("rho", "rmsprop_rho"), ("epsilon", "rmsprop_epsilon")),

@@ -51,6 +51,8 @@ def settings_suffix(config):
         departures.append(f"momentum {momentum:g}")
     if config.get("backward", Settings.backward) != Settings.backward:
         departures.append(f"{config['backward']} backward pass")
+    if config.get("beta_scaling", Settings.beta_scaling) != Settings.beta_scaling:
+        departures.append("betas scaled to the batch")
     return f" ({', '.join(departures)})" if departures else ""
 
 

@@ -58,11 +58,25 @@ class FusedOptimizer:
             self.momentum = tf.Variable(record.base_momentum(settings), dtype=tf.float32, trainable=False)
         self.slots = {name: [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.model_variables]
                       for name in record.slots}
+        # Under --beta-scaling samples the scaled constants change every epoch, so they are variables, and
+        # Adam's bias correction keeps running products of its betas (powers) instead of beta ** t.
+        self.scaled, self.powers = {}, {}
+        if settings.beta_scaling == "samples":
+            self.scaled = {name: tf.Variable(self.constants[name], dtype=tf.float32, trainable=False)
+                           for name in record.scaled_constants}
+            if record.bias_correction:
+                self.powers = {name: tf.Variable(1.0, dtype=tf.float32, trainable=False) for name in self.scaled}
 
     @property
     def variables(self):
         scalars = [self.learning_rate, self.iterations] + ([self.momentum] if self.momentum is not None else [])
+        scalars += list(self.scaled.values()) + list(self.powers.values())
         return scalars + [slot for name in self.record.slots for slot in self.slots[name]]
+
+    def set_scaled(self, scaled):
+        """Sets this epoch's scaled constants ((name, value) pairs of a plan) in place."""
+        for name, value in scaled:
+            self.scaled[name].assign(value)
 
     def set_momentum(self, momentum):
         """Sets the momentum coefficient in place; an optimizer without a momentum variable has none to set."""
@@ -83,6 +97,8 @@ class FusedOptimizer:
     def reset(self):
         """What building a new optimizer does: every slot and the step count back to zero."""
         self.iterations.assign(0)
+        for power in self.powers.values():
+            power.assign(1.0)
         for slots in self.slots.values():
             for slot in slots:
                 slot.assign(tf.zeros_like(slot))
@@ -326,6 +342,7 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
             trainer.optimizer.reset()
         trainer.optimizer.learning_rate.assign(plan.learning_rate)
         trainer.optimizer.set_momentum(plan.momentum)
+        trainer.optimizer.set_scaled(plan.scaled)
         order = tf.constant(epoch_order(seed, epoch, trainer.train_size))
         train_loss = float(trainer.train_epoch(order, tf.constant(plan.batch_size)))
         test_accuracy, test_loss = trainer.evaluate()
@@ -340,6 +357,8 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
             "batch_size": plan.batch_size,
             "momentum": plan.momentum,
             "updates": previous["updates"] + updates_per_epoch(trainer.train_size, plan.batch_size),
+            # Under --beta-scaling samples, each scaled constant but the momentum (recorded above).
+            **{name: value for name, value in plan.scaled if name != trainer.optimizer.record.momentum_constant()},
             "seconds": previous["seconds"] + time.perf_counter() - start,
         }
         # After the clock has stopped: the model's own training loss at the end of every stage.

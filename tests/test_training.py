@@ -70,3 +70,47 @@ def test_a_momentum_changed_in_place_follows_keras_formula(nesterov):
     velocity = 0.98 * velocity - 0.0002 * gradients[0].numpy()
     weights += 0.98 * velocity - 0.0002 * gradients[0].numpy() if nesterov else velocity
     np.testing.assert_allclose(ours.numpy(), weights, rtol=1e-5, atol=1e-7)
+
+
+def test_adams_bias_correction_by_running_products_matches_keras_while_the_betas_hold():
+    # --beta-scaling samples keeps the betas in variables and the bias correction as running products of
+    # them; while the betas do not change that is beta ** t, Keras's own.
+    rng = np.random.default_rng(4)
+    initial = rng.normal(size=(6, 4)).astype(np.float32)
+    settings = study.Settings(beta_scaling="samples")
+    ours, optimizer, theirs, reference = keras_and_fused("adam", initial, settings)
+    assert set(optimizer.scaled) == {"beta_1", "beta_2"} and set(optimizer.powers) == {"beta_1", "beta_2"}
+    for _ in range(30):
+        gradient = tf.constant(rng.normal(size=(6, 4)).astype(np.float32))
+        optimizer.apply([gradient])
+        reference.apply([gradient], [theirs])
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(float(optimizer.powers["beta_2"]), 0.999 ** 30, rtol=1e-5)
+
+
+def test_a_changed_beta_reaches_the_update():
+    rng = np.random.default_rng(5)
+    initial = rng.normal(size=(5, 3)).astype(np.float32)
+    settings = study.Settings(beta_scaling="samples")
+    ours, optimizer, _, _ = keras_and_fused("adam", initial, settings)
+    first = tf.constant(rng.normal(size=(5, 3)).astype(np.float32))
+    optimizer.apply([first])
+    weights = ours.numpy().astype(np.float64)
+    m, v = (optimizer.slots[name][0].numpy().astype(np.float64) for name in ("first_moment", "second_moment"))
+    # The next epoch's batch is 5 times the base: beta ** 5, and the powers multiply by the new betas.
+    optimizer.set_scaled((("beta_1", 0.9 ** 5), ("beta_2", 0.999 ** 5)))
+    second = rng.normal(size=(5, 3)).astype(np.float32)
+    optimizer.apply([tf.constant(second)])
+    beta_1, beta_2 = 0.9 ** 5, 0.999 ** 5
+    m = beta_1 * m + (1 - beta_1) * second
+    v = beta_2 * v + (1 - beta_2) * second.astype(np.float64) ** 2
+    step = 0.001 * np.sqrt(1 - 0.999 * beta_2) / (1 - 0.9 * beta_1)
+    expected = weights - step * m / (np.sqrt(v) + 1e-7)
+    np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-4, atol=1e-6)
+    # RMSprop's rho likewise.
+    ours, optimizer, _, _ = keras_and_fused("rmsprop", initial, settings)
+    optimizer.set_scaled((("rho", 0.5),))
+    optimizer.apply([first])
+    mean_square = 0.5 * first.numpy().astype(np.float64) ** 2
+    np.testing.assert_allclose(ours.numpy(), initial - 0.001 * first.numpy() / np.sqrt(mean_square + 1e-7),
+                               rtol=1e-5, atol=1e-6)

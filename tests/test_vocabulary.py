@@ -86,8 +86,9 @@ def test_a_schedules_kind_may_depend_on_the_optimizer():
     assert schedules.schedule_kind("cosine", "sgd") is None
     assert schedules.NOISE_MATCHED_SCHEDULES == ("ibs", "hyb", "ibs_lr", "ibs_mom")
     assert schedules.ADAPTIVE_SCHEDULES == ("ibs_auto", "ibs_auto_lr")
-    assert schedules.CONTROL_SCHEDULES == ("const", "ibs_slow", "ibs_fast", "ibs_last_1_5x", "ibs_last_2x",
-                                           "ibs_last_4x", "ibs_last_8x")
+    # Under the paper's rule (plain SGD's), the square-root rule's schedules are controls too.
+    assert schedules.CONTROL_SCHEDULES == ("seesaw", "dlr_sqrt", "const", "ibs_slow", "ibs_fast", "ibs_last_1_5x",
+                                           "ibs_last_2x", "ibs_last_4x", "ibs_last_8x")
     assert {record.kind_for("sgd") for record in schedules.SCHEDULE_RECORDS} <= set(schedules.SCHEDULE_KINDS)
 
 
@@ -294,6 +295,36 @@ def test_ibs_mom_runs_only_with_a_momentum_optimizer():
         with pytest.raises(ValueError, match="ibs_mom raises the momentum coefficient"):
             epoch_plans("ibs_mom", optimizer, study.Settings())
     assert schedules.schedule_runs_with("ibs_mom", "nesterov") and schedules.schedule_runs_with("cosine", "adam")
+
+
+def test_the_square_root_rules_schedules_by_stage_and_their_kind_by_optimizer():
+    seesaw, dlr_sqrt = stage_plans("seesaw", "adam"), stage_plans("dlr_sqrt", "adam")
+    assert [plan.batch_size for plan in seesaw] == [4, 20, 100, 500] and [p.batch_size for p in dlr_sqrt] == [4] * 4
+    for plans in (seesaw, dlr_sqrt):
+        np.testing.assert_allclose([plan.learning_rate for plan in plans], [0.001 / 5 ** (s / 2) for s in range(4)])
+    for code in ("seesaw", "dlr_sqrt"):
+        kinds = {optimizer: schedule_record(code).kind_for(optimizer) for optimizer in optimizers.ALL_OPTIMIZERS}
+        assert kinds == {"sgd": "control", "momentum": "control", "nesterov": "control",
+                         "adam": "sqrt-matched", "rmsprop": "sqrt-matched"}
+        # They follow a rule per optimizer, not dlr's exact noise scale: refused there.
+        with pytest.raises(ValueError, match="rule set per optimizer"):
+            epoch_plans(code, "adam", study.Settings(noise_scale="exact"))
+
+
+def test_beta_scaling_holds_each_half_life_in_examples():
+    settings = study.Settings(beta_scaling="samples")
+    adam = stage_plans("seesaw", "adam", settings)
+    np.testing.assert_allclose([plan.momentum for plan in adam], [0.9 ** (5 ** s) for s in range(4)])
+    np.testing.assert_allclose([dict(plan.scaled)["beta_2"] for plan in adam], [0.999 ** (5 ** s) for s in range(4)])
+    rmsprop = stage_plans("ibs", "rmsprop", settings)
+    np.testing.assert_allclose([dict(plan.scaled)["rho"] for plan in rmsprop], [0.9 ** (5 ** s) for s in range(4)])
+    # At the base batch nothing changes, and the SGD family has no betas to scale.
+    assert {plan.scaled for plan in stage_plans("dlr", "adam", settings)} == {(("beta_1", 0.9), ("beta_2", 0.999))}
+    assert stage_plans("seesaw", "momentum", settings) == stage_plans("seesaw", "momentum")
+    # Off, the default, the plans carry nothing scaled and the setting stays out of the files.
+    assert all(plan.scaled == () for plan in stage_plans("seesaw", "adam"))
+    assert "beta_scaling" not in study.settings_record(study.Settings())
+    assert study.settings_record(settings)["beta_scaling"] == "samples"
 
 
 # ---------------------------------------------------------------- the cost model
