@@ -129,8 +129,8 @@ def _breakdown_colors(points):
             colors[schedule] = SCHEDULE_STYLES[schedule]["color"]
         elif schedule in unknown:
             colors[schedule] = CONTROL_COLORS[unknown.index(schedule) % len(CONTROL_COLORS)]
-        else:
-            colors[schedule] = "0.3"
+        else:  # A schedule without a hand-picked style that is no control: its default colour.
+            colors[schedule] = schedule_style(schedule)["color"]
     return colors, controls
 
 
