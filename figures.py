@@ -692,7 +692,8 @@ def plot_full_train_loss(curves, rows, arch, optimizer, config, path, margin=Non
     """
     figure, (loss_axes, ratio_axes) = plt.subplots(2, 1, figsize=(7, 7.2), sharex=True, layout="constrained",
                                                    gridspec_kw={"height_ratios": [3, 2]})
-    suptitle(figure, f"{_cell_title(arch, optimizer)}: the model's training loss on all "
+    images = min(config.get("train_loss_images", Settings.train_loss_images), config["train_size"])
+    suptitle(figure, f"{_cell_title(arch, optimizer)}: the model's training loss on {images:,} of the "
                      f"{config['train_size']:,} training images at every stage end{settings_suffix(config)}", 12, 72)
     for schedule, (epochs, mean, seeds) in curves.items():
         loss_axes.plot(epochs, mean, label=schedule_display_name(schedule), **schedule_style(schedule))

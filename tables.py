@@ -349,6 +349,14 @@ def write_stages_markdown(rows, path, config):
     return Path(path)
 
 
+def _loss_images(config):
+    """Which training images the model's training loss was measured on, in words."""
+    size = config.get("train_loss_images", Settings.train_loss_images)
+    if size >= config["train_size"]:
+        return "all N training images"
+    return f"a fixed random {size:,} of the N training images, the same for every schedule of a seed"
+
+
 def write_trajectory_markdown(rows, path, config, margin):
     """Write trajectory rows as a Markdown table: one line per schedule, one column per stage, and the verdict."""
     letters = {"equivalent": "E", "undecided": "U", "not equivalent": "N", None: "-"}
@@ -358,7 +366,7 @@ def write_trajectory_markdown(rows, path, config, margin):
         f"# Same training? The model's training loss against dlr's{settings_suffix(config)}",
         "",
         f"{data_name(config)}, N = {config['train_size']:,} training images. Each cell is the model's training "
-        "loss (the cross-entropy on all N training images, in inference mode) at the end of a stage as a ratio "
+        f"loss (the cross-entropy on {_loss_images(config)}, in inference mode) at the end of a stage as a ratio "
         f"to dlr's, paired by seed: the geometric mean over seeds [its {confidence} Student-t interval], "
         + (f"with the verdict of two one-sided t-tests on ln(L / L_dlr) at the margin ±{margin:.4g} (a ratio from "
            f"{math.exp(-margin):.4f} to {math.exp(margin):.4f}; E equivalent, U undecided, N not equivalent), "

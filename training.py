@@ -29,6 +29,8 @@ from study import ADAPTIVE_METRICS, NOISE_METRICS, PRECONDITIONED_NOISE_METRICS,
 # The test set is scored in a few large batches: one graph call per batch, and
 # batch size has no effect on the scores.
 EVAL_BATCH_SIZE = 2_500
+# Mixed into the seed of the loss subset's draw, so that it is not the noise measurement's population.
+LOSS_SUBSET_TAG = 0x4C4F5353  # "LOSS"
 
 
 # ----------------------------------------------------------------------------
@@ -107,6 +109,14 @@ class FusedOptimizer:
 # ----------------------------------------------------------------------------
 # One training run (and its siblings, which share their first epochs)
 # ----------------------------------------------------------------------------
+def loss_subset(seed, train_size, size):
+    """The sorted indices of the training images whose loss is recorded: size of them (all, if fewer), per seed."""
+    if size >= train_size:
+        return np.arange(train_size, dtype=np.int32)
+    return np.sort(np.random.default_rng([seed, LOSS_SUBSET_TAG]).choice(train_size, size, replace=False)
+                   ).astype(np.int32)
+
+
 def epoch_order(seed, epoch, train_size):
     """The example order of one epoch; the same for every schedule of a seed."""
     return np.random.default_rng([seed, epoch]).permutation(train_size).astype(np.int32)
@@ -146,6 +156,9 @@ class Trainer:
         self.x_train, self.y_train = tf.convert_to_tensor(data["x_train"]), tf.convert_to_tensor(data["y_train"])
         self.x_test, self.y_test = tf.convert_to_tensor(data["x_test"]), tf.convert_to_tensor(data["y_test"])
         self.train_size, self.test_size = len(data["x_train"]), len(data["x_test"])
+        # The images the model's own training loss is measured on: the same for every schedule of the seed.
+        subset = tf.constant(loss_subset(seed, self.train_size, settings.train_loss_images))
+        self.x_loss, self.y_loss = tf.gather(self.x_train, subset), tf.gather(self.y_train, subset)
         # Compiled per trainer: a graph each for the epoch and for scoring.
         self.train_epoch = tf.function(self.train_epoch)
         self.score_batch = tf.function(self.score_batch)
@@ -185,8 +198,8 @@ class Trainer:
         return self.score(self.x_test, self.y_test)
 
     def full_train_loss(self):
-        """The mean cross-entropy of the model on every training image, in inference mode."""
-        return self.score(self.x_train, self.y_train)[1]
+        """The mean cross-entropy of the model on the seed's fixed subset of training images, in inference mode."""
+        return self.score(self.x_loss, self.y_loss)[1]
 
     def score(self, images, labels):
         """(accuracy, mean loss) on the images, in batches of EVAL_BATCH_SIZE."""
@@ -294,8 +307,8 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
     after. Metrics map each of test_accuracy,
     test_loss, train_loss, learning_rate, batch_size, momentum, updates
     (cumulative), seconds (cumulative wall time, shared epochs counted in full) and full_train_loss
-    (the loss on every training image at the end of each stage, None at the other epochs, measured
-    after the clock stops) to per-epoch lists; with settings.measure_noise also each of NOISE_METRICS (and for an
+    (the model's loss on the seed's fixed subset of training images at the end of each stage, None at
+    the other epochs, measured after the clock stops) to per-epoch lists; with settings.measure_noise also each of NOISE_METRICS (and for an
     optimizer that preconditions, PRECONDITIONED_NOISE_METRICS), measured after the epoch and left out
     of its seconds.
     """

@@ -2,8 +2,9 @@
 
 The final test accuracy on MNIST cannot tell apart schedules that train
 differently. This module compares the model's own training loss
-(study.TRAJECTORY_METRICS: the cross-entropy on every training image, in
-inference mode, at the end of every stage) with dlr's:
+(study.TRAJECTORY_METRICS: the cross-entropy on a fixed random subset of the
+training images, the same for every schedule of a seed, in inference mode, at
+the end of every stage) with dlr's:
 
 - per seed, the log ratio ln(L / L_dlr) at the end of every stage that the
   schedule does not share with dlr (a stage is shared while every epoch up

@@ -19,17 +19,31 @@ TINY = ["--archs", "mlp300", "--optimizers", "sgd", "--schedules", "dlr,ibs", "-
 
 @pytest.mark.parametrize("arch", ["mlp300", "lenet5"])
 def test_full_train_loss_is_keras_evaluate_on_the_same_weights(arch):
-    settings = study.Settings(train_size=3_000, test_size=500)
+    settings = study.Settings(train_size=3_000, test_size=500, train_loss_images=2_000)
     data = mnist.prepare_data(mnist.load_mnist(), settings.train_size, settings.test_size)
     trainer = training.Trainer(arch, "adam", 0, settings, data)
     order = tf.constant(training.epoch_order(0, 0, settings.train_size))
     trainer.train_epoch(order, tf.constant(32))
     ours = trainer.full_train_loss()
     trainer.model.compile(loss=keras.losses.SparseCategoricalCrossentropy())
-    theirs = trainer.model.evaluate(data["x_train"], data["y_train"], batch_size=training.EVAL_BATCH_SIZE, verbose=0)
+    subset = training.loss_subset(0, settings.train_size, settings.train_loss_images)
+    theirs = trainer.model.evaluate(data["x_train"][subset], data["y_train"][subset],
+                                    batch_size=training.EVAL_BATCH_SIZE, verbose=0)
     assert ours == pytest.approx(theirs, rel=1e-5)
     # It is the model's loss, not the mean over the epoch's batches while the weights moved.
     assert ours != pytest.approx(float(trainer.train_epoch(order, tf.constant(32))), rel=1e-3)
+
+
+def test_the_loss_is_measured_on_a_fixed_subset_per_seed():
+    subset = training.loss_subset(3, 20_000, 5_000)
+    assert len(subset) == len(set(subset)) == 5_000 and list(subset) == sorted(subset)
+    assert subset.min() >= 0 and subset.max() < 20_000
+    # The same for every schedule of a seed (a function of the seed alone), another for another seed.
+    assert (training.loss_subset(3, 20_000, 5_000) == subset).all()
+    assert not (training.loss_subset(4, 20_000, 5_000) == subset).all()
+    # A training set no larger than the subset is measured whole.
+    assert list(training.loss_subset(3, 300, 5_000)) == list(range(300))
+    assert "train_loss_images" not in study.settings_record(study.Settings())
 
 
 def test_every_run_records_it_at_the_stage_ends_and_a_file_without_it_is_trained_again(tmp_path):
