@@ -216,6 +216,7 @@ def test_each_seed_chooses_its_own_batches_by_the_rule_from_its_own_measurements
                 0.01 * TRAIN_SIZE / 4 / 5 ** epoch, rel=1e-11)
 
 
+@pytest.mark.slow
 def test_per_seed_plans_survive_shards_and_resuming(auto_study, tmp_path):
     # Shard 2 of 2 trains seed 1 alone; then its ibs_auto run is lost, as in an interrupted study, and the
     # whole command trains the other shard's seeds and that run again on its own, without dlr and ibs.

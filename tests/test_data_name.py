@@ -33,6 +33,7 @@ def test_the_name_comes_from_the_flag_the_file_or_the_vendored_data():
         assert exit_status.value.code == 2
 
 
+@pytest.mark.slow
 def test_a_study_on_other_data_names_it_in_its_runs_tables_and_titles(tmp_path, monkeypatch):
     # MNIST with its pixels inverted: data in MNIST's layout that is not MNIST.
     arrays = mnist.load_mnist()

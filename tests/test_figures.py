@@ -222,6 +222,7 @@ def test_seconds_figure_names_the_machines_that_trained_its_runs(tmp_path, kept_
         f"cumulative wall-clock seconds (mixed: {MACHINE_A} (4 runs); {MACHINE_B} (2 runs))")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make_study", [one_optimizer_study, four_optimizer_study, exact_momentum_study,
                                         measured_study],
                          ids=["one optimizer", "every optimizer", "exact at momentum 0.98", "measured noise"])

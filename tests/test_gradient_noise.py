@@ -288,6 +288,7 @@ def test_measure_noise_is_a_setting_recorded_only_when_on(tmp_path):
         runfiles.load_finished_runs(str(runs_dir), dataclasses.replace(measured, noise_draws=3))
 
 
+@pytest.mark.slow
 def test_a_tiny_measured_study_records_the_metrics_and_draws_its_figure(tmp_path):
     out = tmp_path / "measured"
     result = run_main(*TINY, "--measure-noise", "--out", out)

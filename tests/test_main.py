@@ -54,6 +54,7 @@ def test_momentum_flag_sets_the_coefficient_and_keeps_plain_sgds_noise_scale():
     assert defaults == again and defaults.noise_scale == "approx" and defaults.momentum_coefficient == 0.9
 
 
+@pytest.mark.slow
 def test_a_tiny_exact_study_records_its_form_and_momentum_and_keeps_its_folder_to_itself(tmp_path):
     tiny = ["--archs", "mlp300", "--optimizers", "momentum", "--schedules", "dlr,ibs", "--train-size", "300",
             "--test-size", "200", "--epochs-per-stage", "1", "--seeds", "2", "--jobs", "1",
@@ -159,8 +160,9 @@ def test_smoke_grid_schema_and_figures(smoke_study):
     assert config["train_size"] == 600 and config["epochs_per_stage"] == 1 and config["seeds"] == [0]
     assert config["versions"]["tensorflow"] and config["command"].startswith("python main.py")
     for (arch, optimizer, schedule, seed), metrics in results["runs"].items():
-        assert set(metrics) == {"test_accuracy", "test_loss", "train_loss", "learning_rate", "batch_size",
-                                "momentum", "updates", "seconds"}
+        assert set(metrics) == set(study.RUN_METRICS + study.TRAJECTORY_METRICS)
+        assert set(study.RUN_METRICS) == {"test_accuracy", "test_loss", "train_loss", "learning_rate", "batch_size",
+                                          "momentum", "updates", "seconds"}
         assert metrics["momentum"] == [0.0 if optimizer == "sgd" else 0.9] * 4  # Adam records its beta_1.
         assert all(len(values) == 4 for values in metrics.values())
         assert metrics["test_accuracy"][-1] > 0.25  # Well above chance (0.1), even on 600 images.
@@ -179,6 +181,7 @@ def test_smoke_grid_schema_and_figures(smoke_study):
     assert (smoke_study / "summary.md").exists()
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers_for_any_number_of_jobs(smoke_study, tmp_path):
     result = run_main(*SMALL, "--jobs", "1", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -187,6 +190,7 @@ def test_same_seed_same_numbers_for_any_number_of_jobs(smoke_study, tmp_path):
     assert without_seconds(one_job) == without_seconds(two_jobs)
 
 
+@pytest.mark.slow
 def test_three_shards_assemble_the_unsharded_pickle(smoke_study, tmp_path):
     combined = tmp_path / "combined"
     (combined / "runs").mkdir(parents=True)
@@ -207,6 +211,7 @@ def test_three_shards_assemble_the_unsharded_pickle(smoke_study, tmp_path):
         {k: v for k, v in whole["config"].items() if k != "command"}
 
 
+@pytest.mark.slow
 def test_an_interrupted_study_keeps_finished_runs_and_resumes(tmp_path):
     args = [sys.executable, str(PROJECT_DIR / "main.py"), "--archs", "mlp300", "--optimizers", "sgd",
             "--seeds", "4", "--train-size", "3000", "--test-size", "500", "--jobs", "1", "--out", str(tmp_path)]
@@ -282,6 +287,7 @@ TINY = ["--archs", "mlp300", "--optimizers", "sgd", "--schedules", "dlr,ibs", "-
         "--test-size", "200", "--epochs-per-stage", "1", "--jobs", "1"]
 
 
+@pytest.mark.slow
 def test_the_readme_commands_leave_a_finished_study_byte_for_byte_unchanged(tmp_path):
     # A study made in one folder, then "cloned" into another and the same two commands run there.
     first, clone = tmp_path / "first", tmp_path / "clone"
@@ -304,6 +310,7 @@ def test_the_readme_commands_leave_a_finished_study_byte_for_byte_unchanged(tmp_
     assert [name for name in before if after[name] != before[name]] == []
 
 
+@pytest.mark.slow
 def test_provenance_is_that_of_the_machines_that_trained_the_runs(tmp_path):
     made = run_main(*TINY, "--seeds", "2", "--out", str(tmp_path))
     assert made.returncode == 0, made.stderr
@@ -340,6 +347,7 @@ class RunsCode:
         return os.system, (f"touch {self.marker}",)
 
 
+@pytest.mark.slow
 def test_untrusted_and_damaged_run_files_are_never_run_but_named_set_aside_and_trained_again(tmp_path):
     made = run_main(*TINY, "--seeds", "1", "--out", str(tmp_path))
     assert made.returncode == 0, made.stderr
@@ -368,6 +376,7 @@ def test_untrusted_and_damaged_run_files_are_never_run_but_named_set_aside_and_t
     assert without_seconds({0: retrained["metrics"]}) == without_seconds({0: good["metrics"]})
 
 
+@pytest.mark.slow
 def test_two_processes_on_one_folder_share_the_work(smoke_study, tmp_path):
     # Two seeds of one architecture and both optimizers: 4 groups, 12 runs, one folder.
     grid_arguments = ["--archs", "mlp300", "--seeds", "2", "--train-size", "600", "--test-size", "500",

@@ -173,7 +173,8 @@ def test_a_users_network_runs_through_the_whole_study(user_study, monkeypatch):
     for name, figure in kept:
         figures.plt.close(figure)
     per_network = [name for name in texts if "tiny_mlp" in name]
-    assert len(per_network) == 4 and "overview.png" in texts
+    # Accuracy by epoch, updates and seconds, the recorded training loss, and the model's own training loss.
+    assert len(per_network) == 5 and "overview.png" in texts
     assert all("tiny_mlp" in texts[name] for name in per_network + ["overview.png"])
     summary = (folder / "out" / "summary.md").read_text()
     assert "| tiny_mlp | SGD | increasing batch size (ibs) | 2 |" in summary and "Verdict against dlr" in summary

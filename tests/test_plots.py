@@ -411,6 +411,7 @@ def test_cost_figures_are_drawn_for_optimizers_with_dlr_and_another_schedule(tmp
             "with another schedule") in stdout
 
 
+@pytest.mark.slow
 def test_drawing_the_same_pickle_twice_writes_identical_bytes(tmp_path):
     results = make_results(paper_grid_accuracies(archs=["lenet5"], optimizers=["sgd", "momentum"]),
                            make_complete_config(archs=["lenet5"], optimizers=["sgd", "momentum"]),

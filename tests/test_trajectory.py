@@ -46,6 +46,7 @@ def test_the_loss_is_measured_on_a_fixed_subset_per_seed():
     assert "train_loss_images" not in study.settings_record(study.Settings())
 
 
+@pytest.mark.slow
 def test_every_run_records_it_at_the_stage_ends_and_a_file_without_it_is_trained_again(tmp_path):
     made = run_main(*TINY, "--out", str(tmp_path))
     assert made.returncode == 0, made.stderr

@@ -99,6 +99,7 @@ def uninterrupted(tmp_path_factory):
     return safe_pickle.load(out / "results.pickle")["runs"]
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_named_its_group_retried_and_the_study_completes(tmp_path, uninterrupted):
     args = [*TINY, "--seeds", "4", "--jobs", "2", "--out", str(tmp_path)]
     process = start_main(*args)
@@ -123,6 +124,7 @@ def test_a_killed_worker_is_named_its_group_retried_and_the_study_completes(tmp_
     assert rerun.returncode == 0 and "trained 0 and reused 12 runs" in rerun.stdout, rerun.stderr
 
 
+@pytest.mark.slow
 def test_a_group_whose_worker_dies_twice_ends_the_study_with_one_line_and_status_3(tmp_path):
     args = [*TINY, "--seeds", "2", "--jobs", "2", "--out", str(tmp_path)]
     process = start_main(*args)
@@ -194,6 +196,7 @@ def die_at_the_second_save(group):
     return grid.run_group(group)
 
 
+@pytest.mark.slow
 def test_a_retried_group_is_counted_once_in_the_progress(tmp_path):
     # The fresh worker trains the unfinished runs again from the start: what the dead one had done
     # is taken back, and the bar ends at its total, not beyond it.
