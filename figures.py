@@ -695,7 +695,7 @@ def plot_full_train_loss(curves, rows, arch, optimizer, config, path, margin=Non
     images = min(config.get("train_loss_images", Settings.train_loss_images), config["train_size"])
     suptitle(figure, f"{_cell_title(arch, optimizer)}: the model's training loss on {images:,} of the "
                      f"{config['train_size']:,} training images at every stage end{settings_suffix(config)}", 12, 72)
-    for schedule, (epochs, mean, seeds) in curves.items():
+    for schedule, (epochs, mean, _) in curves.items():
         loss_axes.plot(epochs, mean, label=schedule_display_name(schedule), **schedule_style(schedule))
     loss_axes.set_yscale("log")
     loss_axes.set_ylabel("training loss, geometric mean over seeds (log scale)")
@@ -723,10 +723,9 @@ def plot_full_train_loss(curves, rows, arch, optimizer, config, path, margin=Non
     band = f"; grey band: the margin ×{math.exp(-margin):.3f} to ×{math.exp(margin):.3f}" if margin else ""
     _subtitle(ratio_axes, "paired by seed: geometric mean and 90% Student-t interval" + band,
              "a stage shared with dlr is not drawn")
-    epochs = config["epochs"]
     for axes in (loss_axes, ratio_axes):
-        mark_stage_boundaries(axes, epochs, config["epochs_per_stage"])
-        axes.set_xticks(range(config["epochs_per_stage"], epochs + 1, config["epochs_per_stage"]))
+        mark_stage_boundaries(axes, config["epochs"], config["epochs_per_stage"])
+        axes.set_xticks(range(config["epochs_per_stage"], config["epochs"] + 1, config["epochs_per_stage"]))
         axes.grid(True, alpha=0.3)
     ratio_axes.set_xlabel("epoch (dotted lines: stage boundaries)")
     handles, _ = loss_axes.get_legend_handles_labels()
