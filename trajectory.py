@@ -77,10 +77,10 @@ def combine_stage_verdicts(verdicts):
 
 
 def _log_ratios(seed_runs, dlr_runs, seeds, metric, epoch):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.array([math.log(seed_runs[seed][metric][epoch] / dlr_runs[seed][metric][epoch])
-                         if seed_runs[seed][metric][epoch] > 0 and dlr_runs[seed][metric][epoch] > 0
-                         else math.nan for seed in seeds])
+    """Per seed, ln(value / dlr's value) at the epoch; NaN where either is not a positive number."""
+    pairs = [(seed_runs[seed][metric][epoch], dlr_runs[seed][metric][epoch]) for seed in seeds]
+    return np.array([math.log(value / reference) if value > 0 and reference > 0 else math.nan
+                     for value, reference in pairs])
 
 
 def stage_test(log_ratios, margin, alpha=EQUIVALENCE_ALPHA):
