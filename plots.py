@@ -16,6 +16,9 @@ figures that figures.py lists, and writes:
                                            stage end, with the verdict on the same training,
                                            and trajectory_power.csv and .md: what that test
                                            can find at the last stage
+- calibration.csv and calibration.md       only where plain SGD's dlr and ibs_fast or
+                                           ibs_slow recorded it: the margin δ that the
+                                           calibration rule gives, and the resolution
 - power.csv and power.md                   what the equivalence test can find: the
                                            smallest difference it detects and its chance
                                            of "equivalent" at no difference
@@ -72,12 +75,13 @@ from analysis import (POWER_COLUMNS, ResultsError, baseline_agreement, chosen_ba
 from breakdown import breakdown_points, load_studies, plot_breakdown
 from figures import draw_all_figures
 from tables import (comparison_verdict_counts, describe_baseline_agreement, describe_verdict_counts,
-                    write_chosen_batches_csv, write_chosen_batches_markdown, write_comparison_csv,
-                    write_comparison_markdown, write_csv, write_power_markdown, write_stages_csv,
-                    write_stages_markdown, write_summary_csv, write_summary_markdown, write_trajectory_csv,
-                    write_trajectory_markdown, write_trajectory_power_markdown)
+                    write_calibration_markdown, write_chosen_batches_csv, write_chosen_batches_markdown,
+                    write_comparison_csv, write_comparison_markdown, write_csv, write_power_markdown,
+                    write_stages_csv, write_stages_markdown, write_summary_csv, write_summary_markdown,
+                    write_trajectory_csv, write_trajectory_markdown, write_trajectory_power_markdown)
 from study import TRAJECTORY_MARGIN
-from trajectory import TRAJECTORY_POWER_COLUMNS, has_trajectory, trajectory_power_rows, trajectory_rows
+from trajectory import (CALIBRATION_COLUMNS, TRAJECTORY_POWER_COLUMNS, calibration_rows, can_calibrate,
+                        has_trajectory, noise_scale_resolution, trajectory_power_rows, trajectory_rows)
 
 DEFAULT_RESULTS = Path("results/results.pickle")
 
@@ -188,6 +192,11 @@ def main(argv=None):
                                          TRAJECTORY_POWER_COLUMNS))
                 written.append(write_trajectory_power_markdown(trajectory_power, out_dir / "trajectory_power.md",
                                                                results["config"], TRAJECTORY_MARGIN))
+        if can_calibrate(results):
+            calibration, margin = calibration_rows(results)
+            written.append(write_csv(calibration, out_dir / "calibration.csv", CALIBRATION_COLUMNS))
+            written.append(write_calibration_markdown(calibration, out_dir / "calibration.md", results["config"],
+                                                      margin, noise_scale_resolution(calibration)))
         power = power_rows(results)
         if power:
             written.append(write_csv(power, out_dir / "power.csv", POWER_COLUMNS))

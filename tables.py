@@ -4,6 +4,7 @@ summary.md / summary.csv   final accuracies and the verdict against dlr of every
 stages.md / stages.csv     the difference from dlr at the end of every stage
 batches_chosen.md / .csv   the batch each stage of an adaptive schedule chose, and the B_simple it came from
 comparison.md / .csv       results minus a baseline pickle, paired by seed, with TOST verdicts
+calibration.md / .csv      the trajectory margin δ chosen by its rule, and what the test resolves with it
 
 The sentences here (the equivalence rule, who trained the runs, the tallies
 the command line prints) are the project's own words for its numbers; the
@@ -428,6 +429,45 @@ def write_trajectory_power_markdown(rows, path, config, margin):
              optimizer_display_name(row["optimizer"]), schedule_display_name(row["schedule"]),
              str(row["paired_seeds"]), f"×{math.exp(row['log_ratio_mean']):.3f}", f"{row['log_ratio_sd']:.4f}"]
             + detectable) + " |")
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)
+
+
+def write_calibration_markdown(rows, path, config, margin, resolution):
+    """Write trajectory.calibration_rows as Markdown: how δ follows from its rule, and the resolution."""
+    def chance(value):
+        return "-" if value is None else f"{value:.2f}"
+
+    resolution_text = "; ".join(
+        f"at {count} seeds {'g × ' + format(factor, 'g') if factor is not None else 'none of the series'}"
+        for count, factor in resolution.items())
+    lines = [
+        f"# The trajectory margin δ, calibrated{settings_suffix(config)}",
+        "",
+        f"{data_name(config)}, N = {config['train_size']:,} training images, plain SGD. The rule (REPORT.md, "
+        "\"The margin δ\"): a schedule trains differently from dlr when, at some stage's end, its training loss "
+        "is as far from dlr's as a two-fold error in one stage's noise scale puts it. ibs_fast and ibs_slow "
+        "miss dlr's g by exactly that (half, twice) in stage 2, so δ is the smallest of their |mean ln(L / "
+        "L_dlr)| there, rounded down to two significant figures: "
+        f"**δ = {margin:g}** (a ratio from {math.exp(-margin):.4f} to {math.exp(margin):.4f}).",
+        "",
+        "The graded series misses only the last stage's g, by k. With each row's own mean and spread of the "
+        "paired log ratios (SD, ddof=1), taken as normal, the chance that the test at ±δ calls it not "
+        "equivalent at 5 and at 20 seeds. The resolution, the smallest k of the series with a chance of "
+        f"{POWER:g} or more on every network: {resolution_text}.",
+        "",
+        "| Architecture | Schedule | Stage | g / dlr's g | n | Mean ratio | SD of ln ratio | "
+        "P(not equivalent) at 5 | at 20 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append("| " + " | ".join(
+            [ARCHITECTURE_NAMES.get(row["architecture"], str(row["architecture"])),
+             schedule_display_name(row["schedule"]), str(row["stage"]), f"{row['noise_scale_factor']:g}",
+             str(row["paired_seeds"]), f"×{math.exp(row['log_ratio_mean']):.4f}",
+             "-" if row["log_ratio_sd"] is None else f"{row['log_ratio_sd']:.4f}",
+             chance(row["probability_not_equivalent_at_5"]), chance(row["probability_not_equivalent_at_20"])])
+            + " |")
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
 

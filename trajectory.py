@@ -29,8 +29,9 @@ import math
 import numpy as np
 
 from analysis import POWER, group_runs, ordered, run_sort_key
-from equivalence import equivalence_test, mean_with_confidence_interval, smallest_detectable_difference
-from schedules import ALL_SCHEDULES
+from equivalence import (equivalence_test, mean_with_confidence_interval, probability_not_equivalent,
+                         smallest_detectable_difference)
+from schedules import ALL_SCHEDULES, schedule_record
 from study import EQUIVALENCE_ALPHA, TRAJECTORY_METRICS
 
 METRIC = TRAJECTORY_METRICS[0]
@@ -173,6 +174,94 @@ def trajectory_power_rows(results, margin):
                     spread, count, POWER, margin=margin))
         rows.append(row)
     return rows
+
+
+# ----------------------------------------------------------------------------
+# The margin's calibration (REPORT.md, "The margin δ")
+# ----------------------------------------------------------------------------
+# The controls whose noise scale is off by exactly a factor two in one stage, and that stage: both share
+# the first with dlr, and in the second ibs_fast's batch is 10 times the first's (g half dlr's) and
+# ibs_slow's 2.5 times (g twice dlr's). The rule reads plain SGD's runs, for which g is derived.
+CALIBRATION_SCHEDULES = ("ibs_fast", "ibs_slow")
+CALIBRATION_STAGE = 2
+CALIBRATION_OPTIMIZER = "sgd"
+SEED_COUNTS = (5, 20)
+CALIBRATION_COLUMNS = (
+    "architecture", "schedule", "stage", "noise_scale_factor", "paired_seeds", "log_ratio_mean", "log_ratio_sd",
+    "probability_not_equivalent_at_5", "probability_not_equivalent_at_20",
+)
+
+
+def can_calibrate(results):
+    """Whether the study has plain SGD's dlr and calibration controls, with the model's training loss."""
+    cells = group_runs(results)
+    return has_trajectory(results) and any(
+        (arch, CALIBRATION_OPTIMIZER, schedule) in cells and (arch, CALIBRATION_OPTIMIZER, "dlr") in cells
+        for arch, _, _ in cells for schedule in CALIBRATION_SCHEDULES)
+
+
+def round_down(value, significant=2):
+    """value > 0 rounded down to its first `significant` significant figures (0.04879 -> 0.048)."""
+    exponent = math.floor(math.log10(value)) - significant + 1
+    return round(math.floor(round(value / 10.0 ** exponent, 9)) * 10.0 ** exponent, max(0, -exponent))
+
+
+def calibration_rows(results):
+    """(rows keyed by CALIBRATION_COLUMNS, delta): the calibration controls and the graded series under SGD.
+
+    delta is the smallest |mean log ratio| of the calibration controls at
+    the calibration stage, rounded down to two significant figures. Each
+    graded control (ibs_last_{k}x, the last stage's g times k) gets its
+    last-stage mean and spread and, taking its log ratios as normal with
+    those, the chance that the test at ±delta calls it "not equivalent" at
+    5 and at 20 seeds. ValueError when the study has nothing to calibrate from.
+    """
+    if not can_calibrate(results):
+        raise ValueError("the study has no plain-SGD runs of dlr and of ibs_fast or ibs_slow with the model's "
+                         "training loss to calibrate from")
+    rows, _ = trajectory_rows(results, None)
+    last_stage = len(stage_end_epochs(results["config"]))
+    margin_rows, graded_rows = [], []
+    for row in rows:
+        if row["optimizer"] != CALIBRATION_OPTIMIZER or row["log_ratio_mean"] is None:
+            continue
+        factor = schedule_record(row["schedule"]).last_stage_mismatch
+        if row["schedule"] in CALIBRATION_SCHEDULES and row["stage"] == CALIBRATION_STAGE:
+            margin_rows.append((row, 0.5 if row["schedule"] == "ibs_fast" else 2.0))
+        elif factor is not None and row["stage"] == last_stage:
+            graded_rows.append((row, factor))
+    margin = round_down(min(abs(row["log_ratio_mean"]) for row, _ in margin_rows))
+    cells = group_runs(results)
+    calibration = []
+    for row, factor in margin_rows + graded_rows:
+        seed_runs = cells[(row["architecture"], CALIBRATION_OPTIMIZER, row["schedule"])]
+        dlr_runs = cells[(row["architecture"], CALIBRATION_OPTIMIZER, "dlr")]
+        log_ratios = _log_ratios(seed_runs, dlr_runs, sorted(set(seed_runs) & set(dlr_runs)), METRIC,
+                                 row["epoch"] - 1)
+        spread = float(np.std(log_ratios, ddof=1)) if len(log_ratios) > 1 else None
+        entry = dict(architecture=row["architecture"], schedule=row["schedule"], stage=row["stage"],
+                     noise_scale_factor=factor, paired_seeds=row["paired_seeds"],
+                     log_ratio_mean=row["log_ratio_mean"], log_ratio_sd=spread)
+        for count in SEED_COUNTS:
+            entry[f"probability_not_equivalent_at_{count}"] = (
+                probability_not_equivalent(row["log_ratio_mean"], spread, count, margin) if spread else None)
+        calibration.append(entry)
+    return calibration, margin
+
+
+def noise_scale_resolution(rows):
+    """{seeds: the smallest k of the graded series called "not equivalent" with chance 0.8 on every network}.
+
+    None for a seed count at which no k of the series reaches it everywhere.
+    """
+    graded = [row for row in rows if row["schedule"] not in CALIBRATION_SCHEDULES]
+    resolution = {}
+    for count in SEED_COUNTS:
+        found = [factor for factor in sorted({row["noise_scale_factor"] for row in graded})
+                 if all((row[f"probability_not_equivalent_at_{count}"] or 0) >= POWER
+                        for row in graded if row["noise_scale_factor"] == factor)]
+        resolution[count] = found[0] if found else None
+    return resolution
 
 
 def _exp(value):

@@ -148,3 +148,39 @@ def test_the_resolution_at_the_last_stage_shrinks_towards_the_margin_with_more_s
     # A wider spread needs a larger ratio to be found.
     assert rows["ibs_slow"]["log_ratio_sd"] > rows["ibs"]["log_ratio_sd"]
     assert rows["ibs_slow"]["detectable_ratio_at_5"] > rows["ibs"]["detectable_ratio_at_5"]
+
+
+def test_the_margin_follows_its_rule_from_the_two_fold_controls_at_stage_2():
+    noise = [0.02, -0.02, 0.01, -0.01, 0.0]  # sums to 0, so each mean log ratio is exactly the one set
+    results = hand_made_study({
+        "ibs_fast": lambda seed, stage: math.exp(0.18 + noise[seed]) if stage == 1 else math.exp(noise[seed]),
+        "ibs_slow": lambda seed, stage: 0.93 * math.exp(noise[seed]) if stage == 1 else math.exp(noise[seed]),
+        "ibs_last_2x": lambda seed, stage: math.exp(0.01 + noise[seed] / 10) if stage == 3 else 1.0,
+        "ibs_last_4x": lambda seed, stage: math.exp(0.1 + 2 * noise[seed]) if stage == 3 else 1.0,
+        "ibs_last_8x": lambda seed, stage: math.exp(0.3 + noise[seed]) if stage == 3 else 1.0,
+    })
+    assert trajectory.can_calibrate(results)
+    rows, margin = trajectory.calibration_rows(results)
+    # The smaller of |ln 1.197| and |ln 0.93| at stage 2, 0.07257, rounded down to two significant figures.
+    assert margin == 0.072
+    by_schedule = {row["schedule"]: row for row in rows}
+    assert by_schedule["ibs_slow"]["stage"] == 2 and by_schedule["ibs_slow"]["noise_scale_factor"] == 2.0
+    assert by_schedule["ibs_fast"]["noise_scale_factor"] == 0.5
+    assert by_schedule["ibs_last_4x"]["stage"] == 4 and by_schedule["ibs_last_4x"]["noise_scale_factor"] == 4.0
+    assert by_schedule["ibs_last_8x"]["log_ratio_mean"] == pytest.approx(0.3)
+    # A mismatch well inside the margin is almost never called different; one far outside almost always.
+    assert by_schedule["ibs_last_2x"]["probability_not_equivalent_at_20"] < 0.01
+    assert by_schedule["ibs_last_8x"]["probability_not_equivalent_at_5"] > 0.99
+    # ibs_last_4x, 0.1 against 0.072 with a wide spread, is found surely only with more seeds.
+    four = by_schedule["ibs_last_4x"]
+    assert four["probability_not_equivalent_at_5"] < 0.8 <= four["probability_not_equivalent_at_20"]
+    assert trajectory.noise_scale_resolution(rows) == {5: 8.0, 20: 4.0}
+
+
+def test_the_margin_is_rounded_down_never_up_and_a_study_without_its_controls_is_refused():
+    assert [trajectory.round_down(value) for value in (0.04879, 0.1, 0.123456, 1.2345, 0.0999999)] == [
+        0.048, 0.1, 0.12, 1.2, 0.099]
+    results = hand_made_study({"ibs": lambda seed, stage: 1.0})
+    assert not trajectory.can_calibrate(results)
+    with pytest.raises(ValueError, match="ibs_fast or ibs_slow"):
+        trajectory.calibration_rows(results)
