@@ -195,8 +195,10 @@ def main(argv=None):
         if can_calibrate(results):
             calibration, margin = calibration_rows(results)
             written.append(write_csv(calibration, out_dir / "calibration.csv", CALIBRATION_COLUMNS))
+            by_network = {arch: noise_scale_resolution(calibration, arch)
+                          for arch in dict.fromkeys(row["architecture"] for row in calibration)}
             written.append(write_calibration_markdown(calibration, out_dir / "calibration.md", results["config"],
-                                                      margin, noise_scale_resolution(calibration)))
+                                                      margin, noise_scale_resolution(calibration), by_network))
         power = power_rows(results)
         if power:
             written.append(write_csv(power, out_dir / "power.csv", POWER_COLUMNS))

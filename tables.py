@@ -400,7 +400,8 @@ def write_trajectory_markdown(rows, path, config, margin):
             [ARCHITECTURE_NAMES.get(arch, str(arch)), optimizer_display_name(optimizer),
              schedule_display_name(schedule), str(stage_rows[0]["paired_seeds"])]
             + [cell(by_stage.get(stage)) for stage in range(1, stages + 1)]
-            + [stage_rows[0]["trajectory_verdict"] or "- (needs 2 paired seeds)"]) + " |")
+            + [stage_rows[0]["trajectory_verdict"]
+               or ("- (no margin declared)" if margin is None else "- (needs 2 paired seeds)")]) + " |")
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
 
@@ -433,14 +434,21 @@ def write_trajectory_power_markdown(rows, path, config, margin):
     return Path(path)
 
 
-def write_calibration_markdown(rows, path, config, margin, resolution):
-    """Write trajectory.calibration_rows as Markdown: how δ follows from its rule, and the resolution."""
+def write_calibration_markdown(rows, path, config, margin, resolution, resolution_by_network):
+    """Write trajectory.calibration_rows as Markdown: how δ follows from its rule, and the resolution.
+
+    resolution is trajectory.noise_scale_resolution on every network at once,
+    resolution_by_network {arch: the same on that network alone}.
+    """
     def chance(value):
         return "-" if value is None else f"{value:.2f}"
 
-    resolution_text = "; ".join(
-        f"at {count} seeds {'g × ' + format(factor, 'g') if factor is not None else 'none of the series'}"
-        for count, factor in resolution.items())
+    def seeds_text(found):
+        return ", ".join(f"at {count} seeds {'g × ' + format(factor, 'g') if factor is not None else 'none'}"
+                         for count, factor in found.items())
+
+    resolution_text = seeds_text(resolution) + "; on each network alone: " + "; ".join(
+        f"{ARCHITECTURE_NAMES.get(arch, str(arch))} {seeds_text(found)}" for arch, found in resolution_by_network.items())
     lines = [
         f"# The trajectory margin δ, calibrated{settings_suffix(config)}",
         "",
@@ -454,7 +462,7 @@ def write_calibration_markdown(rows, path, config, margin, resolution):
         "The graded series misses only the last stage's g, by k. With each row's own mean and spread of the "
         "paired log ratios (SD, ddof=1), taken as normal, the chance that the test at ±δ calls it not "
         "equivalent at 5 and at 20 seeds. The resolution, the smallest k of the series with a chance of "
-        f"{POWER:g} or more on every network: {resolution_text}.",
+        f"{POWER:g} or more on every network (none: no k of the series): {resolution_text}.",
         "",
         "| Architecture | Schedule | Stage | g / dlr's g | n | Mean ratio | SD of ln ratio | "
         "P(not equivalent) at 5 | at 20 |",

@@ -249,12 +249,14 @@ def calibration_rows(results):
     return calibration, margin
 
 
-def noise_scale_resolution(rows):
+def noise_scale_resolution(rows, architecture=None):
     """{seeds: the smallest k of the graded series called "not equivalent" with chance 0.8 on every network}.
 
-    None for a seed count at which no k of the series reaches it everywhere.
+    With an architecture, on that network alone. None for a seed count at
+    which no k of the series reaches it.
     """
-    graded = [row for row in rows if row["schedule"] not in CALIBRATION_SCHEDULES]
+    graded = [row for row in rows if row["schedule"] not in CALIBRATION_SCHEDULES
+              and architecture in (None, row["architecture"])]
     resolution = {}
     for count in SEED_COUNTS:
         found = [factor for factor in sorted({row["noise_scale_factor"] for row in graded})

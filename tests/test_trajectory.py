@@ -175,6 +175,8 @@ def test_the_margin_follows_its_rule_from_the_two_fold_controls_at_stage_2():
     four = by_schedule["ibs_last_4x"]
     assert four["probability_not_equivalent_at_5"] < 0.8 <= four["probability_not_equivalent_at_20"]
     assert trajectory.noise_scale_resolution(rows) == {5: 8.0, 20: 4.0}
+    assert trajectory.noise_scale_resolution(rows, "mlp300") == {5: 8.0, 20: 4.0}
+    assert trajectory.noise_scale_resolution(rows, "lenet5") == {5: None, 20: None}
 
 
 def test_the_margin_is_rounded_down_never_up_and_a_study_without_its_controls_is_refused():
