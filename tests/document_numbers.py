@@ -101,6 +101,12 @@ ORIGINAL_ORDER = ("dlr", "hyb", "ibs")
 # Reading the studies and the documents
 # ---------------------------------------------------------------------------
 
+class Quote(NamedTuple):
+    """Numbers computed together: keys names each, values() returns them in that order."""
+    keys: tuple
+    values: Callable[[], list]
+
+
 @lru_cache(maxsize=None)
 def study(name):
     """The results dict of a committed or historical study."""

@@ -14,12 +14,13 @@ import math
 import numpy as np
 
 from document_numbers import *  # noqa: F401,F403  (the statistics and formatting the numbers use)
-from document_numbers import (ALPHA, ARCHITECTURES, ORIGINAL, ORIGINAL_ORDER, PROJECT_DIR, STUDIES, accuracy_text,
+from document_numbers import (ALPHA, ARCHITECTURES, ORIGINAL, ORIGINAL_ORDER, PROJECT_DIR, STUDIES, Quote, accuracy_text,
                               cells, difference_text, finals, fmt, interval, lowest_and_highest,
                               lowest_and_highest_signed, mean_difference, mean_pct, paired_differences, seed_range,
                               seed_runs, signed, std_pct, study, verdict, verdict_text, versus_dlr, versus_study)
 from pathlib import Path
-from typing import Callable, NamedTuple
+
+from trajectory_numbers import FACTS as TRAJECTORY_FACTS, QUOTES as TRAJECTORY_QUOTES
 
 # The facts the documents state besides their numbers, by name: predicates on the pickles.
 FACTS = {}
@@ -386,12 +387,6 @@ def largest_spread_of_a_stage(name):
             batches = [run["batch_size"][epoch] for run in runs]
             ratios.append(max(batches) / min(batches))
     return ratios
-
-
-class Quote(NamedTuple):
-    """Numbers computed together: keys names each, values() returns them in that order."""
-    keys: tuple
-    values: Callable[[], list]
 
 
 @fact
@@ -762,6 +757,11 @@ QUOTES += [
           lambda: [signed(mean_difference("large_batch", "lenet5", "momentum", "ibs_lr"))]),
     Quote(("kappa_0_01.updates",), lambda: [whole_range(auto_updates("ibs_auto_kappa_0_01", "ibs_auto"))]),
 ]
+
+
+# The second endpoint's numbers and facts (tests/trajectory_numbers.py).
+QUOTES += TRAJECTORY_QUOTES
+FACTS.update(TRAJECTORY_FACTS)
 
 
 def numbers():
