@@ -1,0 +1,168 @@
+"""Grow the batch instead of decaying the learning rate, in plain Keras.
+
+Copy this file into your own training. It uses only Keras (model.compile and
+model.fit) and numpy, nothing of this project. Where a step-decay schedule
+would divide the learning rate by `factor` at every stage, it multiplies the
+batch by `factor` instead (the rule of Smith et al. 2018 for SGD, with or
+without momentum), and for Adam and RMSprop applies the rule this project's
+studies support for them (RULES below; REPORT.md, "Adam's own rule").
+
+Three things in Keras make this less obvious than it looks, and each has a
+line below that handles it:
+
+1. A callback cannot change fit's batch size (keras-team/keras issues 10143
+   and 13038), so every stage is its own `model.fit(..., batch_size=B)`,
+   with `initial_epoch` so that epochs keep counting.
+2. The optimizer must carry over: one optimizer object for the whole run, so
+   its moments and its step count (Adam's bias correction) continue from
+   stage to stage. Never re-compile between stages; that builds a new one.
+3. In Keras 3, Adam's beta_1 and beta_2 and RMSprop's rho are Python floats
+   read when the training step is traced, and fit reuses its traced
+   train_function. Keras traces it again at the first new batch shape, so a
+   new beta seems to work at the second stage, and from the third on the
+   step keeps the second stage's betas, silently (tests/test_example.py shows
+   both). apply_stage traces it again whenever a coefficient changes
+   (make_train_function(force=True)). The learning rate is a variable and
+   needs no such care. (Keras corrects Adam's bias with the current beta to
+   the power of the step count, not the product of the betas used; after a
+   first stage of thousands of steps both corrections are 1 to float
+   precision, and only a short first stage, as --quick's, feels it.)
+
+Usage:
+
+    python examples/grow_batch_keras.py                      # Adam on MNIST, 4 stages of 3 epochs
+    python examples/grow_batch_keras.py --optimizer sgd
+    python examples/grow_batch_keras.py --quick              # 2,000 images, 1 epoch a stage
+"""
+import argparse
+import math
+import os
+import sys
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import keras  # noqa: E402  (after the log level is set)
+
+DEFAULT_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "data", "mnist.npz")
+
+# Each optimizer's base settings: the study's (Keras's defaults for Adam and RMSprop).
+BASE_LEARNING_RATES = {"sgd": 0.01, "momentum": 0.001, "adam": 0.001, "rmsprop": 0.001}
+# The optimizer's coefficients that the rule may scale with the batch, by their Keras attribute names.
+SCALED_COEFFICIENTS = {"sgd": (), "momentum": (), "adam": ("beta_1", "beta_2"), "rmsprop": ("rho",)}
+
+# The rule per optimizer: for stage s (from 0) and the stage factor k, (learning rate multiplier, batch
+# multiplier, whether the coefficients keep their half-lives in examples: c -> c ** (B / B0)).
+RULES = {
+    # The paper's rule: g = lr N / (B (1 - m)) falls by k when B grows by k at a fixed lr.
+    "sgd": lambda stage, factor: (1.0, factor ** stage, False),
+    "momentum": lambda stage, factor: (1.0, factor ** stage, False),
+    # The square-root rule with half-lives held in examples (seesaw with --beta-scaling samples): the
+    # candidate the forecast puts nearest dlr (REPORT.md, "Predictions, declared before the runs"),
+    # until the studies of "Adam's own rule" say which rule to use.
+    "adam": lambda stage, factor: (factor ** (-stage / 2), factor ** stage, True),
+    "rmsprop": lambda stage, factor: (factor ** (-stage / 2), factor ** stage, True),
+}
+
+
+def make_optimizer(name, learning_rate):
+    """The optimizer of the whole run: one object, so that its state carries over."""
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate)
+    if name == "momentum":
+        return keras.optimizers.SGD(learning_rate, momentum=0.9)
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate)
+    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(RULES)}")
+
+
+def stage_plan(name, stage, factor, base_learning_rate, base_batch_size, base_coefficients):
+    """(learning rate, batch size, {coefficient: value}) of a stage under the optimizer's rule."""
+    rate_multiplier, batch_multiplier, scale_coefficients = RULES[name](stage, factor)
+    batch_size = int(round(base_batch_size * batch_multiplier))
+    coefficients = {key: value ** (batch_size / base_batch_size) if scale_coefficients else value
+                    for key, value in base_coefficients.items()}
+    return base_learning_rate * rate_multiplier, batch_size, coefficients
+
+
+def apply_stage(model, learning_rate, coefficients):
+    """Set the stage's learning rate and coefficients on the model's optimizer, keeping its state."""
+    optimizer = model.optimizer
+    optimizer.learning_rate.assign(learning_rate)
+    changed = False
+    for key, value in coefficients.items():
+        if getattr(optimizer, key) != value:
+            setattr(optimizer, key, value)
+            changed = True
+    if changed:
+        # The coefficients are read when the step is traced: trace it again, or the old values stay.
+        model.make_train_function(force=True)
+
+
+def build_model():
+    """The study's 300-unit MLP; any compiled Keras model works the same way."""
+    return keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                             keras.layers.Dense(300, activation="relu"),
+                             keras.layers.Dense(10, activation="softmax")])
+
+
+def train(model, optimizer_name, x_train, y_train, stages=4, epochs_per_stage=3, factor=5.0,
+          base_batch_size=4, learning_rate=None, validation_data=None, seed=0, on_stage=None):
+    """Train in stages, growing the batch by the optimizer's rule; returns [per-stage record].
+
+    on_stage(stage, model), if given, is called before each stage's fit,
+    after its settings are applied.
+    """
+    learning_rate = BASE_LEARNING_RATES[optimizer_name] if learning_rate is None else learning_rate
+    model.compile(optimizer=make_optimizer(optimizer_name, learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    base_coefficients = {key: float(getattr(model.optimizer, key)) for key in SCALED_COEFFICIENTS[optimizer_name]}
+    keras.utils.set_random_seed(seed)
+    records = []
+    for stage in range(stages):
+        stage_rate, batch_size, coefficients = stage_plan(optimizer_name, stage, factor, learning_rate,
+                                                          base_batch_size, base_coefficients)
+        apply_stage(model, stage_rate, coefficients)
+        if on_stage is not None:
+            on_stage(stage, model)
+        history = model.fit(x_train, y_train, batch_size=batch_size, initial_epoch=stage * epochs_per_stage,
+                            epochs=(stage + 1) * epochs_per_stage, validation_data=validation_data,
+                            shuffle=True, verbose=0)
+        records.append(dict(stage=stage, learning_rate=stage_rate, batch_size=batch_size, **coefficients,
+                            updates=int(model.optimizer.iterations.numpy()),
+                            loss=history.history["loss"][-1],
+                            val_accuracy=history.history.get("val_accuracy", [math.nan])[-1]))
+    return records
+
+
+def load_mnist(path, train_size, test_size):
+    with np.load(path) as data:
+        return ((data["x_train"][:train_size].astype("float32") / 255, data["y_train"][:train_size].astype("int32")),
+                (data["x_test"][:test_size].astype("float32") / 255, data["y_test"][:test_size].astype("int32")))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--optimizer", choices=sorted(RULES), default="adam")
+    parser.add_argument("--data", default=DEFAULT_DATA, help="an MNIST-layout .npz (default: the vendored file)")
+    parser.add_argument("--quick", action="store_true", help="2,000 training images, 1 epoch a stage")
+    parser.add_argument("--seed", type=int, default=0)
+    arguments = parser.parse_args(argv)
+    if not os.path.isfile(arguments.data):
+        parser.exit(2, f"grow_batch_keras.py: error: no data file {arguments.data}\n")
+    train_size, epochs_per_stage = (2000, 1) if arguments.quick else (20000, 3)
+    (x_train, y_train), (x_test, y_test) = load_mnist(arguments.data, train_size, 10000)
+    records = train(build_model(), arguments.optimizer, x_train, y_train, epochs_per_stage=epochs_per_stage,
+                    validation_data=(x_test, y_test), seed=arguments.seed)
+    for record in records:
+        extra = "".join(f", {key} {record[key]:.6g}" for key in SCALED_COEFFICIENTS[arguments.optimizer])
+        print(f"stage {record['stage'] + 1}: lr {record['learning_rate']:.6g}, batch {record['batch_size']}{extra}, "
+              f"{record['updates']} updates so far, training loss {record['loss']:.4f}, "
+              f"test accuracy {100 * record['val_accuracy']:.2f} %")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
