@@ -202,6 +202,8 @@ def can_calibrate(results):
 
 def round_down(value, significant=2):
     """value > 0 rounded down to its first `significant` significant figures (0.04879 -> 0.048)."""
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"only a positive finite number can be rounded down to significant figures, not {value}")
     exponent = math.floor(math.log10(value)) - significant + 1
     return round(math.floor(round(value / 10.0 ** exponent, 9)) * 10.0 ** exponent, max(0, -exponent))
 
@@ -230,6 +232,14 @@ def calibration_rows(results):
             margin_rows.append((row, 0.5 if row["schedule"] == "ibs_fast" else 2.0))
         elif factor is not None and row["stage"] == last_stage:
             graded_rows.append((row, factor))
+    # The rule takes both controls on every network that has them; one without a finite mean (a diverged
+    # run) would leave the margin resting on fewer, so the study cannot calibrate.
+    found = {(row["architecture"], row["schedule"]) for row, _ in margin_rows}
+    wanted = {(arch, schedule) for arch, optimizer, schedule in group_runs(results)
+              if optimizer == CALIBRATION_OPTIMIZER and schedule in CALIBRATION_SCHEDULES}
+    if wanted - found or not found:
+        raise ValueError("the calibration needs a finite stage-2 mean of " + ", ".join(
+            f"{arch}/{schedule}" for arch, schedule in sorted(wanted - found)) + " with the model's training loss")
     margin = round_down(min(abs(row["log_ratio_mean"]) for row, _ in margin_rows))
     cells = group_runs(results)
     calibration = []
@@ -243,10 +253,19 @@ def calibration_rows(results):
                      noise_scale_factor=factor, paired_seeds=row["paired_seeds"],
                      log_ratio_mean=row["log_ratio_mean"], log_ratio_sd=spread)
         for count in SEED_COUNTS:
-            entry[f"probability_not_equivalent_at_{count}"] = (
-                probability_not_equivalent(row["log_ratio_mean"], spread, count, margin) if spread else None)
+            entry[f"probability_not_equivalent_at_{count}"] = _chance_not_equivalent(
+                row["log_ratio_mean"], spread, count, margin)
         calibration.append(entry)
     return calibration, margin
+
+
+def _chance_not_equivalent(mean, spread, seeds, margin):
+    """The chance of "not equivalent"; without a spread it is certain beyond the margin and nil within."""
+    if spread is None:
+        return None
+    if spread == 0:
+        return 1.0 if abs(mean) > margin else 0.0
+    return probability_not_equivalent(mean, spread, seeds, margin)
 
 
 def noise_scale_resolution(rows, architecture=None):
@@ -257,11 +276,14 @@ def noise_scale_resolution(rows, architecture=None):
     """
     graded = [row for row in rows if row["schedule"] not in CALIBRATION_SCHEDULES
               and architecture in (None, row["architecture"])]
+    # A factor counts only where every network has its row: one left out (a diverged run) is not passed.
+    networks = {row["architecture"] for row in rows if architecture in (None, row["architecture"])}
     resolution = {}
     for count in SEED_COUNTS:
         found = [factor for factor in sorted({row["noise_scale_factor"] for row in graded})
-                 if all((row[f"probability_not_equivalent_at_{count}"] or 0) >= POWER
-                        for row in graded if row["noise_scale_factor"] == factor)]
+                 if {row["architecture"] for row in graded if row["noise_scale_factor"] == factor} == networks
+                 and all((row[f"probability_not_equivalent_at_{count}"] or 0) >= POWER
+                         for row in graded if row["noise_scale_factor"] == factor)]
         resolution[count] = found[0] if found else None
     return resolution
 

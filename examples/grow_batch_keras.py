@@ -4,8 +4,9 @@ Copy this file into your own training. It uses only Keras (model.compile and
 model.fit) and numpy, nothing of this project. Where a step-decay schedule
 would divide the learning rate by `factor` at every stage, it multiplies the
 batch by `factor` instead (the rule of Smith et al. 2018 for SGD, with or
-without momentum), and for Adam and RMSprop applies the rule this project's
-studies support for them (RULES below; REPORT.md, "Adam's own rule").
+without momentum, which this project's studies confirm), and for Adam and
+RMSprop applies the candidate rule of RULES below, until the studies of
+REPORT.md's "Adam's own rule" say which rule holds for them.
 
 Three things in Keras make this less obvious than it looks, and each has a
 line below that handles it:
@@ -90,7 +91,7 @@ def stage_plan(name, stage, factor, base_learning_rate, base_batch_size, base_co
 def apply_stage(model, learning_rate, coefficients):
     """Set the stage's learning rate and coefficients on the model's optimizer, keeping its state."""
     optimizer = model.optimizer
-    optimizer.learning_rate.assign(learning_rate)
+    optimizer.learning_rate = learning_rate  # assigns the optimizer's variable; its state stays
     changed = False
     for key, value in coefficients.items():
         if getattr(optimizer, key) != value:
@@ -102,7 +103,7 @@ def apply_stage(model, learning_rate, coefficients):
 
 
 def build_model():
-    """The study's 300-unit MLP; any compiled Keras model works the same way."""
+    """The study's 300-unit MLP; train() compiles any uncompiled Keras classifier the same way."""
     return keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
                              keras.layers.Dense(300, activation="relu"),
                              keras.layers.Dense(10, activation="softmax")])
@@ -113,7 +114,9 @@ def train(model, optimizer_name, x_train, y_train, stages=4, epochs_per_stage=3,
     """Train in stages, growing the batch by the optimizer's rule; returns [per-stage record].
 
     on_stage(stage, model), if given, is called before each stage's fit,
-    after its settings are applied.
+    after its settings are applied. The seed fixes the example order; set
+    it (keras.utils.set_random_seed) before building the model as well to
+    fix its initial weights, as main() does.
     """
     learning_rate = BASE_LEARNING_RATES[optimizer_name] if learning_rate is None else learning_rate
     model.compile(optimizer=make_optimizer(optimizer_name, learning_rate),
@@ -154,6 +157,7 @@ def main(argv=None):
         parser.exit(2, f"grow_batch_keras.py: error: no data file {arguments.data}\n")
     train_size, epochs_per_stage = (2000, 1) if arguments.quick else (20000, 3)
     (x_train, y_train), (x_test, y_test) = load_mnist(arguments.data, train_size, 10000)
+    keras.utils.set_random_seed(arguments.seed)  # before the model is built: its initial weights too
     records = train(build_model(), arguments.optimizer, x_train, y_train, epochs_per_stage=epochs_per_stage,
                     validation_data=(x_test, y_test), seed=arguments.seed)
     for record in records:

@@ -43,7 +43,8 @@ def test_each_stage_trains_at_its_batch_and_rate_with_the_state_carried_over(opt
 
     def on_stage(stage, model):
         optimizer = model.optimizer
-        slots = [variable.numpy().copy() for variable in optimizer.variables[1:3]]
+        # Keras 3 lists the step count and the learning rate first, then the slots (moments).
+        slots = [variable.numpy().copy() for variable in optimizer.variables[2:]]
         seen.append(dict(optimizer=optimizer, iterations=int(optimizer.iterations.numpy()),
                          learning_rate=float(optimizer.learning_rate.numpy()),
                          coefficients={key: getattr(optimizer, key)
@@ -66,9 +67,14 @@ def test_each_stage_trains_at_its_batch_and_rate_with_the_state_carried_over(opt
         for key, value in state["coefficients"].items():
             base = {"beta_1": 0.9, "beta_2": 0.999, "rho": 0.9}[key]
             assert value == pytest.approx(base ** (batch / 4))
-    if optimizer_name != "sgd":
-        # Moments built in stage 1 are still there when stage 2 begins.
+    if optimizer_name == "sgd":
+        assert seen[1]["slots"] == []
+    else:
+        # Moments built in stage 1 are still there when stage 2 begins, and stage 2 moves them on.
+        # (Keras builds them at the first step, so before stage 1 there are none.)
+        assert seen[0]["slots"] == [] and seen[1]["slots"]
         assert any(np.abs(slot).max() > 0 for slot in seen[1]["slots"])
+        assert any(not np.array_equal(before, after) for before, after in zip(seen[1]["slots"], seen[2]["slots"]))
 
 
 def adam_step_by_hand(weights, moment, velocity, gradient, learning_rate, beta_1, beta_2, epsilon, step):

@@ -182,7 +182,25 @@ def test_the_margin_follows_its_rule_from_the_two_fold_controls_at_stage_2():
 def test_the_margin_is_rounded_down_never_up_and_a_study_without_its_controls_is_refused():
     assert [trajectory.round_down(value) for value in (0.04879, 0.1, 0.123456, 1.2345, 0.0999999)] == [
         0.048, 0.1, 0.12, 1.2, 0.099]
+    for value in (0.0, -0.1, math.nan, math.inf):
+        with pytest.raises(ValueError, match="positive finite"):
+            trajectory.round_down(value)
     results = hand_made_study({"ibs": lambda seed, stage: 1.0})
     assert not trajectory.can_calibrate(results)
     with pytest.raises(ValueError, match="ibs_fast or ibs_slow"):
         trajectory.calibration_rows(results)
+    # A control whose stage-2 loss is not finite in one seed leaves the rule short of a value: refused,
+    # naming it, rather than a margin from the other control alone.
+    diverged = hand_made_study({"ibs_fast": lambda seed, stage: 1.1,
+                                "ibs_slow": lambda seed, stage: math.nan if (seed, stage) == (2, 1) else 0.9})
+    with pytest.raises(ValueError, match="mlp300/ibs_slow"):
+        trajectory.calibration_rows(diverged)
+
+
+def test_a_control_without_spread_is_called_surely_by_its_mean_alone():
+    results = hand_made_study({"ibs_fast": lambda seed, stage: 1.1, "ibs_slow": lambda seed, stage: 0.9,
+                               "ibs_last_8x": lambda seed, stage: math.exp(0.3) if stage == 3 else 1.0,
+                               "ibs_last_2x": lambda seed, stage: math.exp(0.01) if stage == 3 else 1.0})
+    rows, margin = trajectory.calibration_rows(results)
+    chances = {row["schedule"]: row["probability_not_equivalent_at_5"] for row in rows}
+    assert margin == 0.095 and chances["ibs_last_8x"] == 1.0 and chances["ibs_last_2x"] == 0.0

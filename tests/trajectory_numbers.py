@@ -8,15 +8,12 @@ verdict over the stages a schedule does not share with dlr. quoted_numbers.py
 merges QUOTES and FACTS into the documents' lists.
 """
 
-import csv
 import math
-from pathlib import Path
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 
-from document_numbers import (ARCHITECTURES, PROJECT_DIR, STUDIES, Quote, paired_differences, study,
-                              verdict)
+from document_numbers import ARCHITECTURES, Quote, paired_differences, study, verdict
 import study as study_module
 
 CALIBRATION = "trajectory_calibration"
@@ -45,7 +42,7 @@ def log_ratios(name, arch, optimizer, schedule, stage):
 
 
 def compared_stages(name, arch, optimizer, schedule):
-    """The stages (from 1) at whose end the schedule's plan so far is not dlr's, in every seed."""
+    """The stages (from 1) at whose end the schedule's plan so far is not dlr's, in some seed."""
     pairs = seed_pairs(name, arch, optimizer, schedule)
     return [stage for stage, epoch in enumerate(stage_end_epochs(name), start=1)
             if any(list(run[metric][:epoch + 1]) != list(dlr[metric][:epoch + 1])
@@ -81,19 +78,32 @@ def trajectory_verdict(name, arch, optimizer, schedule):
     return "not equivalent" if "not equivalent" in verdicts else "undecided"
 
 
-def chance_not_equivalent(arch, schedule, seeds, stage=4):
-    """The chance of "not equivalent" at the margin for normal log ratios with this cell's mean and SD."""
-    values = log_ratios(CALIBRATION, arch, "sgd", schedule, stage)
-    margin, spread, mean = calibrated_margin()[1], float(np.std(values, ddof=1)), float(np.mean(values))
+def chance(mean, spread, seeds, margin):
+    """The chance of "not equivalent" at the margin for normal log ratios of this mean and SD."""
     critical, scale = stats.t.ppf(0.95, seeds - 1), math.sqrt(seeds) / spread
     return float(stats.nct.sf(critical, seeds - 1, (mean - margin) * scale)
                  + stats.nct.sf(critical, seeds - 1, -(mean + margin) * scale))
 
 
-def committed_trajectory_power(name, schedules):
-    """The committed trajectory_power.csv's detectable ratios at 5 seeds of these schedules."""
-    with open(PROJECT_DIR / Path(STUDIES[name]).parent / "trajectory_power.csv", newline="") as handle:
-        return [float(row["detectable_ratio_at_5"]) for row in csv.DictReader(handle) if row["schedule"] in schedules]
+def chance_not_equivalent(arch, schedule, seeds, stage=4):
+    """chance() with a calibration cell's own mean and SD at the stage's end."""
+    values = log_ratios(CALIBRATION, arch, "sgd", schedule, stage)
+    return chance(float(np.mean(values)), float(np.std(values, ddof=1)), seeds, calibrated_margin()[1])
+
+
+def detectable_ratio(arch, schedule, seeds=5):
+    """The last-stage loss ratio (above 1) found "not equivalent" with chance 0.8, at this cell's SD."""
+    spread, margin = float(np.std(log_ratios(CALIBRATION, arch, "sgd", schedule, 4), ddof=1)), calibrated_margin()[1]
+    return math.exp(optimize.brentq(lambda mean: chance(mean, spread, seeds, margin) - 0.8, margin, margin + 1))
+
+
+def dlr_last_stage_fall():
+    """dlr's own loss at the end of the last stage over its loss at the end of the one before, per network."""
+    runs = study(CALIBRATION)["runs"]
+    third, last = stage_end_epochs(CALIBRATION)[-2:]
+    return [math.exp(float(np.mean([math.log(run["full_train_loss"][last] / run["full_train_loss"][third])
+                                    for key, run in runs.items() if key[:3] == (arch, "sgd", "dlr")])))
+            for arch in ARCHITECTURES]
 
 
 # ---------------------------------------------------------------------------
@@ -163,6 +173,54 @@ QUOTES = [
                                  for arch in ARCHITECTURES for schedule in GRADED])]),
     Quote(("trajectory_calibration.lenet5_ibs_last_8x_chance_at_5",),
           lambda: [f"{chance_not_equivalent('lenet5', 'ibs_last_8x', 5):.2f}"]),
-    Quote(("trajectory_calibration.detectable_at_5_range",),
-          lambda: [_ratio_range(committed_trajectory_power(CALIBRATION, ("ibs",) + GRADED), prefix="×")]),
+    Quote(("trajectory_calibration.detectable_at_5_range", "trajectory_calibration.detectable_below_at_5_range"),
+          lambda: [_ratio_range([detectable_ratio(arch, schedule) for arch in ARCHITECTURES
+                                 for schedule in ("ibs",) + GRADED], prefix="×"),
+                   _ratio_range([1 / detectable_ratio(arch, schedule) for arch in ARCHITECTURES
+                                 for schedule in ("ibs",) + GRADED], prefix="×")]),
+    Quote(("trajectory_calibration.dlr_last_stage_fall_pct",),
+          lambda: [_ratio_range([100 * (1 - ratio) for ratio in dlr_last_stage_fall()], digits=1)]),
 ]
+
+
+# ---------------------------------------------------------------------------
+# Adam's own rule: the forecast declared before results/adam_rule and results/adam_rule_betas
+# ---------------------------------------------------------------------------
+RULE, RULE_BETAS = "adam_rule", "adam_rule_betas"
+ADAPTIVE = ("adam", "rmsprop")
+
+
+def last_stage_distance(name, arch, optimizer, schedule):
+    """|mean ln(L / L_dlr)| at the end of the last stage."""
+    return abs(float(np.mean(log_ratios(name, arch, optimizer, schedule, len(stage_end_epochs(name))))))
+
+
+def forecast_1_sgd():
+    return all(trajectory_verdict(RULE, arch, "sgd", schedule) == "equivalent"
+               for arch in ARCHITECTURES for schedule in ("ibs", "hyb")) and all(
+        trajectory_verdict(RULE, arch, "sgd", schedule) == "not equivalent"
+        for arch in ARCHITECTURES for schedule in ("seesaw", "dlr_sqrt"))
+
+
+def forecast_2_betas_held(optimizer):
+    return (sum(trajectory_verdict(RULE, arch, optimizer, "ibs") == "not equivalent" for arch in ARCHITECTURES) >= 2
+            and all(trajectory_verdict(RULE, arch, optimizer, "seesaw") == "not equivalent"
+                    and last_stage_distance(RULE, arch, optimizer, "seesaw")
+                    > last_stage_distance(RULE, arch, optimizer, "ibs") for arch in ARCHITECTURES))
+
+
+def last_ln_ratio(name, arch, optimizer, schedule):
+    return float(np.mean(log_ratios(name, arch, optimizer, schedule, len(stage_end_epochs(name)))))
+
+
+def forecast_3_half_lives(optimizer):
+    """Seesaw with half-lives nearer dlr than seesaw with β held and than ibs with half-lives; ibs with
+    half-lives below dlr, and "towards dlr_sqrt": nearer dlr_sqrt's last-stage ratio than ibs with β held."""
+    return all(last_stage_distance(RULE_BETAS, arch, optimizer, "seesaw")
+               < min(last_stage_distance(RULE, arch, optimizer, "seesaw"),
+                     last_stage_distance(RULE_BETAS, arch, optimizer, "ibs"))
+               and last_ln_ratio(RULE_BETAS, arch, optimizer, "ibs") < 0
+               and abs(last_ln_ratio(RULE_BETAS, arch, optimizer, "ibs")
+                       - last_ln_ratio(RULE_BETAS, arch, optimizer, "dlr_sqrt"))
+               < abs(last_ln_ratio(RULE, arch, optimizer, "ibs") - last_ln_ratio(RULE, arch, optimizer, "dlr_sqrt"))
+               for arch in ARCHITECTURES)
