@@ -270,7 +270,8 @@ def test_the_tables_give_the_mean_and_range_and_the_batches_chosen(auto_study, t
     assert f"{np.mean(updates):,.0f} ({min(updates):,} to {max(updates):,})" in row
     assert "or the seeds' mean (smallest to largest)" in summary
     header = (tmp_path / "summary.csv").read_text().splitlines()[0].split(",")
-    assert header == list(analysis.SUMMARY_COLUMNS + analysis.SUMMARY_RANGE_COLUMNS)
+    # The study recorded the model's training loss, so its verdict stands beside the accuracy's.
+    assert header == list(analysis.SUMMARY_COLUMNS + ("trajectory_verdict",) + analysis.SUMMARY_RANGE_COLUMNS)
     # The fixed schedules keep their whole numbers.
     ibs_updates = sum(math.ceil(TRAIN_SIZE / batch) for batch in (4, 20, 100, 500))
     assert any(line.split(",")[2] == "ibs" and line.split(",")[7] == str(ibs_updates) for line in
