@@ -224,3 +224,49 @@ def forecast_3_half_lives(optimizer):
                        - last_ln_ratio(RULE_BETAS, arch, optimizer, "dlr_sqrt"))
                < abs(last_ln_ratio(RULE, arch, optimizer, "ibs") - last_ln_ratio(RULE, arch, optimizer, "dlr_sqrt"))
                for arch in ARCHITECTURES)
+
+
+def last_stage_ratios(name, optimizers, schedules):
+    return [math.exp(last_ln_ratio(name, arch, optimizer, schedule))
+            for arch in ARCHITECTURES for optimizer in optimizers for schedule in schedules]
+
+
+@fact
+def adam_rule_forecast_1_held():
+    return forecast_1_sgd()
+
+
+@fact
+def adam_rule_no_adaptive_schedule_trains_like_dlr():
+    return all(trajectory_verdict(RULE, arch, optimizer, schedule) == "not equivalent" for arch in ARCHITECTURES
+               for optimizer in ADAPTIVE for schedule in ("ibs", "hyb", "seesaw", "dlr_sqrt"))
+
+
+@fact
+def adam_rule_forecast_2_held_for_adam():
+    return forecast_2_betas_held("adam")
+
+
+@fact
+def adam_rule_rmsprop_every_schedule_ends_below_dlr():
+    return max(last_stage_ratios(RULE, ("rmsprop",), ("ibs", "hyb", "seesaw", "dlr_sqrt"))) < 1
+
+
+@fact
+def adam_rule_forecast_2_failed_for_rmsprop():
+    """Not forecast 2 for RMSprop, and why: seesaw ends nearer dlr than ibs on every network."""
+    return not forecast_2_betas_held("rmsprop") and all(
+        last_stage_distance(RULE, arch, "rmsprop", "seesaw") < last_stage_distance(RULE, arch, "rmsprop", "ibs")
+        for arch in ARCHITECTURES)
+
+
+QUOTES += [
+    Quote(("adam_rule.runs",), lambda: [len(study(RULE)["runs"])]),
+    Quote(("adam_rule.sgd_seesaw_dlr_sqrt_last_stage_range",),
+          lambda: [_ratio_range(last_stage_ratios(RULE, ("sgd",), ("seesaw", "dlr_sqrt")))]),
+    Quote(("adam_rule.adam_ibs_last_stage_range",), lambda: [_ratio_range(last_stage_ratios(RULE, ("adam",), ("ibs",)))]),
+    Quote(("adam_rule.adam_seesaw_last_stage_range",),
+          lambda: [_ratio_range(last_stage_ratios(RULE, ("adam",), ("seesaw",)))]),
+    Quote(("adam_rule.rmsprop_last_stage_range",),
+          lambda: [_ratio_range(last_stage_ratios(RULE, ("rmsprop",), ("ibs", "hyb", "seesaw", "dlr_sqrt")))]),
+]
