@@ -270,3 +270,35 @@ QUOTES += [
     Quote(("adam_rule.rmsprop_last_stage_range",),
           lambda: [_ratio_range(last_stage_ratios(RULE, ("rmsprop",), ("ibs", "hyb", "seesaw", "dlr_sqrt")))]),
 ]
+
+
+@fact
+def adam_rule_betas_no_schedule_trains_like_dlr():
+    return all(trajectory_verdict(RULE_BETAS, arch, optimizer, schedule) == "not equivalent"
+               for arch in ARCHITECTURES for optimizer in ADAPTIVE for schedule in ("ibs", "hyb", "seesaw", "dlr_sqrt"))
+
+
+QUOTES += [
+    Quote(("adam_rule_betas.runs",), lambda: [len(study(RULE_BETAS)["runs"])]),
+    Quote(("adam_rule_betas.adam_seesaw_last_stage_range",),
+          lambda: [_ratio_range(last_stage_ratios(RULE_BETAS, ("adam",), ("seesaw",)))]),
+    Quote(("adam_rule_betas.rmsprop_seesaw_last_stage_range",),
+          lambda: [_ratio_range(last_stage_ratios(RULE_BETAS, ("rmsprop",), ("seesaw",)))]),
+]
+
+
+@fact
+def adam_rule_betas_forecast_3_held_for_adam_and_rmsprop():
+    return all(forecast_3_half_lives(optimizer) for optimizer in ADAPTIVE)
+
+
+@fact
+def adam_rule_betas_seesaw_equivalent_on_accuracy_everywhere():
+    return all(verdict(paired_differences(RULE_BETAS, arch, optimizer, "seesaw")) == "equivalent"
+               for arch in ARCHITECTURES for optimizer in ADAPTIVE)
+
+
+QUOTES += [
+    Quote(("adam_rule.rmsprop_seesaw_last_stage_range",),
+          lambda: [_ratio_range(last_stage_ratios(RULE, ("rmsprop",), ("seesaw",)))]),
+]
