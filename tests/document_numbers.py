@@ -101,6 +101,17 @@ ORIGINAL_ORDER = ("dlr", "hyb", "ibs")
 # Reading the studies and the documents
 # ---------------------------------------------------------------------------
 
+# The facts the documents state besides their numbers, by name: predicates on the pickles
+# (quoted_numbers.py, trajectory_numbers.py).
+FACTS = {}
+
+
+def fact(predicate):
+    """Register a predicate as a fact a document may anchor (<!--f:NAME-->)."""
+    FACTS[predicate.__name__] = predicate
+    return predicate
+
+
 class Quote(NamedTuple):
     """Numbers computed together: keys names each, values() returns them in that order."""
     keys: tuple

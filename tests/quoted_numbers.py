@@ -14,22 +14,14 @@ import math
 import numpy as np
 
 from document_numbers import *  # noqa: F401,F403  (the statistics and formatting the numbers use)
-from document_numbers import (ALPHA, ARCHITECTURES, ORIGINAL, ORIGINAL_ORDER, PROJECT_DIR, STUDIES, Quote, accuracy_text,
-                              cells, difference_text, finals, fmt, interval, lowest_and_highest,
+from document_numbers import (ALPHA, ARCHITECTURES, FACTS, ORIGINAL, ORIGINAL_ORDER, PROJECT_DIR, Quote, STUDIES,
+                              accuracy_text, cells, difference_text, fact, finals, fmt, interval, lowest_and_highest,
                               lowest_and_highest_signed, mean_difference, mean_pct, paired_differences, seed_range,
                               seed_runs, signed, std_pct, study, verdict, verdict_text, versus_dlr, versus_study)
 from pathlib import Path
 
-from trajectory_numbers import FACTS as TRAJECTORY_FACTS, QUOTES as TRAJECTORY_QUOTES
+from trajectory_numbers import QUOTES as TRAJECTORY_QUOTES
 
-# The facts the documents state besides their numbers, by name: predicates on the pickles.
-FACTS = {}
-
-
-def fact(predicate):
-    """Register a predicate as a fact a document may anchor (<!--f:NAME-->)."""
-    FACTS[predicate.__name__] = predicate
-    return predicate
 
 
 # ---------------------------------------------------------------------------
@@ -759,9 +751,8 @@ QUOTES += [
 ]
 
 
-# The second endpoint's numbers and facts (tests/trajectory_numbers.py).
+# The second endpoint's numbers (tests/trajectory_numbers.py; its facts register in the same FACTS).
 QUOTES += TRAJECTORY_QUOTES
-FACTS.update(TRAJECTORY_FACTS)
 
 
 def numbers():

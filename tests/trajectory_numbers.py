@@ -5,7 +5,7 @@ trajectory.py: per seed the log ratio ln(L / L_dlr) of `full_train_loss` at a
 stage's end, its paired 90 % Student-t interval, the verdict against the
 margin that the calibration rule gives (recomputed here too), and the
 verdict over the stages a schedule does not share with dlr. quoted_numbers.py
-merges QUOTES and FACTS into the documents' lists.
+adds QUOTES to the documents' numbers; the facts register in document_numbers.FACTS.
 """
 
 import math
@@ -13,7 +13,7 @@ import math
 import numpy as np
 from scipy import optimize, stats
 
-from document_numbers import ARCHITECTURES, Quote, paired_differences, study, verdict
+from document_numbers import ARCHITECTURES, Quote, fact, paired_differences, study, verdict
 import study as study_module
 
 CALIBRATION = "trajectory_calibration"
@@ -109,12 +109,6 @@ def dlr_last_stage_fall():
 # ---------------------------------------------------------------------------
 # Facts
 # ---------------------------------------------------------------------------
-FACTS = {}
-
-
-def fact(predicate):
-    FACTS[predicate.__name__] = predicate
-    return predicate
 
 
 @fact
