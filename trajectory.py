@@ -77,9 +77,15 @@ def combine_stage_verdicts(verdicts):
     return "undecided"
 
 
-def _log_ratios(seed_runs, dlr_runs, seeds, metric, epoch):
-    """Per seed, ln(value / dlr's value) at the epoch; NaN where either is not a positive number."""
-    pairs = [(seed_runs[seed][metric][epoch], dlr_runs[seed][metric][epoch]) for seed in seeds]
+def _paired_seeds(seed_runs, dlr_runs):
+    """The seeds that both the schedule and dlr ran, in order."""
+    return sorted(set(seed_runs) & set(dlr_runs))
+
+
+def _log_ratios(seed_runs, dlr_runs, metric, epoch):
+    """Per paired seed, ln(value / dlr's value) at the epoch; NaN where either is not a positive number."""
+    pairs = [(seed_runs[seed][metric][epoch], dlr_runs[seed][metric][epoch])
+             for seed in _paired_seeds(seed_runs, dlr_runs)]
     return np.array([math.log(value / reference) if value > 0 and reference > 0 else math.nan
                      for value, reference in pairs])
 
@@ -113,14 +119,14 @@ def trajectory_rows(results, margin):
         if schedule == "dlr" or not dlr_runs:
             continue
         seed_runs = cells[(arch, optimizer, schedule)]
-        seeds = sorted(set(seed_runs) & set(dlr_runs))
+        seeds = _paired_seeds(seed_runs, dlr_runs)
         if not seeds:
             continue
         shared = min(shared_stages(seed_runs[seed], dlr_runs[seed], stage_ends) for seed in seeds)
         cell_rows = []
         for stage, epoch in enumerate(stage_ends[shared:], start=shared + 1):
-            outcome = stage_test(_log_ratios(seed_runs, dlr_runs, seeds, METRIC, epoch), margin)
-            test_ratios = _log_ratios(seed_runs, dlr_runs, seeds, "test_loss", epoch)
+            outcome = stage_test(_log_ratios(seed_runs, dlr_runs, METRIC, epoch), margin)
+            test_ratios = _log_ratios(seed_runs, dlr_runs, "test_loss", epoch)
             cell_rows.append(dict(
                 architecture=arch, optimizer=optimizer, schedule=schedule, stage=stage, epoch=epoch + 1,
                 paired_seeds=len(seeds),
@@ -159,17 +165,16 @@ def trajectory_power_rows(results, margin):
         dlr_runs = cells.get((arch, optimizer, "dlr"))
         if schedule == "dlr" or not dlr_runs:
             continue
-        seeds = sorted(set(cells[(arch, optimizer, schedule)]) & set(dlr_runs))
-        log_ratios = _log_ratios(cells[(arch, optimizer, schedule)], dlr_runs, seeds, METRIC, last)
-        if len(seeds) < 2 or not np.all(np.isfinite(log_ratios)):
+        log_ratios = _log_ratios(cells[(arch, optimizer, schedule)], dlr_runs, METRIC, last)
+        if len(log_ratios) < 2 or not np.all(np.isfinite(log_ratios)):
             continue
         spread = float(np.std(log_ratios, ddof=1))
         row = dict.fromkeys(TRAJECTORY_POWER_COLUMNS)
         row.update(architecture=arch, optimizer=optimizer, schedule=schedule,
-                   stage=len(stage_end_epochs(results["config"])), paired_seeds=len(seeds),
+                   stage=len(stage_end_epochs(results["config"])), paired_seeds=len(log_ratios),
                    log_ratio_mean=float(np.mean(log_ratios)), log_ratio_sd=spread)
         if spread > 0:
-            for suffix, count in (("", len(seeds)), ("_at_5", 5), ("_at_20", 20)):
+            for suffix, count in (("", len(log_ratios)), ("_at_5", 5), ("_at_20", 20)):
                 row["detectable_ratio" + suffix] = math.exp(smallest_detectable_difference(
                     spread, count, POWER, margin=margin))
         rows.append(row)
@@ -182,7 +187,8 @@ def trajectory_power_rows(results, margin):
 # The controls whose noise scale is off by exactly a factor two in one stage, and that stage: both share
 # the first with dlr, and in the second ibs_fast's batch is 10 times the first's (g half dlr's) and
 # ibs_slow's 2.5 times (g twice dlr's). The rule reads plain SGD's runs, for which g is derived.
-CALIBRATION_SCHEDULES = ("ibs_fast", "ibs_slow")
+# Each with its g over dlr's in that stage.
+CALIBRATION_SCHEDULES = {"ibs_fast": 0.5, "ibs_slow": 2.0}
 CALIBRATION_STAGE = 2
 CALIBRATION_OPTIMIZER = "sgd"
 SEED_COUNTS = (5, 20)
@@ -229,25 +235,23 @@ def calibration_rows(results):
             continue
         factor = schedule_record(row["schedule"]).last_stage_mismatch
         if row["schedule"] in CALIBRATION_SCHEDULES and row["stage"] == CALIBRATION_STAGE:
-            margin_rows.append((row, 0.5 if row["schedule"] == "ibs_fast" else 2.0))
+            margin_rows.append((row, CALIBRATION_SCHEDULES[row["schedule"]]))
         elif factor is not None and row["stage"] == last_stage:
             graded_rows.append((row, factor))
     # The rule takes both controls on every network that has them; one without a finite mean (a diverged
     # run) would leave the margin resting on fewer, so the study cannot calibrate.
     found = {(row["architecture"], row["schedule"]) for row, _ in margin_rows}
-    wanted = {(arch, schedule) for arch, optimizer, schedule in group_runs(results)
+    cells = group_runs(results)
+    wanted = {(arch, schedule) for arch, optimizer, schedule in cells
               if optimizer == CALIBRATION_OPTIMIZER and schedule in CALIBRATION_SCHEDULES}
     if wanted - found or not found:
         raise ValueError("the calibration needs a finite stage-2 mean of " + ", ".join(
             f"{arch}/{schedule}" for arch, schedule in sorted(wanted - found)) + " with the model's training loss")
     margin = round_down(min(abs(row["log_ratio_mean"]) for row, _ in margin_rows))
-    cells = group_runs(results)
     calibration = []
     for row, factor in margin_rows + graded_rows:
-        seed_runs = cells[(row["architecture"], CALIBRATION_OPTIMIZER, row["schedule"])]
-        dlr_runs = cells[(row["architecture"], CALIBRATION_OPTIMIZER, "dlr")]
-        log_ratios = _log_ratios(seed_runs, dlr_runs, sorted(set(seed_runs) & set(dlr_runs)), METRIC,
-                                 row["epoch"] - 1)
+        log_ratios = _log_ratios(cells[(row["architecture"], CALIBRATION_OPTIMIZER, row["schedule"])],
+                                 cells[(row["architecture"], CALIBRATION_OPTIMIZER, "dlr")], METRIC, row["epoch"] - 1)
         spread = float(np.std(log_ratios, ddof=1)) if len(log_ratios) > 1 else None
         entry = dict(architecture=row["architecture"], schedule=row["schedule"], stage=row["stage"],
                      noise_scale_factor=factor, paired_seeds=row["paired_seeds"],

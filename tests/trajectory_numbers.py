@@ -189,7 +189,9 @@ def last_stage_distance(name, arch, optimizer, schedule):
     return abs(float(np.mean(log_ratios(name, arch, optimizer, schedule, len(stage_end_epochs(name))))))
 
 
-def forecast_1_sgd():
+@fact
+def adam_rule_forecast_1_held():
+    """SGD: ibs and hyb equivalent in training on every network, seesaw and dlr_sqrt not equivalent."""
     return all(trajectory_verdict(RULE, arch, "sgd", schedule) == "equivalent"
                for arch in ARCHITECTURES for schedule in ("ibs", "hyb")) and all(
         trajectory_verdict(RULE, arch, "sgd", schedule) == "not equivalent"
@@ -223,11 +225,6 @@ def forecast_3_half_lives(optimizer):
 def last_stage_ratios(name, optimizers, schedules):
     return [math.exp(last_ln_ratio(name, arch, optimizer, schedule))
             for arch in ARCHITECTURES for optimizer in optimizers for schedule in schedules]
-
-
-@fact
-def adam_rule_forecast_1_held():
-    return forecast_1_sgd()
 
 
 @fact
