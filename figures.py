@@ -717,8 +717,10 @@ def plot_full_train_loss(curves, rows, arch, optimizer, config, path, margin=Non
         ratio_axes.errorbar(x, ratio, yerr=[ratio - low, high - ratio], color=style.get("color"),
                             marker=style.get("marker"), linestyle="none", capsize=3)
     ratio_axes.set_yscale("log")
-    for formatter in (ratio_axes.yaxis.set_major_formatter, ratio_axes.yaxis.set_minor_formatter):
-        formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    ratio_axes.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    ratio_axes.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(  # 2, 3 and 5 only, within one decade
+        lambda value, _: f"{value:g}" if f"{value:.0e}"[0] in "235"
+        and np.ptp(np.log10(ratio_axes.get_ylim())) < 1 else ""))
     ratio_axes.set_ylabel("ratio to dlr (log scale)")
     band = f"; grey band: the margin ×{math.exp(-margin):.3f} to ×{math.exp(margin):.3f}" if margin else ""
     _subtitle(ratio_axes, "paired by seed: geometric mean and 90% Student-t interval" + band,
