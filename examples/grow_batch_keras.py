@@ -5,9 +5,9 @@ model.fit) and numpy, nothing of this project. Where a step-decay schedule
 would divide the learning rate by `factor` at every stage, it multiplies the
 batch by `factor` instead (the rule of Smith et al. 2018 for SGD, with or
 without momentum, which this project's studies confirm), and for Adam and
-RMSprop the rule that came nearest dlr in this project's 5-seed studies
-(RULES below; REPORT.md, "Adam's own rule"), which no rule tested there
-matched within the margin.
+RMSprop the rule that came nearest dlr's training at 3-epoch stages in this
+project's studies (RULES below; REPORT.md, "The rule, per optimizer"), which
+no rule tested there matched within the margin.
 
 Three things in Keras make this less obvious than it looks, and each has a
 line below that handles it:
@@ -59,9 +59,12 @@ RULES = {
     # The paper's rule: g = lr N / (B (1 - m)) falls by k when B grows by k at a fixed lr.
     "sgd": lambda stage, factor: (1.0, factor ** stage, False),
     "momentum": lambda stage, factor: (1.0, factor ** stage, False),
-    # The square-root rule with half-lives held in examples (seesaw with --beta-scaling samples): of the
-    # schedules tested at 5 seeds the nearest to dlr's training loss, and equivalent on accuracy, though
-    # not within the margin of "same training" (REPORT.md, "Adam's own rule"); 20 seeds will decide.
+    # The square-root rule with half-lives held in examples (seesaw with --beta-scaling samples): for Adam,
+    # at 20 seeds (results/adam_rule_20_betas), the nearest to dlr's training loss of the rules tested and
+    # equivalent on final accuracy on every network, though not within the margin of "same training";
+    # for RMSprop the same at 5 seeds (results/adam_rule_betas). If only the final accuracy must match,
+    # Adam's plain ibs (the SGD rule above) was equivalent too (results/adam_rule_20). REPORT.md, "The
+    # rule, per optimizer", says where each holds.
     "adam": lambda stage, factor: (factor ** (-stage / 2), factor ** stage, True),
     "rmsprop": lambda stage, factor: (factor ** (-stage / 2), factor ** stage, True),
 }

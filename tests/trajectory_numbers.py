@@ -13,7 +13,7 @@ import math
 import numpy as np
 from scipy import optimize, stats
 
-from document_numbers import ARCHITECTURES, Quote, fact, paired_differences, study, verdict
+from document_numbers import ARCHITECTURES, Quote, fact, headline_row, paired_differences, study, verdict, versus_dlr
 import study as study_module
 
 CALIBRATION = "trajectory_calibration"
@@ -292,4 +292,336 @@ def adam_rule_betas_seesaw_equivalent_on_accuracy_everywhere():
 QUOTES += [
     Quote(("adam_rule.rmsprop_seesaw_last_stage_range",),
           lambda: [_ratio_range(last_stage_ratios(RULE, ("rmsprop",), ("seesaw",)))]),
+]
+
+
+# ---------------------------------------------------------------------------
+# Adam's own rule, part 2: the deciding comparisons at 20 seeds
+# ---------------------------------------------------------------------------
+RULE_20, RULE_20_BETAS = "adam_rule_20", "adam_rule_20_betas"
+HALF_LIVES = "seesaw, β half-lives"
+
+
+def optimizers_in(name):
+    return sorted({key[1] for key in study(name)["runs"]})
+
+
+def deciding_comparisons(optimizer):
+    """[(study, schedule, label)] of the 20-seed comparisons part 1 named for an optimizer."""
+    comparisons = [(RULE_20, "ibs", "ibs"), (RULE_20, "seesaw", "seesaw")]
+    if optimizer in optimizers_in(RULE_20_BETAS):
+        comparisons.append((RULE_20_BETAS, "seesaw", HALF_LIVES))
+    return comparisons
+
+
+def trains_like_dlr(arch, optimizer):
+    """The headline's answer: the deciding schedules equivalent to dlr in training at 20 seeds, else the nearest."""
+    comparisons = deciding_comparisons(optimizer)
+    equivalent = [label for name, schedule, label in comparisons
+                  if trajectory_verdict(name, arch, optimizer, schedule) == "equivalent"]
+    if equivalent:
+        return ", ".join(equivalent)
+    name, schedule, label = min(comparisons, key=lambda item: last_stage_distance(item[0], arch, optimizer, item[1]))
+    return f"none; nearest {label}, ×{math.exp(last_ln_ratio(name, arch, optimizer, schedule)):.2f}"
+
+
+def headline_training_row(arch, optimizer):
+    """README's headline row with the training-loss answer of the 20-seed rule studies after it."""
+    return headline_row("seeds_20", arch, optimizer) + f" {trains_like_dlr(arch, optimizer)} |"
+
+
+def rule_20_verdicts(optimizer):
+    """{(arch, label): (training verdict, accuracy verdict)} of an optimizer's deciding comparisons."""
+    return {(arch, label): (trajectory_verdict(name, arch, optimizer, schedule),
+                            verdict(paired_differences(name, arch, optimizer, schedule)))
+            for arch in ARCHITECTURES for name, schedule, label in deciding_comparisons(optimizer)}
+
+
+@fact
+def adam_rule_20_sgd_separates_the_rules():
+    """At 20 seeds SGD's ibs is equivalent on both endpoints on every network; seesaw not equivalent in training."""
+    return all(trajectory_verdict(RULE_20, arch, "sgd", "ibs") == "equivalent"
+               and verdict(paired_differences(RULE_20, arch, "sgd", "ibs")) == "equivalent"
+               and trajectory_verdict(RULE_20, arch, "sgd", "seesaw") == "not equivalent"
+               for arch in ARCHITECTURES)
+
+
+@fact
+def adam_rule_20_no_adaptive_schedule_trains_like_dlr():
+    """Every deciding comparison of Adam and RMSprop is not equivalent in training at 20 seeds."""
+    return all(found[0] == "not equivalent" for optimizer in ADAPTIVE
+               for found in rule_20_verdicts(optimizer).values())
+
+
+@fact
+def adam_rule_20_adam_ibs_equivalent_on_accuracy_everywhere():
+    return all(verdict(paired_differences(RULE_20, arch, "adam", "ibs")) == "equivalent" for arch in ARCHITECTURES)
+
+
+@fact
+def adam_rule_20_adam_seesaw_not_equivalent_on_accuracy_on_mlp500_150_alone():
+    return [arch for arch in ARCHITECTURES
+            if verdict(paired_differences(RULE_20, arch, "adam", "seesaw")) != "equivalent"] == ["mlp500_150"] \
+        and verdict(paired_differences(RULE_20, "mlp500_150", "adam", "seesaw")) == "not equivalent"
+
+
+@fact
+def adam_rule_20_rmsprop_every_schedule_ends_below_dlr():
+    return max(last_stage_ratios(RULE_20, ("rmsprop",), ("ibs", "seesaw"))) < 1
+
+
+QUOTES += [
+    Quote(("adam_rule_20.runs",), lambda: [len(study(RULE_20)["runs"])]),
+    Quote(("adam_rule_20.sgd_seesaw_last_stage_range",),
+          lambda: [_ratio_range(last_stage_ratios(RULE_20, ("sgd",), ("seesaw",)))]),
+    Quote(("adam_rule_20.adam_ibs_last_stage_range",),
+          lambda: [_ratio_range(last_stage_ratios(RULE_20, ("adam",), ("ibs",)))]),
+    Quote(("adam_rule_20.adam_seesaw_last_stage_range",),
+          lambda: [_ratio_range(last_stage_ratios(RULE_20, ("adam",), ("seesaw",)))]),
+    Quote(("adam_rule_20.rmsprop_last_stage_range",),
+          lambda: [_ratio_range(last_stage_ratios(RULE_20, ("rmsprop",), ("ibs", "seesaw")))]),
+    Quote(("adam_rule_20.mlp500_150.adam.seesaw.diff", "adam_rule_20.mlp300.rmsprop.ibs.diff"),
+          lambda: [versus_dlr(RULE_20, "mlp500_150", "adam", "seesaw"),
+                   versus_dlr(RULE_20, "mlp300", "rmsprop", "ibs")]),
+]
+
+
+# ---------------------------------------------------------------------------
+# Adam's own rule at 10-epoch stages: forecasts 4 to 7, declared before the runs
+# ---------------------------------------------------------------------------
+LONG, LONG_BETAS = "adam_rule_long", "adam_rule_long_betas"
+LONG_ARCH = "mlp300"
+SETTLING_EPOCHS = 3
+SETTLED_ABOVE = 0.95
+
+
+def dlr_settling(name, arch, optimizer, stage):
+    """dlr's training loss at a stage's end over its loss SETTLING_EPOCHS epochs before, geometric mean over seeds.
+
+    The model's training loss (full_train_loss) is recorded at stage ends only, so this reads the one
+    training loss recorded every epoch: the mean of the epoch's batch losses (train_loss).
+    """
+    if study(name)["config"]["epochs_per_stage"] <= SETTLING_EPOCHS:
+        raise ValueError(f"{name}'s stages are not longer than {SETTLING_EPOCHS} epochs")
+    end = stage_end_epochs(name)[stage - 1]
+    return math.exp(float(np.mean([math.log(run["train_loss"][end] / run["train_loss"][end - SETTLING_EPOCHS])
+                                   for key, run in study(name)["runs"].items() if key[:3] == (arch, optimizer, "dlr")])))
+
+
+def dlr_loss_at_stage_end(name, arch, optimizer, stage):
+    """dlr's model training loss at a stage's end, geometric mean over seeds."""
+    end = stage_end_epochs(name)[stage - 1]
+    return math.exp(float(np.mean([math.log(run["full_train_loss"][end])
+                                   for key, run in study(name)["runs"].items() if key[:3] == (arch, optimizer, "dlr")])))
+
+
+def loss_of_a_certain_prediction():
+    """The smallest non-zero loss float32 gives one image: ln(1 + eps), eps the gap above 1.
+
+    An image's cross-entropy from logits is ln(sum_j exp(z_j - z_right)), a sum of 1 and the other
+    classes' terms; in float32 that sum is 1 (loss exactly 0) or at least 1 + eps. So every image's
+    loss is 0 or at least this step, and rounding the sum moves it by at most half the step.
+    """
+    one, eps = np.float32(1), np.finfo(np.float32).eps
+    return float(np.log(one + eps, dtype=np.float32))
+
+
+def least_share_scored_zero(name, arch, optimizer, stage):
+    """The least share of the loss subset that dlr's runs score exactly 0 at a stage's end, over seeds:
+    a mean L of losses that are each 0 or at least the step leaves at most L / step of them non-zero."""
+    end = stage_end_epochs(name)[stage - 1]
+    return min(1 - run["full_train_loss"][end] / loss_of_a_certain_prediction()
+               for key, run in study(name)["runs"].items() if key[:3] == (arch, optimizer, "dlr"))
+
+
+def adam_last_stage_distances(long):
+    """Adam's four runs on the long study's network (ibs and seesaw, β held and half-lives), by distance."""
+    held, betas = (LONG, LONG_BETAS) if long else (RULE, RULE_BETAS)
+    return {(name, schedule): last_stage_distance(name, LONG_ARCH, "adam", schedule)
+            for name in (held, betas) for schedule in ("ibs", "seesaw")}
+
+
+@fact
+def adam_rule_long_forecast_4_held():
+    """SGD at 10-epoch stages: ibs equivalent in training, seesaw not."""
+    return (trajectory_verdict(LONG, LONG_ARCH, "sgd", "ibs") == "equivalent"
+            and trajectory_verdict(LONG, LONG_ARCH, "sgd", "seesaw") == "not equivalent")
+
+
+def forecast_5_held():
+    return (all(trajectory_verdict(LONG, LONG_ARCH, "adam", schedule) == "not equivalent"
+                for schedule in ("ibs", "seesaw"))
+            and last_stage_distance(LONG, LONG_ARCH, "adam", "seesaw")
+            < last_stage_distance(RULE, LONG_ARCH, "adam", "seesaw"))
+
+
+def forecast_6_held():
+    distances = adam_last_stage_distances(long=True)
+    return (min(distances, key=distances.get) == (LONG_BETAS, "seesaw")
+            and distances[(LONG_BETAS, "seesaw")] < last_stage_distance(RULE_BETAS, LONG_ARCH, "adam", "seesaw")
+            and trajectory_verdict(LONG_BETAS, LONG_ARCH, "adam", "seesaw") == "not equivalent")
+
+
+def forecast_7_held():
+    return (dlr_settling(LONG, LONG_ARCH, "adam", 4) > SETTLED_ABOVE
+            and dlr_settling(LONG, LONG_ARCH, "adam", 1) <= SETTLED_ABOVE)
+
+
+def same_order_at_both_stage_lengths():
+    """Adam's four runs rank the same by last-stage distance from dlr at 3- and at 10-epoch stages."""
+    short, long = adam_last_stage_distances(long=False), adam_last_stage_distances(long=True)
+    as_long = {(LONG if name == RULE else LONG_BETAS, schedule): value for (name, schedule), value in short.items()}
+    return sorted(as_long, key=as_long.get) == sorted(long, key=long.get)
+
+
+def rule_changes_with_stage_length():
+    """The declared criterion: seesaw with half-lives equivalent at 10-epoch stages, or the order changed."""
+    return (trajectory_verdict(LONG_BETAS, LONG_ARCH, "adam", "seesaw") == "equivalent"
+            or not same_order_at_both_stage_lengths())
+
+
+@fact
+def adam_rule_long_forecast_5_failed():
+    """Adam with β held: ibs and seesaw not equivalent, as forecast, but seesaw ends further from dlr than at 3 epochs."""
+    return (not forecast_5_held()
+            and all(trajectory_verdict(LONG, LONG_ARCH, "adam", schedule) == "not equivalent"
+                    for schedule in ("ibs", "seesaw"))
+            and last_stage_distance(LONG, LONG_ARCH, "adam", "seesaw")
+            > last_stage_distance(RULE, LONG_ARCH, "adam", "seesaw"))
+
+
+@fact
+def adam_rule_long_forecast_7_failed():
+    """Adam's dlr settles in no stage (stage 4 just misses), SGD's in stages 3 and 4."""
+    return (not forecast_7_held()
+            and all(dlr_settling(LONG, LONG_ARCH, "adam", stage) <= SETTLED_ABOVE for stage in (1, 2, 3, 4))
+            and [stage for stage in (1, 2, 3, 4) if dlr_settling(LONG, LONG_ARCH, "sgd", stage) > SETTLED_ABOVE] == [3, 4])
+
+
+@fact
+def adam_rule_long_adam_dlr_below_a_certain_prediction_from_stage_3():
+    """Adam's dlr ends stages 3 and 4 with a mean loss below what one certain, right prediction costs."""
+    return all(dlr_loss_at_stage_end(LONG, LONG_ARCH, "adam", stage) < loss_of_a_certain_prediction()
+               for stage in (3, 4)) and dlr_loss_at_stage_end(LONG, LONG_ARCH, "adam", 2) > loss_of_a_certain_prediction()
+
+
+def _last_ratio(name, optimizer, schedule):
+    return f"{math.exp(last_ln_ratio(name, LONG_ARCH, optimizer, schedule)):.3f}"
+
+
+def _settling(optimizer, stage):
+    return f"{dlr_settling(LONG, LONG_ARCH, optimizer, stage):.3f}"
+
+
+QUOTES += [
+    Quote(("adam_rule_long.runs", "adam_rule_long_betas.runs"),
+          lambda: [len(study(LONG)["runs"]), len(study(LONG_BETAS)["runs"])]),
+    Quote(("adam_rule_long.sgd_seesaw_last_stage", "adam_rule_long.adam_ibs_last_stage",
+           "adam_rule_long.adam_seesaw_last_stage", "adam_rule.mlp300.adam_ibs_last_stage",
+           "adam_rule.mlp300.adam_seesaw_last_stage"),
+          lambda: [_last_ratio(LONG, "sgd", "seesaw"), _last_ratio(LONG, "adam", "ibs"),
+                   _last_ratio(LONG, "adam", "seesaw"), _last_ratio(RULE, "adam", "ibs"),
+                   _last_ratio(RULE, "adam", "seesaw")]),
+    Quote(("adam_rule_long.adam_dlr_settling_stage_1", "adam_rule_long.adam_dlr_settling_stage_2",
+           "adam_rule_long.adam_dlr_settling_stage_4", "adam_rule_long.sgd_dlr_settling_stage_3",
+           "adam_rule_long.sgd_dlr_settling_stage_4"),
+          lambda: [_settling("adam", 1), _settling("adam", 2), _settling("adam", 4), _settling("sgd", 3),
+                   _settling("sgd", 4)]),
+    Quote(("adam_rule_long.half_step", "adam_rule_long.least_share_scored_zero_pct"),
+          lambda: [f"{loss_of_a_certain_prediction() / 2:.1e}",
+                   f"{100 * least_share_scored_zero(LONG, LONG_ARCH, 'adam', 4):.0f}"]),
+    Quote(("adam_rule_long.adam_dlr_last_stage_loss", "adam_rule_long.certain_prediction_loss",
+           "adam_rule_long.adam_ibs_last_stage_loss", "adam_rule_long.adam_seesaw_last_stage_loss"),
+          lambda: [f"{dlr_loss_at_stage_end(LONG, LONG_ARCH, 'adam', 4):.1e}", f"{loss_of_a_certain_prediction():.1e}",
+                   f"{dlr_loss_at_stage_end(LONG, LONG_ARCH, 'adam', 4) * math.exp(last_ln_ratio(LONG, LONG_ARCH, 'adam', 'ibs')):.1e}",
+                   f"{dlr_loss_at_stage_end(LONG, LONG_ARCH, 'adam', 4) * math.exp(last_ln_ratio(LONG, LONG_ARCH, 'adam', 'seesaw')):.1e}"]),
+]
+
+
+@fact
+def adam_rule_long_forecast_6_failed():
+    """Seesaw with half-lives is not the nearest of Adam's four runs at 10-epoch stages: ibs with half-lives is."""
+    distances = adam_last_stage_distances(long=True)
+    return not forecast_6_held() and min(distances, key=distances.get) == (LONG_BETAS, "ibs")
+
+
+@fact
+def adam_rule_long_order_changed_at_the_float_floor():
+    """By the declared criterion the rule changes (the order differs), and the two nearest runs' stage-3 and -4
+    losses, dlr's and ibs's with half-lives, lie below what one certain, right prediction costs."""
+    floor = loss_of_a_certain_prediction()
+    ibs_betas = [dlr_loss_at_stage_end(LONG_BETAS, LONG_ARCH, "adam", stage)
+                 * math.exp(float(np.mean(log_ratios(LONG_BETAS, LONG_ARCH, "adam", "ibs", stage)))) for stage in (3, 4)]
+    return (rule_changes_with_stage_length() and not same_order_at_both_stage_lengths()
+            and max(ibs_betas) < floor
+            and all(dlr_loss_at_stage_end(LONG_BETAS, LONG_ARCH, "adam", stage) < floor for stage in (3, 4)))
+
+
+QUOTES += [
+    Quote(("adam_rule_long_betas.adam_ibs_last_stage", "adam_rule_long_betas.adam_seesaw_last_stage",
+           "adam_rule_betas.mlp300.adam_ibs_last_stage", "adam_rule_betas.mlp300.adam_seesaw_last_stage"),
+          lambda: [_last_ratio(LONG_BETAS, "adam", "ibs"), _last_ratio(LONG_BETAS, "adam", "seesaw"),
+                   _last_ratio(RULE_BETAS, "adam", "ibs"), _last_ratio(RULE_BETAS, "adam", "seesaw")]),
+]
+
+
+def last_test_ratio(name, arch, optimizer, schedule):
+    """The geometric mean over seeds of the test loss's ratio to dlr's after the last epoch."""
+    return math.exp(float(np.mean([math.log(run["test_loss"][-1] / dlr["test_loss"][-1])
+                                   for run, dlr in seed_pairs(name, arch, optimizer, schedule)])))
+
+
+@fact
+def adam_rule_long_held_ends_below_dlr_on_test_loss():
+    """At 10-epoch stages with β held, Adam's ibs and seesaw end with a lower test loss than dlr's."""
+    return all(last_test_ratio(LONG, LONG_ARCH, "adam", schedule) < 1 for schedule in ("ibs", "seesaw"))
+
+
+@fact
+def adam_rule_20_adam_seesaw_below_dlr_on_test_loss():
+    """At 20 seeds Adam's seesaw ends with a lower test loss and a higher training loss than dlr's on every network."""
+    return all(last_test_ratio(RULE_20, arch, "adam", "seesaw") < 1 < math.exp(last_ln_ratio(RULE_20, arch, "adam", "seesaw"))
+               for arch in ARCHITECTURES)
+
+
+@fact
+def adam_rule_20_rmsprop_neither_schedule_equivalent_on_accuracy_everywhere():
+    return all(any(verdict(paired_differences(RULE_20, arch, "rmsprop", schedule)) == "not equivalent"
+                   for arch in ARCHITECTURES) for schedule in ("ibs", "seesaw"))
+
+
+def t_interval_ratio(values):
+    half = stats.t.ppf(0.95, len(values) - 1) * np.std(values, ddof=1) / math.sqrt(len(values))
+    return math.exp(np.mean(values) - half), math.exp(np.mean(values) + half)
+
+
+QUOTES += [
+    Quote(("adam_rule_betas.rmsprop_seesaw_highest_upper",),
+          lambda: [f"{max(t_interval_ratio(log_ratios(RULE_BETAS, arch, 'rmsprop', 'seesaw', 4))[1] for arch in ARCHITECTURES):.3f}"]),
+]
+
+
+@fact
+def adam_rule_20_betas_seesaw_nearest_of_the_deciding_comparisons():
+    """At 20 seeds Adam's seesaw with half-lives ends nearest dlr of the three deciding comparisons on every network."""
+    return all(min(deciding_comparisons("adam"), key=lambda item: last_stage_distance(item[0], arch, "adam", item[1]))
+               == (RULE_20_BETAS, "seesaw", HALF_LIVES) for arch in ARCHITECTURES)
+
+
+@fact
+def adam_rule_20_betas_seesaw_equivalent_on_accuracy_everywhere():
+    return all(verdict(paired_differences(RULE_20_BETAS, arch, "adam", "seesaw")) == "equivalent"
+               for arch in ARCHITECTURES)
+
+
+QUOTES += [
+    Quote(("adam_rule_20_betas.runs",), lambda: [len(study(RULE_20_BETAS)["runs"])]),
+    Quote(("adam_rule_20_betas.adam_seesaw_last_stage_range",),
+          lambda: [_ratio_range(last_stage_ratios(RULE_20_BETAS, ("adam",), ("seesaw",)))]),
+]
+
+
+QUOTES += [
+    Quote(("adam_rule_long_betas.adam_seesaw_last_stage_loss",),
+          lambda: [f"{dlr_loss_at_stage_end(LONG_BETAS, LONG_ARCH, 'adam', 4) * math.exp(last_ln_ratio(LONG_BETAS, LONG_ARCH, 'adam', 'seesaw')):.1e}"]),
 ]
