@@ -61,9 +61,14 @@ def calibrated_margin():
     return smallest, math.floor(smallest * 10 ** decimals) / 10 ** decimals
 
 
-def stage_verdict(values, margin):
+def stage_interval(values):
+    """The 90 % Student-t interval of the mean of per-seed log ratios."""
     half = stats.t.ppf(0.95, len(values) - 1) * np.std(values, ddof=1) / math.sqrt(len(values))
-    low, high = np.mean(values) - half, np.mean(values) + half
+    return np.mean(values) - half, np.mean(values) + half
+
+
+def stage_verdict(values, margin):
+    low, high = stage_interval(values)
     if -margin < low and high < margin:
         return "equivalent"
     return "not equivalent" if low > margin or high < -margin else "undecided"
@@ -97,13 +102,20 @@ def detectable_ratio(arch, schedule, seeds=5):
     return math.exp(optimize.brentq(lambda mean: chance(mean, spread, seeds, margin) - 0.8, margin, margin + 1))
 
 
+def runs_of(name, arch, optimizer, schedule="dlr"):
+    """Every seed's run of one cell of a study."""
+    return [run for key, run in sorted(study(name)["runs"].items()) if key[:3] == (arch, optimizer, schedule)]
+
+
+def geometric_mean(values):
+    return math.exp(float(np.mean(np.log(values))))
+
+
 def dlr_last_stage_fall():
     """dlr's own loss at the end of the last stage over its loss at the end of the one before, per network."""
-    runs = study(CALIBRATION)["runs"]
     third, last = stage_end_epochs(CALIBRATION)[-2:]
-    return [math.exp(float(np.mean([math.log(run["full_train_loss"][last] / run["full_train_loss"][third])
-                                    for key, run in runs.items() if key[:3] == (arch, "sgd", "dlr")])))
-            for arch in ARCHITECTURES]
+    return [geometric_mean([run["full_train_loss"][last] / run["full_train_loss"][third]
+                            for run in runs_of(CALIBRATION, arch, "sgd")]) for arch in ARCHITECTURES]
 
 
 # ---------------------------------------------------------------------------
@@ -184,9 +196,14 @@ RULE, RULE_BETAS = "adam_rule", "adam_rule_betas"
 ADAPTIVE = ("adam", "rmsprop")
 
 
+def last_ln_ratio(name, arch, optimizer, schedule):
+    """The mean ln(L / L_dlr) at the end of the last stage."""
+    return float(np.mean(log_ratios(name, arch, optimizer, schedule, len(stage_end_epochs(name)))))
+
+
 def last_stage_distance(name, arch, optimizer, schedule):
     """|mean ln(L / L_dlr)| at the end of the last stage."""
-    return abs(float(np.mean(log_ratios(name, arch, optimizer, schedule, len(stage_end_epochs(name))))))
+    return abs(last_ln_ratio(name, arch, optimizer, schedule))
 
 
 @fact
@@ -203,10 +220,6 @@ def forecast_2_betas_held(optimizer):
             and all(trajectory_verdict(RULE, arch, optimizer, "seesaw") == "not equivalent"
                     and last_stage_distance(RULE, arch, optimizer, "seesaw")
                     > last_stage_distance(RULE, arch, optimizer, "ibs") for arch in ARCHITECTURES))
-
-
-def last_ln_ratio(name, arch, optimizer, schedule):
-    return float(np.mean(log_ratios(name, arch, optimizer, schedule, len(stage_end_epochs(name)))))
 
 
 def forecast_3_half_lives(optimizer):
@@ -404,15 +417,14 @@ def dlr_settling(name, arch, optimizer, stage):
     if study(name)["config"]["epochs_per_stage"] <= SETTLING_EPOCHS:
         raise ValueError(f"{name}'s stages are not longer than {SETTLING_EPOCHS} epochs")
     end = stage_end_epochs(name)[stage - 1]
-    return math.exp(float(np.mean([math.log(run["train_loss"][end] / run["train_loss"][end - SETTLING_EPOCHS])
-                                   for key, run in study(name)["runs"].items() if key[:3] == (arch, optimizer, "dlr")])))
+    return geometric_mean([run["train_loss"][end] / run["train_loss"][end - SETTLING_EPOCHS]
+                           for run in runs_of(name, arch, optimizer)])
 
 
-def dlr_loss_at_stage_end(name, arch, optimizer, stage):
-    """dlr's model training loss at a stage's end, geometric mean over seeds."""
-    end = stage_end_epochs(name)[stage - 1]
-    return math.exp(float(np.mean([math.log(run["full_train_loss"][end])
-                                   for key, run in study(name)["runs"].items() if key[:3] == (arch, optimizer, "dlr")])))
+def loss_at_stage_end(name, arch, optimizer, stage, schedule="dlr"):
+    """A schedule's model training loss at a stage's end, geometric mean over seeds."""
+    return geometric_mean([run["full_train_loss"][stage_end_epochs(name)[stage - 1]]
+                           for run in runs_of(name, arch, optimizer, schedule)])
 
 
 def loss_of_a_certain_prediction():
@@ -430,8 +442,7 @@ def least_share_scored_zero(name, arch, optimizer, stage):
     """The least share of the loss subset that dlr's runs score exactly 0 at a stage's end, over seeds:
     a mean L of losses that are each 0 or at least the step leaves at most L / step of them non-zero."""
     end = stage_end_epochs(name)[stage - 1]
-    return min(1 - run["full_train_loss"][end] / loss_of_a_certain_prediction()
-               for key, run in study(name)["runs"].items() if key[:3] == (arch, optimizer, "dlr"))
+    return min(1 - run["full_train_loss"][end] / loss_of_a_certain_prediction() for run in runs_of(name, arch, optimizer))
 
 
 def adam_last_stage_distances(long):
@@ -501,8 +512,8 @@ def adam_rule_long_forecast_7_failed():
 @fact
 def adam_rule_long_adam_dlr_below_a_certain_prediction_from_stage_3():
     """Adam's dlr ends stages 3 and 4 with a mean loss below what one certain, right prediction costs."""
-    return all(dlr_loss_at_stage_end(LONG, LONG_ARCH, "adam", stage) < loss_of_a_certain_prediction()
-               for stage in (3, 4)) and dlr_loss_at_stage_end(LONG, LONG_ARCH, "adam", 2) > loss_of_a_certain_prediction()
+    return all(loss_at_stage_end(LONG, LONG_ARCH, "adam", stage) < loss_of_a_certain_prediction()
+               for stage in (3, 4)) and loss_at_stage_end(LONG, LONG_ARCH, "adam", 2) > loss_of_a_certain_prediction()
 
 
 def _last_ratio(name, optimizer, schedule):
@@ -532,9 +543,9 @@ QUOTES += [
                    f"{100 * least_share_scored_zero(LONG, LONG_ARCH, 'adam', 4):.0f}"]),
     Quote(("adam_rule_long.adam_dlr_last_stage_loss", "adam_rule_long.certain_prediction_loss",
            "adam_rule_long.adam_ibs_last_stage_loss", "adam_rule_long.adam_seesaw_last_stage_loss"),
-          lambda: [f"{dlr_loss_at_stage_end(LONG, LONG_ARCH, 'adam', 4):.1e}", f"{loss_of_a_certain_prediction():.1e}",
-                   f"{dlr_loss_at_stage_end(LONG, LONG_ARCH, 'adam', 4) * math.exp(last_ln_ratio(LONG, LONG_ARCH, 'adam', 'ibs')):.1e}",
-                   f"{dlr_loss_at_stage_end(LONG, LONG_ARCH, 'adam', 4) * math.exp(last_ln_ratio(LONG, LONG_ARCH, 'adam', 'seesaw')):.1e}"]),
+          lambda: [f"{loss_at_stage_end(LONG, LONG_ARCH, 'adam', 4):.1e}", f"{loss_of_a_certain_prediction():.1e}",
+                   f"{loss_at_stage_end(LONG, LONG_ARCH, 'adam', 4, 'ibs'):.1e}",
+                   f"{loss_at_stage_end(LONG, LONG_ARCH, 'adam', 4, 'seesaw'):.1e}"]),
 ]
 
 
@@ -550,11 +561,10 @@ def adam_rule_long_order_changed_at_the_float_floor():
     """By the declared criterion the rule changes (the order differs), and the two nearest runs' stage-3 and -4
     losses, dlr's and ibs's with half-lives, lie below what one certain, right prediction costs."""
     floor = loss_of_a_certain_prediction()
-    ibs_betas = [dlr_loss_at_stage_end(LONG_BETAS, LONG_ARCH, "adam", stage)
-                 * math.exp(float(np.mean(log_ratios(LONG_BETAS, LONG_ARCH, "adam", "ibs", stage)))) for stage in (3, 4)]
+    ibs_betas = [loss_at_stage_end(LONG_BETAS, LONG_ARCH, "adam", stage, "ibs") for stage in (3, 4)]
     return (rule_changes_with_stage_length() and not same_order_at_both_stage_lengths()
             and max(ibs_betas) < floor
-            and all(dlr_loss_at_stage_end(LONG_BETAS, LONG_ARCH, "adam", stage) < floor for stage in (3, 4)))
+            and all(loss_at_stage_end(LONG_BETAS, LONG_ARCH, "adam", stage) < floor for stage in (3, 4)))
 
 
 QUOTES += [
@@ -567,8 +577,7 @@ QUOTES += [
 
 def last_test_ratio(name, arch, optimizer, schedule):
     """The geometric mean over seeds of the test loss's ratio to dlr's after the last epoch."""
-    return math.exp(float(np.mean([math.log(run["test_loss"][-1] / dlr["test_loss"][-1])
-                                   for run, dlr in seed_pairs(name, arch, optimizer, schedule)])))
+    return geometric_mean([run["test_loss"][-1] / dlr["test_loss"][-1] for run, dlr in seed_pairs(name, arch, optimizer, schedule)])
 
 
 @fact
@@ -590,14 +599,9 @@ def adam_rule_20_rmsprop_neither_schedule_equivalent_on_accuracy_everywhere():
                    for arch in ARCHITECTURES) for schedule in ("ibs", "seesaw"))
 
 
-def t_interval_ratio(values):
-    half = stats.t.ppf(0.95, len(values) - 1) * np.std(values, ddof=1) / math.sqrt(len(values))
-    return math.exp(np.mean(values) - half), math.exp(np.mean(values) + half)
-
-
 QUOTES += [
     Quote(("adam_rule_betas.rmsprop_seesaw_highest_upper",),
-          lambda: [f"{max(t_interval_ratio(log_ratios(RULE_BETAS, arch, 'rmsprop', 'seesaw', 4))[1] for arch in ARCHITECTURES):.3f}"]),
+          lambda: [f"{math.exp(max(stage_interval(log_ratios(RULE_BETAS, arch, 'rmsprop', 'seesaw', 4))[1] for arch in ARCHITECTURES)):.3f}"]),
 ]
 
 
@@ -623,5 +627,5 @@ QUOTES += [
 
 QUOTES += [
     Quote(("adam_rule_long_betas.adam_seesaw_last_stage_loss",),
-          lambda: [f"{dlr_loss_at_stage_end(LONG_BETAS, LONG_ARCH, 'adam', 4) * math.exp(last_ln_ratio(LONG_BETAS, LONG_ARCH, 'adam', 'seesaw')):.1e}"]),
+          lambda: [f"{loss_at_stage_end(LONG_BETAS, LONG_ARCH, 'adam', 4, 'seesaw'):.1e}"]),
 ]
