@@ -107,6 +107,37 @@ class FusedOptimizer:
 
 
 # ----------------------------------------------------------------------------
+# The model's training loss, measured below float32's floor
+# ----------------------------------------------------------------------------
+def float64_cross_entropy(probabilities, labels):
+    """The summed cross-entropy of a batch, computed in float64 from the logits behind a softmax.
+
+    In float32 a log-softmax cannot tell an image's loss below about one step
+    of 1.0 (ln(1 + 2**-23) = 1.2e-7) from 0, so a well-trained model's mean
+    loss floors there. Inside a graph, the softmax op's input is the model's
+    logits (the path Keras's own loss takes); cast to float64, their
+    log-softmax resolves losses down to about 1e-300. A model whose output is
+    not a softmax op (a user's network may end otherwise) is scored from its
+    probabilities instead, in float64 too, which floors as float32 does.
+    """
+    labels = tf.cast(labels, tf.int32)
+    if getattr(probabilities, "op", None) is not None and probabilities.op.type == "Softmax":
+        logits = tf.cast(probabilities.op.inputs[0], tf.float64)
+        # -log softmax at the label is ln(1 + sum over the other classes of exp(gap)), gap = their logit
+        # less the label's. Written with log1p about the largest gap (top, at least 0): a log of a sum
+        # that holds the label's own 1.0 would floor again, at float64's step (2.2e-16).
+        gaps = logits - tf.gather(logits, labels, axis=1, batch_dims=1)[:, None]
+        others = tf.where(tf.one_hot(labels, tf.shape(logits)[1], on_value=True, off_value=False),
+                          tf.constant(-np.inf, tf.float64), gaps)
+        top = tf.maximum(tf.reduce_max(others, axis=1), 0.0)
+        losses = top + tf.math.log1p(tf.math.expm1(-top) + tf.reduce_sum(tf.exp(others - top[:, None]), axis=1))
+    else:
+        picked = tf.gather(tf.cast(probabilities, tf.float64), labels, axis=1, batch_dims=1)
+        losses = -tf.math.log(picked)
+    return tf.reduce_sum(losses)
+
+
+# ----------------------------------------------------------------------------
 # One training run (and its siblings, which share their first epochs)
 # ----------------------------------------------------------------------------
 def loss_subset(seed, train_size, size):
@@ -162,6 +193,7 @@ class Trainer:
         # Compiled per trainer: a graph each for the epoch and for scoring.
         self.train_epoch = tf.function(self.train_epoch)
         self.score_batch = tf.function(self.score_batch)
+        self.loss_sum_float64 = tf.function(self.loss_sum_float64)
         # Autograph only for a model of the tape path, whose own code may need it.
         self.squared_gradient_norms = tf.function(self.squared_gradient_norms,
                                                   autograph=self.measured_gradients is not self.loss_and_gradients)
@@ -183,6 +215,10 @@ class Trainer:
         correct = tf.equal(tf.argmax(probabilities, axis=1, output_type=tf.int32), labels)
         return tf.reduce_sum(losses), tf.reduce_sum(tf.cast(correct, tf.float32))
 
+    def loss_sum_float64(self, images, labels):
+        """The summed cross-entropy of the images, in float64 from the model's logits."""
+        return float64_cross_entropy(self.model(images, training=False), labels)
+
     def squared_gradient_norms(self, batches, small_batch):
         """The noise-scale estimator's squared norms (squared_gradient_norms) at the current weights.
 
@@ -198,8 +234,16 @@ class Trainer:
         return self.score(self.x_test, self.y_test)
 
     def full_train_loss(self):
-        """The mean cross-entropy of the model on the seed's fixed subset of training images, in inference mode."""
-        return self.score(self.x_loss, self.y_loss)[1]
+        """The mean cross-entropy of the model on the seed's fixed subset of training images, in inference mode.
+
+        Computed in float64 from the logits (float64_cross_entropy), so that a
+        loss far below float32's resolution near zero is measured, not floored.
+        """
+        loss_sum = 0.0
+        for start in range(0, len(self.y_loss), EVAL_BATCH_SIZE):
+            loss_sum += float(self.loss_sum_float64(self.x_loss[start:start + EVAL_BATCH_SIZE],
+                                                    self.y_loss[start:start + EVAL_BATCH_SIZE]))
+        return loss_sum / len(self.y_loss)
 
     def score(self, images, labels):
         """(accuracy, mean loss) on the images, in batches of EVAL_BATCH_SIZE."""

@@ -34,6 +34,52 @@ def test_full_train_loss_is_keras_evaluate_on_the_same_weights(arch):
     assert ours != pytest.approx(float(trainer.train_epoch(order, tf.constant(32))), rel=1e-3)
 
 
+def one_pixel_images(margins):
+    """Images of one lit pixel each and a one-layer softmax whose logits on them are exact in float32.
+
+    Image i lights pixel i and has label i % 10; the kernel's row i gives its
+    label the logit 0 and every other class -margins[i], so that its
+    cross-entropy is ln(1 + 9 exp(-margins[i])) exactly, down to far below
+    float32's step at 1.0.
+    """
+    count = len(margins)
+    images = np.zeros((count, 28 * 28), np.float32)
+    images[np.arange(count), np.arange(count)] = 1.0
+    labels = (np.arange(count) % 10).astype(np.int32)
+    kernel = np.zeros((28 * 28, 10), np.float32)
+    kernel[:count] = -np.asarray(margins, np.float32)[:, None]
+    kernel[np.arange(count), labels] = 0.0
+    # The margins as the float32 kernel holds them.
+    expected = np.log1p(9 * np.exp(-np.asarray(margins, np.float32).astype(np.float64)))
+    return images.reshape(count, 28, 28), labels, kernel, expected
+
+
+def test_full_train_loss_is_measured_in_float64_below_float32s_floor(monkeypatch):
+    """The model's training loss of a model far down the loss: float64 from the logits matches numpy's float64;
+    the float32 path that it replaced scores these images 0."""
+    margins = np.linspace(18.0, 40.0, 700)  # Per-image losses from 1.4e-7 down to 3.8e-17.
+    images, labels, kernel, expected = one_pixel_images(margins)
+    build = lambda: keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),  # noqa: E731
+                                      keras.layers.Dense(10, activation="softmax")])
+    monkeypatch.setitem(training.networks.NETWORKS, "one_pixel", training.networks.Network(build, None))
+    settings = study.Settings(train_size=len(margins), test_size=10)
+    data = {"x_train": images, "y_train": labels, "x_test": images[:10], "y_test": labels[:10]}
+    trainer = training.Trainer("one_pixel", "sgd", 0, settings, data)
+    trainer.model.layers[-1].kernel.assign(kernel)
+    trainer.model.layers[-1].bias.assign(np.zeros(10, np.float32))
+    measured = trainer.full_train_loss()
+    assert expected.mean() < 1e-8  # Far below float32's step at 1.0 (1.2e-7).
+    assert measured == pytest.approx(expected.mean(), rel=1e-9, abs=0)
+    # Per image too, down to the smallest loss.
+    per_image = [float(trainer.loss_sum_float64(images[i:i + 1], labels[i:i + 1])) for i in (0, 350, 699)]
+    np.testing.assert_allclose(per_image, expected[[0, 350, 699]], rtol=1e-9)
+    # The float32 path it replaced floors: it scores most of these images exactly 0.
+    _, float32_mean = trainer.score(trainer.x_loss, trainer.y_loss)
+    assert float32_mean < 0.5 * expected.mean() or float32_mean > 2 * expected.mean()
+    float32_losses = keras.ops.sparse_categorical_crossentropy(labels, trainer.model(images)).numpy()
+    assert (float32_losses == 0).mean() > 0.8
+
+
 def test_the_loss_is_measured_on_a_fixed_subset_per_seed():
     subset = training.loss_subset(3, 20_000, 5_000)
     assert len(subset) == len(set(subset)) == 5_000 and list(subset) == sorted(subset)
