@@ -74,6 +74,9 @@ COMPARISON_COLUMNS = (
     # end, so that the columns before them read as they did.
     "baseline_schedule", "diff_pp_ci90_low", "diff_pp_ci90_high", "tost_p_value",
     "equivalence_margin_pp", "verdict",
+    # Added for replications (the same study trained again, on another CPU type, say): the paired
+    # difference of largest size, and each side's verdict against dlr, so that they can be set side by side.
+    "largest_run_diff_pp", "results_verdict_against_reference", "baseline_verdict_against_reference",
 )
 
 # A cell agrees with the baseline when its mean difference is at most this
@@ -538,7 +541,10 @@ def compare_results(results, baseline, pairs=None):
     differences from dlr have. Missing values (a std of one seed, an interval
     or verdict of one pair, anything of a cell without a shared seed) are
     None. Each row also has "results_only_seeds" and "baseline_only_seeds",
-    the sorted seeds left out for want of a partner.
+    the sorted seeds left out for want of a partner, "largest_run_diff_pp",
+    the paired difference of largest size, and each side's verdict against
+    its reference schedule in its own summary (None for the reference), so
+    that a study trained again shows whether its verdicts held.
 
     The baseline's seed-to-seed standard deviation (ddof=1, in percentage
     points) is over all its seeds of the cell, paired or not, as the best
@@ -547,14 +553,20 @@ def compare_results(results, baseline, pairs=None):
     BASELINE_AGREEMENT_STDS of them.
     """
     result_cells, baseline_cells = group_runs(results), group_runs(baseline)
+    verdicts = [{(row["architecture"], row["optimizer"], row["schedule"]): row["verdict"] for row in summarize(side)}
+                for side in (results, baseline)]
     if pairs is None:
         pairs = sorted({(cell[2], cell[2]) for cell in set(result_cells) & set(baseline_cells)})
     compared = [(cell, (cell[0], cell[1], baseline_schedule))
                 for cell in result_cells for schedule, baseline_schedule in dict.fromkeys(pairs)
                 if cell[2] == schedule and (cell[0], cell[1], baseline_schedule) in baseline_cells]
     compared.sort(key=lambda both: (run_sort_key(both[0] + (0,)), rank(both[1][2], ALL_SCHEDULES)))
-    return [_comparison_row(result_cells[cell], baseline_cells[baseline_cell], cell, baseline_cell[2])
+    rows = [_comparison_row(result_cells[cell], baseline_cells[baseline_cell], cell, baseline_cell[2])
             for cell, baseline_cell in compared]
+    for row, (cell, baseline_cell) in zip(rows, compared):
+        row.update(results_verdict_against_reference=verdicts[0].get(cell),
+                   baseline_verdict_against_reference=verdicts[1].get(baseline_cell))
+    return rows
 
 
 def comparison_cell(row):
@@ -586,9 +598,11 @@ def _comparison_row(result_seed_runs, baseline_seed_runs, cell, baseline_schedul
         return row
     result_finals = _final_accuracies_percent(result_seed_runs, paired_seeds)
     baseline_finals = _final_accuracies_percent(baseline_seed_runs, paired_seeds)
-    mean, low, high = mean_with_confidence_interval(result_finals - baseline_finals)
+    differences = result_finals - baseline_finals
+    mean, low, high = mean_with_confidence_interval(differences)
     row.update(
         diff_pp_mean=mean, diff_pp_ci95_low=low, diff_pp_ci95_high=high,
+        largest_run_diff_pp=float(differences[np.argmax(np.abs(differences))]),
         results_final_test_accuracy_percent_mean=float(result_finals.mean()),
         results_final_test_accuracy_percent_std=_sample_std(result_finals),
         baseline_final_test_accuracy_percent_mean=float(baseline_finals.mean()),
@@ -625,6 +639,22 @@ def baseline_agreement(rows):
         else:
             agreement["beyond"].append((cell, row["diff_in_baseline_stds"]))
     return agreement
+
+
+def verdicts_kept(rows):
+    """(cells whose verdict against the reference is the same on both sides, cells where it changed:
+    (cell, results' verdict, baseline's)), over the rows that compare a schedule with itself and
+    where either side has a verdict."""
+    same, changed = [], []
+    for row in rows:
+        results, baseline = row["results_verdict_against_reference"], row["baseline_verdict_against_reference"]
+        if (results is None and baseline is None) or row["schedule"] != row["baseline_schedule"]:
+            continue
+        if results == baseline:
+            same.append(comparison_cell(row))
+        else:
+            changed.append((comparison_cell(row), results, baseline))
+    return same, changed
 
 
 def _final_accuracies_percent(seed_runs, seeds):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from analysis import (BASELINE_AGREEMENT_STDS, CHOSEN_BATCH_COLUMNS, COMPARISON_COLUMNS, COMPARISON_VALUE_KEYS, POWER,
                       POWER_SEEDS, STAGE_COLUMNS, STAGE_RANGE_COLUMNS, SUMMARY_COLUMNS, SUMMARY_RANGE_COLUMNS,
-                      baseline_agreement, comparison_cell, config_differences, varies_by_seed)
+                      baseline_agreement, comparison_cell, config_differences, varies_by_seed, verdicts_kept)
 from optimizers import MOMENTUM_OPTIMIZERS, optimizer_display_name
 from provenance import describe_machines, describe_versions, machine_counts, runs_text
 from schedules import ALL_SCHEDULES, NOISE_MATCHED_SCHEDULES, schedule_display_name
@@ -614,7 +614,11 @@ def write_comparison_markdown(rows, path, results_path, baseline_path, config, b
     lines += [
         describe_baseline_agreement(baseline_agreement(rows)),
         "",
+        describe_verdicts_kept(rows),
+        "",
         equivalence_rule_sentence("the baseline", "A cell"),
+        "",
+        "The largest run difference is the paired seed's difference of largest size.",
     ]
     unpaired = _unpaired_description(rows)
     if unpaired:
@@ -623,8 +627,9 @@ def write_comparison_markdown(rows, path, results_path, baseline_path, config, b
         "",
         "| Architecture | Optimizer | Schedule | Paired seeds | Results final accuracy (%) | "
         "Baseline final accuracy (%) | Results minus baseline (pp) | "
-        "In baseline seed standard deviations | Verdict against the baseline |",
-        "|---|---|---|---:|---:|---:|---:|---:|---|",
+        "In baseline seed standard deviations | Verdict against the baseline | Largest run difference (pp) | "
+        "Verdict against dlr: results / baseline |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|---:|---|",
     ]
     for row in rows:
         schedule = schedule_display_name(row["schedule"])
@@ -643,10 +648,34 @@ def write_comparison_markdown(rows, path, results_path, baseline_path, config, b
                              row["diff_pp_ci95_high"]),
             _baseline_stds_text(row),
             _comparison_verdict_text(row),
+            "-" if row["largest_run_diff_pp"] is None else f"{row['largest_run_diff_pp']:+.2f}",
+            _verdicts_against_reference_text(row),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
+
+
+def _verdicts_against_reference_text(row):
+    results, baseline = row["results_verdict_against_reference"], row["baseline_verdict_against_reference"]
+    if results is None and baseline is None:
+        return "(reference)" if row["schedule"] == row["baseline_schedule"] else "-"
+    same_schedule = row["schedule"] == row["baseline_schedule"]
+    return f"{results or '-'} / {baseline or '-'}" + ("" if results == baseline or not same_schedule else " (changed)")
+
+
+def describe_verdicts_kept(rows):
+    """Say in how many cells each side's verdict against dlr (final accuracy) is the same, and name the rest."""
+    same, changed = verdicts_kept(rows)
+    if not same and not changed:
+        return "No cell compares a schedule with itself, so no verdict against dlr is set beside its twin."
+    sentence = (f"Verdicts against dlr on the final accuracy, each side in its own summary: {len(same)} of "
+                f"{len(same) + len(changed)} cells the same in both")
+    if changed:
+        sentence += "; changed: " + ", ".join(f"{' '.join(map(str, cell))} ({results or 'none'} in the results, "
+                                               f"{baseline or 'none'} in the baseline)"
+                                               for cell, results, baseline in changed)
+    return sentence + "."
 
 
 def _comparison_verdict_text(row):

@@ -3,13 +3,14 @@
 full_train_loss is computed in float64 from the logits
 (training.float64_cross_entropy). The 3-epoch studies committed before that
 recorded it in float32, through Keras's loss on the model's output. This
-script trains seed 0 of each (network, optimizer) cell with the given
-schedules, and at every stage end measures both on the same weights: the
+script trains the given seeds of each (network, optimizer) cell with the
+given schedules, and at every stage end measures both on the same weights: the
 float64 value the code records now, and the float32 value it recorded before
 (Trainer.score, which still scores the test set that way). It prints one row
 per cell and stage end, and the largest relative difference, |f32 - f64| / f64.
 
-usage: python benchmarks/loss_precision.py [--archs A,B] [--optimizers O,P] [--schedules S,T] [--jobs N]
+usage: python benchmarks/loss_precision.py [--archs A,B] [--optimizers O,P] [--schedules S,T] [--seeds N]
+                                          [--epochs-per-stage E] [--beta-scaling samples] [--jobs N]
 """
 import argparse
 import multiprocessing
@@ -21,14 +22,14 @@ sys.path.insert(0, ROOT)
 
 
 def measure_cell(cell):
-    """[(arch, optimizer, schedule, epoch, float64 loss, float32 loss)] for seed 0 of one cell."""
-    arch, optimizer, schedules = cell
+    """[(arch, optimizer, schedule, seed, epoch, float64 loss, float32 loss)] for one seed of one cell."""
+    arch, optimizer, schedules, seed, epochs_per_stage, beta_scaling = cell
     import mnist
     import runtime
     import study
     import training
     runtime.configure_worker()
-    settings = study.Settings()
+    settings = study.Settings(epochs_per_stage=epochs_per_stage, beta_scaling=beta_scaling)
     data = mnist.prepare_data(mnist.load_mnist(), settings.train_size, settings.test_size)
     rows = []
     measure = training.Trainer.full_train_loss
@@ -40,13 +41,13 @@ def measure_cell(cell):
         return float64_loss
 
     training.Trainer.full_train_loss = both
-    results = training.train_runs(arch, optimizer, 0, schedules, settings, data)
+    results = training.train_runs(arch, optimizer, seed, schedules, settings, data)
     measured = []
     for schedule, metrics in results.items():
         for epoch, value in enumerate(metrics["full_train_loss"]):
             if value is not None:
                 float32_loss = next(row[1] for row in rows if row[0] == value)
-                measured.append((arch, optimizer, schedule, epoch + 1, value, float32_loss))
+                measured.append((arch, optimizer, schedule, seed, epoch + 1, value, float32_loss))
     return measured
 
 
@@ -55,21 +56,24 @@ def main():
     parser.add_argument("--archs", default="mlp300,mlp500_150,lenet5")
     parser.add_argument("--optimizers", default="sgd,adam,rmsprop")
     parser.add_argument("--schedules", default="dlr,ibs,seesaw")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds 0 to N-1 (default: 1)")
+    parser.add_argument("--epochs-per-stage", type=int, default=3)
+    parser.add_argument("--beta-scaling", choices=("none", "samples"), default="none")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     args = parser.parse_args()
-    cells = [(arch, optimizer, args.schedules.split(",")) for arch in args.archs.split(",")
-             for optimizer in args.optimizers.split(",")]
+    cells = [(arch, optimizer, args.schedules.split(","), seed, args.epochs_per_stage, args.beta_scaling)
+             for arch in args.archs.split(",") for optimizer in args.optimizers.split(",") for seed in range(args.seeds)]
     with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
         rows = [row for cell_rows in pool.map(measure_cell, cells) for row in cell_rows]
-    print("| network | optimizer | schedule | epoch | float64 loss | float32 loss | relative difference |")
-    print("|---|---|---|---|---|---|---|")
-    for arch, optimizer, schedule, epoch, float64_loss, float32_loss in rows:
-        print(f"| {arch} | {optimizer} | {schedule} | {epoch} | {float64_loss:.6e} | {float32_loss:.6e} | "
+    print("| network | optimizer | schedule | seed | epoch | float64 loss | float32 loss | relative difference |")
+    print("|---|---|---|---|---|---|---|---|")
+    for arch, optimizer, schedule, seed, epoch, float64_loss, float32_loss in rows:
+        print(f"| {arch} | {optimizer} | {schedule} | {seed} | {epoch} | {float64_loss:.6e} | {float32_loss:.6e} | "
               f"{abs(float32_loss - float64_loss) / float64_loss:.2e} |")
-    worst = max(rows, key=lambda row: abs(row[5] - row[4]) / row[4])
-    print(f"\nlargest relative difference: {abs(worst[5] - worst[4]) / worst[4]:.2e} "
-          f"({worst[0]}, {worst[1]}, {worst[2]}, epoch {worst[3]}, float64 loss {worst[4]:.3e}); "
-          f"smallest float64 loss: {min(row[4] for row in rows):.3e}")
+    worst = max(rows, key=lambda row: abs(row[6] - row[5]) / row[5])
+    print(f"\nlargest relative difference: {abs(worst[6] - worst[5]) / worst[5]:.2e} "
+          f"({worst[0]}, {worst[1]}, {worst[2]}, seed {worst[3]}, epoch {worst[4]}, float64 loss {worst[5]:.3e}); "
+          f"smallest float64 loss: {min(row[5] for row in rows):.3e}")
 
 
 if __name__ == "__main__":

@@ -529,3 +529,16 @@ def test_power_table_gives_every_comparison_with_its_paired_spread(tmp_path):
     assert row["p_equivalent_at_0_at_20"] == pytest.approx(equivalence.probability_equivalent(0, 0.02, 20))
     text = tables.write_power_markdown([row], tmp_path / "power.md", results["config"]).read_text()
     assert "| 300-unit MLP | SGD | increasing batch size (ibs) | 3 | +0.01 | 0.020 |" in text
+
+
+def test_verdicts_kept_sets_each_sides_verdict_beside_its_twin():
+    def row(schedule, results, baseline, baseline_schedule=None):
+        return dict(dict.fromkeys(analysis.COMPARISON_COLUMNS), architecture="mlp300", optimizer="sgd",
+                    schedule=schedule, baseline_schedule=baseline_schedule or schedule,
+                    results_verdict_against_reference=results, baseline_verdict_against_reference=baseline)
+    rows = [row("dlr", None, None), row("ibs", "equivalent", "equivalent"), row("hyb", "undecided", "equivalent"),
+            # A schedule set against another is no twin: its verdicts are not compared.
+            row("ibs", "equivalent", "undecided", baseline_schedule="ibs_mom")]
+    same, changed = analysis.verdicts_kept(rows)
+    assert same == [("mlp300", "sgd", "ibs")]
+    assert changed == [(("mlp300", "sgd", "hyb"), "undecided", "equivalent")]

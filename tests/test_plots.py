@@ -248,8 +248,22 @@ def test_comparison_gives_a_tost_verdict_for_every_cell(tmp_path):
     assert "X against Y" not in markdown
     with (out_dir / "comparison.csv").open() as handle:
         dlr_row, ibs_row = csv.DictReader(handle)
-    assert list(dlr_row)[-6:] == ["baseline_schedule", "diff_pp_ci90_low", "diff_pp_ci90_high",
-                                  "tost_p_value", "equivalence_margin_pp", "verdict"]
+    assert list(dlr_row)[-9:] == ["baseline_schedule", "diff_pp_ci90_low", "diff_pp_ci90_high",
+                                  "tost_p_value", "equivalence_margin_pp", "verdict", "largest_run_diff_pp",
+                                  "results_verdict_against_reference", "baseline_verdict_against_reference"]
+    # The paired difference of largest size, with its sign; dlr is the reference on both sides.
+    assert dlr["largest_run_diff_pp"] == pytest.approx(0.45) and ibs["largest_run_diff_pp"] == 0.0
+    assert dlr["results_verdict_against_reference"] is dlr["baseline_verdict_against_reference"] is None
+    # Each side's own verdict of ibs against its dlr, set side by side.
+    results_summary, baseline_summary = (
+        {row["schedule"]: row["verdict"] for row in analysis.summarize(analysis.load_results(path))
+         if row["architecture"] == "lenet5"} for path in (results_path, baseline_path))
+    assert (ibs["results_verdict_against_reference"], ibs["baseline_verdict_against_reference"]) == (
+        results_summary["ibs"], baseline_summary["ibs"])
+    kept = tables.describe_verdicts_kept(rows)
+    assert kept in markdown and kept.startswith("Verdicts against dlr on the final accuracy")
+    assert ("1 of 1 cells the same" in kept) == (results_summary["ibs"] == baseline_summary["ibs"])
+    assert "| +0.45 | (reference) |" in markdown
     assert dlr_row["verdict"] == "undecided" and ibs_row["verdict"] == "equivalent"
     assert dlr_row["baseline_schedule"] == "dlr"
     assert ("verdicts against the baseline (TOST, margin ±0.1 pp, alpha 0.05): 1 equivalent, 1 undecided, "
