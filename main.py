@@ -25,20 +25,21 @@ the batch at each stage to --auto-kappa times the B_simple just measured
 Any Keras model can join the three networks: --networks FILE names a Python
 file that defines NETWORKS, imported and run as the user's own code.
 
-This file is the command line. Behind it:
+This file is the command line. Behind it, in batchgrow/ (the vocabulary that
+plots.py shares) and batchgrow/training/:
 
-    study.py      Settings, the networks' names, the margin and the metrics
-    optimizers.py an optimizer as a record, and the noise scale
-    schedules.py  a schedule as a record, and every epoch's plan
-    mnist.py      MNIST, read and checked
-    networks.py   the networks: Keras models, the built-in ones with their
-                  backward passes written out; a --networks file read and checked
-    training.py   the optimizer and the training of one seed's runs
-    gradient_noise.py  the gradient noise scale's estimator (--measure-noise)
-    grid.py       which runs, in which worker processes, assembled into a study
-    costs.py      the cost model that orders the work and estimates the time left
-    runfiles.py   the run files and the claims that let processes share a folder
-    provenance.py the machines and versions that trained the runs
+    batchgrow/study.py           Settings, the networks' names, the margin and the metrics
+    batchgrow/optimizers.py      an optimizer as a record, and the noise scale
+    batchgrow/schedules.py       a schedule as a record, and every epoch's plan
+    batchgrow/gradient_noise.py  the gradient noise scale's estimator (--measure-noise)
+    batchgrow/provenance.py      the machines and versions that trained the runs
+    batchgrow/training/mnist.py      MNIST, read and checked
+    batchgrow/training/networks.py   the networks: Keras models, the built-in ones with their
+                                     backward passes written out; a --networks file read and checked
+    batchgrow/training/training.py   the optimizer and the training of one seed's runs
+    batchgrow/training/grid.py       which runs, in which worker processes, assembled into a study
+    batchgrow/training/costs.py      the cost model that orders the work and estimates the time left
+    batchgrow/training/runfiles.py   the run files and the claims that let processes share a folder
 
 usage: python main.py [--seeds N] [--archs ...] [--jobs J] [--out DIR] ...
        python main.py --help
@@ -49,14 +50,15 @@ import signal
 import sys
 import time
 
-from mnist import DEFAULT_DATA, DataError, check_sizes, data_fingerprint, load_mnist, prepare_data
-from costs import unmeasured
-from grid import NetworkFile, Selection, WorkerFailure, parse_shard, run_study
-from optimizers import ALL_OPTIMIZERS, MOMENTUM_OPTIMIZERS, NOISE_SCALE_FORMS, OPTIMIZERS, optimizer_record
-from runfiles import StudyError
-from schedules import (ADAPTIVE_SCHEDULES, ALL_SCHEDULES, AUTO_KAPPA_RULE, NOISE_MATCHED_SCHEDULES, SCHEDULES,
-                       check_auto_kappa, schedule_record)
-from study import ARCHITECTURES, BACKWARD_PASSES, BETA_SCALINGS, DEFAULT_DATA_NAME, Settings, momentum_settings
+from batchgrow.training.mnist import DEFAULT_DATA, DataError, check_sizes, data_fingerprint, load_mnist, prepare_data
+from batchgrow.training.costs import unmeasured
+from batchgrow.training.grid import NetworkFile, Selection, WorkerFailure, parse_shard, run_study
+from batchgrow.optimizers import ALL_OPTIMIZERS, MOMENTUM_OPTIMIZERS, NOISE_SCALE_FORMS, OPTIMIZERS, optimizer_record
+from batchgrow.training.runfiles import StudyError
+from batchgrow.schedules import (ADAPTIVE_SCHEDULES, ALL_SCHEDULES, AUTO_KAPPA_RULE, NOISE_MATCHED_SCHEDULES, SCHEDULES,
+                                 check_auto_kappa, schedule_record)
+from batchgrow.study import (ARCHITECTURES, BACKWARD_PASSES, BETA_SCALINGS, DEFAULT_DATA_NAME, Settings,
+                             momentum_settings)
 
 
 # ----------------------------------------------------------------------------
@@ -312,7 +314,7 @@ def read_user_networks(path, parser):
     if not os.path.isfile(path):  # Said before TensorFlow is imported to read the file.
         parser.exit(2, f"main.py: error: --networks {path}: no such file; pass a Python file that defines "
                        "NETWORKS\n")
-    import networks
+    from batchgrow.training import networks
     try:
         return networks.read_network_file(path)
     except networks.NetworkFileError as error:
@@ -321,7 +323,7 @@ def read_user_networks(path, parser):
 
 def check_user_networks(path, builders, parser):
     """The selected networks of a --networks file, each built and tried before any training, as a NetworkFile."""
-    import networks
+    from batchgrow.training import networks
     counts = {}
     try:
         for name, build in builders.items():

@@ -1,7 +1,7 @@
 """Figures and summary tables for the "increase the batch size" MNIST replication.
 
 Reads the results pickle that main.py writes and draws, into one folder, the
-figures that figures.py lists, and writes:
+figures that batchgrow/reporting/figures.py lists, and writes:
 
 - summary.csv and summary.md               final accuracies, paired differences from
                                            dlr and an equivalence verdict for each
@@ -51,37 +51,40 @@ schedules of two studies (or of one, given as both) can be set side by side:
 ibs_mom of one study against ibs of another, say.
 
 A partial pickle (some runs still missing) is drawn as far as it goes, and the
-missing runs are listed. This file is the command line. Behind it:
+missing runs are listed. This file is the command line. Behind it, in
+batchgrow/reporting/ and batchgrow/ (the vocabulary that main.py shares):
 
-    analysis.py     the pickle read, checked and migrated; every row of every table
-    equivalence.py  Student t intervals and the TOST verdicts
-    trajectory.py   the second endpoint: the training loss against dlr's, stage by stage
-    tables.py       the Markdown and CSV files, and the sentences around them
-    figures.py      every figure of one study
-    breakdown.py    breakdown.png: every study of a folder at once
-    study.py        the names, the margin and the settings, shared with main.py
+    batchgrow/reporting/analysis.py     the pickle read, checked and migrated; every row of every table
+    batchgrow/reporting/equivalence.py  Student t intervals and the TOST verdicts
+    batchgrow/reporting/trajectory.py   the second endpoint: the training loss against dlr's, stage by stage
+    batchgrow/reporting/tables.py       the Markdown and CSV files, and the sentences around them
+    batchgrow/reporting/figures.py      every figure of one study
+    batchgrow/reporting/breakdown.py    breakdown.png: every study of a folder at once
+    batchgrow/study.py                  the names, the margin and the settings, shared with main.py
 
 None of them imports TensorFlow, Keras or main.py; pickles are read with the
-restricted unpickler of safe_pickle.py.
+restricted unpickler of batchgrow/safe_pickle.py.
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-from analysis import (POWER_COLUMNS, ResultsError, baseline_agreement, chosen_batches, compare_results,
-                      diverged_runs, load_results, missing_runs, power_rows, stage_differences, summarize,
-                      verdict_counts)
-from breakdown import breakdown_points, load_studies, plot_breakdown
-from figures import draw_all_figures
-from tables import (comparison_verdict_counts, describe_baseline_agreement, describe_verdict_counts,
-                    write_calibration_markdown, write_chosen_batches_csv, write_chosen_batches_markdown,
-                    write_comparison_csv, write_comparison_markdown, write_csv, write_power_markdown,
-                    write_stages_csv, write_stages_markdown, write_summary_csv, write_summary_markdown,
-                    write_trajectory_csv, write_trajectory_markdown, write_trajectory_power_markdown)
-from study import TRAJECTORY_MARGIN
-from trajectory import (CALIBRATION_COLUMNS, TRAJECTORY_POWER_COLUMNS, calibration_rows, can_calibrate,
-                        has_trajectory, noise_scale_resolution, trajectory_power_rows, trajectory_rows)
+from batchgrow.reporting.analysis import (POWER_COLUMNS, ResultsError, baseline_agreement, chosen_batches,
+                                          compare_results, diverged_runs, load_results, missing_runs, power_rows,
+                                          stage_differences, summarize, verdict_counts)
+from batchgrow.reporting.breakdown import breakdown_points, load_studies, plot_breakdown
+from batchgrow.reporting.figures import draw_all_figures
+from batchgrow.reporting.tables import (comparison_verdict_counts, describe_baseline_agreement, describe_verdict_counts,
+                                        write_calibration_markdown, write_chosen_batches_csv,
+                                        write_chosen_batches_markdown, write_comparison_csv, write_comparison_markdown,
+                                        write_csv, write_power_markdown, write_stages_csv, write_stages_markdown,
+                                        write_summary_csv, write_summary_markdown, write_trajectory_csv,
+                                        write_trajectory_markdown, write_trajectory_power_markdown)
+from batchgrow.study import TRAJECTORY_MARGIN
+from batchgrow.reporting.trajectory import (CALIBRATION_COLUMNS, TRAJECTORY_POWER_COLUMNS, calibration_rows,
+                                            can_calibrate, has_trajectory, noise_scale_resolution,
+                                            trajectory_power_rows, trajectory_rows)
 
 DEFAULT_RESULTS = Path("results/results.pickle")
 

@@ -10,7 +10,7 @@ import importlib.metadata
 import os
 import platform
 
-from study import NOT_RECORDED
+from batchgrow.study import NOT_RECORDED
 
 # A machine's own description holds commas ("AMD EPYC, 2 cores, Linux ..."),
 # so several machines are joined with semicolons.

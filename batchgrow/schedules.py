@@ -34,7 +34,8 @@ import dataclasses
 import math
 from typing import Callable, Optional, Union
 
-from optimizers import MOMENTUM_OPTIMIZERS, NOISE_SCALE_FORMS, batch_for_noise_scale, noise_scale, optimizer_record
+from batchgrow.optimizers import (MOMENTUM_OPTIMIZERS, NOISE_SCALE_FORMS, batch_for_noise_scale, noise_scale,
+                                  optimizer_record)
 
 # The kinds of schedule, against dlr's noise scale. dlr is the reference;
 # a noise-matched schedule takes dlr's g at every stage (under the exact form

@@ -21,7 +21,7 @@ code.
 """
 import dataclasses
 
-from optimizers import is_known, optimizer_record
+from batchgrow.optimizers import is_known, optimizer_record
 
 # ----------------------------------------------------------------------------
 # Names

@@ -23,8 +23,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import safe_pickle  # noqa: E402  (the project root goes on the path first)
-from provenance import machine_description  # noqa: E402
+from batchgrow import safe_pickle  # noqa: E402  (the project root goes on the path first)
+from batchgrow.provenance import machine_description  # noqa: E402
 
 
 def children_cpu_seconds():

@@ -24,10 +24,10 @@ sys.path.insert(0, ROOT)
 def measure_cell(cell):
     """[(arch, optimizer, schedule, seed, epoch, float64 loss, float32 loss)] for one seed of one cell."""
     arch, optimizer, schedules, seed, epochs_per_stage, beta_scaling = cell
-    import mnist
-    import runtime
-    import study
-    import training
+    from batchgrow.training import mnist
+    from batchgrow.training import runtime
+    from batchgrow import study
+    from batchgrow.training import training
     runtime.configure_worker()
     settings = study.Settings(epochs_per_stage=epochs_per_stage, beta_scaling=beta_scaling)
     data = mnist.prepare_data(mnist.load_mnist(), settings.train_size, settings.test_size)

@@ -32,15 +32,15 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import grid  # noqa: E402  (the project root goes on the path first)
-import mnist  # noqa: E402
-import networks  # noqa: E402
-import optimizers  # noqa: E402
-import provenance  # noqa: E402
-import runtime  # noqa: E402
-import schedules  # noqa: E402
-import study  # noqa: E402
-import training  # noqa: E402
+from batchgrow.training import grid  # noqa: E402  (the project root goes on the path first)
+from batchgrow.training import mnist  # noqa: E402
+from batchgrow.training import networks  # noqa: E402
+from batchgrow import optimizers  # noqa: E402
+from batchgrow import provenance  # noqa: E402
+from batchgrow.training import runtime  # noqa: E402
+from batchgrow import schedules  # noqa: E402
+from batchgrow import study  # noqa: E402
+from batchgrow.training import training  # noqa: E402
 
 # The yardstick from the study's shared folder, beside this repository.
 SEED_STYLE = os.path.join(ROOT, "..", "shared", "bench", "seed_style.py")

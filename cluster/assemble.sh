@@ -34,7 +34,7 @@ submit the array again (it trains only what is missing), then assemble"
 # restricted unpickler, as every results folder is.
 PYTHONPATH=$PROJECT_DIR "$PYTHON" - "$SHARDS_DIR" "$SHARDS" <<'EOF' || exit 1
 import sys
-import safe_pickle
+from batchgrow import safe_pickle
 
 folder, count = sys.argv[1], int(sys.argv[2])
 shards = [safe_pickle.load(f"{folder}/{shard}/results.pickle") for shard in range(1, count + 1)]

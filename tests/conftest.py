@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-# The tests import the project's modules by name, as main.py and plots.py do.
+# The tests import the package batchgrow from the project folder, as main.py and plots.py do.
 # `python -m pytest` in the project folder puts it on sys.path; this does the
 # same for a bare `pytest`, or one started from another folder.
 if str(PROJECT_DIR) not in sys.path:
@@ -66,7 +66,7 @@ def build_batch_norm_dropout():
     and no written-out backward pass, so that it trains through the tape.
     TensorFlow is imported only when a test builds it.
     """
-    import networks
+    from batchgrow.training import networks
     layers = networks.layers
     return networks.keras.Sequential([
         layers.Flatten(), layers.Dense(32), layers.BatchNormalization(), layers.ReLU(), layers.Dropout(0.3),
@@ -83,7 +83,7 @@ def assert_png(path):
 @pytest.fixture
 def kept_figures(monkeypatch):
     """Keep the figures plots.py would save, so that tests can read their text."""
-    import figures
+    from batchgrow.reporting import figures
     kept = []
 
     def keep(figure, path):

@@ -33,10 +33,10 @@ from scipy import stats
 
 from conftest import PROJECT_DIR
 
-from optimizers import ALL_OPTIMIZERS, optimizer_display_name  # noqa: E402
-from schedules import ALL_SCHEDULES  # noqa: E402
-from study import ARCHITECTURE_NAMES, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP  # noqa: E402
-import safe_pickle  # noqa: E402
+from batchgrow.optimizers import ALL_OPTIMIZERS, optimizer_display_name  # noqa: E402
+from batchgrow.schedules import ALL_SCHEDULES  # noqa: E402
+from batchgrow.study import ARCHITECTURE_NAMES, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP  # noqa: E402
+from batchgrow import safe_pickle  # noqa: E402
 
 README = "README.md"
 REPORT = "REPORT.md"

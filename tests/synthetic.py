@@ -9,9 +9,9 @@ as a pickle read from disk does.
 import math
 import pickle
 
-import optimizers
-import schedules
-import study
+from batchgrow import optimizers
+from batchgrow import schedules
+from batchgrow import study
 
 
 # The training set of every synthetic study, N in the noise scale.

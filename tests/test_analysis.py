@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import analysis
-import breakdown
-import equivalence
-import figures
-import optimizers
-import schedules
-import study
-import tables
+from batchgrow.reporting import analysis
+from batchgrow.reporting import breakdown
+from batchgrow.reporting import equivalence
+from batchgrow.reporting import figures
+from batchgrow import optimizers
+from batchgrow import schedules
+from batchgrow import study
+from batchgrow.reporting import tables
 from synthetic import (PAPER_SCHEDULES, TRAIN_SIZE, full_grid_accuracies, hand_computed_comparison_pickles,
                        make_complete_config, make_config, make_results, paper_grid_accuracies, with_measured_noise,
                        write_pickle)

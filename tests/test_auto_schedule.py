@@ -14,17 +14,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-import analysis  # noqa: E402
-import figures  # noqa: E402
-import grid  # noqa: E402
+from batchgrow.reporting import analysis  # noqa: E402
+from batchgrow.reporting import figures  # noqa: E402
+from batchgrow.training import grid  # noqa: E402
 import main  # noqa: E402
 import plots  # noqa: E402
-import safe_pickle  # noqa: E402
-import costs  # noqa: E402
-import figure_style  # noqa: E402
-import optimizers  # noqa: E402
-import schedules  # noqa: E402
-import study  # noqa: E402
+from batchgrow import safe_pickle  # noqa: E402
+from batchgrow.training import costs  # noqa: E402
+from batchgrow.reporting import figure_style  # noqa: E402
+from batchgrow import optimizers  # noqa: E402
+from batchgrow import schedules  # noqa: E402
+from batchgrow import study  # noqa: E402
 from conftest import run_main, without_seconds  # noqa: E402
 
 TRAIN_SIZE = 600
@@ -122,7 +122,7 @@ def test_ibs_auto_lr_has_no_exact_form(capsys):
 def test_an_adaptive_schedule_has_no_fixed_plans_and_needs_the_measurement():
     with pytest.raises(ValueError, match="during the run"):
         schedules.epoch_plans("ibs_auto", "sgd", study.Settings())
-    import training
+    from batchgrow.training import training
     with pytest.raises(ValueError, match="measure_noise"):
         training.train_runs("mlp300", "sgd", 0, ("ibs_auto",), study.Settings(), data=None)
 
@@ -241,7 +241,7 @@ def test_the_time_left_is_corrected_as_the_run_decides(tmp_path):
     # its plans are const's throughout, so its epochs are trained, and must be priced, once.
     # (tests/test_workers.py checks the common case, with a worker that dies on the way.)
     schedules, kappa = ("const", "ibs_auto"), 1e-9
-    import mnist
+    from batchgrow.training import mnist
     arrays = mnist.load_mnist(None)
     settings = study.Settings(train_size=TRAIN_SIZE, test_size=200, epochs_per_stage=1, measure_noise=True,
                               auto_kappa=kappa, data_fingerprint=mnist.data_fingerprint(arrays))

@@ -4,11 +4,11 @@ from pathlib import Path
 import matplotlib.collections
 import pytest
 
-import breakdown
-import equivalence
-import figures
-import schedules
-import study
+from batchgrow.reporting import breakdown
+from batchgrow.reporting import equivalence
+from batchgrow.reporting import figures
+from batchgrow import schedules
+from batchgrow import study
 from conftest import texts_outside_the_canvas
 from synthetic import TRAIN_SIZE, breakdown_folder
 

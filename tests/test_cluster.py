@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-import safe_pickle
+from batchgrow import safe_pickle
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_CONF = Path(os.environ.get("LOCAL_SLURM_DIR", "/tmp/local-slurm")) / "slurm.conf"

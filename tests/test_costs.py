@@ -1,8 +1,8 @@
 """Tests of costs.py: the cost model that orders a study's work and estimates its time."""
-import costs
-import optimizers
-import schedules
-import study
+from batchgrow.training import costs
+from batchgrow import optimizers
+from batchgrow import schedules
+from batchgrow import study
 
 
 def test_the_cost_model_estimates_an_unknown_network_from_its_parameter_count():

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from conftest import run_main, run_plots
 
-import analysis
-import figures
+from batchgrow.reporting import analysis
+from batchgrow.reporting import figures
 import main
-import mnist
-import safe_pickle
-import study
-import tables
+from batchgrow.training import mnist
+from batchgrow import safe_pickle
+from batchgrow import study
+from batchgrow.reporting import tables
 
 TINY = ["--archs", "mlp300", "--optimizers", "sgd", "--schedules", "dlr,ibs", "--seeds", "2", "--train-size", "300",
         "--test-size", "200", "--epochs-per-stage", "1", "--jobs", "1"]

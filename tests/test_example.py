@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import PROJECT_DIR, run_script
 
-from networks import keras, tf
+from batchgrow.training.networks import keras, tf
 
 SPEC = importlib.util.spec_from_file_location("grow_batch_keras", PROJECT_DIR / "examples" / "grow_batch_keras.py")
 example = importlib.util.module_from_spec(SPEC)

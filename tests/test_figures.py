@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import analysis
-import figure_style
-import figures
-import optimizers
-import schedules
-import study
-import tables
+from batchgrow.reporting import analysis
+from batchgrow.reporting import figure_style
+from batchgrow.reporting import figures
+from batchgrow import optimizers
+from batchgrow import schedules
+from batchgrow import study
+from batchgrow.reporting import tables
 from conftest import texts_outside_the_canvas
 from synthetic import (MACHINE_A, MACHINE_B, PAPER_SCHEDULES, TRAIN_SIZE, full_grid_accuracies, make_complete_config,
                        make_config, make_provenance, make_results, paper_grid_accuracies, with_measured_noise)

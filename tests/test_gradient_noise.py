@@ -13,16 +13,16 @@ import pickle
 import numpy as np
 import pytest
 
-import gradient_noise
+from batchgrow import gradient_noise
 import main
-import mnist
-import networks
-import runfiles
-import safe_pickle
-import study
-import training
+from batchgrow.training import mnist
+from batchgrow.training import networks
+from batchgrow.training import runfiles
+from batchgrow import safe_pickle
+from batchgrow import study
+from batchgrow.training import training
 from conftest import PNG_SIGNATURE, build_batch_norm_dropout, metrics_without_seconds, run_main, run_plots
-from networks import tf
+from batchgrow.training.networks import tf
 
 TINY = ["--train-size", "300", "--test-size", "200", "--epochs-per-stage", "1", "--seeds", "2", "--archs", "mlp300",
         "--optimizers", "sgd"]

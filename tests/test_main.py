@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 import main
-import mnist
-import safe_pickle
-import optimizers
-import schedules
-import study
-import training
+from batchgrow.training import mnist
+from batchgrow import safe_pickle
+from batchgrow import optimizers
+from batchgrow import schedules
+from batchgrow import study
+from batchgrow.training import training
 from conftest import PNG_SIGNATURE, PROJECT_DIR, run_main, run_plots, start_main, without_seconds
 
 # A small slice of MNIST keeps each run to a fraction of a second.

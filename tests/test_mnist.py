@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-import mnist
-import networks
+from batchgrow.training import mnist
+from batchgrow.training import networks
 
 
 def test_vendored_file_is_checksummed_and_falls_back_to_keras(tmp_path, monkeypatch):

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 import main
-import mnist
-import networks
-import runfiles
-import safe_pickle
-import study
-import training
+from batchgrow.training import mnist
+from batchgrow.training import networks
+from batchgrow.training import runfiles
+from batchgrow import safe_pickle
+from batchgrow import study
+from batchgrow.training import training
 from conftest import build_batch_norm_dropout, metrics_without_seconds, run_main
 
 SMALL = ["--train-size", "300", "--test-size", "200", "--epochs-per-stage", "1", "--optimizers", "sgd"]
@@ -164,7 +164,7 @@ def test_a_users_network_runs_through_the_whole_study(user_study, monkeypatch):
         assert record["provenance"]["networks_file"] == {"path": str(network_file), "sha256": sha256}
         assert record["metrics"]["test_accuracy"][-1] > 0.2
 
-    import figures
+    from batchgrow.reporting import figures
     import plots
     kept = []
     monkeypatch.setattr(figures, "save", lambda figure, path: kept.append((Path(path).name, figure)) or Path(path))

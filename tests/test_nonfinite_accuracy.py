@@ -12,8 +12,8 @@ import pickle
 
 import pytest
 
-import analysis
-import safe_pickle
+from batchgrow.reporting import analysis
+from batchgrow import safe_pickle
 from conftest import PROJECT_DIR, run_plots
 
 # The smallest committed study: a realistic pickle to damage.

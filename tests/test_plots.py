@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
-import analysis
-import optimizers
+from batchgrow.reporting import analysis
+from batchgrow import optimizers
 import plots
-import study
-import tables
+from batchgrow import study
+from batchgrow.reporting import tables
 from conftest import PROJECT_DIR, assert_png, run_plots
 from synthetic import (MACHINE_A, breakdown_folder, full_grid_accuracies, hand_computed_comparison_pickles,
                        make_complete_config, make_config, make_provenance, make_results, paper_grid_accuracies,

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-import provenance as provenance_records
+from batchgrow import provenance as provenance_records
 from synthetic import MACHINE_A, MACHINE_B, make_complete_config, make_provenance, make_results, paper_grid_accuracies
 
 

@@ -11,15 +11,16 @@ import sys
 
 import pytest
 
-import runfiles
-import study
+from batchgrow.training import runfiles
+from batchgrow import study
 from conftest import PROJECT_DIR
 
 
 def test_a_claim_is_exclusive_and_ends_with_a_killed_process(tmp_path):
     path = str(tmp_path / "claims" / "mlp300_sgd_seed0.lock")
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import runfiles, time\nwith runfiles.claim({path!r}) as held:\n"
+        [sys.executable, "-c", "import time\nfrom batchgrow.training import runfiles\n"
+                               f"with runfiles.claim({path!r}) as held:\n"
                                "    print(held, flush=True)\n    time.sleep(60)"],
         cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "True"

@@ -3,8 +3,8 @@ import csv
 
 import pytest
 
-import analysis
-import tables
+from batchgrow.reporting import analysis
+from batchgrow.reporting import tables
 from synthetic import MACHINE_A, MACHINE_B, make_complete_config, make_config, make_provenance, make_results
 
 

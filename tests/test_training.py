@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-import optimizers
-import study
-import training
-from networks import keras, tf
+from batchgrow import optimizers
+from batchgrow import study
+from batchgrow.training import training
+from batchgrow.training.networks import keras, tf
 
 
 def keras_and_fused(code, initial, settings=study.Settings()):

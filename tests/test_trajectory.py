@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from conftest import run_main
 
-import mnist
-import safe_pickle
-import study
-import training
-import trajectory
-from networks import keras, tf
+from batchgrow.training import mnist
+from batchgrow import safe_pickle
+from batchgrow import study
+from batchgrow.training import training
+from batchgrow.reporting import trajectory
+from batchgrow.training.networks import keras, tf
 
 TINY = ["--archs", "mlp300", "--optimizers", "sgd", "--schedules", "dlr,ibs", "--seeds", "2", "--train-size", "300",
         "--test-size", "200", "--epochs-per-stage", "2", "--jobs", "1"]

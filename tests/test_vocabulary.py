@@ -9,12 +9,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-import costs
-import optimizers
-import schedules
-import study
-from optimizers import noise_scale, optimizer_record
-from schedules import StageStart, epoch_plans, schedule_record, updates_per_epoch
+from batchgrow.training import costs
+from batchgrow import optimizers
+from batchgrow import schedules
+from batchgrow import study
+from batchgrow.optimizers import noise_scale, optimizer_record
+from batchgrow.schedules import StageStart, epoch_plans, schedule_record, updates_per_epoch
 
 
 def stage_plans(schedule, optimizer, settings=study.Settings()):

@@ -12,12 +12,12 @@ import time
 
 import pytest
 
-import grid
+from batchgrow.training import grid
 import main
-import mnist
-import runfiles
-import safe_pickle
-import study
+from batchgrow.training import mnist
+from batchgrow.training import runfiles
+from batchgrow import safe_pickle
+from batchgrow import study
 from conftest import run_main, start_main, without_seconds
 
 # One network, one optimizer, the three schedules on a few hundred images: about a second a group.

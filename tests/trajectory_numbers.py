@@ -14,7 +14,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from document_numbers import ARCHITECTURES, Quote, fact, headline_row, paired_differences, study, verdict, versus_dlr
-import study as study_module
+from batchgrow import study as study_module
 
 CALIBRATION = "trajectory_calibration"
 GRADED = ("ibs_last_1_5x", "ibs_last_2x", "ibs_last_4x", "ibs_last_8x")

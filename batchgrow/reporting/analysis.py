@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-import safe_pickle
-from equivalence import (equivalence_test, mean_with_confidence_interval, probability_equivalent,
-                         smallest_detectable_difference)
-from optimizers import ALL_OPTIMIZERS, is_known, noise_scale, optimizer_record
-from schedules import ALL_SCHEDULES, schedule_runs_with
-from study import (ADAPTIVE_METRICS, ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, MEASUREMENT_SETTINGS, NOISE_METRICS,
-                   PRECONDITIONED_NOISE_METRICS, RUN_METRICS, VERDICTS, migrate_results)
+from batchgrow import safe_pickle
+from batchgrow.reporting.equivalence import (equivalence_test, mean_with_confidence_interval, probability_equivalent,
+                                             smallest_detectable_difference)
+from batchgrow.optimizers import ALL_OPTIMIZERS, is_known, noise_scale, optimizer_record
+from batchgrow.schedules import ALL_SCHEDULES, schedule_runs_with
+from batchgrow.study import (ADAPTIVE_METRICS, ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, MEASUREMENT_SETTINGS,
+                             NOISE_METRICS, PRECONDITIONED_NOISE_METRICS, RUN_METRICS, VERDICTS, migrate_results)
 
 SUMMARY_COLUMNS = (
     "architecture", "optimizer", "schedule", "seeds",

@@ -14,13 +14,14 @@ from pathlib import Path
 import matplotlib.patches
 import matplotlib.ticker
 
-from analysis import ResultsError, group_runs, load_results, ordered, paired_differences_from_dlr, run_sort_key
-from equivalence import equivalence_test
-from figure_style import (MIN_FIGURE_WIDTH, SCHEDULE_STYLES, legend_below, plt, save, schedule_style,
-                          sideways_offsets, suptitle)
-from optimizers import ALL_OPTIMIZERS, is_known, optimizer_display_name, optimizer_record
-from schedules import ALL_SCHEDULES, schedule_display_name, schedule_kind
-from study import ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, MEASUREMENT_SETTINGS, SETTING_NAMES
+from batchgrow.reporting.analysis import (ResultsError, group_runs, load_results, ordered, paired_differences_from_dlr,
+                                          run_sort_key)
+from batchgrow.reporting.equivalence import equivalence_test
+from batchgrow.reporting.figure_style import (MIN_FIGURE_WIDTH, SCHEDULE_STYLES, legend_below, plt, save,
+                                              schedule_style, sideways_offsets, suptitle)
+from batchgrow.optimizers import ALL_OPTIMIZERS, is_known, optimizer_display_name, optimizer_record
+from batchgrow.schedules import ALL_SCHEDULES, schedule_display_name, schedule_kind
+from batchgrow.study import ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, MEASUREMENT_SETTINGS, SETTING_NAMES
 
 
 # ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import math
 import numpy as np
 from scipy import integrate, optimize, stats
 
-from study import EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP
+from batchgrow.study import EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP
 
 
 def t_quantile(confidence, degrees_of_freedom):

@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.font_manager  # noqa: E402  (the backend must be chosen first)
 import matplotlib.pyplot as plt  # noqa: E402
 
-from schedules import ALL_SCHEDULES  # noqa: E402
+from batchgrow.schedules import ALL_SCHEDULES  # noqa: E402
 
 DPI = 130
 

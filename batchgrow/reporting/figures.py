@@ -31,20 +31,20 @@ import matplotlib.patches
 import matplotlib.ticker
 import numpy as np
 
-from analysis import (base_learning_rate, cell_statistics, cost_of_fewer_updates, group_runs, measured_noise_scales,
-                      noise_scales, ordered, representative_runs, schedule_momenta,
-                      selected_architectures_and_optimizers)
-from figure_style import (AXES_TITLE_MARGIN, MIN_FIGURE_WIDTH, fill_to_figure, legend_below, plt, save,
-                          schedule_style, sideways_offsets, suptitle)
-from gradient_noise import measurement_sizes
-from provenance import describe_machines, machine_counts
-from optimizers import (ALL_OPTIMIZERS, is_known, noise_scale_formula, noise_scale_note,
-                        optimizer_display_name, optimizer_record)
-from schedules import ALL_SCHEDULES, is_adaptive, schedule_display_name, schedule_kind
-from study import (ADAPTIVE_METRICS, ARCHITECTURE_NAMES, DEFAULT_DATA_NAME, EQUIVALENCE_MARGIN_PP,
-                   SETTING_NAMES, TRAJECTORY_MARGIN, Settings)
-from tables import settings_suffix
-from trajectory import has_trajectory, loss_curves, trajectory_rows
+from batchgrow.reporting.analysis import (base_learning_rate, cell_statistics, cost_of_fewer_updates, group_runs,
+                                          measured_noise_scales, noise_scales, ordered, representative_runs,
+                                          schedule_momenta, selected_architectures_and_optimizers)
+from batchgrow.reporting.figure_style import (AXES_TITLE_MARGIN, MIN_FIGURE_WIDTH, fill_to_figure, legend_below, plt,
+                                              save, schedule_style, sideways_offsets, suptitle)
+from batchgrow.gradient_noise import measurement_sizes
+from batchgrow.provenance import describe_machines, machine_counts
+from batchgrow.optimizers import (ALL_OPTIMIZERS, is_known, noise_scale_formula, noise_scale_note,
+                                  optimizer_display_name, optimizer_record)
+from batchgrow.schedules import ALL_SCHEDULES, is_adaptive, schedule_display_name, schedule_kind
+from batchgrow.study import (ADAPTIVE_METRICS, ARCHITECTURE_NAMES, DEFAULT_DATA_NAME, EQUIVALENCE_MARGIN_PP,
+                             SETTING_NAMES, TRAJECTORY_MARGIN, Settings)
+from batchgrow.reporting.tables import settings_suffix
+from batchgrow.reporting.trajectory import has_trajectory, loss_curves, trajectory_rows
 
 # ---------------------------------------------------------------------------
 # Helpers

@@ -15,15 +15,16 @@ import math
 from fractions import Fraction
 from pathlib import Path
 
-from analysis import (BASELINE_AGREEMENT_STDS, CHOSEN_BATCH_COLUMNS, COMPARISON_COLUMNS, COMPARISON_VALUE_KEYS, POWER,
-                      POWER_SEEDS, STAGE_COLUMNS, STAGE_RANGE_COLUMNS, SUMMARY_COLUMNS, SUMMARY_RANGE_COLUMNS,
-                      baseline_agreement, comparison_cell, config_differences, varies_by_seed, verdicts_kept)
-from optimizers import MOMENTUM_OPTIMIZERS, optimizer_display_name
-from provenance import describe_machines, describe_versions, machine_counts, runs_text
-from schedules import ALL_SCHEDULES, NOISE_MATCHED_SCHEDULES, schedule_display_name
-from study import (ARCHITECTURE_NAMES, DEFAULT_DATA_NAME, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP, NOT_RECORDED,
-                   Settings, VERDICTS)
-from trajectory import TRAJECTORY_COLUMNS
+from batchgrow.reporting.analysis import (BASELINE_AGREEMENT_STDS, CHOSEN_BATCH_COLUMNS, COMPARISON_COLUMNS,
+                                          COMPARISON_VALUE_KEYS, POWER, POWER_SEEDS, STAGE_COLUMNS, STAGE_RANGE_COLUMNS,
+                                          SUMMARY_COLUMNS, SUMMARY_RANGE_COLUMNS, baseline_agreement, comparison_cell,
+                                          config_differences, varies_by_seed, verdicts_kept)
+from batchgrow.optimizers import MOMENTUM_OPTIMIZERS, optimizer_display_name
+from batchgrow.provenance import describe_machines, describe_versions, machine_counts, runs_text
+from batchgrow.schedules import ALL_SCHEDULES, NOISE_MATCHED_SCHEDULES, schedule_display_name
+from batchgrow.study import (ARCHITECTURE_NAMES, DEFAULT_DATA_NAME, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP,
+                             NOT_RECORDED, Settings, VERDICTS)
+from batchgrow.reporting.trajectory import TRAJECTORY_COLUMNS
 
 
 

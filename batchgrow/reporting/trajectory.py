@@ -28,11 +28,11 @@ import math
 
 import numpy as np
 
-from analysis import POWER, group_runs, ordered, run_sort_key
-from equivalence import (equivalence_test, mean_with_confidence_interval, probability_not_equivalent,
-                         smallest_detectable_difference)
-from schedules import ALL_SCHEDULES, schedule_record
-from study import EQUIVALENCE_ALPHA, TRAJECTORY_METRICS
+from batchgrow.reporting.analysis import POWER, group_runs, ordered, run_sort_key
+from batchgrow.reporting.equivalence import (equivalence_test, mean_with_confidence_interval,
+                                             probability_not_equivalent, smallest_detectable_difference)
+from batchgrow.schedules import ALL_SCHEDULES, schedule_record
+from batchgrow.study import EQUIVALENCE_ALPHA, TRAJECTORY_METRICS
 
 METRIC = TRAJECTORY_METRICS[0]
 TRAJECTORY_COLUMNS = (

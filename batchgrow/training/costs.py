@@ -8,8 +8,8 @@ under plain SGD and under Adam; an optimizer's record places its step between
 the two (Optimizer.step_cost). A network the tables lack (a user's own) is
 estimated from its parameter count.
 """
-from optimizers import optimizer_record
-from schedules import ADAPTIVE_SCHEDULES, estimated_epoch_plans, updates_per_epoch
+from batchgrow.optimizers import optimizer_record
+from batchgrow.schedules import ADAPTIVE_SCHEDULES, estimated_epoch_plans, updates_per_epoch
 
 # Rough single-thread costs on this project's 2-core x86 machines: seconds per
 # step at a tiny batch under (plain SGD, Adam), and seconds per example.

@@ -22,13 +22,13 @@ import typing
 
 import numpy as np
 
-import provenance as provenance_records
-from runfiles import (StudyError, claim, claim_path, load_finished_runs, prepare_out_dir, run_path,
-                      save_atomically)
-from costs import epoch_cost, group_cost
-from optimizers import OPTIMIZERS, optimizer_record
-from schedules import SCHEDULES, check_schedule_fits_optimizer
-from study import ARCHITECTURES, settings_record
+from batchgrow import provenance as provenance_records
+from batchgrow.training.runfiles import (StudyError, claim, claim_path, load_finished_runs, prepare_out_dir, run_path,
+                                         save_atomically)
+from batchgrow.training.costs import epoch_cost, group_cost
+from batchgrow.optimizers import OPTIMIZERS, optimizer_record
+from batchgrow.schedules import SCHEDULES, check_schedule_fits_optimizer
+from batchgrow.study import ARCHITECTURES, settings_record
 
 
 # ----------------------------------------------------------------------------
@@ -135,7 +135,7 @@ def init_worker(settings, data, out_dir, command, events, network_file=None):
     imported by the first task (use_network_file), so that anything it raises
     reaches main.py as one line instead of killing the worker.
     """
-    import runtime
+    from batchgrow.training import runtime
     runtime.configure_worker()
     tf, _ = runtime.load_tensorflow()
     tensors = {name: tf.constant(array) for name, array in data.items()}
@@ -149,7 +149,7 @@ def init_worker(settings, data, out_dir, command, events, network_file=None):
 
 def use_network_file(network_file):
     """Registers the --networks file's networks in this worker, refusing a file changed since main.py checked it."""
-    import networks
+    from batchgrow.training import networks
     if network_file is None:
         return
     try:
@@ -201,7 +201,7 @@ def run_group(group):
     Returns True if this process held the group's claim, False if another
     process on the same folder holds it (and trains it).
     """
-    from training import keras, train_runs
+    from batchgrow.training.training import keras, train_runs
     settings, events, out_dir = _worker["settings"], _worker["events"], _worker["out_dir"]
     runs_dir = os.path.join(out_dir, "runs")
     use_network_file(_worker["network_file"])

@@ -8,8 +8,9 @@ import zipfile
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_DATA = os.path.join(HERE, "data", "mnist.npz")
+# The project folder: two above this file's folder, batchgrow/training/.
+PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEFAULT_DATA = os.path.join(PROJECT_DIR, "data", "mnist.npz")
 # The vendored file is checked against this digest (see data/README.md).
 VENDORED_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
 
@@ -59,7 +60,7 @@ def load_mnist(path=None):
         return read_npz(path)
     if not os.path.exists(DEFAULT_DATA):
         try:
-            from runtime import load_tensorflow, quiet_stderr
+            from batchgrow.training.runtime import load_tensorflow, quiet_stderr
             _, keras = load_tensorflow()
             with quiet_stderr():
                 (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()

@@ -21,8 +21,8 @@ import sys
 import traceback
 import typing
 
-from runtime import load_tensorflow
-from study import ARCHITECTURES
+from batchgrow.training.runtime import load_tensorflow
+from batchgrow.study import ARCHITECTURES
 
 tf, keras = load_tensorflow()
 layers = keras.layers

@@ -13,8 +13,8 @@ import os
 import pickle
 import tempfile
 
-import safe_pickle
-from study import TRAJECTORY_METRICS, migrate_run_record, migrate_settings, settings_record
+from batchgrow import safe_pickle
+from batchgrow.study import TRAJECTORY_METRICS, migrate_run_record, migrate_settings, settings_record
 
 try:
     import fcntl  # Claims on a shared results folder use flock (POSIX).

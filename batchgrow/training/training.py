@@ -18,13 +18,13 @@ import time
 
 import numpy as np
 
-import gradient_noise
-import networks
-from networks import keras, tf
-from optimizers import optimizer_record
-from schedules import (ADAPTIVE_SCHEDULES, b_simple_chosen_from, epoch_plans, estimated_epoch_plans,
-                       updates_per_epoch)
-from study import ADAPTIVE_METRICS, NOISE_METRICS, PRECONDITIONED_NOISE_METRICS, TRAJECTORY_METRICS
+from batchgrow import gradient_noise
+from batchgrow.training import networks
+from batchgrow.training.networks import keras, tf
+from batchgrow.optimizers import optimizer_record
+from batchgrow.schedules import (ADAPTIVE_SCHEDULES, b_simple_chosen_from, epoch_plans, estimated_epoch_plans,
+                                 updates_per_epoch)
+from batchgrow.study import ADAPTIVE_METRICS, NOISE_METRICS, PRECONDITIONED_NOISE_METRICS, TRAJECTORY_METRICS
 
 # The test set is scored in a few large batches: one graph call per batch, and
 # batch size has no effect on the scores.

@@ -1,0 +1,1 @@
+"""Training: the data, the networks, the optimizer, the worker processes and the run files (imports TensorFlow)."""
