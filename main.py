@@ -45,6 +45,7 @@ usage: python main.py [--seeds N] [--archs ...] [--jobs J] [--out DIR] ...
        python main.py --help
 """
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -57,8 +58,8 @@ from batchgrow.optimizers import ALL_OPTIMIZERS, MOMENTUM_OPTIMIZERS, NOISE_SCAL
 from batchgrow.training.runfiles import StudyError
 from batchgrow.schedules import (ADAPTIVE_SCHEDULES, ALL_SCHEDULES, AUTO_KAPPA_RULE, NOISE_MATCHED_SCHEDULES, SCHEDULES,
                                  check_auto_kappa, schedule_record)
-from batchgrow.study import (ARCHITECTURES, BACKWARD_PASSES, BETA_SCALINGS, DEFAULT_DATA_NAME, Settings,
-                             momentum_settings)
+from batchgrow.study import (ARCHITECTURES, BACKWARD_PASSES, BETA_SCALINGS, DEFAULT_DATA_NAME, USER_SETTINGS, Settings,
+                             momentum_settings, parse_setting)
 
 
 # ----------------------------------------------------------------------------
@@ -174,6 +175,13 @@ def auto_kappa(text):
     return value
 
 
+def user_setting(text):
+    try:
+        return parse_setting(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def shard_argument(text):
     try:
         return parse_shard(text)
@@ -269,7 +277,15 @@ def parse_args(argv=None):
     parser.add_argument("--original-optimizer-reset", action="store_true",
                         help="reproduce the original code's flaw: a fresh optimizer at every epoch for dlr and hyb, "
                              "which resets Adam's moments and step count (use a separate --out)")
+    parser.add_argument("--set", type=user_setting, action="append", default=[], metavar="NAME=VALUE",
+                        help="set any setting, repeatable, e.g. --set adam_learning_rate=0.003 --set adam_epsilon=1e-8; "
+                             f"NAME is one of {', '.join(USER_SETTINGS)}; applied after the flags above, and "
+                             "recorded with the runs like them (use a separate --out)")
     args = parser.parse_args(argv)
+    # A --set of a setting that has its own flag stands for that flag, so that the checks below see it.
+    for name, value in args.set:
+        if name in vars(args) and name != "set":
+            setattr(args, name, value)
     try:
         Selection(optimizers=args.optimizers, schedules=args.schedules).check()
     except ValueError as error:
@@ -365,13 +381,17 @@ def settings_from_arguments(args, arrays):
     if args.momentum is not None or args.learning_rate is not None:
         coefficient = Settings.momentum_coefficient if args.momentum is None else args.momentum
         momentum = momentum_settings(coefficient, sgd_learning_rate)
-    return Settings(train_size=args.train_size, test_size=args.test_size,
-                    epochs_per_stage=args.epochs_per_stage, base_batch_size=args.base_batch_size,
-                    original_optimizer_reset=args.original_optimizer_reset, noise_scale=args.noise_scale,
-                    data_fingerprint=data_fingerprint(arrays), backward=args.backward,
-                    sgd_learning_rate=sgd_learning_rate, measure_noise=args.measure_noise,
-                    auto_kappa=Settings.auto_kappa if args.auto_kappa is None else args.auto_kappa,
-                    data_name=args.data_name, beta_scaling=args.beta_scaling, **momentum)
+    settings = Settings(train_size=args.train_size, test_size=args.test_size,
+                        epochs_per_stage=args.epochs_per_stage, base_batch_size=args.base_batch_size,
+                        original_optimizer_reset=args.original_optimizer_reset, noise_scale=args.noise_scale,
+                        data_fingerprint=data_fingerprint(arrays), backward=args.backward,
+                        sgd_learning_rate=sgd_learning_rate, measure_noise=args.measure_noise,
+                        auto_kappa=Settings.auto_kappa if args.auto_kappa is None else args.auto_kappa,
+                        data_name=args.data_name, beta_scaling=args.beta_scaling, **momentum)
+    # --set comes last: it may set any setting, one a flag above has set too.
+    settings = dataclasses.replace(settings, **dict(args.set))
+    check_sizes(arrays, settings.train_size, settings.test_size)
+    return settings
 
 
 def estimate_note(network_file):

@@ -21,7 +21,7 @@ code.
 """
 import dataclasses
 
-from batchgrow.optimizers import is_known, optimizer_record
+from batchgrow.optimizers import NOISE_SCALE_FORMS, is_known, optimizer_record
 
 # ----------------------------------------------------------------------------
 # Names
@@ -173,6 +173,54 @@ BETA_SCALINGS = ("none", "samples")
 # settings are recorded only with measure_noise on, where they mean something.
 MEASUREMENT_SETTINGS = ("measure_noise", "noise_population", "noise_small_batch", "noise_big_batch", "noise_draws")
 NOISE_ESTIMATOR_SETTINGS = MEASUREMENT_SETTINGS[1:]
+
+# ----------------------------------------------------------------------------
+# Settings from the command line: --set NAME=VALUE
+# ----------------------------------------------------------------------------
+# Every setting a user may give with --set: all but the data's digest, which main.py computes from the data.
+USER_SETTINGS = tuple(name for name in SETTING_NAMES if name != "data_fingerprint")
+# The settings whose values are a fraction of 1: momentum and decay coefficients, in [0, 1).
+FRACTION_SETTINGS = ("adam_beta_1", "adam_beta_2", "momentum_coefficient", "rmsprop_rho")
+# The settings that take one of a few words, and those words.
+WORD_SETTINGS = {"noise_scale": NOISE_SCALE_FORMS, "backward": BACKWARD_PASSES, "beta_scaling": BETA_SCALINGS}
+
+
+def parse_setting(assignment):
+    """(name, value) of a NAME=VALUE assignment of a user setting; ValueError, in one line, if it is not one.
+
+    Whole numbers are at least 1; other numbers finite and positive, or in
+    [0, 1) for FRACTION_SETTINGS; a flag true or false; a word one of
+    WORD_SETTINGS' or, for data_name, any printable name.
+    """
+    name, equals, text = assignment.partition("=")
+    name = name.strip()
+    if not equals:
+        raise ValueError(f"{assignment!r} is not NAME=VALUE")
+    if name not in USER_SETTINGS:
+        raise ValueError(f"no setting {name!r}; choose from {', '.join(USER_SETTINGS)}")
+    kind = type(getattr(Settings(), name))
+    if kind is bool:
+        if text.lower() not in ("true", "false"):
+            raise ValueError(f"{name} is true or false, not {text!r}")
+        return name, text.lower() == "true"
+    if kind is str:
+        choices = WORD_SETTINGS.get(name)
+        if choices is not None and text not in choices:
+            raise ValueError(f"{name} is one of {', '.join(choices)}, not {text!r}")
+        if not text.strip() or not text.isprintable():
+            raise ValueError(f"{name} takes printable characters on one line, not {text!r}")
+        return name, text
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError(f"{name} takes {'a whole number' if kind is int else 'a number'}, not {text!r}") from None
+    if kind is int and value < 1:
+        raise ValueError(f"{name} is at least 1, not {value}")
+    if name in FRACTION_SETTINGS and not 0 <= value < 1:
+        raise ValueError(f"{name} is at least 0 and below 1, not {text}")
+    if name not in FRACTION_SETTINGS and not 0 < value < float("inf"):  # Also refuses nan.
+        raise ValueError(f"{name} is a finite positive number, not {text}")
+    return name, value
 
 
 def settings_record(settings):

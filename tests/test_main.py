@@ -254,6 +254,14 @@ def test_an_interrupted_study_keeps_finished_runs_and_resumes(tmp_path):
     (["--momentum", "0.98"], "add one of them to --optimizers"),
     (["--noise-scale", "exactly"], "invalid choice"),
     (["--frobnicate"], "unrecognized"),
+    (["--set", "no_such=1"], "no setting 'no_such'"),
+    (["--set", "adam_epsilon=-1e-8"], "adam_epsilon is a finite positive number"),
+    (["--set", "adam_beta_2=1"], "adam_beta_2 is at least 0 and below 1"),
+    (["--set", "train_size=many"], "train_size takes a whole number"),
+    (["--set", "beta_scaling=always"], "beta_scaling is one of none, samples"),
+    (["--set", "adam_learning_rate"], "is not NAME=VALUE"),
+    # A --set of a setting with its own flag meets that flag's checks.
+    (["--optimizers", "sgd", "--set", "beta_scaling=samples"], "add one to --optimizers"),
 ])
 def test_bad_flags_give_one_line_and_status_2(args, message):
     result = run_main(*args)
@@ -280,6 +288,21 @@ def test_a_train_size_beyond_the_data_is_refused(tmp_path):
              x_test=np.zeros((20, 28, 28), np.uint8), y_test=np.zeros(20, np.uint8))
     result = run_main("--data", str(small), "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and "more than the 50 train images" in result.stderr
+
+
+def test_set_gives_any_setting_and_records_it_so_that_other_settings_are_refused(tmp_path):
+    tiny = ["--archs", "mlp300", "--optimizers", "adam", "--schedules", "dlr", "--seeds", "1", "--train-size", "300",
+            "--test-size", "200", "--epochs-per-stage", "1", "--jobs", "1", "--out", str(tmp_path)]
+    made = run_main(*tiny, "--set", "adam_learning_rate=0.003", "--set", "adam_epsilon=1e-8", "--set", "train_size=200")
+    assert made.returncode == 0, made.stderr
+    run = load_pickle(tmp_path / "runs" / "mlp300_adam_dlr_seed0.pickle")
+    assert (run["settings"]["adam_learning_rate"], run["settings"]["adam_epsilon"]) == (0.003, 1e-8)
+    # The last --set wins over the flag it stands for, and the run trains as set.
+    assert run["settings"]["train_size"] == 200 and run["metrics"]["learning_rate"][0] == 0.003
+    assert load_pickle(tmp_path / "results.pickle")["config"]["adam_learning_rate"] == 0.003
+    refused = run_main(*tiny, "--set", "adam_epsilon=1e-8", "--set", "train_size=200")
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1 and "adam_learning_rate 0.003 there, 0.001 here" in refused.stderr
 
 
 # ---------------------------------------------------------------- results folders people share

@@ -345,3 +345,25 @@ def test_an_optimizers_step_costs_what_its_record_says():
                                     for code in ("sgd", "momentum", "adam", "rmsprop"))
     assert sgd < momentum < adam == rmsprop
     assert momentum == pytest.approx((sgd + adam) / 2)
+
+
+@pytest.mark.parametrize("assignment, expected", [
+    ("adam_learning_rate=0.003", ("adam_learning_rate", 0.003)),
+    ("adam_epsilon=1e-8", ("adam_epsilon", 1e-8)),
+    ("train_size=1000", ("train_size", 1000)),
+    ("momentum_coefficient=0", ("momentum_coefficient", 0.0)),
+    ("original_optimizer_reset=True", ("original_optimizer_reset", True)),
+    ("noise_scale=exact", ("noise_scale", "exact")),
+    ("data_name=my digits", ("data_name", "my digits")),
+])
+def test_a_setting_is_parsed_to_its_fields_type(assignment, expected):
+    assert study.parse_setting(assignment) == expected
+    assert type(study.parse_setting(assignment)[1]) is type(getattr(study.Settings(), expected[0]))
+
+
+def test_every_user_setting_but_the_datas_digest_can_be_set_and_nothing_else():
+    assert set(study.USER_SETTINGS) == set(study.SETTING_NAMES) - {"data_fingerprint"}
+    for bad in ("data_fingerprint=abc", "no_such=1", "adam_beta_1=1", "rmsprop_rho=-0.1", "num_stages=0",
+                "stage_factor=nan", "sgd_learning_rate=inf", "backward=both", "measure_noise=yes", "data_name= "):
+        with pytest.raises(ValueError):
+            study.parse_setting(bad)
