@@ -6,7 +6,7 @@ would divide the learning rate by `factor` at every stage, it multiplies the
 batch by `factor` instead (the rule of Smith et al. 2018 for SGD, with or
 without momentum, which this project's studies confirm), and for Adam and
 RMSprop the rule that came nearest dlr's training at 3-epoch stages in this
-project's studies (RULES below; REPORT.md, "The rule, per optimizer"), which
+project's studies (OPTIMIZERS below; REPORT.md, "The rule, per optimizer"), which
 no rule tested there matched within the margin.
 
 Three things in Keras make this less obvious than it looks, and each has a
@@ -37,9 +37,11 @@ Usage:
     python examples/grow_batch_keras.py --quick              # 2,000 images, 1 epoch a stage
 """
 import argparse
+import dataclasses
 import math
 import os
 import sys
+from typing import Callable
 
 import numpy as np
 
@@ -48,48 +50,48 @@ import keras  # noqa: E402  (after the log level is set)
 
 DEFAULT_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "data", "mnist.npz")
 
-# Each optimizer's base settings: the study's (Keras's defaults for Adam and RMSprop).
-BASE_LEARNING_RATES = {"sgd": 0.01, "momentum": 0.001, "adam": 0.001, "rmsprop": 0.001}
-# The optimizer's coefficients that the rule may scale with the batch, by their Keras attribute names.
-SCALED_COEFFICIENTS = {"sgd": (), "momentum": (), "adam": ("beta_1", "beta_2"), "rmsprop": ("rho",)}
+@dataclasses.dataclass(frozen=True)
+class OptimizerRule:
+    """One optimizer and its rule for growing the batch, everything the stages ask of it.
 
-# The rule per optimizer: for stage s (from 0) and the stage factor k, (learning rate multiplier, batch
-# multiplier, whether the coefficients keep their half-lives in examples: c -> c ** (B / B0)).
-RULES = {
+    build(learning_rate) makes the Keras optimizer; base_learning_rate is
+    the study's; scaled_coefficients are the Keras attributes the rule may
+    scale with the batch. At stage s (from 0), with the stage factor k, the
+    batch is base * k ** s and the learning rate base * k ** (-s *
+    rate_exponent); with holds_half_lives each scaled coefficient c becomes
+    c ** (B / B0), which keeps its half-life fixed in examples.
+    """
+
+    build: Callable[[float], keras.optimizers.Optimizer]
+    base_learning_rate: float
+    scaled_coefficients: tuple = ()
+    rate_exponent: float = 0.0
+    holds_half_lives: bool = False
+
+    def stage_plan(self, stage, factor, base_learning_rate, base_batch_size, base_coefficients):
+        """(learning rate, batch size, {coefficient: value}) of a stage."""
+        batch_size = int(round(base_batch_size * factor ** stage))
+        coefficients = {key: value ** (batch_size / base_batch_size) if self.holds_half_lives else value
+                        for key, value in base_coefficients.items()}
+        return base_learning_rate * factor ** (-stage * self.rate_exponent), batch_size, coefficients
+
+
+# The rule per optimizer, at the study's base settings (Keras's defaults for Adam and RMSprop).
+OPTIMIZERS = {
     # The paper's rule: g = lr N / (B (1 - m)) falls by k when B grows by k at a fixed lr.
-    "sgd": lambda stage, factor: (1.0, factor ** stage, False),
-    "momentum": lambda stage, factor: (1.0, factor ** stage, False),
+    "sgd": OptimizerRule(lambda rate: keras.optimizers.SGD(rate), 0.01),
+    "momentum": OptimizerRule(lambda rate: keras.optimizers.SGD(rate, momentum=0.9), 0.001),
     # The square-root rule with half-lives held in examples (seesaw with --beta-scaling samples): for Adam,
     # at 20 seeds (results/adam_rule_20_betas), the nearest to dlr's training loss of the rules tested and
     # equivalent on final accuracy on every network, though not within the margin of "same training";
     # for RMSprop the same at 5 seeds (results/adam_rule_betas). If only the final accuracy must match,
     # Adam's plain ibs (the SGD rule above) was equivalent too (results/adam_rule_20). REPORT.md, "The
     # rule, per optimizer", says where each holds.
-    "adam": lambda stage, factor: (factor ** (-stage / 2), factor ** stage, True),
-    "rmsprop": lambda stage, factor: (factor ** (-stage / 2), factor ** stage, True),
+    "adam": OptimizerRule(lambda rate: keras.optimizers.Adam(rate), 0.001, ("beta_1", "beta_2"),
+                          rate_exponent=0.5, holds_half_lives=True),
+    "rmsprop": OptimizerRule(lambda rate: keras.optimizers.RMSprop(rate), 0.001, ("rho",),
+                             rate_exponent=0.5, holds_half_lives=True),
 }
-
-
-def make_optimizer(name, learning_rate):
-    """The optimizer of the whole run: one object, so that its state carries over."""
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate)
-    if name == "momentum":
-        return keras.optimizers.SGD(learning_rate, momentum=0.9)
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate)
-    if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate)
-    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(RULES)}")
-
-
-def stage_plan(name, stage, factor, base_learning_rate, base_batch_size, base_coefficients):
-    """(learning rate, batch size, {coefficient: value}) of a stage under the optimizer's rule."""
-    rate_multiplier, batch_multiplier, scale_coefficients = RULES[name](stage, factor)
-    batch_size = int(round(base_batch_size * batch_multiplier))
-    coefficients = {key: value ** (batch_size / base_batch_size) if scale_coefficients else value
-                    for key, value in base_coefficients.items()}
-    return base_learning_rate * rate_multiplier, batch_size, coefficients
 
 
 def apply_stage(model, learning_rate, coefficients):
@@ -122,15 +124,15 @@ def train(model, optimizer_name, x_train, y_train, stages=4, epochs_per_stage=3,
     it (keras.utils.set_random_seed) before building the model as well to
     fix its initial weights, as main() does.
     """
-    learning_rate = BASE_LEARNING_RATES[optimizer_name] if learning_rate is None else learning_rate
-    model.compile(optimizer=make_optimizer(optimizer_name, learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    base_coefficients = {key: float(getattr(model.optimizer, key)) for key in SCALED_COEFFICIENTS[optimizer_name]}
+    rule = OPTIMIZERS[optimizer_name]
+    learning_rate = rule.base_learning_rate if learning_rate is None else learning_rate
+    model.compile(optimizer=rule.build(learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    base_coefficients = {key: float(getattr(model.optimizer, key)) for key in rule.scaled_coefficients}
     keras.utils.set_random_seed(seed)
     records = []
     for stage in range(stages):
-        stage_rate, batch_size, coefficients = stage_plan(optimizer_name, stage, factor, learning_rate,
-                                                          base_batch_size, base_coefficients)
+        stage_rate, batch_size, coefficients = rule.stage_plan(stage, factor, learning_rate, base_batch_size,
+                                                               base_coefficients)
         apply_stage(model, stage_rate, coefficients)
         if on_stage is not None:
             on_stage(stage, model)
@@ -152,7 +154,7 @@ def load_mnist(path, train_size, test_size):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--optimizer", choices=sorted(RULES), default="adam")
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
     parser.add_argument("--data", default=DEFAULT_DATA, help="an MNIST-layout .npz (default: the vendored file)")
     parser.add_argument("--quick", action="store_true", help="2,000 training images, 1 epoch a stage")
     parser.add_argument("--seed", type=int, default=0)
@@ -165,7 +167,7 @@ def main(argv=None):
     records = train(build_model(), arguments.optimizer, x_train, y_train, epochs_per_stage=epochs_per_stage,
                     validation_data=(x_test, y_test), seed=arguments.seed)
     for record in records:
-        extra = "".join(f", {key} {record[key]:.6g}" for key in SCALED_COEFFICIENTS[arguments.optimizer])
+        extra = "".join(f", {key} {record[key]:.6g}" for key in OPTIMIZERS[arguments.optimizer].scaled_coefficients)
         print(f"stage {record['stage'] + 1}: lr {record['learning_rate']:.6g}, batch {record['batch_size']}{extra}, "
               f"{record['updates']} updates so far, training loss {record['loss']:.4f}, "
               f"test accuracy {100 * record['val_accuracy']:.2f} %")

@@ -48,12 +48,12 @@ def test_each_stage_trains_at_its_batch_and_rate_with_the_state_carried_over(opt
         seen.append(dict(optimizer=optimizer, iterations=int(optimizer.iterations.numpy()),
                          learning_rate=float(optimizer.learning_rate.numpy()),
                          coefficients={key: getattr(optimizer, key)
-                                       for key in example.SCALED_COEFFICIENTS[optimizer_name]},
+                                       for key in example.OPTIMIZERS[optimizer_name].scaled_coefficients},
                          slots=slots))
 
     records = example.train(example.build_model(), optimizer_name, x_train, y_train, stages=3, epochs_per_stage=1,
                             on_stage=on_stage)
-    base_rate = example.BASE_LEARNING_RATES[optimizer_name]
+    base_rate = example.OPTIMIZERS[optimizer_name].base_learning_rate
     rate_multiplier_of = {"sgd": 1.0, "momentum": 1.0, "adam": 5 ** -0.5, "rmsprop": 5 ** -0.5}
     ends = [0] + [record["updates"] for record in records]
     for stage, (record, state) in enumerate(zip(records, seen)):
