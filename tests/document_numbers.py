@@ -72,6 +72,10 @@ HISTORICAL_STUDIES = {
     "previous": ("f9cecab", "results/results.pickle"),
 }
 
+# Studies as first trained on another CPU type, kept beside the studies trained again: name -> pickle path.
+EARLIER_CPU_STUDIES = {f"{name}@amd_epyc_family_26": f"results/{name}/amd_epyc_family_26.pickle"
+                       for name in ("seeds_20", "momentum")}
+
 # The equivalence margin the README declares, in percentage points, and the
 # one-sided level of each of the two tests. Literals, so that the check stays
 # independent of plots.py; test_plots_uses_the_margin_and_level_checked_here
@@ -120,9 +124,11 @@ class Quote(NamedTuple):
 
 @lru_cache(maxsize=None)
 def study(name):
-    """The results dict of a committed or historical study."""
+    """The results dict of a committed or historical study, or of a study as first trained on another CPU type."""
     if name in STUDIES:
         return safe_pickle.load(PROJECT_DIR / STUDIES[name])
+    if name in EARLIER_CPU_STUDIES:
+        return safe_pickle.load(PROJECT_DIR / EARLIER_CPU_STUDIES[name])
     commit, path = HISTORICAL_STUDIES[name]
     try:
         data = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=PROJECT_DIR,

@@ -20,6 +20,7 @@ from document_numbers import (ALPHA, ARCHITECTURES, FACTS, ORIGINAL, ORIGINAL_OR
                               seed_runs, signed, std_pct, study, verdict, verdict_text, versus_dlr, versus_study)
 from pathlib import Path
 
+from replication_numbers import QUOTES as REPLICATION_QUOTES
 from trajectory_numbers import QUOTES as TRAJECTORY_QUOTES
 
 
@@ -657,8 +658,6 @@ QUOTES = [
           lambda: [", ".join(f"{batch:,}" for batch in dict.fromkeys(
                       seed_runs("base_batch_32", "mlp300", "sgd", schedule)[0]["batch_size"]))
                    for schedule in ("ibs", "hyb")]),
-    Quote(('results.lenet5.adam.ibs.seed_0_final',),
-          lambda: [f"{seed_runs('results', 'lenet5', 'adam', 'ibs')[0]['test_accuracy'][-1]:.4f}"]),
 ]
 
 
@@ -753,6 +752,8 @@ QUOTES += [
 
 # The second endpoint's numbers (tests/trajectory_numbers.py; its facts register in the same FACTS).
 QUOTES += TRAJECTORY_QUOTES
+# The core studies on two CPU types (tests/replication_numbers.py).
+QUOTES += REPLICATION_QUOTES
 
 
 def numbers():

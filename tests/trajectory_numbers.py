@@ -312,6 +312,7 @@ QUOTES += [
 # Adam's own rule, part 2: the deciding comparisons at 20 seeds
 # ---------------------------------------------------------------------------
 RULE_20, RULE_20_BETAS = "adam_rule_20", "adam_rule_20_betas"
+SEEDS_20 = "seeds_20"
 HALF_LIVES = "seesaw, β half-lives"
 
 
@@ -327,20 +328,18 @@ def deciding_comparisons(optimizer):
     return comparisons
 
 
-def trains_like_dlr(arch, optimizer):
-    """The headline's answer: the deciding schedules equivalent to dlr in training at 20 seeds, else the nearest."""
-    comparisons = deciding_comparisons(optimizer)
-    equivalent = [label for name, schedule, label in comparisons
-                  if trajectory_verdict(name, arch, optimizer, schedule) == "equivalent"]
-    if equivalent:
-        return ", ".join(equivalent)
-    name, schedule, label = min(comparisons, key=lambda item: last_stage_distance(item[0], arch, optimizer, item[1]))
-    return f"none; nearest {label}, ×{math.exp(last_ln_ratio(name, arch, optimizer, schedule)):.2f}"
+def loss_ratio_text(name, arch, optimizer, schedule):
+    """'×1.000 [1.000, 1.000] equivalent': the last stage's ratio to dlr's loss (90 %), then the verdict
+    over every compared stage."""
+    low, high = stage_interval(log_ratios(name, arch, optimizer, schedule, len(stage_end_epochs(name))))
+    return (f"×{math.exp(last_ln_ratio(name, arch, optimizer, schedule)):.3f} [{math.exp(low):.3f}, "
+            f"{math.exp(high):.3f}] {trajectory_verdict(name, arch, optimizer, schedule)}")
 
 
 def headline_training_row(arch, optimizer):
-    """README's headline row with the training-loss answer of the 20-seed rule studies after it."""
-    return headline_row("seeds_20", arch, optimizer) + f" {trains_like_dlr(arch, optimizer)} |"
+    """README's headline row: the 20-seed study's accuracy verdicts for ibs and hyb, then its training-loss ones."""
+    return headline_row(SEEDS_20, arch, optimizer) + "".join(
+        f" {loss_ratio_text(SEEDS_20, arch, optimizer, schedule)} |" for schedule in ("ibs", "hyb"))
 
 
 def rule_20_verdicts(optimizer):
@@ -438,13 +437,6 @@ def loss_of_a_certain_prediction():
     return float(np.log(one + eps, dtype=np.float32))
 
 
-def least_share_scored_zero(name, arch, optimizer, stage):
-    """The least share of the loss subset that dlr's runs score exactly 0 at a stage's end, over seeds:
-    a mean L of losses that are each 0 or at least the step leaves at most L / step of them non-zero."""
-    end = stage_end_epochs(name)[stage - 1]
-    return min(1 - run["full_train_loss"][end] / loss_of_a_certain_prediction() for run in runs_of(name, arch, optimizer))
-
-
 def adam_last_stage_distances(long):
     """Adam's four runs on the long study's network (ibs and seesaw, β held and half-lives), by distance."""
     held, betas = (LONG, LONG_BETAS) if long else (RULE, RULE_BETAS)
@@ -538,9 +530,6 @@ QUOTES += [
            "adam_rule_long.sgd_dlr_settling_stage_4"),
           lambda: [_settling("adam", 1), _settling("adam", 2), _settling("adam", 4), _settling("sgd", 3),
                    _settling("sgd", 4)]),
-    Quote(("adam_rule_long.half_step", "adam_rule_long.least_share_scored_zero_pct"),
-          lambda: [f"{loss_of_a_certain_prediction() / 2:.1e}",
-                   f"{100 * least_share_scored_zero(LONG, LONG_ARCH, 'adam', 4):.0f}"]),
     Quote(("adam_rule_long.adam_dlr_last_stage_loss", "adam_rule_long.certain_prediction_loss",
            "adam_rule_long.adam_ibs_last_stage_loss", "adam_rule_long.adam_seesaw_last_stage_loss"),
           lambda: [f"{loss_at_stage_end(LONG, LONG_ARCH, 'adam', 4):.1e}", f"{loss_of_a_certain_prediction():.1e}",
@@ -556,15 +545,20 @@ def adam_rule_long_forecast_6_failed():
     return not forecast_6_held() and min(distances, key=distances.get) == (LONG_BETAS, "ibs")
 
 
+def last_stage_distance_interval(name, arch, optimizer, schedule):
+    """The 90 % interval of |ln(L / L_dlr)| at the last stage's end, for an interval that does not straddle 0."""
+    low, high = stage_interval(log_ratios(name, arch, optimizer, schedule, len(stage_end_epochs(name))))
+    assert low > 0 or high < 0, f"{name} {schedule}'s last-stage interval straddles dlr's loss"
+    return tuple(sorted((abs(low), abs(high))))
+
+
 @fact
-def adam_rule_long_order_changed_at_the_float_floor():
-    """By the declared criterion the rule changes (the order differs), and the two nearest runs' stage-3 and -4
-    losses, dlr's and ibs's with half-lives, lie below what one certain, right prediction costs."""
-    floor = loss_of_a_certain_prediction()
-    ibs_betas = [loss_at_stage_end(LONG_BETAS, LONG_ARCH, "adam", stage, "ibs") for stage in (3, 4)]
+def adam_rule_long_order_changed_and_resolved():
+    """By the declared criterion the rule changes (the order differs), and the float64 loss resolves the lead
+    of ibs with half-lives over seesaw with half-lives: their last-stage distance intervals do not overlap."""
     return (rule_changes_with_stage_length() and not same_order_at_both_stage_lengths()
-            and max(ibs_betas) < floor
-            and all(loss_at_stage_end(LONG_BETAS, LONG_ARCH, "adam", stage) < floor for stage in (3, 4)))
+            and last_stage_distance_interval(LONG_BETAS, LONG_ARCH, "adam", "ibs")[1]
+            < last_stage_distance_interval(LONG_BETAS, LONG_ARCH, "adam", "seesaw")[0])
 
 
 QUOTES += [

@@ -1,0 +1,158 @@
+"""The numbers and facts the documents quote about the core studies trained again.
+
+results/seeds_20 and results/momentum were trained again on another CPU type
+with the model's training loss; their first runs are kept beside them
+(document_numbers.EARLIER_CPU_STUDIES). Here, from both pickles with numpy
+and scipy: how many accuracy verdicts against dlr each CPU type gives alike,
+the paired differences between the two types, and the training-loss verdicts
+that docs/predictions/core_studies_again.md predicted. The facts register in
+document_numbers.FACTS.
+"""
+
+import numpy as np
+
+from document_numbers import (ARCHITECTURES, EARLIER_CPU_STUDIES, Quote, fact, interval, paired_differences, study,
+                              verdict)
+from trajectory_numbers import trajectory_verdict
+
+REPLICATED = ("seeds_20", "momentum")
+MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
+
+
+def earlier(name):
+    """The name under which the study's first training, on the other CPU type, is read."""
+    return next(key for key in EARLIER_CPU_STUDIES if key.startswith(name + "@"))
+
+
+def cells(name, reference=False):
+    """(arch, optimizer, schedule) of every cell of a study, dlr's too with reference."""
+    return sorted({key[:3] for key in study(name)["runs"] if reference or key[2] != "dlr"})
+
+
+def verdicts_alike(name):
+    """[(cell, verdict now, verdict on the earlier CPU type)] of every cell but dlr's."""
+    return [(cell, verdict(paired_differences(name, *cell)), verdict(paired_differences(earlier(name), *cell)))
+            for cell in cells(name)]
+
+
+def cross_cpu_differences(name, cell):
+    """Per seed, the final accuracy now minus on the earlier CPU type, in points."""
+    return paired_differences(name, *cell, reference_study=earlier(name))
+
+
+def cells_covering_zero(name):
+    """The cells (dlr's too) whose 95 % interval of the cross-CPU difference covers 0."""
+    return [cell for cell in cells(name, reference=True)
+            if interval(cross_cpu_differences(name, cell))[1] <= 0 <= interval(cross_cpu_differences(name, cell))[2]]
+
+
+def largest_run_difference(name):
+    return max(float(np.max(np.abs(cross_cpu_differences(name, cell)))) for cell in cells(name, reference=True))
+
+
+def same_count(name):
+    return sum(now == before for _, now, before in verdicts_alike(name))
+
+
+QUOTES = [
+    Quote(tuple(f"{name}.cross_cpu.{what}" for name in REPLICATED
+                for what in ("verdicts_same", "verdicts", "cells_covering_zero", "cells", "largest_run_diff")),
+          lambda: [value for name in REPLICATED for value in (
+              same_count(name), len(cells(name)), len(cells_covering_zero(name)), len(cells(name, reference=True)),
+              f"{largest_run_difference(name):.2f}")]),
+    Quote(("seeds_20.cross_cpu.sgd_largest_abs_mean",),
+          lambda: [f"{max(abs(float(np.mean(paired_differences('seeds_20', arch, 'sgd', schedule)))) for arch in ARCHITECTURES for schedule in ('ibs', 'hyb')):.3f}"]),
+]
+
+
+# ---------------------------------------------------------------------------
+# The predictions, judged (docs/predictions/core_studies_again.md)
+# ---------------------------------------------------------------------------
+def trajectory_verdicts(name, optimizers, schedules, archs=ARCHITECTURES):
+    return [trajectory_verdict(name, arch, optimizer, schedule)
+            for arch in archs for optimizer in optimizers for schedule in schedules]
+
+
+def prediction_1_held():
+    return all(now == "equivalent" for _, now, _ in verdicts_alike("seeds_20"))
+
+
+def prediction_2_held():
+    found = {cell: (now, before) for cell, now, before in verdicts_alike("momentum")}
+    return (all(found[cell][0] == "equivalent" for cell in found if cell[2] in ("ibs", "hyb"))
+            and all(found[cell][0] != "equivalent" for cell in found if cell[2] == "ibs_mom")
+            and sum(now != before for cell, (now, before) in found.items() if cell[2] == "ibs_lr") <= 3)
+
+
+def prediction_3_held():
+    return all(len(cells_covering_zero(name)) >= 0.9 * len(cells(name, reference=True))
+               and largest_run_difference(name) < 0.5 for name in REPLICATED)
+
+
+def prediction_4_held():
+    return all(abs(float(np.mean(paired_differences("seeds_20", arch, "sgd", schedule)))) <= 0.02
+               for arch in ARCHITECTURES for schedule in ("ibs", "hyb"))
+
+
+def prediction_5_held():
+    return (all(found == "equivalent" for found in trajectory_verdicts("seeds_20", ("sgd",), ("ibs", "hyb")))
+            and all(found == "not equivalent" for found in trajectory_verdicts("seeds_20", ("adam",), ("ibs", "hyb"))))
+
+
+def prediction_6_held():
+    mlps, lenet = ("mlp300", "mlp500_150"), ("lenet5",)
+    return (all(found == "equivalent" for found in trajectory_verdicts("momentum", MOMENTUM_OPTIMIZERS, ("ibs", "hyb")))
+            and all(found == "equivalent" for found in trajectory_verdicts("momentum", MOMENTUM_OPTIMIZERS, ("ibs_lr",), mlps))
+            and all(found == "undecided" for found in trajectory_verdicts("momentum", MOMENTUM_OPTIMIZERS, ("ibs_lr",), lenet))
+            and all(found == "not equivalent"
+                    for found in trajectory_verdicts("momentum", MOMENTUM_OPTIMIZERS, ("ibs_mom",), ("mlp500_150", "lenet5")))
+            and all(found != "equivalent"
+                    for found in trajectory_verdicts("momentum", MOMENTUM_OPTIMIZERS, ("ibs_mom",), ("mlp300",))))
+
+
+PREDICTIONS = {1: prediction_1_held, 2: prediction_2_held, 3: prediction_3_held, 4: prediction_4_held,
+               5: prediction_5_held, 6: prediction_6_held}
+
+
+# ---------------------------------------------------------------------------
+# The training-loss verdicts of the grid at 20 seeds and of momentum and Nesterov
+# ---------------------------------------------------------------------------
+def verdicts_by_cell(name, optimizers, schedules):
+    return {(arch, optimizer, schedule): trajectory_verdict(name, arch, optimizer, schedule)
+            for arch in ARCHITECTURES for optimizer in optimizers for schedule in schedules}
+
+
+@fact
+def seeds_20_sgd_ibs_and_hyb_train_like_dlr():
+    """At 20 seeds plain SGD's ibs and hyb are equivalent to dlr on the training loss on every network."""
+    return set(verdicts_by_cell("seeds_20", ("sgd",), ("ibs", "hyb")).values()) == {"equivalent"}
+
+
+@fact
+def seeds_20_adam_ibs_and_hyb_do_not_train_like_dlr():
+    """At 20 seeds Adam's ibs and hyb are not equivalent to dlr on the training loss on any network, each with its
+    last stage's interval wholly outside the margin."""
+    from trajectory_numbers import calibrated_margin, log_ratios, stage_interval
+    margin = calibrated_margin()[1]
+    last = [stage_interval(log_ratios("seeds_20", arch, "adam", schedule, 4))
+            for arch in ARCHITECTURES for schedule in ("ibs", "hyb")]
+    return (set(verdicts_by_cell("seeds_20", ("adam",), ("ibs", "hyb")).values()) == {"not equivalent"}
+            and all(low > margin or high < -margin for low, high in last))
+
+
+@fact
+def momentum_ibs_and_hyb_train_like_dlr():
+    """With momentum and Nesterov, ibs and hyb are equivalent to dlr on the training loss on every network."""
+    return set(verdicts_by_cell("momentum", MOMENTUM_OPTIMIZERS, ("ibs", "hyb")).values()) == {"equivalent"}
+
+
+def last_stage_ratio_range(name, optimizers, schedule):
+    from trajectory_numbers import last_stage_ratios
+    ratios = last_stage_ratios(name, optimizers, (schedule,))
+    return f"{min(ratios):.3f} to {max(ratios):.3f}"
+
+
+QUOTES += [
+    Quote(("seeds_20.adam_ibs_last_stage_range", "seeds_20.adam_hyb_last_stage_range"),
+          lambda: [last_stage_ratio_range("seeds_20", ("adam",), schedule) for schedule in ("ibs", "hyb")]),
+]
