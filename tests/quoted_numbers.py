@@ -237,14 +237,18 @@ def exact_matching_lifts_lenet5_ibs_lr_out_of_not_equivalent():
 MOMENTUM_CELLS = [(arch, optimizer) for arch in ARCHITECTURES for optimizer in ("momentum", "nesterov")]
 
 
+# momentum_098 was trained on the CPU type that first trained results/momentum, and is compared with those runs.
+MOMENTUM_SAME_CPU = "momentum@amd_epyc_family_26"
+
+
 def m098_dlr_differences():
-    return [paired_differences("momentum_098", arch, optimizer, "dlr", reference_study="momentum")
+    return [paired_differences("momentum_098", arch, optimizer, "dlr", reference_study=MOMENTUM_SAME_CPU)
             for arch, optimizer in MOMENTUM_CELLS]
 
 
 def m098_ibs_against_ibs_mom():
     return [paired_differences("momentum_098", arch, optimizer, "ibs", reference_schedule="ibs_mom",
-                               reference_study="momentum") for arch, optimizer in MOMENTUM_CELLS]
+                               reference_study=MOMENTUM_SAME_CPU) for arch, optimizer in MOMENTUM_CELLS]
 
 
 def b_simple(name, arch, optimizer, schedule, epoch):
