@@ -209,6 +209,8 @@ ADAPTIVE_SCHEDULES = tuple(record.code for record in SCHEDULE_RECORDS if record.
 NOISE_MATCHED_SCHEDULES = tuple(record.code for record in SCHEDULE_RECORDS
                                 if record.kind_for("sgd") == "noise-matched" and not record.adaptive)
 CONTROL_SCHEDULES = tuple(record.code for record in SCHEDULE_RECORDS if record.kind_for("sgd") == "control")
+# The schedule every other is compared with: the one record of kind "reference". Code finds it here, never by name.
+(REFERENCE_SCHEDULE,) = (record.code for record in SCHEDULE_RECORDS if record.kind_for("sgd") == "reference")
 
 
 def schedule_record(code):

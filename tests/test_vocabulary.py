@@ -8,6 +8,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from conftest import PROJECT_DIR
 
 from batchgrow.training import costs
 from batchgrow import optimizers
@@ -367,3 +368,14 @@ def test_every_user_setting_but_the_datas_digest_can_be_set_and_nothing_else():
                 "stage_factor=nan", "sgd_learning_rate=inf", "backward=both", "measure_noise=yes", "data_name= "):
         with pytest.raises(ValueError):
             study.parse_setting(bad)
+
+
+def test_the_reference_schedule_is_found_through_the_records_not_by_its_name():
+    assert schedules.schedule_record(schedules.REFERENCE_SCHEDULE).kind_for("sgd") == "reference"
+    # Only the records name it: no module outside schedules.py writes the reference's code as a string.
+    written = {str(path.relative_to(PROJECT_DIR)) for path in [PROJECT_DIR / "main.py", PROJECT_DIR / "plots.py",
+                                                               *sorted((PROJECT_DIR / "batchgrow").rglob("*.py"))]
+               if path.name != "schedules.py"
+               and any(quoted in path.read_text(encoding="utf-8")
+                       for quoted in (f'"{schedules.REFERENCE_SCHEDULE}"', f"'{schedules.REFERENCE_SCHEDULE}'"))}
+    assert written == set(), f"these name the reference schedule by its code: {sorted(written)}"

@@ -16,7 +16,7 @@ from batchgrow import safe_pickle
 from batchgrow.reporting.equivalence import (equivalence_test, mean_with_confidence_interval, probability_equivalent,
                                              smallest_detectable_difference)
 from batchgrow.optimizers import ALL_OPTIMIZERS, is_known, noise_scale, optimizer_record
-from batchgrow.schedules import ALL_SCHEDULES, schedule_runs_with
+from batchgrow.schedules import ALL_SCHEDULES, REFERENCE_SCHEDULE, schedule_runs_with
 from batchgrow.study import (ADAPTIVE_METRICS, ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, MEASUREMENT_SETTINGS,
                              NOISE_METRICS, PRECONDITIONED_NOISE_METRICS, RUN_METRICS, VERDICTS, migrate_results)
 
@@ -280,7 +280,7 @@ def paired_differences_from_dlr(cells, arch, optimizer, schedule, epoch=-1):
     in the order of their text; with no dlr cell both lists are empty.
     """
     seed_runs = cells[(arch, optimizer, schedule)]
-    reference = cells.get((arch, optimizer, "dlr"), {})
+    reference = cells.get((arch, optimizer, REFERENCE_SCHEDULE), {})
     seeds = sorted((seed for seed in seed_runs if seed in reference), key=str)
     return seeds, [100.0 * (float(seed_runs[seed]["test_accuracy"][epoch])
                             - float(reference[seed]["test_accuracy"][epoch])) for seed in seeds]
@@ -329,7 +329,7 @@ def _summary_row(cells, arch, optimizer, schedule):
     row["diverged_seeds"] = sum(not all(np.all(np.isfinite(np.asarray(seed_runs[seed][metric], dtype=float)))
                                         for metric in ("train_loss", "test_loss")) for seed in seeds)
     paired_seeds, differences = paired_differences_from_dlr(cells, arch, optimizer, schedule)
-    if schedule != "dlr" and paired_seeds:
+    if schedule != REFERENCE_SCHEDULE and paired_seeds:
         mean, low, high = mean_with_confidence_interval(differences)
         row.update(paired_seeds_with_dlr=len(paired_seeds), diff_vs_dlr_pp_mean=mean,
                    diff_vs_dlr_pp_ci95_low=low, diff_vs_dlr_pp_ci95_high=high)
@@ -374,7 +374,7 @@ def verdict_counts(rows):
     counts = dict.fromkeys(VERDICTS + ("no verdict",), 0)
     not_shown_equivalent = []
     for row in rows:
-        if row["schedule"] == "dlr" or row["paired_seeds_with_dlr"] is None:
+        if row["schedule"] == REFERENCE_SCHEDULE or row["paired_seeds_with_dlr"] is None:
             continue
         verdict = row["verdict"] or "no verdict"
         counts[verdict] += 1
@@ -396,7 +396,7 @@ def power_rows(results):
     rows = []
     for arch, optimizer, schedule in sorted(cells, key=lambda cell: run_sort_key(cell + (0,))):
         seeds, differences = paired_differences_from_dlr(cells, arch, optimizer, schedule)
-        if schedule == "dlr" or len(seeds) < 2:
+        if schedule == REFERENCE_SCHEDULE or len(seeds) < 2:
             continue
         spread = float(np.std(differences, ddof=1))
         row = dict.fromkeys(POWER_COLUMNS)
@@ -427,9 +427,9 @@ def stage_differences(results):
     for arch, optimizer, schedule in sorted(cells, key=lambda cell: run_sort_key(cell + (0,))):
         seed_runs = cells[(arch, optimizer, schedule)]
         seeds, _ = paired_differences_from_dlr(cells, arch, optimizer, schedule)
-        if schedule == "dlr" or not seeds:
+        if schedule == REFERENCE_SCHEDULE or not seeds:
             continue
-        reference = cells[(arch, optimizer, "dlr")]
+        reference = cells[(arch, optimizer, REFERENCE_SCHEDULE)]
         epochs = min(len(run["test_accuracy"]) for run in list(seed_runs.values()) + list(reference.values()))
         for stage, epoch in enumerate(range(epochs_per_stage - 1, epochs, epochs_per_stage)):
             _, differences = paired_differences_from_dlr(cells, arch, optimizer, schedule, epoch)
@@ -495,7 +495,7 @@ def cost_of_fewer_updates(results, optimizer):
     architectures, _ = selected_architectures_and_optimizers(results)
     points = {}
     for arch in architectures:
-        if not cells.get((arch, optimizer, "dlr")):
+        if not cells.get((arch, optimizer, REFERENCE_SCHEDULE)):
             continue
         schedules = ordered([key[2] for key in cells if key[:2] == (arch, optimizer)],
                             ALL_SCHEDULES)

@@ -20,7 +20,7 @@ from batchgrow.reporting.equivalence import equivalence_test
 from batchgrow.reporting.figure_style import (MIN_FIGURE_WIDTH, SCHEDULE_STYLES, legend_below, plt, save,
                                               schedule_style, sideways_offsets, suptitle)
 from batchgrow.optimizers import ALL_OPTIMIZERS, is_known, optimizer_display_name, optimizer_record
-from batchgrow.schedules import ALL_SCHEDULES, schedule_display_name, schedule_kind
+from batchgrow.schedules import ALL_SCHEDULES, REFERENCE_SCHEDULE, schedule_display_name, schedule_kind
 from batchgrow.study import ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, MEASUREMENT_SETTINGS, SETTING_NAMES
 
 
@@ -77,7 +77,7 @@ def breakdown_points(studies):
         settings = tuple(repr(config.get(setting)) for setting in SETTING_NAMES if setting not in MEASUREMENT_SETTINGS)
         cells = group_runs(results)
         for arch, optimizer, schedule in sorted(cells, key=lambda cell: run_sort_key(cell + (0,))):
-            if schedule == "dlr":
+            if schedule == REFERENCE_SCHEDULE:
                 continue
             seeds, differences = paired_differences_from_dlr(cells, arch, optimizer, schedule)
             if not seeds:

@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.font_manager  # noqa: E402  (the backend must be chosen first)
 import matplotlib.pyplot as plt  # noqa: E402
 
-from batchgrow.schedules import ALL_SCHEDULES  # noqa: E402
+from batchgrow.schedules import ALL_SCHEDULES, REFERENCE_SCHEDULE  # noqa: E402
 
 DPI = 130
 
@@ -26,7 +26,7 @@ DPI = 130
 # dlr is drawn wide with open markers and ibs narrow and dashed on top of it,
 # so that the two stay visible where they coincide, as their noise scales do.
 SCHEDULE_STYLES = {
-    "dlr": dict(color="#0072B2", linestyle="-", linewidth=2.8, marker="o", markersize=8,
+    REFERENCE_SCHEDULE: dict(color="#0072B2", linestyle="-", linewidth=2.8, marker="o", markersize=8,
                 markerfacecolor="none", markeredgewidth=1.5),
     "ibs": dict(color="#D55E00", linestyle="--", linewidth=1.6, marker="s", markersize=4),
     "hyb": dict(color="#009E73", linestyle="-.", linewidth=1.6, marker="^", markersize=5),

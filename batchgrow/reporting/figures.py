@@ -40,7 +40,7 @@ from batchgrow.gradient_noise import measurement_sizes
 from batchgrow.provenance import describe_machines, machine_counts
 from batchgrow.optimizers import (ALL_OPTIMIZERS, is_known, noise_scale_formula, noise_scale_note,
                                   optimizer_display_name, optimizer_record)
-from batchgrow.schedules import ALL_SCHEDULES, is_adaptive, schedule_display_name, schedule_kind
+from batchgrow.schedules import ALL_SCHEDULES, REFERENCE_SCHEDULE, is_adaptive, schedule_display_name, schedule_kind
 from batchgrow.study import (ADAPTIVE_METRICS, ARCHITECTURE_NAMES, DEFAULT_DATA_NAME, EQUIVALENCE_MARGIN_PP,
                              SETTING_NAMES, TRAJECTORY_MARGIN, Settings)
 from batchgrow.reporting.tables import settings_suffix
@@ -388,7 +388,7 @@ def plot_noise_scale(results, path):
         axes.set_yscale("log")
         # Ticks at the values dlr takes are easier to read than powers of ten;
         # the other schedules' values are within a percent of them or the gaps say how far.
-        tick_schedules = ["dlr"] if "dlr" in schedules else schedules
+        tick_schedules = [REFERENCE_SCHEDULE] if REFERENCE_SCHEDULE in schedules else schedules
         ticks = sorted({float(f"{value:.3g}") for schedule in tick_schedules
                         for value in scales[(optimizer, schedule)] if value > 0})
         if len(ticks) <= 8 and not adaptive:
@@ -419,9 +419,9 @@ def _noise_gaps_to_dlr(scales, optimizer, schedules, capped_schedules=(), form="
     form (form "exact") every matched schedule's batch is solved for dlr's g
     and rounded, which is then the source of a gap.
     """
-    if "dlr" not in schedules:
+    if REFERENCE_SCHEDULE not in schedules:
         return []
-    reference = scales[(optimizer, "dlr")]
+    reference = scales[(optimizer, REFERENCE_SCHEDULE)]
     gaps = []
     for schedule in schedules:
         # The controls depart from dlr on purpose, the legend says so; an adaptive schedule follows
@@ -702,7 +702,7 @@ def plot_full_train_loss(curves, rows, arch, optimizer, config, path, margin=Non
     if margin is not None:
         ratio_axes.axhspan(math.exp(-margin), math.exp(margin), color="0.85", linewidth=0, zorder=0)
     ratio_axes.axhline(1.0, color="0.4", linewidth=0.8)
-    schedules = [schedule for schedule in curves if schedule != "dlr"]
+    schedules = [schedule for schedule in curves if schedule != REFERENCE_SCHEDULE]
     offsets = np.linspace(-0.12, 0.12, len(schedules)) if len(schedules) > 1 else [0.0]
     for schedule, offset in zip(schedules, offsets):
         schedule_rows = [row for row in rows if row["schedule"] == schedule and row["train_loss_ratio"] is not None]

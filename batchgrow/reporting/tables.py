@@ -21,7 +21,7 @@ from batchgrow.reporting.analysis import (BASELINE_AGREEMENT_STDS, CHOSEN_BATCH_
                                           config_differences, varies_by_seed, verdicts_kept)
 from batchgrow.optimizers import MOMENTUM_OPTIMIZERS, optimizer_display_name
 from batchgrow.provenance import describe_machines, describe_versions, machine_counts, runs_text
-from batchgrow.schedules import ALL_SCHEDULES, NOISE_MATCHED_SCHEDULES, schedule_display_name
+from batchgrow.schedules import ALL_SCHEDULES, NOISE_MATCHED_SCHEDULES, REFERENCE_SCHEDULE, schedule_display_name
 from batchgrow.study import (ARCHITECTURE_NAMES, DEFAULT_DATA_NAME, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP,
                              NOT_RECORDED, Settings, VERDICTS)
 from batchgrow.reporting.trajectory import TRAJECTORY_COLUMNS
@@ -76,7 +76,7 @@ def noise_scale_sentence(config):
             "g is formal.")
 
 
-def equivalence_rule_sentence(reference="dlr", compared="A schedule"):
+def equivalence_rule_sentence(reference=REFERENCE_SCHEDULE, compared="A schedule"):
     """The sentence that states the equivalence margin and the rule behind each verdict.
 
     reference is what the verdicts are against, compared what is judged.
@@ -113,7 +113,7 @@ def provenance_sentence(provenance):
     return f"{machines_text}. {versions_text}."
 
 
-def describe_verdict_counts(counts, not_shown_equivalent, reference="dlr"):
+def describe_verdict_counts(counts, not_shown_equivalent, reference=REFERENCE_SCHEDULE):
     """One line that tallies the verdicts and names the comparisons not shown equivalent."""
     tally = ", ".join(f"{counts[verdict]} {verdict}" for verdict in VERDICTS)
     if counts["no verdict"]:
@@ -282,14 +282,15 @@ def write_summary_markdown(rows, path, config, provenance):
             _markdown_verdict(row),
         ]
         if trajectory:
-            cells.append("(reference)" if row["schedule"] == "dlr" else row.get("trajectory_verdict") or "-")
+            reference = row["schedule"] == REFERENCE_SCHEDULE
+            cells.append("(reference)" if reference else row.get("trajectory_verdict") or "-")
         lines.append("| " + " | ".join(cells) + " |")
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
 
 
 def _markdown_verdict(row):
-    if row["schedule"] == "dlr":
+    if row["schedule"] == REFERENCE_SCHEDULE:
         return "(reference)"
     if row["paired_seeds_with_dlr"] is None:
         return "- (no dlr run to pair with)"
@@ -306,7 +307,7 @@ def _verdict_text(verdict, paired_seeds, low, high):
 
 
 def _markdown_difference(row):
-    if row["schedule"] == "dlr":
+    if row["schedule"] == REFERENCE_SCHEDULE:
         return "(reference)"
     if row["diff_vs_dlr_pp_mean"] is None:
         return "- (no dlr run to pair with)"

@@ -31,7 +31,7 @@ import numpy as np
 from batchgrow.reporting.analysis import POWER, group_runs, ordered, run_sort_key
 from batchgrow.reporting.equivalence import (equivalence_test, mean_with_confidence_interval,
                                              probability_not_equivalent, smallest_detectable_difference)
-from batchgrow.schedules import ALL_SCHEDULES, schedule_record
+from batchgrow.schedules import ALL_SCHEDULES, REFERENCE_SCHEDULE, schedule_record
 from batchgrow.study import EQUIVALENCE_ALPHA, TRAJECTORY_METRICS
 
 METRIC = TRAJECTORY_METRICS[0]
@@ -115,8 +115,8 @@ def trajectory_rows(results, margin):
     stage_ends = stage_end_epochs(results["config"])
     rows, verdicts = [], {}
     for arch, optimizer, schedule in sorted(cells, key=lambda cell: run_sort_key(cell + (0,))):
-        dlr_runs = cells.get((arch, optimizer, "dlr"))
-        if schedule == "dlr" or not dlr_runs:
+        dlr_runs = cells.get((arch, optimizer, REFERENCE_SCHEDULE))
+        if schedule == REFERENCE_SCHEDULE or not dlr_runs:
             continue
         seed_runs = cells[(arch, optimizer, schedule)]
         seeds = _paired_seeds(seed_runs, dlr_runs)
@@ -162,8 +162,8 @@ def trajectory_power_rows(results, margin):
     last = stage_end_epochs(results["config"])[-1]
     rows = []
     for arch, optimizer, schedule in sorted(cells, key=lambda cell: run_sort_key(cell + (0,))):
-        dlr_runs = cells.get((arch, optimizer, "dlr"))
-        if schedule == "dlr" or not dlr_runs:
+        dlr_runs = cells.get((arch, optimizer, REFERENCE_SCHEDULE))
+        if schedule == REFERENCE_SCHEDULE or not dlr_runs:
             continue
         log_ratios = _log_ratios(cells[(arch, optimizer, schedule)], dlr_runs, METRIC, last)
         if len(log_ratios) < 2 or not np.all(np.isfinite(log_ratios)):
@@ -202,7 +202,7 @@ def can_calibrate(results):
     """Whether the study has plain SGD's dlr and calibration controls, with the model's training loss."""
     cells = group_runs(results)
     return has_trajectory(results) and any(
-        (arch, CALIBRATION_OPTIMIZER, schedule) in cells and (arch, CALIBRATION_OPTIMIZER, "dlr") in cells
+        (arch, CALIBRATION_OPTIMIZER, schedule) in cells and (arch, CALIBRATION_OPTIMIZER, REFERENCE_SCHEDULE) in cells
         for arch, _, _ in cells for schedule in CALIBRATION_SCHEDULES)
 
 
@@ -251,7 +251,8 @@ def calibration_rows(results):
     calibration = []
     for row, factor in margin_rows + graded_rows:
         log_ratios = _log_ratios(cells[(row["architecture"], CALIBRATION_OPTIMIZER, row["schedule"])],
-                                 cells[(row["architecture"], CALIBRATION_OPTIMIZER, "dlr")], METRIC, row["epoch"] - 1)
+                                 cells[(row["architecture"], CALIBRATION_OPTIMIZER, REFERENCE_SCHEDULE)], METRIC,
+                                 row["epoch"] - 1)
         spread = float(np.std(log_ratios, ddof=1)) if len(log_ratios) > 1 else None
         entry = dict(architecture=row["architecture"], schedule=row["schedule"], stage=row["stage"],
                      noise_scale_factor=factor, paired_seeds=row["paired_seeds"],
