@@ -71,11 +71,11 @@ import sys
 from pathlib import Path
 
 from batchgrow.reporting.analysis import (POWER_COLUMNS, ResultsError, baseline_agreement, chosen_batches,
-                                          compare_results, diverged_runs, load_results, missing_runs, power_rows,
-                                          stage_differences, summarize, verdict_counts)
+                                          compare_results, comparison_verdict_counts, diverged_runs, load_results,
+                                          missing_runs, power_rows, stage_differences, summarize, verdict_counts)
 from batchgrow.reporting.breakdown import breakdown_points, load_studies, plot_breakdown
 from batchgrow.reporting.figures import draw_all_figures
-from batchgrow.reporting.tables import (comparison_verdict_counts, describe_baseline_agreement, describe_verdict_counts,
+from batchgrow.reporting.tables import (describe_baseline_agreement, describe_verdict_counts,
                                         write_calibration_markdown, write_chosen_batches_csv,
                                         write_chosen_batches_markdown, write_comparison_csv, write_comparison_markdown,
                                         write_csv, write_power_markdown, write_stages_csv, write_stages_markdown,

@@ -371,16 +371,26 @@ def verdict_counts(rows):
     "undecided" or "not equivalent", in display order. dlr rows are no
     comparison and count nowhere.
     """
+    return tally_verdicts(((row["architecture"], row["optimizer"], row["schedule"]), row["verdict"]) for row in rows
+                          if row["schedule"] != REFERENCE_SCHEDULE and row["paired_seeds_with_dlr"] is not None)
+
+
+def comparison_verdict_counts(rows):
+    """(counts, not shown equivalent) of comparison rows, as verdict_counts gives them for the summary:
+    every row with a paired seed counts."""
+    return tally_verdicts((comparison_cell(row), row["verdict"]) for row in rows if row["paired_seeds"])
+
+
+def tally_verdicts(judged):
+    """(counts, not_shown_equivalent) of (cell, verdict or None) pairs: how many of each verdict ("no verdict"
+    for None), and (*cell, verdict) of every "undecided" or "not equivalent", in the order given."""
     counts = dict.fromkeys(VERDICTS + ("no verdict",), 0)
     not_shown_equivalent = []
-    for row in rows:
-        if row["schedule"] == REFERENCE_SCHEDULE or row["paired_seeds_with_dlr"] is None:
-            continue
-        verdict = row["verdict"] or "no verdict"
+    for cell, verdict in judged:
+        verdict = verdict or "no verdict"
         counts[verdict] += 1
         if verdict in ("undecided", "not equivalent"):
-            not_shown_equivalent.append(
-                (row["architecture"], row["optimizer"], row["schedule"], verdict))
+            not_shown_equivalent.append(tuple(cell) + (verdict,))
     return counts, not_shown_equivalent
 
 

@@ -686,21 +686,6 @@ def _comparison_verdict_text(row):
     return _verdict_text(row["verdict"], row["paired_seeds"], row["diff_pp_ci90_low"], row["diff_pp_ci90_high"])
 
 
-def comparison_verdict_counts(rows):
-    """(counts, not shown equivalent) of comparison rows, as analysis.verdict_counts gives them
-    for the summary: every row with a paired seed counts."""
-    counts = dict.fromkeys(VERDICTS + ("no verdict",), 0)
-    not_shown_equivalent = []
-    for row in rows:
-        if not row["paired_seeds"]:
-            continue
-        verdict = row["verdict"] or "no verdict"
-        counts[verdict] += 1
-        if verdict in ("undecided", "not equivalent"):
-            not_shown_equivalent.append(comparison_cell(row) + (verdict,))
-    return counts, not_shown_equivalent
-
-
 def _command(config):
     return config.get("command") or "command not recorded"
 
