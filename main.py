@@ -57,7 +57,7 @@ from batchgrow.training.grid import NetworkFile, Selection, WorkerFailure, parse
 from batchgrow.optimizers import ALL_OPTIMIZERS, MOMENTUM_OPTIMIZERS, NOISE_SCALE_FORMS, OPTIMIZERS, optimizer_record
 from batchgrow.training.runfiles import StudyError
 from batchgrow.schedules import (ADAPTIVE_SCHEDULES, ALL_SCHEDULES, AUTO_KAPPA_RULE, NOISE_MATCHED_SCHEDULES, SCHEDULES,
-                                 check_auto_kappa, schedule_record)
+                                 check_auto_kappa, noise_scale_form_problem)
 from batchgrow.study import (ARCHITECTURES, BACKWARD_PASSES, BETA_SCALINGS, DEFAULT_DATA_NAME, USER_SETTINGS, Settings,
                              momentum_settings, parse_setting)
 
@@ -297,14 +297,9 @@ def parse_args(argv=None):
     if args.auto_kappa is not None and not adaptive:
         parser.error(f"--auto-kappa sets the batch rule of {' and '.join(ADAPTIVE_SCHEDULES)}; "
                      "add one to --schedules")
-    follows = [name for name in args.schedules if schedule_record(name).learning_rate_follows_batch]
-    if follows and args.noise_scale != "approx":
-        parser.error(f"{follows[0]} keeps dlr's approximate noise scale, which has no exact form at B = N; "
-                     f"drop --noise-scale exact or {follows[0]}")
-    per_optimizer = [name for name in args.schedules if callable(schedule_record(name).kind)]
-    if per_optimizer and args.noise_scale != "approx":
-        parser.error(f"{per_optimizer[0]} follows a rule set per optimizer, not the exact noise scale; "
-                     f"drop --noise-scale exact or {per_optimizer[0]}")
+    problems = [noise_scale_form_problem(name, args.noise_scale) for name in args.schedules]
+    if any(problems):
+        parser.error(next(problem for problem in problems if problem))
     scaling = [name for name in ALL_OPTIMIZERS if optimizer_record(name).scaled_constants]
     if args.beta_scaling != "none" and not set(args.optimizers) & set(scaling):
         parser.error(f"--beta-scaling scales the betas of {' and '.join(scaling)}; add one to --optimizers")

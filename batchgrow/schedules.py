@@ -253,6 +253,26 @@ def stage_start(optimizer_code, settings, stage):
                       record.base_momentum(settings), settings.stage_factor, settings.fewer_updates_factor)
 
 
+def noise_scale_form_problem(schedule_code, form):
+    """Why a schedule cannot run under this form of the noise scale, in one line, or None.
+
+    A schedule whose learning rate follows its batch matches the approximate
+    g, which the exact form sets to 0 at B = N, where no learning rate
+    matches it; one whose rule is set per optimizer follows that rule, not
+    either form's g.
+    """
+    record = schedule_record(schedule_code)
+    if form == "approx":
+        return None
+    if record.learning_rate_follows_batch:
+        return (f"{schedule_code} keeps dlr's approximate noise scale, which has no exact form at B = N; "
+                f"drop --noise-scale exact or {schedule_code}")
+    if callable(record.kind):
+        return (f"{schedule_code} follows a rule set per optimizer, not the exact noise scale; "
+                f"drop --noise-scale exact or {schedule_code}")
+    return None
+
+
 def stage_plan(schedule_code, optimizer_code, settings, stage):
     """One stage's plan, matched on the noise scale in the settings' form, its batch not yet capped at N.
 
@@ -265,9 +285,9 @@ def stage_plan(schedule_code, optimizer_code, settings, stage):
     record, start = schedule_record(schedule_code), stage_start(optimizer_code, settings, stage)
     plan = record.stage(start)
     kind = record.kind_for(optimizer_code)
-    if settings.noise_scale == "exact" and callable(record.kind):
-        raise ValueError(f"{schedule_code} follows a rule set per optimizer, not the exact noise scale; "
-                         "drop --noise-scale exact or that schedule")
+    problem = noise_scale_form_problem(schedule_code, settings.noise_scale)
+    if problem:
+        raise ValueError(problem)
     if settings.noise_scale != "exact" or record.adaptive or kind != "noise-matched":
         return plan
     dlr = schedule_record("dlr").stage(start)
@@ -406,8 +426,9 @@ def adaptive_plan(schedule_code, optimizer_code, settings, epoch, batch_size):
     is 0 at B = N, which no learning rate matches, so it is refused there.
     """
     record = _adaptive_record(schedule_code)
-    if record.learning_rate_follows_batch and settings.noise_scale != "approx":
-        raise ValueError(f"{schedule_code} keeps dlr's approximate noise scale; it has no exact form")
+    problem = noise_scale_form_problem(schedule_code, settings.noise_scale)
+    if problem:
+        raise ValueError(problem)
     base = record.stage(stage_start(optimizer_code, settings, epoch // settings.epochs_per_stage))
     base = with_scaled_constants(dataclasses.replace(base, batch_size=batch_size), optimizer_code, settings)
     if not record.learning_rate_follows_batch:

@@ -262,6 +262,9 @@ def test_an_interrupted_study_keeps_finished_runs_and_resumes(tmp_path):
     (["--set", "adam_learning_rate"], "is not NAME=VALUE"),
     # A --set of a setting with its own flag meets that flag's checks.
     (["--optimizers", "sgd", "--set", "beta_scaling=samples"], "add one to --optimizers"),
+    # The library's refusals, said by main.py in the library's words before any training.
+    (["--schedules", "dlr,ibs_auto_lr", "--noise-scale", "exact"], "no exact form at B = N"),
+    (["--optimizers", "adam", "--schedules", "dlr,seesaw", "--noise-scale", "exact"], "rule set per optimizer"),
 ])
 def test_bad_flags_give_one_line_and_status_2(args, message):
     result = run_main(*args)
