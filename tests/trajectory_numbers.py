@@ -623,3 +623,41 @@ QUOTES += [
     Quote(("adam_rule_long_betas.adam_seesaw_last_stage_loss",),
           lambda: [f"{loss_at_stage_end(LONG_BETAS, LONG_ARCH, 'adam', 4, 'seesaw'):.1e}"]),
 ]
+
+
+# ---------------------------------------------------------------------------
+# Adam's dlr with and without --beta-scaling samples: the same schedule, another bias-correction arithmetic
+# ---------------------------------------------------------------------------
+def dlr_shift_under_beta_scaling(held, betas, arch):
+    """Per seed, ln(L_dlr with half-lives / L_dlr with β held) of Adam's model training loss at the last stage."""
+    end = stage_end_epochs(held)[-1]
+    runs = [{key[3]: run for key, run in study(name)["runs"].items() if key[:3] == (arch, "adam", "dlr")}
+            for name in (held, betas)]
+    return np.array([math.log(runs[1][seed]["full_train_loss"][end] / runs[0][seed]["full_train_loss"][end])
+                     for seed in sorted(set(runs[0]) & set(runs[1]))])
+
+
+def _shift_text(held, betas, arch):
+    values = dlr_shift_under_beta_scaling(held, betas, arch)
+    low, high = stage_interval(values)
+    return f"{math.exp(float(np.mean(values))):.3f} [{math.exp(low):.3f}, {math.exp(high):.3f}]"
+
+
+QUOTES += [
+    Quote(("adam_rule_20_betas.dlr_shift_range", "adam_rule_20_betas.dlr_shift_sd_range",
+           "adam_rule_betas.lenet5.dlr_shift"),
+          lambda: [_ratio_range([math.exp(float(np.mean(dlr_shift_under_beta_scaling(RULE_20, RULE_20_BETAS, arch))))
+                                 for arch in ARCHITECTURES]),
+                   _ratio_range([float(np.std(dlr_shift_under_beta_scaling(RULE_20, RULE_20_BETAS, arch), ddof=1))
+                                 for arch in ARCHITECTURES]),
+                   _shift_text(RULE, RULE_BETAS, "lenet5")]),
+]
+
+
+@fact
+def adam_dlr_not_shown_equivalent_to_itself_under_beta_scaling():
+    """The largest paired SD of ln(L_dlr half-lives / L_dlr held) at 20 seeds gives a 90 % half-width wider than δ."""
+    spread = max(float(np.std(dlr_shift_under_beta_scaling(RULE_20, RULE_20_BETAS, arch), ddof=1))
+                 for arch in ARCHITECTURES)
+    seeds = len(dlr_shift_under_beta_scaling(RULE_20, RULE_20_BETAS, "mlp500_150"))
+    return stats.t.ppf(0.95, seeds - 1) * spread / math.sqrt(seeds) > calibrated_margin()[1]
