@@ -282,10 +282,13 @@ def parse_args(argv=None):
                              f"NAME is one of {', '.join(USER_SETTINGS)}; applied after the flags above, and "
                              "recorded with the runs like them (use a separate --out)")
     args = parser.parse_args(argv)
-    # A --set of a setting that has its own flag stands for that flag, so that the checks below see it.
+    # A --set of a setting that has its own flag stands for that flag, so that the checks below see it;
+    # the others are applied to the settings last (settings_from_arguments).
+    flagged = {name for name in vars(args) if name != "set"}
     for name, value in args.set:
-        if name in vars(args) and name != "set":
+        if name in flagged:
             setattr(args, name, value)
+    args.set = [(name, value) for name, value in args.set if name not in flagged]
     try:
         Selection(optimizers=args.optimizers, schedules=args.schedules).check()
     except ValueError as error:
@@ -383,10 +386,8 @@ def settings_from_arguments(args, arrays):
                         sgd_learning_rate=sgd_learning_rate, measure_noise=args.measure_noise,
                         auto_kappa=Settings.auto_kappa if args.auto_kappa is None else args.auto_kappa,
                         data_name=args.data_name, beta_scaling=args.beta_scaling, **momentum)
-    # --set comes last: it may set any setting, one a flag above has set too.
-    settings = dataclasses.replace(settings, **dict(args.set))
-    check_sizes(arrays, settings.train_size, settings.test_size)
-    return settings
+    # The settings --set gives that no flag has: the last word on them.
+    return dataclasses.replace(settings, **dict(args.set))
 
 
 def estimate_note(network_file):

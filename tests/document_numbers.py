@@ -72,9 +72,15 @@ HISTORICAL_STUDIES = {
     "previous": ("f9cecab", "results/results.pickle"),
 }
 
-# Studies as first trained on another CPU type, kept beside the studies trained again: name -> pickle path.
-EARLIER_CPU_STUDIES = {f"{name}@amd_epyc_family_26": f"results/{name}/amd_epyc_family_26.pickle"
+# Studies as first trained on another CPU type, kept beside the studies trained again (earlier_cpu_study).
+EARLIER_CPU = "amd_epyc_family_26"
+EARLIER_CPU_STUDIES = {f"{name}@{EARLIER_CPU}": f"results/{name}/{EARLIER_CPU}.pickle"
                        for name in ("seeds_20", "momentum")}
+
+
+def earlier_cpu_study(name):
+    """The name under which a study's first training, on the earlier CPU type, is read."""
+    return f"{name}@{EARLIER_CPU}"
 
 # The equivalence margin the README declares, in percentage points, and the
 # one-sided level of each of the two tests. Literals, so that the check stays

@@ -238,7 +238,7 @@ MOMENTUM_CELLS = [(arch, optimizer) for arch in ARCHITECTURES for optimizer in (
 
 
 # momentum_098 was trained on the CPU type that first trained results/momentum, and is compared with those runs.
-MOMENTUM_SAME_CPU = "momentum@amd_epyc_family_26"
+MOMENTUM_SAME_CPU = earlier_cpu_study("momentum")
 
 
 def m098_dlr_differences():

@@ -2,7 +2,7 @@
 
 results/seeds_20 and results/momentum were trained again on another CPU type
 with the model's training loss; their first runs are kept beside them
-(document_numbers.EARLIER_CPU_STUDIES). Here, from both pickles with numpy
+(document_numbers.earlier_cpu_study). Here, from both pickles with numpy
 and scipy: how many accuracy verdicts against dlr each CPU type gives alike,
 the paired differences between the two types, and the training-loss verdicts
 that docs/predictions/core_studies_again.md predicted. The facts register in
@@ -11,17 +11,12 @@ document_numbers.FACTS.
 
 import numpy as np
 
-from document_numbers import (ARCHITECTURES, EARLIER_CPU_STUDIES, Quote, fact, interval, paired_differences, study,
-                              verdict)
-from trajectory_numbers import trajectory_verdict
+from document_numbers import ARCHITECTURES, Quote, earlier_cpu_study, fact, interval, paired_differences, study, verdict
+from trajectory_numbers import (calibrated_margin, last_stage_ratios, log_ratios, stage_end_epochs, stage_interval,
+                                trajectory_verdict)
 
 REPLICATED = ("seeds_20", "momentum")
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
-
-
-def earlier(name):
-    """The name under which the study's first training, on the other CPU type, is read."""
-    return next(key for key in EARLIER_CPU_STUDIES if key.startswith(name + "@"))
 
 
 def cells(name, reference=False):
@@ -31,19 +26,19 @@ def cells(name, reference=False):
 
 def verdicts_alike(name):
     """[(cell, verdict now, verdict on the earlier CPU type)] of every cell but dlr's."""
-    return [(cell, verdict(paired_differences(name, *cell)), verdict(paired_differences(earlier(name), *cell)))
+    return [(cell, verdict(paired_differences(name, *cell)), verdict(paired_differences(earlier_cpu_study(name), *cell)))
             for cell in cells(name)]
 
 
 def cross_cpu_differences(name, cell):
     """Per seed, the final accuracy now minus on the earlier CPU type, in points."""
-    return paired_differences(name, *cell, reference_study=earlier(name))
+    return paired_differences(name, *cell, reference_study=earlier_cpu_study(name))
 
 
 def cells_covering_zero(name):
     """The cells (dlr's too) whose 95 % interval of the cross-CPU difference covers 0."""
-    return [cell for cell in cells(name, reference=True)
-            if interval(cross_cpu_differences(name, cell))[1] <= 0 <= interval(cross_cpu_differences(name, cell))[2]]
+    intervals = {cell: interval(cross_cpu_differences(name, cell)) for cell in cells(name, reference=True)}
+    return [cell for cell, (_, low, high) in intervals.items() if low <= 0 <= high]
 
 
 def largest_run_difference(name):
@@ -66,55 +61,6 @@ QUOTES = [
 
 
 # ---------------------------------------------------------------------------
-# The predictions, judged (docs/predictions/core_studies_again.md)
-# ---------------------------------------------------------------------------
-def trajectory_verdicts(name, optimizers, schedules, archs=ARCHITECTURES):
-    return [trajectory_verdict(name, arch, optimizer, schedule)
-            for arch in archs for optimizer in optimizers for schedule in schedules]
-
-
-def prediction_1_held():
-    return all(now == "equivalent" for _, now, _ in verdicts_alike("seeds_20"))
-
-
-def prediction_2_held():
-    found = {cell: (now, before) for cell, now, before in verdicts_alike("momentum")}
-    return (all(found[cell][0] == "equivalent" for cell in found if cell[2] in ("ibs", "hyb"))
-            and all(found[cell][0] != "equivalent" for cell in found if cell[2] == "ibs_mom")
-            and sum(now != before for cell, (now, before) in found.items() if cell[2] == "ibs_lr") <= 3)
-
-
-def prediction_3_held():
-    return all(len(cells_covering_zero(name)) >= 0.9 * len(cells(name, reference=True))
-               and largest_run_difference(name) < 0.5 for name in REPLICATED)
-
-
-def prediction_4_held():
-    return all(abs(float(np.mean(paired_differences("seeds_20", arch, "sgd", schedule)))) <= 0.02
-               for arch in ARCHITECTURES for schedule in ("ibs", "hyb"))
-
-
-def prediction_5_held():
-    return (all(found == "equivalent" for found in trajectory_verdicts("seeds_20", ("sgd",), ("ibs", "hyb")))
-            and all(found == "not equivalent" for found in trajectory_verdicts("seeds_20", ("adam",), ("ibs", "hyb"))))
-
-
-def prediction_6_held():
-    mlps, lenet = ("mlp300", "mlp500_150"), ("lenet5",)
-    return (all(found == "equivalent" for found in trajectory_verdicts("momentum", MOMENTUM_OPTIMIZERS, ("ibs", "hyb")))
-            and all(found == "equivalent" for found in trajectory_verdicts("momentum", MOMENTUM_OPTIMIZERS, ("ibs_lr",), mlps))
-            and all(found == "undecided" for found in trajectory_verdicts("momentum", MOMENTUM_OPTIMIZERS, ("ibs_lr",), lenet))
-            and all(found == "not equivalent"
-                    for found in trajectory_verdicts("momentum", MOMENTUM_OPTIMIZERS, ("ibs_mom",), ("mlp500_150", "lenet5")))
-            and all(found != "equivalent"
-                    for found in trajectory_verdicts("momentum", MOMENTUM_OPTIMIZERS, ("ibs_mom",), ("mlp300",))))
-
-
-PREDICTIONS = {1: prediction_1_held, 2: prediction_2_held, 3: prediction_3_held, 4: prediction_4_held,
-               5: prediction_5_held, 6: prediction_6_held}
-
-
-# ---------------------------------------------------------------------------
 # The training-loss verdicts of the grid at 20 seeds and of momentum and Nesterov
 # ---------------------------------------------------------------------------
 def verdicts_by_cell(name, optimizers, schedules):
@@ -132,12 +78,11 @@ def seeds_20_sgd_ibs_and_hyb_train_like_dlr():
 def seeds_20_adam_ibs_and_hyb_do_not_train_like_dlr():
     """At 20 seeds Adam's ibs and hyb are not equivalent to dlr on the training loss on any network, each with its
     last stage's interval wholly outside the margin."""
-    from trajectory_numbers import calibrated_margin, log_ratios, stage_interval
-    margin = calibrated_margin()[1]
-    last = [stage_interval(log_ratios("seeds_20", arch, "adam", schedule, 4))
-            for arch in ARCHITECTURES for schedule in ("ibs", "hyb")]
+    margin, last = calibrated_margin()[1], len(stage_end_epochs("seeds_20"))
+    intervals = [stage_interval(log_ratios("seeds_20", arch, "adam", schedule, last))
+                 for arch in ARCHITECTURES for schedule in ("ibs", "hyb")]
     return (set(verdicts_by_cell("seeds_20", ("adam",), ("ibs", "hyb")).values()) == {"not equivalent"}
-            and all(low > margin or high < -margin for low, high in last))
+            and all(low > margin or high < -margin for low, high in intervals))
 
 
 @fact
@@ -147,7 +92,6 @@ def momentum_ibs_and_hyb_train_like_dlr():
 
 
 def last_stage_ratio_range(name, optimizers, schedule):
-    from trajectory_numbers import last_stage_ratios
     ratios = last_stage_ratios(name, optimizers, (schedule,))
     return f"{min(ratios):.3f} to {max(ratios):.3f}"
 
@@ -158,6 +102,39 @@ QUOTES += [
 ]
 
 
+# ---------------------------------------------------------------------------
+# The predictions, judged (docs/predictions/core_studies_again.md)
+# ---------------------------------------------------------------------------
+def predicted_momentum_verdicts(cell):
+    """Prediction 6: the training-loss verdicts allowed for a momentum cell (arch, optimizer, schedule)."""
+    arch, _, schedule = cell
+    if schedule in ("ibs", "hyb"):
+        return {"equivalent"}
+    if schedule == "ibs_lr":
+        return {"undecided"} if arch == "lenet5" else {"equivalent"}
+    return {"undecided", "not equivalent"} if arch == "mlp300" else {"not equivalent"}
+
+
+def prediction_6_misses():
+    """{cell: verdict} of the momentum cells whose training-loss verdict prediction 6 did not allow."""
+    found = verdicts_by_cell("momentum", MOMENTUM_OPTIMIZERS, ("ibs", "hyb", "ibs_lr", "ibs_mom"))
+    return {cell: found[cell] for cell in found if found[cell] not in predicted_momentum_verdicts(cell)}
+
+
+PREDICTIONS = {
+    1: lambda: all(now == "equivalent" for _, now, _ in verdicts_alike("seeds_20")),
+    2: lambda: (all(now == "equivalent" for cell, now, _ in verdicts_alike("momentum") if cell[2] in ("ibs", "hyb"))
+                and all(now != "equivalent" for cell, now, _ in verdicts_alike("momentum") if cell[2] == "ibs_mom")
+                and sum(now != before for cell, now, before in verdicts_alike("momentum") if cell[2] == "ibs_lr") <= 3),
+    3: lambda: all(len(cells_covering_zero(name)) >= 0.9 * len(cells(name, reference=True))
+                   and largest_run_difference(name) < 0.5 for name in REPLICATED),
+    4: lambda: all(abs(float(np.mean(paired_differences("seeds_20", arch, "sgd", schedule)))) <= 0.02
+                   for arch in ARCHITECTURES for schedule in ("ibs", "hyb")),
+    5: lambda: seeds_20_sgd_ibs_and_hyb_train_like_dlr() and seeds_20_adam_ibs_and_hyb_do_not_train_like_dlr(),
+    6: lambda: not prediction_6_misses(),
+}
+
+
 @fact
 def core_predictions_1_to_5_held():
     """docs/predictions/core_studies_again.md: predictions 1 to 5 held."""
@@ -166,17 +143,8 @@ def core_predictions_1_to_5_held():
 
 @fact
 def core_prediction_6_failed_on_three_cells():
-    """Prediction 6 failed where these three cells are not what it said, and held everywhere else: the 500-150 MLP's
-    ibs_lr undecided with both optimizers (predicted equivalent), LeNet-5's ibs_mom with momentum undecided
-    (predicted not equivalent)."""
-    found = verdicts_by_cell("momentum", MOMENTUM_OPTIMIZERS, ("ibs", "hyb", "ibs_lr", "ibs_mom"))
-    misses = {("mlp500_150", "momentum", "ibs_lr"): "undecided", ("mlp500_150", "nesterov", "ibs_lr"): "undecided",
-              ("lenet5", "momentum", "ibs_mom"): "undecided"}
-    predicted = {cell: ("equivalent" if cell[2] in ("ibs", "hyb") or (cell[2] == "ibs_lr" and cell[0] != "lenet5")
-                        else "undecided" if cell[2] == "ibs_lr"
-                        else ("undecided", "not equivalent") if cell[0] == "mlp300" else "not equivalent")
-                 for cell in found}
-    held = [cell for cell in found if found[cell] in (predicted[cell] if isinstance(predicted[cell], tuple)
-                                                      else (predicted[cell],))]
-    return (not prediction_6_held() and all(found[cell] == verdict for cell, verdict in misses.items())
-            and sorted(set(found) - set(held)) == sorted(misses))
+    """Prediction 6 failed on exactly three cells and held everywhere else: the 500-150 MLP's ibs_lr undecided with
+    both optimizers (predicted equivalent), LeNet-5's ibs_mom with momentum undecided (predicted not equivalent)."""
+    return prediction_6_misses() == {("mlp500_150", "momentum", "ibs_lr"): "undecided",
+                                     ("mlp500_150", "nesterov", "ibs_lr"): "undecided",
+                                     ("lenet5", "momentum", "ibs_mom"): "undecided"}

@@ -5,13 +5,14 @@ import pytest
 
 from batchgrow import safe_pickle
 from conftest import PROJECT_DIR
+from document_numbers import EARLIER_CPU
 from batchgrow.study import TRAJECTORY_METRICS
 
 # The studies trained again with the model's training loss in float64 (docs/predictions/core_studies_again.md).
 CORE_STUDIES = ("results", "results/seeds_20", "results/momentum", "results/adam_rule_long",
                 "results/adam_rule_long_betas")
 # The committed pickles of the CPU type that trained seeds_20 and momentum first, kept for the comparison.
-EARLIER_CPU = "amd_epyc_family_26.pickle"
+EARLIER_CPU_FILE = f"{EARLIER_CPU}.pickle"
 
 
 def load(path):
@@ -46,7 +47,7 @@ def test_results_is_seeds_0_to_4_of_seeds_20_file_for_file():
 @pytest.mark.parametrize("folder", ["results", "results/seeds_20", "results/momentum"])
 def test_the_earlier_cpu_types_pickle_is_kept_beside_the_study(folder):
     """The same grid, trained on another CPU type: seed for seed the same keys, its own machine, no training loss."""
-    earlier, now = load(PROJECT_DIR / folder / EARLIER_CPU), load(PROJECT_DIR / folder / "results.pickle")
+    earlier, now = load(PROJECT_DIR / folder / EARLIER_CPU_FILE), load(PROJECT_DIR / folder / "results.pickle")
     assert set(earlier["runs"]) == set(now["runs"])
     assert {p["machine"] for p in earlier["provenance"].values()} != {p["machine"] for p in now["provenance"].values()}
     assert all(TRAJECTORY_METRICS[0] not in run for run in earlier["runs"].values())

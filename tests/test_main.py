@@ -467,3 +467,12 @@ def test_learning_rate_sets_plain_sgds_rate_and_momentums_keeps_lr_over_one_minu
     for bad in ("0", "-0.1", "nan", "inf", "fast"):
         result = run_main("--learning-rate", bad, "--out", "/nonexistent/never")
         assert result.returncode == 2 and result.stderr.count("\n") == 1 and "learning rate" in result.stderr
+
+
+def test_a_set_with_its_own_flag_stands_for_the_flag_and_meets_what_the_flag_meets():
+    args = main.parse_args(["--optimizers", "sgd", "--schedules", "dlr,ibs_auto", "--set", "measure_noise=false",
+                            "--set", "adam_epsilon=1e-8", "--set", "train_size=500"])
+    # An adaptive schedule turns the measurement on, whatever --set said; the flagged setting went to its flag.
+    assert args.measure_noise is True and args.train_size == 500
+    # Only the settings without a flag are left for the settings themselves.
+    assert args.set == [("adam_epsilon", 1e-8)]

@@ -660,10 +660,10 @@ def write_comparison_markdown(rows, path, results_path, baseline_path, config, b
 
 def _verdicts_against_reference_text(row):
     results, baseline = row["results_verdict_against_reference"], row["baseline_verdict_against_reference"]
+    twins = row["schedule"] == row["baseline_schedule"]
     if results is None and baseline is None:
-        return "(reference)" if row["schedule"] == row["baseline_schedule"] else "-"
-    same_schedule = row["schedule"] == row["baseline_schedule"]
-    return f"{results or '-'} / {baseline or '-'}" + ("" if results == baseline or not same_schedule else " (changed)")
+        return "(reference)" if twins else "-"
+    return f"{results or '-'} / {baseline or '-'}" + (" (changed)" if twins and results != baseline else "")
 
 
 def describe_verdicts_kept(rows):

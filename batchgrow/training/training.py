@@ -137,6 +137,19 @@ def float64_cross_entropy(probabilities, labels):
     return tf.reduce_sum(losses)
 
 
+def summed_in_batches(function, images, labels):
+    """The sums over the images of function(images, labels)'s outputs, called on batches of EVAL_BATCH_SIZE.
+
+    One graph call per batch; each output is added up in Python floats (double precision).
+    """
+    totals = None
+    for start in range(0, len(labels), EVAL_BATCH_SIZE):
+        outputs = [float(output) for output in function(images[start:start + EVAL_BATCH_SIZE],
+                                                        labels[start:start + EVAL_BATCH_SIZE])]
+        totals = outputs if totals is None else [total + output for total, output in zip(totals, outputs)]
+    return totals
+
+
 # ----------------------------------------------------------------------------
 # One training run (and its siblings, which share their first epochs)
 # ----------------------------------------------------------------------------
@@ -239,20 +252,12 @@ class Trainer:
         Computed in float64 from the logits (float64_cross_entropy), so that a
         loss far below float32's resolution near zero is measured, not floored.
         """
-        loss_sum = 0.0
-        for start in range(0, len(self.y_loss), EVAL_BATCH_SIZE):
-            loss_sum += float(self.loss_sum_float64(self.x_loss[start:start + EVAL_BATCH_SIZE],
-                                                    self.y_loss[start:start + EVAL_BATCH_SIZE]))
+        (loss_sum,) = summed_in_batches(lambda *batch: (self.loss_sum_float64(*batch),), self.x_loss, self.y_loss)
         return loss_sum / len(self.y_loss)
 
     def score(self, images, labels):
         """(accuracy, mean loss) on the images, in batches of EVAL_BATCH_SIZE."""
-        loss_sum = correct = 0.0
-        for start in range(0, len(labels), EVAL_BATCH_SIZE):
-            batch_loss, batch_correct = self.score_batch(images[start:start + EVAL_BATCH_SIZE],
-                                                         labels[start:start + EVAL_BATCH_SIZE])
-            loss_sum += float(batch_loss)
-            correct += float(batch_correct)
+        loss_sum, correct = summed_in_batches(self.score_batch, images, labels)
         return correct / len(labels), loss_sum / len(labels)
 
     def state_variables(self):
