@@ -1,7 +1,8 @@
 """The documents' links and images point at files (and headings) that exist.
 
-Every relative link and image in README.md, REPORT.md and
-benchmarks/README.md must name a file or folder of the repository; a link
+Every relative link and image in README.md, REPORT.md,
+benchmarks/README.md and the documents in docs/ must name a file or
+folder of the repository; a link
 with an anchor must also name a heading of its Markdown file, by the anchor
 GitHub gives that heading. Links to the web (http, https, mailto) are not
 followed. The README, the front door, stays short.
@@ -14,7 +15,8 @@ import pytest
 
 from conftest import PROJECT_DIR
 
-DOCUMENTS = ("README.md", "REPORT.md", "benchmarks/README.md")
+DOCUMENTS = ("README.md", "REPORT.md", "benchmarks/README.md") + tuple(
+    sorted(path.relative_to(PROJECT_DIR).as_posix() for path in (PROJECT_DIR / "docs").glob("*.md")))
 # The front door stays short enough to read in one sitting: the claim, the
 # headline table, the findings one line each, how to run and the flags; the
 # detail is in REPORT.md. A new finding replaces a line or goes to its study's
