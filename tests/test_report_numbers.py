@@ -3,19 +3,15 @@
 Every quoted number carries an anchor that names it (<!--n:KEY-->, see
 document_numbers.py), and must be the text quoted_numbers.py computes for
 KEY from the pickles; every stated fact carries <!--f:NAME--> and NAME must
-hold. A table is named by the anchor on its line before: an excerpt of a
-committed file (<!--table:STUDY/FILE[:COLUMNS][:excerpt]-->) must have the
-file's header and only lines of the file (cut to COLUMNS), all of them in
-order unless it is an excerpt; tests/test_committed_outputs.py shows those
-files are what plots.py writes. A table of computed rows
-(<!--rows:KIND:STUDIES-->) must hold exactly the rows computed here, each
-found by its label. So a study rerun or a number edited without the other
-fails here, and a sentence reworded around its anchors needs no test edit
-(tests/test_readme_numbers.py shows both on altered copies of the documents).
+hold. The report copies no committed table: it links to a study's
+summary.md, stages.md or trajectory.md, which tests/test_committed_outputs.py
+shows are what plots.py writes. A table of computed rows
+(<!--rows:KIND:STUDIES-->), one whose layout no committed file has, must
+hold exactly the rows computed here, each found by its label. So a study
+rerun or a number edited without the other fails here, and a sentence
+reworded around its anchors needs no test edit (tests/test_readme_numbers.py
+shows both on altered copies of the documents).
 """
-
-from functools import lru_cache
-from pathlib import Path
 
 import pytest
 
@@ -33,43 +29,6 @@ def expected_number(key):
 
 def report_text():
     return (PROJECT_DIR / REPORT).read_text(encoding="utf-8")
-
-
-# ---------------------------------------------------------------------------
-# Tables copied from committed files
-# ---------------------------------------------------------------------------
-
-def study_file(name, file):
-    """The path of a committed file of a study, relative to the project."""
-    return (Path(STUDIES[name]).parent / file).as_posix()
-
-
-@lru_cache(maxsize=None)
-def file_table(name, file):
-    """The Markdown table of a study's committed file: (header, separator, rows), as lines."""
-    lines = (PROJECT_DIR / study_file(name, file)).read_text(encoding="utf-8").splitlines()
-    table = [line for line in lines if line.startswith("|")]
-    assert len(table) > 2, f"{study_file(name, file)} has no table"
-    return table[0], table[1], tuple(table[2:])
-
-
-def first_columns(line, columns):
-    """A table line cut to its first columns ('| a | b | c |', 2 -> '| a | b |'); all of it for None."""
-    if columns is None:
-        return line
-    return "|".join(line.split("|")[:columns + 1]) + "|"
-
-
-def excerpt_spec(what):
-    """'controls/summary.md:7:excerpt' -> (study, file, columns or None, excerpt)."""
-    path, *options = what.split(":")
-    name, file = path.split("/")
-    columns = next((int(option) for option in options if option.isdigit()), None)
-    return name, file, columns, "excerpt" in options
-
-
-def quoted_excerpts():
-    return [(what, table) for kind, what, table in anchored_tables(REPORT) if kind == "table"]
 
 
 def computed_tables():
@@ -108,34 +67,14 @@ def test_plots_uses_the_margin_and_level_checked_here():
     assert EQUIVALENCE_ALPHA == 0.05
 
 
-def test_every_table_with_a_study_header_is_anchored():
-    # A copied table without its anchor would be checked by nothing.
+def test_no_committed_table_is_copied():
+    # A study's tables are committed beside its pickle (and checked there by
+    # tests/test_committed_outputs.py); the report links to them instead of copying them.
     lines = document_lines(REPORT)
+    assert not [kind for kind, _, _ in anchored_tables(REPORT) if kind == "table"], "REPORT.md copies a committed table"
     for index, line in enumerate(lines):
-        if line.startswith("| Architecture | Optimizer | Schedule |") and not lines[index - 1].startswith("|"):
-            assert lines[index - 1].startswith("<!--table:"), f"REPORT.md's table at line {index + 1} has no anchor"
-
-
-@pytest.mark.parametrize("what,table", quoted_excerpts(), ids=[what for what, _ in quoted_excerpts()])
-def test_quoted_table_is_an_excerpt_of_the_committed_file(what, table):
-    name, file, columns, excerpt = excerpt_spec(what)
-    path = study_file(name, file)
-    header, separator, rows = file_table(name, file)
-    written = [first_columns(line, columns) for line in (header, separator) + rows]
-    assert table[:2] == written[:2], f"REPORT.md: the table quoting {path} does not have its header:\n{table[0]}"
-    quoted = table[2:]
-    assert quoted, f"REPORT.md quotes no row of {path}"
-    for row in quoted:
-        assert row in written[2:], f"REPORT.md has a row that is not a line of {path}:\n{row}"
-    assert quoted == [row for row in written[2:] if row in quoted], f"REPORT.md reorders the rows of {path}"
-    if not excerpt:
-        assert quoted == written[2:], f"REPORT.md does not quote every row of {path}, and says it does"
-
-
-def test_every_study_summary_is_quoted():
-    # A committed study whose summary no document quotes would let its numbers drift.
-    quoted = {excerpt_spec(what)[0] for what, _ in quoted_excerpts() if excerpt_spec(what)[1] == "summary.md"}
-    assert quoted == set(STUDIES), f"REPORT.md quotes no summary.md of {set(STUDIES) - quoted}"
+        if line.startswith("| Architecture | Optimizer | Schedule |"):
+            raise AssertionError(f"REPORT.md's line {index + 1} starts a copy of a study's table")
 
 
 @pytest.mark.parametrize("what,table", [(what, table) for what, table in computed_tables()
