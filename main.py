@@ -449,6 +449,10 @@ def main(argv=None):
         settings = settings_from_arguments(args, arrays)
         jobs = args.jobs or os.cpu_count() or 1
         selection = Selection(args.archs, args.optimizers, args.schedules, tuple(range(args.seeds)))
+        try:
+            selection.check(settings)
+        except ValueError as problem:  # A plan the optimizer cannot follow, refused before any training.
+            raise StudyError(str(problem)) from None
         data = prepare_data(arrays, settings.train_size, settings.test_size)
         note = estimate_note(args.network_file)
         if note:

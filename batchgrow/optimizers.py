@@ -14,11 +14,16 @@ the figure text spells out (noise_scale_formula). The argument behind it is
 about SGD: for an optimizer whose record says noise_scale_applies is False
 (Adam, RMSprop), figures show g as lr * N / B, for comparison only.
 
-An update is a function (tf, optimizer, gradients) that applies one step to
-every weight with one fused TensorFlow op each; this module never imports
-TensorFlow, which training.py passes in. A new optimizer is one record here
-plus the settings of its constants in study.Settings (REPORT.md, "Adding an
-optimizer").
+An optimizer owns its state: its record builds an OptimizerState (build),
+which allocates the slots, the learning rate and momentum variables, the
+constants a study scales with the batch (scaled_in decides which, in one
+place) and Adam's bias correction, and applies the record's update, a
+function (tf, state, gradients) that steps every weight with one fused
+TensorFlow op each. training.py asks the state to start an epoch, apply a
+step, reset or list its variables, and never reaches into it. This module
+never imports TensorFlow, which training.py passes in. A new optimizer is one
+record here plus the settings of its constants in study.Settings (REPORT.md,
+"Adding an optimizer").
 """
 import dataclasses
 import math
@@ -42,9 +47,10 @@ class Optimizer:
     slots: tuple
     # Its other constants: (name in the update, Settings field).
     constant_settings: tuple
-    # (tf, slots, constants) -> one preconditioner tensor per weight, as the
-    # update applies it, or None for an optimizer that does not precondition.
+    # (tf, slots, constant) -> one preconditioner tensor per weight, as the update applies it, where
+    # constant(name) is the state's value of a constant; None for an optimizer that does not precondition.
     preconditioner: Optional[Callable]
+    # (tf, state, gradients) -> None: one step of every weight, reading the state (OptimizerState).
     update: Callable
     # Where its step costs lie between plain SGD's (0) and Adam's (1).
     step_cost: float
@@ -59,6 +65,17 @@ class Optimizer:
     # Whether its update divides by powers of its betas (Adam's bias correction), which --beta-scaling
     # samples keeps as running products.
     bias_correction: bool = False
+
+    def __post_init__(self):
+        # A record that scales a constant it does not have, or corrects by powers of constants it never
+        # scales, is refused when it is made, that is when the study starts, not at its first step.
+        names = [name for name, _ in self.constant_settings]
+        unknown = [name for name in self.scaled_constants if name not in names]
+        if unknown:
+            raise ValueError(f"optimizer {self.code} scales {', '.join(unknown)}, which it does not have; "
+                             f"its constants are {', '.join(names) or 'none'}")
+        if self.bias_correction and not self.scaled_constants:
+            raise ValueError(f"optimizer {self.code} keeps a bias correction of scaled constants but scales none")
 
     def base_learning_rate(self, settings):
         return getattr(settings, self.learning_rate_setting)
@@ -83,63 +100,180 @@ class Optimizer:
     def preconditioned(self):
         return self.preconditioner is not None
 
+    # ------------------------------------------------------------------------
+    # Constants scaled with the batch: decided here and nowhere else
+    # ------------------------------------------------------------------------
+    def scaled_in(self, settings):
+        """The constants a study with these settings scales with the batch: under --beta-scaling samples,
+        the record's scaled_constants; otherwise none."""
+        return self.scaled_constants if settings.beta_scaling == "samples" else ()
+
+    def scaled_values(self, settings, batch_size):
+        """(name, value) of each constant the study scales, at an epoch's batch: base ** (B / B0)."""
+        exponent = batch_size / min(settings.base_batch_size, settings.train_size)
+        base = self.constants(settings)
+        return tuple((name, float(base[name] ** exponent)) for name in self.scaled_in(settings))
+
+    def scaled_problem(self, scaled, settings):
+        """One line if a plan's scaled constants ((name, value) pairs) are not the ones this study's state
+        holds as variables, else None: a plan that asks for a constant the optimizer lacks, or one the
+        study does not scale, would otherwise be dropped or fail mid-run."""
+        held = self.scaled_in(settings)
+        stray = [name for name, _ in scaled if name not in held]
+        if not stray:
+            return None
+        names = [name for name, _ in self.constant_settings]
+        if any(name not in names for name in stray):
+            return (f"a plan sets {', '.join(stray)} of {self.code}, which has no such constant; "
+                    f"its constants are {', '.join(names) or 'none'}")
+        return (f"a plan sets {', '.join(stray)} of {self.code}, which this study keeps constant; "
+                "scaling it needs --beta-scaling samples")
+
+    def recorded_constants(self, scaled):
+        """The scaled constants a run records besides its momentum (Adam's beta_2, RMSprop's rho)."""
+        return {name: value for name, value in scaled if name != self.momentum_constant()}
+
+    def build(self, tf, weights, settings):
+        """The optimizer's state for these weights under these settings (OptimizerState)."""
+        return OptimizerState(tf, self, weights, settings)
+
+
+# ----------------------------------------------------------------------------
+# The state: what one run's optimizer holds, allocated and stepped here
+# ----------------------------------------------------------------------------
+class OptimizerState:
+    """One run's optimizer: its record's update applied with one fused TensorFlow op per variable.
+
+    Keras's own Adam runs about ten small ops per variable per step; at batch
+    size 4 that overhead, not arithmetic, dominates. ResourceApplyAdam,
+    ResourceApplyKerasMomentum, ResourceApplyRMSProp and
+    ResourceApplyGradientDescent compute the same formulas in one op each (the
+    tests check them against keras.optimizers). The learning rate, the
+    momentum coefficient and every constant the study scales are variables,
+    so that a schedule changes them in place and all other state carries
+    over. An update reads a constant through constant(name), which is the
+    scaled variable wherever the study scales it: no update can ignore it.
+    """
+
+    def __init__(self, tf, record, weights, settings):
+        self.tf = tf
+        self.record = record
+        self.model_variables = list(weights)
+        self.learning_rate = tf.Variable(record.base_learning_rate(settings), dtype=tf.float32, trainable=False)
+        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.momentum = None
+        if record.momentum_variable:
+            self.momentum = tf.Variable(record.base_momentum(settings), dtype=tf.float32, trainable=False)
+        self.slots = {name: [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.model_variables]
+                      for name in record.slots}
+        self._settings = settings
+        self._fixed = record.constants(settings)
+        # The constants the study scales change every epoch, so they are variables, and Adam's bias
+        # correction keeps running products of its betas (powers) instead of beta ** t.
+        self.scaled = {name: tf.Variable(self._fixed[name], dtype=tf.float32, trainable=False)
+                       for name in record.scaled_in(settings)}
+        self.powers = {}
+        if record.bias_correction:
+            self.powers = {name: tf.Variable(1.0, dtype=tf.float32, trainable=False) for name in self.scaled}
+
+    def constant(self, name):
+        """A constant of the update: its variable where the study scales it, else its fixed value."""
+        return self.scaled.get(name, self._fixed[name])
+
+    @property
+    def variables(self):
+        """Every variable of the state, in the order a branch copies them."""
+        scalars = [self.learning_rate, self.iterations] + ([self.momentum] if self.momentum is not None else [])
+        scalars += list(self.scaled.values()) + list(self.powers.values())
+        return scalars + [slot for name in self.record.slots for slot in self.slots[name]]
+
+    def start_epoch(self, plan):
+        """Takes an epoch's plan (schedules.EpochPlan): a fresh state if it resets, then its learning
+        rate, its momentum (for an optimizer with a momentum variable) and its scaled constants, in place."""
+        problem = self.record.scaled_problem(plan.scaled, self._settings)
+        if problem:
+            raise ValueError(problem)
+        if plan.reset_optimizer:
+            self.reset()
+        self.learning_rate.assign(plan.learning_rate)
+        if self.momentum is not None:
+            self.momentum.assign(plan.momentum)
+        for name, value in plan.scaled:
+            self.scaled[name].assign(value)
+
+    def apply(self, gradients):
+        self.record.update(self.tf, self, gradients)
+        self.iterations.assign_add(1)
+
+    def preconditioner(self):
+        """One tensor per weight that the update multiplies the gradient by (Adam's 1 / (sqrt(v) + epsilon)),
+        or None for an optimizer that does not precondition."""
+        if not self.record.preconditioned:
+            return None
+        return self.record.preconditioner(self.tf, self.slots, self.constant)
+
+    def reset(self):
+        """What building a new optimizer does: every slot and the step count back to zero."""
+        self.iterations.assign(0)
+        for power in self.powers.values():
+            power.assign(1.0)
+        for slots in self.slots.values():
+            for slot in slots:
+                slot.assign(self.tf.zeros_like(slot))
+
 
 # ----------------------------------------------------------------------------
 # The updates: Keras's formulas, one fused op per weight
 # ----------------------------------------------------------------------------
-def _sgd_update(tf, optimizer, gradients):
-    for variable, gradient in zip(optimizer.model_variables, gradients):
-        tf.raw_ops.ResourceApplyGradientDescent(var=variable.handle, alpha=optimizer.learning_rate, delta=gradient)
+def _sgd_update(tf, state, gradients):
+    for variable, gradient in zip(state.model_variables, gradients):
+        tf.raw_ops.ResourceApplyGradientDescent(var=variable.handle, alpha=state.learning_rate, delta=gradient)
 
 
-def _momentum_update(tf, optimizer, gradients):
+def _momentum_update(tf, state, gradients):
     # Keras's SGD: v = m v - lr g, then w += v, or w += m v - lr g with Nesterov.
-    for variable, gradient, velocity in zip(optimizer.model_variables, gradients, optimizer.slots["velocity"]):
+    for variable, gradient, velocity in zip(state.model_variables, gradients, state.slots["velocity"]):
         tf.raw_ops.ResourceApplyKerasMomentum(
-            var=variable.handle, accum=velocity.handle, lr=optimizer.learning_rate, grad=gradient,
-            momentum=optimizer.momentum, use_nesterov=optimizer.record.nesterov)
+            var=variable.handle, accum=velocity.handle, lr=state.learning_rate, grad=gradient,
+            momentum=state.momentum, use_nesterov=state.record.nesterov)
 
 
-def _adam_update(tf, optimizer, gradients):
-    constants = optimizer.constants
-    if optimizer.scaled:
+def _adam_update(tf, state, gradients):
+    beta_1, beta_2 = state.constant("beta_1"), state.constant("beta_2")
+    if state.powers:
         # betas that change from epoch to epoch: the bias correction divides by the product of the betas
         # used so far, kept as running products, which is beta^t while they do not change.
-        beta_1, beta_2 = optimizer.scaled["beta_1"], optimizer.scaled["beta_2"]
-        beta_1_power = optimizer.powers["beta_1"].assign(optimizer.powers["beta_1"] * beta_1)
-        beta_2_power = optimizer.powers["beta_2"].assign(optimizer.powers["beta_2"] * beta_2)
+        beta_1_power = state.powers["beta_1"].assign(state.powers["beta_1"] * beta_1)
+        beta_2_power = state.powers["beta_2"].assign(state.powers["beta_2"] * beta_2)
     else:
         # Keras's Adam uses step t = iterations + 1 in its bias correction.
-        beta_1, beta_2 = constants["beta_1"], constants["beta_2"]
-        step = tf.cast(optimizer.iterations + 1, tf.float32)
+        step = tf.cast(state.iterations + 1, tf.float32)
         beta_1_power, beta_2_power = tf.pow(beta_1, step), tf.pow(beta_2, step)
     for variable, gradient, first, second in zip(
-            optimizer.model_variables, gradients, optimizer.slots["first_moment"], optimizer.slots["second_moment"]):
+            state.model_variables, gradients, state.slots["first_moment"], state.slots["second_moment"]):
         tf.raw_ops.ResourceApplyAdam(
             var=variable.handle, m=first.handle, v=second.handle, beta1_power=beta_1_power,
-            beta2_power=beta_2_power, lr=optimizer.learning_rate, beta1=beta_1, beta2=beta_2,
-            epsilon=constants["epsilon"], grad=gradient)
+            beta2_power=beta_2_power, lr=state.learning_rate, beta1=beta_1, beta2=beta_2,
+            epsilon=state.constant("epsilon"), grad=gradient)
 
 
-def _rmsprop_update(tf, optimizer, gradients):
+def _rmsprop_update(tf, state, gradients):
     # Keras's RMSprop without momentum: ms = rho ms + (1 - rho) g^2, w -= lr g / sqrt(ms + epsilon), with
     # epsilon inside the root as in the fused op. The op always keeps a momentum accumulator; at
     # momentum 0 it holds the last step, state that a branch copies all the same.
-    constants = optimizer.constants
     for variable, gradient, mean_square, accumulator in zip(
-            optimizer.model_variables, gradients, optimizer.slots["mean_square"], optimizer.slots["momentum"]):
+            state.model_variables, gradients, state.slots["mean_square"], state.slots["momentum"]):
         tf.raw_ops.ResourceApplyRMSProp(
-            var=variable.handle, ms=mean_square.handle, mom=accumulator.handle, lr=optimizer.learning_rate,
-            rho=optimizer.scaled.get("rho", constants["rho"]), momentum=0.0, epsilon=constants["epsilon"],
-            grad=gradient)
+            var=variable.handle, ms=mean_square.handle, mom=accumulator.handle, lr=state.learning_rate,
+            rho=state.constant("rho"), momentum=0.0, epsilon=state.constant("epsilon"), grad=gradient)
 
 
-def _adam_preconditioner(tf, slots, constants):
-    return [1.0 / (tf.sqrt(moment) + constants["epsilon"]) for moment in slots["second_moment"]]
+def _adam_preconditioner(tf, slots, constant):
+    return [1.0 / (tf.sqrt(moment) + constant("epsilon")) for moment in slots["second_moment"]]
 
 
-def _rmsprop_preconditioner(tf, slots, constants):
-    return [1.0 / tf.sqrt(mean_square + constants["epsilon"]) for mean_square in slots["mean_square"]]
+def _rmsprop_preconditioner(tf, slots, constant):
+    return [1.0 / tf.sqrt(mean_square + constant("epsilon")) for mean_square in slots["mean_square"]]
 
 
 # ----------------------------------------------------------------------------

@@ -328,20 +328,33 @@ def epoch_plans(schedule_code, optimizer_code, settings):
 
 
 def with_scaled_constants(plan, optimizer_code, settings):
-    """The plan with the optimizer's scaled constants at this epoch's batch: base ** (B / B0).
+    """The plan with the constants the study scales at this epoch's batch (Optimizer.scaled_values).
 
     Under --beta-scaling samples the half-life of each of the record's
     scaled_constants stays fixed in examples; otherwise, and for an optimizer
-    without such constants (the SGD family), the plan is as it was.
+    without such constants (the SGD family), the plan is as it was. The
+    record decides which constants scale; a scaled momentum constant (Adam's
+    beta_1) is also the plan's momentum.
     """
     record = optimizer_record(optimizer_code)
-    if settings.beta_scaling != "samples" or not record.scaled_constants:
+    scaled = record.scaled_values(settings, plan.batch_size)
+    if not scaled:
         return plan
-    exponent = plan.batch_size / min(settings.base_batch_size, settings.train_size)
-    base = record.constants(settings)
-    scaled = tuple((name, float(base[name] ** exponent)) for name in record.scaled_constants)
     momentum = dict(scaled).get(record.momentum_constant(), plan.momentum)
     return dataclasses.replace(plan, momentum=momentum, scaled=scaled)
+
+
+def scaled_constants_problem(schedule_code, optimizer_code, settings):
+    """One line if a run's plans set a constant its optimizer's state does not hold as a variable, else None.
+
+    main.py asks it of every cell before training, so that such a study is
+    refused when it is set up rather than in a worker at the plan's epoch.
+    """
+    record = optimizer_record(optimizer_code)
+    plans = (estimated_epoch_plans(schedule_code, optimizer_code, settings)
+             if schedule_code in ADAPTIVE_SCHEDULES else epoch_plans(schedule_code, optimizer_code, settings))
+    return next((problem for problem in (record.scaled_problem(plan.scaled, settings) for plan in plans)
+                 if problem), None)
 
 
 def updates_per_epoch(train_size, batch_size):

@@ -166,7 +166,7 @@ def test_lenet5_norms_match_per_example_gradients_and_the_estimates_their_truth(
     assert len(norms) == 4  # Adam's preconditioned pair too.
     np.testing.assert_allclose(norms[:2], per_draw_norms(per_example, batches, small), rtol=1e-4)
     second_moments = np.concatenate([moment.numpy().ravel() for moment in trainer.optimizer.slots["second_moment"]])
-    preconditioner = 1 / (np.sqrt(second_moments.astype(np.float64)) + trainer.optimizer.constants["epsilon"])
+    preconditioner = 1 / (np.sqrt(second_moments.astype(np.float64)) + trainer.optimizer.constant("epsilon"))
     np.testing.assert_allclose(norms[2:], per_draw_norms(per_example * np.sqrt(preconditioner), batches, small),
                                rtol=1e-4)
 

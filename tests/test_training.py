@@ -1,18 +1,25 @@
-"""Tests of training.py's fused optimizer: every optimizer's record against Keras's own optimizer."""
+"""Tests of an optimizer's state (optimizers.OptimizerState): every record against Keras's own optimizer,
+and the state as the one owner of the slots, the scaled constants and the bias correction."""
+import dataclasses
+
 import numpy as np
 import pytest
 
-from batchgrow import optimizers
+from batchgrow import optimizers, schedules
 from batchgrow import study
-from batchgrow.training import training
+from batchgrow.training.grid import Selection
 from batchgrow.training.networks import keras, tf
 
 
 def keras_and_fused(code, initial, settings=study.Settings()):
-    """(our variable, its FusedOptimizer, Keras's variable, Keras's optimizer) from the same weights."""
+    """(our variable, its optimizer state, Keras's variable, Keras's optimizer) from the same weights."""
     record = optimizers.optimizer_record(code)
     ours, theirs = tf.Variable(initial), keras.Variable(initial)
-    return ours, training.FusedOptimizer(record, [ours], settings), theirs, record.keras_equivalent(keras, settings)
+    return ours, record.build(tf, [ours], settings), theirs, record.keras_equivalent(keras, settings)
+
+
+def plan_with(scaled=(), learning_rate=0.001, momentum=0.9):
+    return schedules.EpochPlan(learning_rate, 4, momentum, scaled=tuple(scaled))
 
 
 @pytest.mark.parametrize("code", optimizers.ALL_OPTIMIZERS)
@@ -65,7 +72,7 @@ def test_a_momentum_changed_in_place_follows_keras_formula(nesterov):
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=2e-5, atol=1e-6)
     # A momentum coefficient changed in place (ibs_mom's 0.98) follows Keras's formula with the new m.
     weights, velocity = ours.numpy().astype(np.float64), optimizer.slots["velocity"][0].numpy().astype(np.float64)
-    optimizer.set_momentum(0.98)
+    optimizer.start_epoch(plan_with(learning_rate=float(optimizer.learning_rate), momentum=0.98))
     optimizer.apply([gradients[0]])
     velocity = 0.98 * velocity - 0.0002 * gradients[0].numpy()
     weights += 0.98 * velocity - 0.0002 * gradients[0].numpy() if nesterov else velocity
@@ -98,7 +105,7 @@ def test_a_changed_beta_reaches_the_update():
     weights = ours.numpy().astype(np.float64)
     m, v = (optimizer.slots[name][0].numpy().astype(np.float64) for name in ("first_moment", "second_moment"))
     # The next epoch's batch is 5 times the base: beta ** 5, and the powers multiply by the new betas.
-    optimizer.set_scaled((("beta_1", 0.9 ** 5), ("beta_2", 0.999 ** 5)))
+    optimizer.start_epoch(plan_with((("beta_1", 0.9 ** 5), ("beta_2", 0.999 ** 5))))
     second = rng.normal(size=(5, 3)).astype(np.float32)
     optimizer.apply([tf.constant(second)])
     beta_1, beta_2 = 0.9 ** 5, 0.999 ** 5
@@ -109,8 +116,74 @@ def test_a_changed_beta_reaches_the_update():
     np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-4, atol=1e-6)
     # RMSprop's rho likewise.
     ours, optimizer, _, _ = keras_and_fused("rmsprop", initial, settings)
-    optimizer.set_scaled((("rho", 0.5),))
+    optimizer.start_epoch(plan_with((("rho", 0.5),)))
     optimizer.apply([first])
     mean_square = 0.5 * first.numpy().astype(np.float64) ** 2
     np.testing.assert_allclose(ours.numpy(), initial - 0.001 * first.numpy() / np.sqrt(mean_square + 1e-7),
                                rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("code", [record.code for record in optimizers.OPTIMIZER_RECORDS if record.scaled_constants])
+def test_every_scaled_constant_reaches_its_records_update(code):
+    # An update reads its constants through the state, so a record cannot list a constant as scaled and
+    # then ignore it: changing any one scaled value changes the step.
+    rng = np.random.default_rng(6)
+    initial = rng.normal(size=(4, 3)).astype(np.float32)
+    gradient = tf.constant(rng.normal(size=(4, 3)).astype(np.float32))
+    settings = study.Settings(beta_scaling="samples")
+    record = optimizers.optimizer_record(code)
+    base = record.scaled_values(settings, settings.base_batch_size)
+    ours, optimizer, _, _ = keras_and_fused(code, initial, settings)
+    # Two steps: Adam's bias correction makes its first step the same for any betas.
+    steps = [gradient, tf.constant(rng.normal(size=(4, 3)).astype(np.float32))]
+    optimizer.start_epoch(plan_with(base))
+    for step in steps:
+        optimizer.apply([step])
+    unchanged = ours.numpy()
+    for name, value in base:
+        ours, optimizer, _, _ = keras_and_fused(code, initial, settings)
+        optimizer.start_epoch(plan_with([(other, value / 2 if other == name else kept) for other, kept in base]))
+        for step in steps:
+            optimizer.apply([step])
+        assert not np.array_equal(ours.numpy(), unchanged), f"{code}'s update ignores its scaled {name}"
+
+
+def test_scaling_is_decided_once_by_the_record():
+    # The state's variables and the plans' values come from the same decision, Optimizer.scaled_in.
+    for scaling in study.BETA_SCALINGS:
+        settings = study.Settings(beta_scaling=scaling)
+        for record in optimizers.OPTIMIZER_RECORDS:
+            state = record.build(tf, [tf.Variable(np.zeros(2, np.float32))], settings)
+            plan = schedules.epoch_plans("ibs", record.code, settings)[-1]
+            assert tuple(state.scaled) == record.scaled_in(settings) == tuple(name for name, _ in plan.scaled)
+            assert bool(state.powers) == (record.bias_correction and bool(record.scaled_in(settings)))
+
+
+def test_a_plan_that_sets_a_constant_the_optimizer_lacks_is_refused_in_one_line():
+    settings = study.Settings()
+    state = optimizers.optimizer_record("sgd").build(tf, [tf.Variable(np.zeros(2, np.float32))], settings)
+    with pytest.raises(ValueError, match=r"^a plan sets rho of sgd, which has no such constant; "
+                                         r"its constants are none$"):
+        state.start_epoch(plan_with((("rho", 0.5),)))
+    adam = optimizers.optimizer_record("adam").build(tf, [tf.Variable(np.zeros(2, np.float32))], settings)
+    with pytest.raises(ValueError, match="which this study keeps constant; scaling it needs --beta-scaling samples"):
+        adam.start_epoch(plan_with((("beta_2", 0.99),)))
+    # A record that scales a constant it does not have is refused when it is made.
+    adam_record = optimizers.optimizer_record("adam")
+    with pytest.raises(ValueError, match=r"^optimizer adam scales gamma, which it does not have"):
+        dataclasses.replace(adam_record, scaled_constants=("beta_1", "gamma"))
+    with pytest.raises(ValueError, match="keeps a bias correction of scaled constants but scales none"):
+        dataclasses.replace(adam_record, scaled_constants=())
+
+
+def test_a_schedule_whose_plans_scale_what_the_study_keeps_is_refused_when_the_study_is_set_up(monkeypatch):
+    # A schedule that sets a scaled constant itself (a rule with its own half-lives) in a study that keeps
+    # the constants fixed: Selection.check, which main.py calls before training, names it.
+    seesaw = schedules.schedule_record("seesaw")
+    monkeypatch.setitem(schedules._BY_CODE, "seesaw", dataclasses.replace(
+        seesaw, stage=lambda at: dataclasses.replace(seesaw.stage(at), scaled=(("beta_2", 0.99),))))
+    selection = Selection(("mlp300",), ("adam",), ("dlr", "seesaw"), (0,))
+    selection.check()  # Without the settings, only the schedule's fit to the optimizer is checked.
+    with pytest.raises(ValueError, match="^a plan sets beta_2 of adam, which this study keeps constant"):
+        selection.check(study.Settings())
+    Selection(("mlp300",), ("adam",), ("dlr", "ibs"), (0,)).check(study.Settings(beta_scaling="samples"))

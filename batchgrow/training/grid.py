@@ -27,7 +27,7 @@ from batchgrow.training.runfiles import (StudyError, claim, claim_path, load_fin
                                          save_atomically)
 from batchgrow.training.costs import epoch_cost, group_cost
 from batchgrow.optimizers import OPTIMIZERS, optimizer_record
-from batchgrow.schedules import SCHEDULES, check_schedule_fits_optimizer
+from batchgrow.schedules import SCHEDULES, check_schedule_fits_optimizer, scaled_constants_problem
 from batchgrow.study import ARCHITECTURES, settings_record
 
 
@@ -46,11 +46,15 @@ class Selection:
         return [(arch, optimizer, schedule, seed) for arch in self.archs for optimizer in self.optimizers
                 for schedule in self.schedules for seed in self.seeds]
 
-    def check(self):
-        """Raises ValueError for a schedule that an asked-for optimizer cannot run."""
+    def check(self, settings=None):
+        """Raises ValueError, in one line, for a schedule that an asked-for optimizer cannot run, or (given
+        the settings) whose plans set a constant the optimizer does not hold as a variable."""
         for optimizer in self.optimizers:
             for schedule in self.schedules:
                 check_schedule_fits_optimizer(schedule, optimizer)
+                problem = settings and scaled_constants_problem(schedule, optimizer, settings)
+                if problem:
+                    raise ValueError(problem)
 
 
 class NetworkFile(typing.NamedTuple):

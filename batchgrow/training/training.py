@@ -1,9 +1,9 @@
-"""Training: the optimizer, one run, and the runs of one seed that share their first epochs.
+"""Training: one run, and the runs of one seed that share their first epochs.
 
-FusedOptimizer applies an optimizer's record (Keras's SGD, momentum,
-Nesterov, Adam and RMSprop formulas) with one fused op per variable; Trainer
-holds a model, its optimizer and the data with a compiled epoch, taking gradients from the network's written-out
-backward pass or from a GradientTape (networks.py); train_runs trains every
+Trainer holds a model, its optimizer (the state its record builds and
+steps: optimizers.OptimizerState) and the data with a compiled epoch, taking
+gradients from the network's written-out backward pass or from a
+GradientTape (networks.py); train_runs trains every
 schedule of one (network, optimizer, seed) from the same initial weights and
 example order, branching where their plans part. A branch copies the whole
 state: every variable of the model (BatchNormalization's moving statistics
@@ -31,79 +31,6 @@ from batchgrow.study import ADAPTIVE_METRICS, NOISE_METRICS, PRECONDITIONED_NOIS
 EVAL_BATCH_SIZE = 2_500
 # Mixed into the seed of the loss subset's draw, so that it is not the noise measurement's population.
 LOSS_SUBSET_TAG = 0x4C4F5353  # "LOSS"
-
-
-# ----------------------------------------------------------------------------
-# The optimizer: Keras's SGD (with or without momentum) and Adam formulas, one
-# fused kernel per variable.
-# ----------------------------------------------------------------------------
-class FusedOptimizer:
-    """An optimizer's record (optimizers.py) applied with one fused TensorFlow op per variable.
-
-    Keras's own Adam runs about ten small ops per variable per step; at batch
-    size 4 that overhead, not arithmetic, dominates. ResourceApplyAdam,
-    ResourceApplyKerasMomentum, ResourceApplyRMSProp and
-    ResourceApplyGradientDescent compute the same formulas in one op each (the
-    tests check them against keras.optimizers). The learning rate and the
-    momentum coefficient are variables so that a schedule changes them in
-    place and all other state carries over.
-    """
-
-    def __init__(self, record, variables, settings):
-        self.record = record
-        self.model_variables = list(variables)
-        self.learning_rate = tf.Variable(record.base_learning_rate(settings), dtype=tf.float32, trainable=False)
-        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self.constants = record.constants(settings)
-        self.momentum = None
-        if record.momentum_variable:
-            self.momentum = tf.Variable(record.base_momentum(settings), dtype=tf.float32, trainable=False)
-        self.slots = {name: [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.model_variables]
-                      for name in record.slots}
-        # Under --beta-scaling samples the scaled constants change every epoch, so they are variables, and
-        # Adam's bias correction keeps running products of its betas (powers) instead of beta ** t.
-        self.scaled, self.powers = {}, {}
-        if settings.beta_scaling == "samples":
-            self.scaled = {name: tf.Variable(self.constants[name], dtype=tf.float32, trainable=False)
-                           for name in record.scaled_constants}
-            if record.bias_correction:
-                self.powers = {name: tf.Variable(1.0, dtype=tf.float32, trainable=False) for name in self.scaled}
-
-    @property
-    def variables(self):
-        scalars = [self.learning_rate, self.iterations] + ([self.momentum] if self.momentum is not None else [])
-        scalars += list(self.scaled.values()) + list(self.powers.values())
-        return scalars + [slot for name in self.record.slots for slot in self.slots[name]]
-
-    def set_scaled(self, scaled):
-        """Sets this epoch's scaled constants ((name, value) pairs of a plan) in place."""
-        for name, value in scaled:
-            self.scaled[name].assign(value)
-
-    def set_momentum(self, momentum):
-        """Sets the momentum coefficient in place; an optimizer without a momentum variable has none to set."""
-        if self.momentum is not None:
-            self.momentum.assign(momentum)
-
-    def apply(self, gradients):
-        self.record.update(tf, self, gradients)
-        self.iterations.assign_add(1)
-
-    def preconditioner(self):
-        """One tensor per weight that the update multiplies the gradient by (Adam's 1 / (sqrt(v) + epsilon)),
-        or None for an optimizer that does not precondition."""
-        if not self.record.preconditioned:
-            return None
-        return self.record.preconditioner(tf, self.slots, self.constants)
-
-    def reset(self):
-        """What building a new optimizer does: every slot and the step count back to zero."""
-        self.iterations.assign(0)
-        for power in self.powers.values():
-            power.assign(1.0)
-        for slots in self.slots.values():
-            for slot in slots:
-                slot.assign(tf.zeros_like(slot))
 
 
 # ----------------------------------------------------------------------------
@@ -195,7 +122,7 @@ class Trainer:
             # The measurement assigns nothing: no moving statistics, no dropout seed drawn.
             self.measured_gradients = lambda images, labels: networks.tape_loss_and_gradients(
                 self.model, self.weights, images, labels, training=False)
-        self.optimizer = FusedOptimizer(optimizer_record(optimizer_name), self.weights, settings)
+        self.optimizer = optimizer_record(optimizer_name).build(tf, self.weights, settings)
         # A worker holds its data as tensors once; converting a tensor is free.
         self.x_train, self.y_train = tf.convert_to_tensor(data["x_train"]), tf.convert_to_tensor(data["y_train"])
         self.x_test, self.y_test = tf.convert_to_tensor(data["x_test"]), tf.convert_to_tensor(data["y_test"])
@@ -400,11 +327,7 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
 
     def train_epoch(epoch, plan, history):
         start = time.perf_counter()
-        if plan.reset_optimizer:
-            trainer.optimizer.reset()
-        trainer.optimizer.learning_rate.assign(plan.learning_rate)
-        trainer.optimizer.set_momentum(plan.momentum)
-        trainer.optimizer.set_scaled(plan.scaled)
+        trainer.optimizer.start_epoch(plan)
         order = tf.constant(epoch_order(seed, epoch, trainer.train_size))
         train_loss = float(trainer.train_epoch(order, tf.constant(plan.batch_size)))
         test_accuracy, test_loss = trainer.evaluate()
@@ -420,7 +343,7 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
             "momentum": plan.momentum,
             "updates": previous["updates"] + updates_per_epoch(trainer.train_size, plan.batch_size),
             # Under --beta-scaling samples, each scaled constant but the momentum (recorded above).
-            **{name: value for name, value in plan.scaled if name != trainer.optimizer.record.momentum_constant()},
+            **optimizer_record(optimizer_name).recorded_constants(plan.scaled),
             "seconds": previous["seconds"] + time.perf_counter() - start,
         }
         # After the clock has stopped: the model's own training loss at the end of every stage.
