@@ -15,15 +15,15 @@ import math
 
 import numpy as np
 
-from document_numbers import (ARCHITECTURES, FACTS, ORIGINAL_ORDER, Quote, batch_32_gaps_of_dlr_and_hyb,
+from document_numbers import (ARCHITECTURES, FACTS, ORIGINAL_ORDER, batch_32_gaps_of_dlr_and_hyb,
                               earlier_cpu_study, fact, fmt, hyb_noise_gap, interval, intervals_excluding_zero,
                               largest_absolute_difference, lowest_and_highest, lowest_and_highest_signed,
                               mean_difference, mean_pct, momentum_cut_costs, moves, original_gaps, paired_differences,
-                              reset_gap_share, seed_runs, seed_stds, signed, spread_of_means, std_distance_from_original,
-                              std_pct, study, train_60000_verdicts, two_run_std, update_ratio, updates, verdict,
+                              reset_gap_share, seed_runs, seed_stds, signed, spread_of_means,
+                              std_distance_from_original, std_pct, study, train_60000_verdicts, two_run_std, update_ratio, updates, verdict,
                               verdict_tally, verdict_text, versus_dlr, versus_study, wall_ratios)
-from replication_numbers import QUOTES as REPLICATION_QUOTES
-from trajectory_numbers import QUOTES as TRAJECTORY_QUOTES
+from replication_numbers import NUMBER_TEXTS as REPLICATION_NUMBER_TEXTS
+from trajectory_numbers import NUMBER_TEXTS as TRAJECTORY_NUMBER_TEXTS
 
 __all__ = ["FACTS", "NUMBERS"]
 
@@ -57,106 +57,15 @@ def whole_range(values):
     return f"{min(values):,.0f} to {max(values):,.0f}"
 
 
-def power_range(name, column):
-    """'low to high' of a column of a study's committed power.csv (plots.py's output, checked elsewhere)."""
-    import csv
-    from document_numbers import PROJECT_DIR, STUDIES
-    from pathlib import Path
-    with open(PROJECT_DIR / Path(STUDIES[name]).parent / "power.csv", newline="") as handle:
-        values = [float(row[column]) for row in csv.DictReader(handle)]
-    low, high = f"{min(values):.2f}", f"{max(values):.2f}"
-    return low if low == high else f"{low} to {high}"
-
-
 def paired_spreads(name):
     """The SD (ddof=1) of every comparison's paired differences from dlr, in points, recomputed here."""
     return [float(np.std(paired_differences(name, *cell), ddof=1))
             for cell in {key[:3] for key in study(name)["runs"]} if cell[2] != "dlr"]
 
 
-# ---------------------------------------------------------------------------
-# The original grid, its rerun and the original's figures
-# ---------------------------------------------------------------------------
-
-@fact
-def seeds_20_intervals_excluding_zero_are_mlp500_adam_ibs_and_mlp300_adam_hyb():
-    return intervals_excluding_zero("seeds_20") == [("mlp300", "adam", "hyb"), ("mlp500_150", "adam", "ibs")]
-
-
-@fact
-def results_interval_excluding_zero_is_mlp300_adam_hyb_only():
-    return intervals_excluding_zero("results") == [("mlp300", "adam", "hyb")]
-
-
-@fact
-def lenet5_sgd_varies_most_at_batch_32():
-    """base_batch_32: LeNet-5 with SGD has the largest seed-to-seed std of all cells."""
-    return max(seed_stds("base_batch_32")) == max(std_pct("base_batch_32", "lenet5", "sgd", schedule)
-                                                  for schedule in ORIGINAL_ORDER)
-
-
-@fact
-def reset_gives_about_a_sixth_of_the_original_gap():
-    return round(6 * reset_gap_share()[0]) == 1
-
-
-@fact
-def reset_leaves_ibs_untouched_at_batch_32():
-    """LeNet-5/Adam/ibs is identical, seed by seed, with and without the reset at batch 32."""
-    return not paired_differences("base_batch_32_original_reset", "lenet5", "adam", "ibs",
-                                  reference_study="base_batch_32").any()
-
-
-@fact
-def rest_of_the_gap_exceeds_two_run_stds():
-    return abs(reset_gap_share()[1]) > 2 * two_run_std("base_batch_32_original_reset", "lenet5", "adam")
-
-
-@fact
-def original_sgd_gap_is_about_two_run_stds():
-    """The original's 0.85-point LeNet-5/SGD gap rounds to two stds of two batch-32 runs' difference."""
-    return round(0.85 / two_run_std("base_batch_32", "lenet5", "sgd")) == 2
-
-
-@fact
-def train_60000_comparisons_are_all_equivalent():
-    return train_60000_verdicts() == ["equivalent"] * 4
-
-
-# ---------------------------------------------------------------------------
-# Controls, annealing, the further cuts and large batches
-# ---------------------------------------------------------------------------
-
-@fact
-def controls_fail_on_the_mlps_but_one():
-    """Every control is not equivalent on both MLPs, but the 500-150 MLP's ibs_fast with momentum (undecided)."""
-    return all(verdict_of("controls", arch, optimizer, schedule)
-               == ("undecided" if (arch, optimizer, schedule) == ("mlp500_150", "momentum", "ibs_fast")
-                   else "not equivalent")
-               for arch in ("mlp300", "mlp500_150") for optimizer in CONTROL_OPTIMIZERS for schedule in CONTROLS)
-
-
-@fact
-def controls_undecided_on_lenet5():
-    return all(verdict_of("controls", "lenet5", optimizer, schedule) == "undecided"
-               for optimizer in CONTROL_OPTIMIZERS for schedule in CONTROLS)
-
-
-@fact
-def graded_series_verdicts_as_said():
-    """k = 1.5, 2, 4 equivalent in all 18 cells; k = 8 undecided for the 300-unit MLP, the 500-150 MLP with momentum
-    and LeNet-5 with SGD, equivalent in the other two cells."""
-    eight = {cell: verdict_of("controls", *cell, "ibs_last_8x") for cell in SGD_MOMENTUM_CELLS}
-    return (all(verdict_of("controls", *cell, f"ibs_last_{k}x") == "equivalent"
-                for cell in SGD_MOMENTUM_CELLS for k in ("1_5", "2", "4"))
-            and {cell for cell, found in eight.items() if found == "undecided"}
-            == {("mlp300", "sgd"), ("mlp300", "momentum"), ("mlp500_150", "momentum"), ("lenet5", "sgd")}
-            and count(eight.values(), "equivalent") == 2)
-
-
-@fact
-def const_not_equivalent_where_annealing_helps():
-    return all(verdict_of(*cell, "const") == "not equivalent" for cell in ANNEALING_CELLS)
+def m098_differences(schedule, reference_schedule):
+    return [paired_differences("momentum_098", *cell, schedule, reference_schedule=reference_schedule,
+                               reference_study=MOMENTUM_SAME_CPU) for cell in MOMENTUM_CELLS]
 
 
 def ibs_lr_study(arch, optimizer):
@@ -165,75 +74,6 @@ def ibs_lr_study(arch, optimizer):
         return "momentum_20"
     return "ibs_lr_20" if arch == "lenet5" else "ibs_lr"
 
-
-@fact
-def ibs_lr_equivalent_in_every_sgd_family_cell():
-    return all(verdict_of(ibs_lr_study(arch, optimizer), arch, optimizer, "ibs_lr") == "equivalent"
-               for arch in ARCHITECTURES for optimizer in ("sgd", "momentum", "nesterov"))
-
-
-@fact
-def five_ibs_mom_cells_stay_undecided_between_8_and_13_hundredths():
-    """At 20 seeds every ibs_mom cell but LeNet-5 with Nesterov is undecided, 0.08 to 0.13 points below dlr."""
-    rest = [cell for cell in MOMENTUM_CELLS if cell != ("lenet5", "nesterov")]
-    return (verdict_of("momentum_20", "lenet5", "nesterov", "ibs_mom") == "equivalent"
-            and set(verdicts_of("momentum_20", "ibs_mom", rest)) == {"undecided"}
-            and lowest_and_highest([-mean_difference("momentum_20", *cell, "ibs_mom") for cell in rest])
-            == "0.08 to 0.13")
-
-
-@fact
-def adam_ibs_lr_is_not_equivalent_on_both_mlps():
-    return verdicts_of("ibs_lr", "ibs_lr", [("mlp300", "adam"), ("mlp500_150", "adam")]) == ["not equivalent"] * 2
-
-
-@fact
-def lenet5_ibs_lr_leaves_the_margin_at_b_equals_n():
-    return verdict_of("large_batch", "lenet5", "momentum", "ibs_lr") == "not equivalent"
-
-
-@fact
-def exact_matching_lifts_lenet5_ibs_lr_out_of_not_equivalent():
-    """LeNet-5's ibs_lr undecided under exact matching (not equivalent under the approximation), and ibs_mom not
-    equivalent on every network under exact matching."""
-    return (lenet5_ibs_lr_leaves_the_margin_at_b_equals_n()
-            and verdict_of("large_batch_exact", "lenet5", "momentum", "ibs_lr") == "undecided"
-            and set(verdicts_of("large_batch_exact", "ibs_mom", [(arch, "momentum") for arch in ARCHITECTURES]))
-            == {"not equivalent"})
-
-
-@fact
-def large_batch_60000_ibs_lr_is_equivalent():
-    return verdict_of("large_batch_60000", "lenet5", "momentum", "ibs_lr") == "equivalent"
-
-
-@fact
-def large_batch_15_epochs_ibs_lr_is_equivalent():
-    return verdict_of("large_batch_15_epochs", "lenet5", "momentum", "ibs_lr") == "equivalent"
-
-
-@fact
-def large_batch_measured_mlp300_ibs_lr_is_equivalent():
-    return verdict_of("large_batch_measured", "mlp300", "momentum", "ibs_lr") == "equivalent"
-
-
-def m098_differences(schedule, reference_schedule):
-    return [paired_differences("momentum_098", *cell, schedule, reference_schedule=reference_schedule,
-                               reference_study=MOMENTUM_SAME_CPU) for cell in MOMENTUM_CELLS]
-
-
-@fact
-def momentum_098_verdicts_as_said():
-    """m = 0.98's dlr against m = 0.9's equivalent or undecided, its ibs against ibs_mom undecided in every cell,
-    and its ibs equivalent to its dlr in every cell."""
-    return ({verdict(d) for d in m098_differences("dlr", "dlr")} <= {"equivalent", "undecided"}
-            and {verdict(d) for d in m098_differences("ibs", "ibs_mom")} == {"undecided"}
-            and set(verdicts_of("momentum_098", "ibs", MOMENTUM_CELLS)) == {"equivalent"})
-
-
-# ---------------------------------------------------------------------------
-# The measured noise scale and the batch grown by it
-# ---------------------------------------------------------------------------
 
 def b_simple(name, arch, optimizer, schedule, epoch):
     """A cell's measured B_simple at an epoch: the seeds' mean tr(Sigma) over their mean |G|^2."""
@@ -247,7 +87,7 @@ def batch_over_b_simple(name, arch, schedule, epoch):
         name, arch, "momentum", schedule, epoch)
 
 
-def auto_updates(name, schedule):
+def auto_updates(name, schedule="ibs_auto"):
     """Each cell's mean over seeds of the updates a run took."""
     return [float(np.mean([run["updates"][-1] for run in seed_runs(name, *cell, schedule).values()]))
             for cell in SGD_MOMENTUM_CELLS]
@@ -257,60 +97,118 @@ def auto_differences(kappa, schedule="ibs_auto"):
     return [mean_difference(KAPPA_STUDIES[kappa], *cell, schedule) for cell in SGD_MOMENTUM_CELLS]
 
 
+def cells_not_shown_equivalent(name, schedule):
+    """{cell: verdict} of the cells whose verdict against dlr is not "equivalent"."""
+    return {cell: found for cell, found in zip(SGD_MOMENTUM_CELLS, verdicts_of(name, schedule, SGD_MOMENTUM_CELLS))
+            if found != "equivalent"}
+
+
 def broken_runs(name):
     """ibs_auto_lr's runs whose training loss rose above their first epoch's."""
     return [key for key, run in study(name)["runs"].items()
             if key[2] == "ibs_auto_lr" and max(run["train_loss"][1:]) > run["train_loss"][0]]
 
 
-@fact
-def ibs_auto_at_kappa_1_never_equivalent_and_ibs_always():
-    return (verdicts_of("ibs_auto", "ibs_auto", SGD_MOMENTUM_CELLS) == ["not equivalent"] * 6
-            and verdicts_of("ibs_auto", "ibs", SGD_MOMENTUM_CELLS) == ["equivalent"] * 6)
+# The facts, by name: what a sentence says besides its numbers, each a predicate on the pickles.
+LENET5_IBS_LR_AT_B_EQUALS_N = ("large_batch", "lenet5", "momentum", "ibs_lr")
+FACT_CHECKS = {
+    # The original grid, and the original's figures and its optimizer reset.
+    "results_interval_excluding_zero_is_mlp300_adam_hyb_only":
+        lambda: intervals_excluding_zero("results") == [("mlp300", "adam", "hyb")],
+    "seeds_20_intervals_excluding_zero_are_mlp500_adam_ibs_and_mlp300_adam_hyb":
+        lambda: intervals_excluding_zero("seeds_20") == [("mlp300", "adam", "hyb"), ("mlp500_150", "adam", "ibs")],
+    # base_batch_32: LeNet-5 with SGD has the largest seed-to-seed std of all cells.
+    "lenet5_sgd_varies_most_at_batch_32": lambda: max(seed_stds("base_batch_32")) == max(
+        std_pct("base_batch_32", "lenet5", "sgd", schedule) for schedule in ORIGINAL_ORDER),
+    "reset_gives_about_a_sixth_of_the_original_gap": lambda: round(6 * reset_gap_share()[0]) == 1,
+    # LeNet-5/Adam/ibs is identical, seed by seed, with and without the reset at batch 32.
+    "reset_leaves_ibs_untouched_at_batch_32": lambda: not paired_differences(
+        "base_batch_32_original_reset", "lenet5", "adam", "ibs", reference_study="base_batch_32").any(),
+    "rest_of_the_gap_exceeds_two_run_stds": lambda: abs(reset_gap_share()[1]) > 2 * two_run_std(
+        "base_batch_32_original_reset", "lenet5", "adam"),
+    # The original's 0.85-point LeNet-5/SGD gap rounds to two stds of two batch-32 runs' difference.
+    "original_sgd_gap_is_about_two_run_stds": lambda: round(0.85 / two_run_std("base_batch_32", "lenet5", "sgd")) == 2,
+    "train_60000_comparisons_are_all_equivalent": lambda: train_60000_verdicts() == ["equivalent"] * 4,
+    # Controls: every one not equivalent on both MLPs but the 500-150 MLP's ibs_fast with momentum (undecided).
+    "controls_fail_on_the_mlps_but_one": lambda: all(
+        verdict_of("controls", arch, optimizer, schedule)
+        == ("undecided" if (arch, optimizer, schedule) == ("mlp500_150", "momentum", "ibs_fast") else "not equivalent")
+        for arch in ("mlp300", "mlp500_150") for optimizer in CONTROL_OPTIMIZERS for schedule in CONTROLS),
+    "controls_undecided_on_lenet5": lambda: {verdict_of("controls", "lenet5", optimizer, schedule)
+                                             for optimizer in CONTROL_OPTIMIZERS for schedule in CONTROLS}
+    == {"undecided"},
+    # k = 1.5, 2, 4 equivalent in all 18 cells; k = 8 undecided for the 300-unit MLP, the 500-150 MLP with
+    # momentum and LeNet-5 with SGD, equivalent in the other two.
+    "graded_series_verdicts_as_said": lambda: (
+        {verdict_of("controls", *cell, f"ibs_last_{k}x") for cell in SGD_MOMENTUM_CELLS for k in ("1_5", "2", "4")}
+        == {"equivalent"} and cells_not_shown_equivalent("controls", "ibs_last_8x") == {
+            cell: "undecided" for cell in (("mlp300", "sgd"), ("mlp300", "momentum"), ("mlp500_150", "momentum"),
+                                           ("lenet5", "sgd"))}),
+    "const_not_equivalent_where_annealing_helps": lambda: all(verdict_of(*cell, "const") == "not equivalent"
+                                                              for cell in ANNEALING_CELLS),
+    # The further cuts and large batches.
+    "ibs_lr_equivalent_in_every_sgd_family_cell": lambda: all(
+        verdict_of(ibs_lr_study(arch, optimizer), arch, optimizer, "ibs_lr") == "equivalent"
+        for arch in ARCHITECTURES for optimizer in ("sgd", "momentum", "nesterov")),
+    # At 20 seeds every ibs_mom cell but LeNet-5 with Nesterov is undecided, 0.08 to 0.13 points below dlr.
+    "five_ibs_mom_cells_stay_undecided_between_8_and_13_hundredths": lambda: (
+        verdict_of("momentum_20", "lenet5", "nesterov", "ibs_mom") == "equivalent"
+        and set(verdicts_of("momentum_20", "ibs_mom", MOMENTUM_CELLS[:-1])) == {"undecided"}
+        and lowest_and_highest([-mean_difference("momentum_20", *cell, "ibs_mom") for cell in MOMENTUM_CELLS[:-1]])
+        == "0.08 to 0.13"),
+    "adam_ibs_lr_is_not_equivalent_on_both_mlps": lambda: verdicts_of(
+        "ibs_lr", "ibs_lr", [("mlp300", "adam"), ("mlp500_150", "adam")]) == ["not equivalent"] * 2,
+    "lenet5_ibs_lr_leaves_the_margin_at_b_equals_n": lambda: verdict_of(*LENET5_IBS_LR_AT_B_EQUALS_N)
+    == "not equivalent",
+    # LeNet-5's ibs_lr undecided under exact matching (not equivalent under the approximation), and ibs_mom not
+    # equivalent on every network under exact matching.
+    "exact_matching_lifts_lenet5_ibs_lr_out_of_not_equivalent": lambda: (
+        verdict_of(*LENET5_IBS_LR_AT_B_EQUALS_N) == "not equivalent"
+        and verdict_of("large_batch_exact", "lenet5", "momentum", "ibs_lr") == "undecided"
+        and set(verdicts_of("large_batch_exact", "ibs_mom", [(arch, "momentum") for arch in ARCHITECTURES]))
+        == {"not equivalent"}),
+    "large_batch_60000_ibs_lr_is_equivalent": lambda: verdict_of("large_batch_60000", "lenet5", "momentum", "ibs_lr")
+    == "equivalent",
+    "large_batch_15_epochs_ibs_lr_is_equivalent": lambda: verdict_of("large_batch_15_epochs", "lenet5", "momentum",
+                                                                     "ibs_lr") == "equivalent",
+    "large_batch_measured_mlp300_ibs_lr_is_equivalent": lambda: verdict_of("large_batch_measured", "mlp300",
+                                                                           "momentum", "ibs_lr") == "equivalent",
+    # m = 0.98's dlr against m = 0.9's equivalent or undecided, its ibs against ibs_mom undecided, and its ibs
+    # equivalent to its dlr, in every cell.
+    "momentum_098_verdicts_as_said": lambda: (
+        {verdict(d) for d in m098_differences("dlr", "dlr")} <= {"equivalent", "undecided"}
+        and {verdict(d) for d in m098_differences("ibs", "ibs_mom")} == {"undecided"}
+        and set(verdicts_of("momentum_098", "ibs", MOMENTUM_CELLS)) == {"equivalent"}),
+    # The batch grown by the measured noise scale.
+    "ibs_auto_at_kappa_1_never_equivalent_and_ibs_always": lambda: (
+        verdicts_of("ibs_auto", "ibs_auto", SGD_MOMENTUM_CELLS) == ["not equivalent"] * 6
+        and verdicts_of("ibs_auto", "ibs", SGD_MOMENTUM_CELLS) == ["equivalent"] * 6),
+    # ibs_auto at kappa 0.1, 0.3 and 1 ends below dlr in every cell, with fewer updates than ibs's 18,720.
+    "held_kappas_lose_from_0_1": lambda: all(
+        max(auto_differences(kappa)) < 0 and max(auto_updates(KAPPA_STUDIES[kappa])) < 18_720
+        for kappa in ("0.1", "0.3", "1")),
+    "kappa_0_03_undecided_everywhere_around_ibs_updates": lambda: (
+        verdicts_of("ibs_auto_kappa_0_03", "ibs_auto", SGD_MOMENTUM_CELLS) == ["undecided"] * 6
+        and min(auto_updates("ibs_auto_kappa_0_03")) < 18_720 < max(auto_updates("ibs_auto_kappa_0_03"))),
+    "kappa_0_01_above_dlr_and_not_equivalent_everywhere": lambda: (
+        verdicts_of("ibs_auto_kappa_0_01", "ibs_auto", SGD_MOMENTUM_CELLS) == ["not equivalent"] * 6
+        and min(auto_differences("0.01")) > 0),
+    # ibs_auto_lr is undecided where not equivalent: LeNet-5 with SGD at both kappas, the 500-150 MLP with SGD at 1.
+    "ibs_auto_lr_undecided_cells": lambda: (
+        cells_not_shown_equivalent("ibs_auto", "ibs_auto_lr") == {("mlp500_150", "sgd"): "undecided",
+                                                            ("lenet5", "sgd"): "undecided"}
+        and cells_not_shown_equivalent("ibs_auto_kappa_0_1", "ibs_auto_lr") == {("lenet5", "sgd"): "undecided"}),
+    # ibs_auto_lr: one run of 30 broke at kappa 1 (the 500-150 MLP with SGD, seed 2), none at kappa 0.1.
+    "auto_lr_breaks_once_at_kappa_1": lambda: (
+        broken_runs("ibs_auto") == [("mlp500_150", "sgd", "ibs_auto_lr", 2)] and broken_runs("ibs_auto_kappa_0_1") == []
+        and len([key for key in study("ibs_auto")["runs"] if key[2] == "ibs_auto_lr"]) == 30),
+}
+for name, check in FACT_CHECKS.items():
+    check.__name__ = name
+    fact(check)
 
 
-@fact
-def held_kappas_lose_from_0_1():
-    """ibs_auto at kappa 0.1, 0.3 and 1 ends below dlr in every cell, with fewer updates than ibs's 18,720."""
-    return all(max(auto_differences(kappa)) < 0 and max(auto_updates(KAPPA_STUDIES[kappa], "ibs_auto")) < 18_720
-               for kappa in ("0.1", "0.3", "1"))
-
-
-@fact
-def kappa_0_03_undecided_everywhere_around_ibs_updates():
-    updates_of = auto_updates("ibs_auto_kappa_0_03", "ibs_auto")
-    return (verdicts_of("ibs_auto_kappa_0_03", "ibs_auto", SGD_MOMENTUM_CELLS) == ["undecided"] * 6
-            and min(updates_of) < 18_720 < max(updates_of))
-
-
-@fact
-def kappa_0_01_above_dlr_and_not_equivalent_everywhere():
-    return (verdicts_of("ibs_auto_kappa_0_01", "ibs_auto", SGD_MOMENTUM_CELLS) == ["not equivalent"] * 6
-            and min(auto_differences("0.01")) > 0)
-
-
-@fact
-def ibs_auto_lr_undecided_cells():
-    """ibs_auto_lr is undecided where not equivalent: LeNet-5 with SGD at both kappas, the 500-150 MLP with SGD at 1."""
-    return ({cell: found for cell, found in zip(SGD_MOMENTUM_CELLS, verdicts_of("ibs_auto", "ibs_auto_lr", SGD_MOMENTUM_CELLS))
-             if found != "equivalent"} == {("mlp500_150", "sgd"): "undecided", ("lenet5", "sgd"): "undecided"}
-            and {cell: found for cell, found in zip(SGD_MOMENTUM_CELLS, verdicts_of("ibs_auto_kappa_0_1", "ibs_auto_lr",
-                                                                            SGD_MOMENTUM_CELLS))
-                 if found != "equivalent"} == {("lenet5", "sgd"): "undecided"})
-
-
-@fact
-def auto_lr_breaks_once_at_kappa_1():
-    """ibs_auto_lr: one run of 30 broke at kappa 1 (the 500-150 MLP with SGD, seed 2), none at kappa 0.1."""
-    return (broken_runs("ibs_auto") == [("mlp500_150", "sgd", "ibs_auto_lr", 2)]
-            and len([key for key in study("ibs_auto")["runs"] if key[2] == "ibs_auto_lr"]) == 30
-            and broken_runs("ibs_auto_kappa_0_1") == [])
-
-
-# ---------------------------------------------------------------------------
-# The numbers, by key
-# ---------------------------------------------------------------------------
-
+# The numbers, by key: each computes its number and formats it as the documents write it.
 NUMBER_TEXTS = {
     # The original grid at 5 seeds, its rerun (previous: before the written-out backward pass) and 20 seeds.
     "results.seed_sd_range": lambda: lowest_and_highest(seed_stds("results")),
@@ -338,9 +236,6 @@ NUMBER_TEXTS = {
     "seeds_20.mlp300.adam.hyb.diff": lambda: versus_dlr("seeds_20", "mlp300", "adam", "hyb"),
     "seeds_20.paired_sd_low": lambda: f"{min(paired_spreads('seeds_20')):.3f}",
     "seeds_20.paired_sd_high": lambda: f"{max(paired_spreads('seeds_20')):.3f}",
-    "seeds_20.power.detectable_at_20": lambda: power_range("seeds_20", "detectable_pp_at_20"),
-    "seeds_20.power.detectable_at_5": lambda: power_range("seeds_20", "detectable_pp_at_5"),
-    "seeds_20.power.p_equivalent_at_0_at_5": lambda: power_range("seeds_20", "p_equivalent_at_0_at_5"),
     # Against the original's figures, and its optimizer reset.
     "original.sgd_gap_range": lambda: lowest_and_highest([gap for gap, _ in original_gaps("results", ("sgd",))], 1),
     "original.sgd_gap_in_sds": lambda: lowest_and_highest([ratio for _, ratio in original_gaps("results", ("sgd",))],
@@ -441,35 +336,20 @@ NUMBER_TEXTS = {
     # The batch grown by it.
     "ibs_auto.k1.ibs_auto.diff_range": lambda: lowest_and_highest_signed(auto_differences("1")),
     "ibs_auto.k1.ibs_auto.updates": lambda: whole_range(auto_updates("ibs_auto", "ibs_auto")),
-    "kappa.held_not_equivalent_count": lambda: sum(count(verdicts_of(KAPPA_STUDIES[kappa], "ibs_auto", SGD_MOMENTUM_CELLS),
+    "kappa.held_not_equivalent_count": lambda: sum(count(verdicts_of(KAPPA_STUDIES[kappa], "ibs_auto",
+                                                                     SGD_MOMENTUM_CELLS),
                                                          "not equivalent") for kappa in ("0.1", "0.3", "1")),
     "kappa_0_03.diff_range": lambda: lowest_and_highest_signed(auto_differences("0.03")),
     "kappa_0_01.diff_range": lambda: lowest_and_highest_signed(auto_differences("0.01")),
-    "ibs_auto.k1.ibs_auto_lr.equivalent_count": lambda: count(verdicts_of("ibs_auto", "ibs_auto_lr", SGD_MOMENTUM_CELLS),
+    "ibs_auto.k1.ibs_auto_lr.equivalent_count": lambda: count(verdicts_of("ibs_auto", "ibs_auto_lr",
+                                                                          SGD_MOMENTUM_CELLS),
                                                               "equivalent"),
     "kappa_0_1.ibs_auto_lr.equivalent_count": lambda: count(verdicts_of("ibs_auto_kappa_0_1", "ibs_auto_lr",
                                                                         SGD_MOMENTUM_CELLS), "equivalent"),
 }
 
-QUOTES = [Quote((key, ), (lambda text=text: [text()])) for key, text in NUMBER_TEXTS.items()]
-# The second endpoint's numbers (tests/trajectory_numbers.py) and the core studies on two CPU types
-# (tests/replication_numbers.py); their facts register in the same FACTS.
-QUOTES += TRAJECTORY_QUOTES + REPLICATION_QUOTES
-
-
-def numbers():
-    """{key: a function giving the number's text}, from QUOTES; a key quoted by two groups must agree."""
-    found = {}
-    for index, quote in enumerate(QUOTES):
-        for position, key in enumerate(quote.keys):
-            found.setdefault(key, []).append((index, position))
-    return {key: (lambda places=places: _agreed([str(QUOTES[i].values()[p]) for i, p in places]))
-            for key, places in found.items()}
-
-
-def _agreed(texts):
-    assert len(set(texts)) == 1, f"two computations of one number disagree: {texts}"
-    return texts[0]
-
-
-NUMBERS = numbers()
+# With the second endpoint's numbers (tests/trajectory_numbers.py) and those of the core studies on two CPU
+# types (tests/replication_numbers.py), whose facts register in the same FACTS; no key is computed twice.
+ALL_NUMBER_TEXTS = (NUMBER_TEXTS, TRAJECTORY_NUMBER_TEXTS, REPLICATION_NUMBER_TEXTS)
+NUMBERS = {key: (lambda text=text: str(text())) for texts in ALL_NUMBER_TEXTS for key, text in texts.items()}
+assert len(NUMBERS) == sum(len(texts) for texts in ALL_NUMBER_TEXTS), "a number key is computed twice"

@@ -5,7 +5,7 @@ trajectory.py: per seed the log ratio ln(L / L_dlr) of `full_train_loss` at a
 stage's end, its paired 90 % Student-t interval, the verdict against the
 margin that the calibration rule gives (recomputed here too), and the
 verdict over the stages a schedule does not share with dlr. quoted_numbers.py
-adds QUOTES to the documents' numbers; the facts register in document_numbers.FACTS.
+adds NUMBER_TEXTS to the documents' numbers; the facts register in document_numbers.FACTS.
 """
 
 import math
@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import stats
 
-from document_numbers import ARCHITECTURES, Quote, fact, headline_row, paired_differences, study, verdict, versus_dlr
+from document_numbers import ARCHITECTURES, fact, headline_row, paired_differences, study, verdict, versus_dlr
 from batchgrow import study as study_module
 
 CALIBRATION, SEEDS_20 = "trajectory_calibration", "seeds_20"
@@ -146,47 +146,7 @@ def headline_training_row(arch, optimizer):
         f" {loss_ratio_text(SEEDS_20, arch, optimizer, schedule)} |" for schedule in ("ibs", "hyb"))
 
 
-# ---------------------------------------------------------------------------
-# The calibration of the margin
-# ---------------------------------------------------------------------------
-
-@fact
-def declared_margin_is_the_calibrated_one():
-    """study.TRAJECTORY_MARGIN is what the calibration rule gives on the committed calibration runs."""
-    return study_module.TRAJECTORY_MARGIN == calibrated_margin()[1]
-
-
-@fact
-def sgd_ibs_trains_like_dlr_on_every_network():
-    return all_verdicts(CALIBRATION, ("sgd",), ("ibs",), "equivalent") and all_accuracy_verdicts(CALIBRATION, "sgd",
-                                                                                                 "ibs")
-
-
-@fact
-def lenet5_ibs_fast_and_slow_undecided_on_accuracy_but_not_equivalent_in_training():
-    return all(verdict(paired_differences(CALIBRATION, "lenet5", "sgd", schedule)) == "undecided"
-               and trajectory_verdict(CALIBRATION, "lenet5", "sgd", schedule) == "not equivalent"
-               for schedule in ("ibs_fast", "ibs_slow"))
-
-
-@fact
-def graded_series_resolved_on_no_mlp():
-    """On both MLPs no k of the graded series reaches a chance of 0.8 at 5 or 20 seeds; on LeNet-5 8 does."""
-    return (all(chance_not_equivalent(arch, schedule, seeds) < 0.8
-                for arch in ("mlp300", "mlp500_150") for schedule in GRADED for seeds in (5, 20))
-            and all(chance_not_equivalent("lenet5", "ibs_last_8x", seeds) >= 0.8 for seeds in (5, 20)))
-
-
-@fact
-def mlp300_ibs_last_8x_differs_in_accuracy_not_in_training():
-    return (verdict(paired_differences(CALIBRATION, "mlp300", "sgd", "ibs_last_8x")) == "not equivalent"
-            and trajectory_verdict(CALIBRATION, "mlp300", "sgd", "ibs_last_8x") == "equivalent")
-
-
-# ---------------------------------------------------------------------------
-# Adam's own rule at 3-epoch stages: forecasts 1 to 3, and the deciding comparisons at 20 seeds
-# ---------------------------------------------------------------------------
-
+# Adam's own rule: what the forecasts and the comparisons read.
 def forecast_2_held(optimizer):
     """ibs not equivalent on two networks or more; seesaw not equivalent on every one, and further from dlr."""
     return (sum(trajectory_verdict(RULE, arch, optimizer, "ibs") == "not equivalent" for arch in ARCHITECTURES) >= 2
@@ -206,81 +166,9 @@ def forecast_3_held(optimizer):
                for arch in ARCHITECTURES)
 
 
-@fact
-def adam_rule_forecast_1_held():
-    """SGD: ibs and hyb equivalent in training on every network, seesaw and dlr_sqrt not equivalent."""
-    return (all_verdicts(RULE, ("sgd",), ("ibs", "hyb"), "equivalent")
-            and all_verdicts(RULE, ("sgd",), ("seesaw", "dlr_sqrt"), "not equivalent"))
-
-
-@fact
-def adam_rule_forecast_2_held_for_adam():
-    return forecast_2_held("adam")
-
-
-@fact
-def adam_rule_forecast_2_failed_for_rmsprop():
-    """Not forecast 2 for RMSprop: seesaw ends nearer dlr than ibs on every network."""
-    return not forecast_2_held("rmsprop") and all(
-        distance(RULE, arch, "rmsprop", "seesaw") < distance(RULE, arch, "rmsprop", "ibs") for arch in ARCHITECTURES)
-
-
-@fact
-def adam_rule_betas_forecast_3_held_for_adam_and_rmsprop():
-    return all(forecast_3_held(optimizer) for optimizer in ADAPTIVE)
-
-
 def deciding_comparisons(optimizer):
     """[(study, schedule)] of the 20-seed comparisons for an optimizer: ibs, seesaw, and seesaw with half-lives."""
-    return [(RULE_20, "ibs"), (RULE_20, "seesaw")] + (
-        [(RULE_20_BETAS, "seesaw")] if optimizer == "adam" else [])
-
-
-@fact
-def adam_rule_20_sgd_separates_the_rules():
-    """At 20 seeds SGD's ibs is equivalent on both endpoints on every network; seesaw not equivalent in training."""
-    return (all_verdicts(RULE_20, ("sgd",), ("ibs",), "equivalent") and all_accuracy_verdicts(RULE_20, "sgd", "ibs")
-            and all_verdicts(RULE_20, ("sgd",), ("seesaw",), "not equivalent"))
-
-
-@fact
-def adam_rule_20_no_adaptive_schedule_trains_like_dlr():
-    """Every deciding comparison of Adam and RMSprop is not equivalent in training at 20 seeds."""
-    return all(trajectory_verdict(name, arch, optimizer, schedule) == "not equivalent" for optimizer in ADAPTIVE
-               for name, schedule in deciding_comparisons(optimizer) for arch in ARCHITECTURES)
-
-
-@fact
-def adam_rule_20_betas_seesaw_nearest_of_the_deciding_comparisons():
-    return all(min(deciding_comparisons("adam"), key=lambda item: distance(item[0], arch, "adam", item[1]))
-               == (RULE_20_BETAS, "seesaw") for arch in ARCHITECTURES)
-
-
-@fact
-def adam_rule_20_rmsprop_every_schedule_ends_below_dlr():
-    return max(last_ratios(RULE_20, ("rmsprop",), ("ibs", "seesaw"))) < 1
-
-
-@fact
-def adam_rule_20_adam_ibs_equivalent_on_accuracy_everywhere():
-    return all_accuracy_verdicts(RULE_20, "adam", "ibs")
-
-
-@fact
-def adam_rule_20_betas_seesaw_equivalent_on_accuracy_everywhere():
-    return all_accuracy_verdicts(RULE_20_BETAS, "adam", "seesaw")
-
-
-@fact
-def adam_rule_20_adam_seesaw_not_equivalent_on_accuracy_on_mlp500_150_alone():
-    return {arch: verdict(paired_differences(RULE_20, arch, "adam", "seesaw")) for arch in ARCHITECTURES} == {
-        "mlp300": "equivalent", "mlp500_150": "not equivalent", "lenet5": "equivalent"}
-
-
-@fact
-def adam_rule_20_rmsprop_neither_schedule_equivalent_on_accuracy_everywhere():
-    return all(any(verdict(paired_differences(RULE_20, arch, "rmsprop", schedule)) == "not equivalent"
-                   for arch in ARCHITECTURES) for schedule in ("ibs", "seesaw"))
+    return [(RULE_20, "ibs"), (RULE_20, "seesaw")] + ([(RULE_20_BETAS, "seesaw")] if optimizer == "adam" else [])
 
 
 def dlr_shift(held, betas, arch):
@@ -292,24 +180,17 @@ def dlr_shift(held, betas, arch):
                      for seed in sorted(set(runs[0]) & set(runs[1]))])
 
 
-@fact
-def adam_dlr_not_shown_equivalent_to_itself_under_beta_scaling():
-    """The largest paired SD of ln(L_dlr half-lives / L_dlr held) at 20 seeds gives a 90 % half-width wider than δ."""
-    shifts = [dlr_shift(RULE_20, RULE_20_BETAS, arch) for arch in ARCHITECTURES]
-    return max(stats.t.ppf(0.95, len(values) - 1) * np.std(values, ddof=1) / math.sqrt(len(values))
-               for values in shifts) > calibrated_margin()[1]
+def half_width(values):
+    """The half-width of the 90 % Student-t interval of the mean."""
+    return stats.t.ppf(0.95, len(values) - 1) * np.std(values, ddof=1) / math.sqrt(len(values))
 
-
-# ---------------------------------------------------------------------------
-# Adam's own rule at 10-epoch stages: forecasts 4 to 7
-# ---------------------------------------------------------------------------
 
 def dlr_settling(optimizer, stage):
     """dlr's epoch-mean batch loss (train_loss, the one recorded every epoch) at a stage's end over its value 3
     epochs before, geometric mean over seeds."""
     end = stage_end_epochs(LONG)[stage - 1]
-    return geometric_mean([run["train_loss"][end] / run["train_loss"][end - 3] for run in runs_of(LONG, LONG_ARCH,
-                                                                                                  optimizer)])
+    return geometric_mean([run["train_loss"][end] / run["train_loss"][end - 3]
+                           for run in runs_of(LONG, LONG_ARCH, optimizer)])
 
 
 def loss_at_stage_end(name, stage, schedule="dlr"):
@@ -331,29 +212,7 @@ def adam_distances(long):
             for name in (held, betas) for schedule in ("ibs", "seesaw")}
 
 
-@fact
-def adam_rule_long_forecast_4_held():
-    return (trajectory_verdict(LONG, LONG_ARCH, "sgd", "ibs") == "equivalent"
-            and trajectory_verdict(LONG, LONG_ARCH, "sgd", "seesaw") == "not equivalent")
-
-
-@fact
-def adam_rule_long_forecast_5_failed():
-    """Adam with β held: ibs and seesaw not equivalent, as forecast, but seesaw ends further from dlr than at 3 epochs."""
-    return (all(trajectory_verdict(LONG, LONG_ARCH, "adam", schedule) == "not equivalent"
-                for schedule in ("ibs", "seesaw"))
-            and distance(LONG, LONG_ARCH, "adam", "seesaw") > distance(RULE, LONG_ARCH, "adam", "seesaw"))
-
-
-@fact
-def adam_rule_long_forecast_6_failed():
-    """Ibs with half-lives, not seesaw with half-lives, is the nearest of Adam's four runs at 10-epoch stages."""
-    distances = adam_distances(long=True)
-    return min(distances, key=distances.get) == (True, "ibs")
-
-
-@fact
-def adam_rule_long_order_changed_and_resolved():
+def order_changed_and_resolved():
     """The order of Adam's four runs differs from the 3-epoch one (the declared criterion of a changed rule), and
     the 90 % intervals of the last-stage distances of ibs and seesaw with half-lives do not overlap."""
     short, long = adam_distances(long=False), adam_distances(long=True)
@@ -364,20 +223,6 @@ def adam_rule_long_order_changed_and_resolved():
             and max(abs(ibs[0]), abs(ibs[1])) < min(abs(seesaw[0]), abs(seesaw[1])))
 
 
-@fact
-def adam_rule_long_forecast_7_failed():
-    """Adam's dlr settles in no stage (forecast: in stage 4, not in stage 1); SGD's in stages 3 and 4."""
-    return (all(dlr_settling("adam", stage) <= SETTLED_ABOVE for stage in (1, 2, 3, 4))
-            and [stage for stage in (1, 2, 3, 4) if dlr_settling("sgd", stage) > SETTLED_ABOVE] == [3, 4])
-
-
-@fact
-def adam_rule_long_adam_dlr_below_a_certain_prediction_from_stage_3():
-    """Adam's dlr ends stages 3 and 4 with a mean loss below one float32 step, and stage 2 above it."""
-    return (all(loss_at_stage_end(LONG, stage) < float32_step_loss() for stage in (3, 4))
-            and loss_at_stage_end(LONG, 2) > float32_step_loss())
-
-
 def last_stage_fall(arch):
     """dlr's own loss at the end of the last stage over its loss at the end of the one before, in the calibration."""
     third, last = stage_end_epochs(CALIBRATION)[-2:]
@@ -385,10 +230,89 @@ def last_stage_fall(arch):
                            for run in runs_of(CALIBRATION, arch, "sgd")])
 
 
-# ---------------------------------------------------------------------------
-# The numbers, by key
-# ---------------------------------------------------------------------------
+def is_(name, arch, optimizer, schedule, wanted):
+    """The training-loss verdict of a cell is the one wanted."""
+    return trajectory_verdict(name, arch, optimizer, schedule) == wanted
 
+
+# The facts, by name: what a sentence says besides its numbers, each a predicate on the pickles.
+FACT_CHECKS = {
+    # The calibration: study.TRAJECTORY_MARGIN is what the rule gives on the committed runs.
+    "declared_margin_is_the_calibrated_one": lambda: study_module.TRAJECTORY_MARGIN == calibrated_margin()[1],
+    "sgd_ibs_trains_like_dlr_on_every_network": lambda: (
+        all_verdicts(CALIBRATION, ("sgd",), ("ibs",), "equivalent")
+        and all_accuracy_verdicts(CALIBRATION, "sgd", "ibs")),
+    "lenet5_ibs_fast_and_slow_undecided_on_accuracy_but_not_equivalent_in_training": lambda: all(
+        verdict(paired_differences(CALIBRATION, "lenet5", "sgd", schedule)) == "undecided"
+        and is_(CALIBRATION, "lenet5", "sgd", schedule, "not equivalent") for schedule in ("ibs_fast", "ibs_slow")),
+    # On both MLPs no k of the graded series reaches a chance of 0.8 at 5 or 20 seeds; on LeNet-5 8 does.
+    "graded_series_resolved_on_no_mlp": lambda: (
+        all(chance_not_equivalent(arch, schedule, seeds) < 0.8
+            for arch in ("mlp300", "mlp500_150") for schedule in GRADED for seeds in (5, 20))
+        and all(chance_not_equivalent("lenet5", "ibs_last_8x", seeds) >= 0.8 for seeds in (5, 20))),
+    "mlp300_ibs_last_8x_differs_in_accuracy_not_in_training": lambda: (
+        verdict(paired_differences(CALIBRATION, "mlp300", "sgd", "ibs_last_8x")) == "not equivalent"
+        and is_(CALIBRATION, "mlp300", "sgd", "ibs_last_8x", "equivalent")),
+    # Adam's rule at 3-epoch stages, 5 seeds. Forecast 1, SGD: ibs and hyb equivalent in training on every network,
+    # seesaw and dlr_sqrt not equivalent.
+    "adam_rule_forecast_1_held": lambda: (all_verdicts(RULE, ("sgd",), ("ibs", "hyb"), "equivalent")
+                                          and all_verdicts(RULE, ("sgd",), ("seesaw", "dlr_sqrt"), "not equivalent")),
+    "adam_rule_forecast_2_held_for_adam": lambda: forecast_2_held("adam"),
+    # Not forecast 2 for RMSprop: seesaw ends nearer dlr than ibs on every network.
+    "adam_rule_forecast_2_failed_for_rmsprop": lambda: not forecast_2_held("rmsprop") and all(
+        distance(RULE, arch, "rmsprop", "seesaw") < distance(RULE, arch, "rmsprop", "ibs") for arch in ARCHITECTURES),
+    "adam_rule_betas_forecast_3_held_for_adam_and_rmsprop": lambda: all(forecast_3_held(o) for o in ADAPTIVE),
+    # At 20 seeds: SGD's ibs equivalent on both endpoints on every network, seesaw not equivalent in training.
+    "adam_rule_20_sgd_separates_the_rules": lambda: (
+        all_verdicts(RULE_20, ("sgd",), ("ibs",), "equivalent") and all_accuracy_verdicts(RULE_20, "sgd", "ibs")
+        and all_verdicts(RULE_20, ("sgd",), ("seesaw",), "not equivalent")),
+    "adam_rule_20_no_adaptive_schedule_trains_like_dlr": lambda: all(
+        is_(name, arch, optimizer, schedule, "not equivalent") for optimizer in ADAPTIVE
+        for name, schedule in deciding_comparisons(optimizer) for arch in ARCHITECTURES),
+    "adam_rule_20_betas_seesaw_nearest_of_the_deciding_comparisons": lambda: all(
+        min(deciding_comparisons("adam"), key=lambda item: distance(item[0], arch, "adam", item[1]))
+        == (RULE_20_BETAS, "seesaw") for arch in ARCHITECTURES),
+    "adam_rule_20_rmsprop_every_schedule_ends_below_dlr": lambda: max(
+        last_ratios(RULE_20, ("rmsprop",), ("ibs", "seesaw"))) < 1,
+    "adam_rule_20_adam_ibs_equivalent_on_accuracy_everywhere": lambda: all_accuracy_verdicts(RULE_20, "adam", "ibs"),
+    "adam_rule_20_betas_seesaw_equivalent_on_accuracy_everywhere": lambda: all_accuracy_verdicts(
+        RULE_20_BETAS, "adam", "seesaw"),
+    "adam_rule_20_adam_seesaw_not_equivalent_on_accuracy_on_mlp500_150_alone": lambda: {
+        arch: verdict(paired_differences(RULE_20, arch, "adam", "seesaw")) for arch in ARCHITECTURES} == {
+        "mlp300": "equivalent", "mlp500_150": "not equivalent", "lenet5": "equivalent"},
+    "adam_rule_20_rmsprop_neither_schedule_equivalent_on_accuracy_everywhere": lambda: all(
+        any(verdict(paired_differences(RULE_20, arch, "rmsprop", schedule)) == "not equivalent"
+            for arch in ARCHITECTURES) for schedule in ("ibs", "seesaw")),
+    # The largest paired SD of ln(L_dlr half-lives / L_dlr held) at 20 seeds gives a 90 % half-width wider than δ.
+    "adam_dlr_not_shown_equivalent_to_itself_under_beta_scaling": lambda: max(
+        half_width(dlr_shift(RULE_20, RULE_20_BETAS, arch)) for arch in ARCHITECTURES) > calibrated_margin()[1],
+    # At 10-epoch stages. Forecast 4, SGD: ibs equivalent in training, seesaw not.
+    "adam_rule_long_forecast_4_held": lambda: (is_(LONG, LONG_ARCH, "sgd", "ibs", "equivalent")
+                                               and is_(LONG, LONG_ARCH, "sgd", "seesaw", "not equivalent")),
+    # Forecast 5, Adam with β held: ibs and seesaw not equivalent, as forecast, but seesaw ends further from dlr
+    # than at 3-epoch stages, not nearer.
+    "adam_rule_long_forecast_5_failed": lambda: (
+        all(is_(LONG, LONG_ARCH, "adam", schedule, "not equivalent") for schedule in ("ibs", "seesaw"))
+        and distance(LONG, LONG_ARCH, "adam", "seesaw") > distance(RULE, LONG_ARCH, "adam", "seesaw")),
+    # Forecast 6: ibs with half-lives, not seesaw with half-lives, is the nearest of Adam's four runs.
+    "adam_rule_long_forecast_6_failed": lambda: min(adam_distances(True).items(), key=lambda item: item[1])[0]
+    == (True, "ibs"),
+    "adam_rule_long_order_changed_and_resolved": lambda: order_changed_and_resolved(),
+    # Forecast 7: Adam's dlr settles in no stage (forecast: in stage 4, not in stage 1); SGD's in stages 3 and 4.
+    "adam_rule_long_forecast_7_failed": lambda: (
+        all(dlr_settling("adam", stage) <= SETTLED_ABOVE for stage in (1, 2, 3, 4))
+        and [stage for stage in (1, 2, 3, 4) if dlr_settling("sgd", stage) > SETTLED_ABOVE] == [3, 4]),
+    # Adam's dlr ends stages 3 and 4 with a mean loss below one float32 step, and stage 2 above it.
+    "adam_rule_long_adam_dlr_below_a_certain_prediction_from_stage_3": lambda: (
+        all(loss_at_stage_end(LONG, stage) < float32_step_loss() for stage in (3, 4))
+        and loss_at_stage_end(LONG, 2) > float32_step_loss()),
+}
+for name, check in FACT_CHECKS.items():
+    check.__name__ = name
+    fact(check)
+
+
+# The numbers, by key: each computes its number and formats it as the documents write it.
 def last_ratio(name, optimizer, schedule, arch=LONG_ARCH):
     return f"{math.exp(last_ln_ratio(name, arch, optimizer, schedule)):.3f}"
 
@@ -407,7 +331,8 @@ NUMBER_TEXTS = {
                                                                      math.exp(calibrated_margin()[1])]),
     "trajectory_calibration.dlr_last_stage_fall_pct": lambda: ratio_range(
         [100 * (1 - last_stage_fall(arch)) for arch in ARCHITECTURES], digits=1),
-    "trajectory_calibration.lenet5_ibs_last_8x_chance_at_5": lambda: f"{chance_not_equivalent('lenet5', 'ibs_last_8x', 5):.2f}",
+    "trajectory_calibration.lenet5_ibs_last_8x_chance_at_5":
+        lambda: f"{chance_not_equivalent('lenet5', 'ibs_last_8x', 5):.2f}",
     "adam_rule_20.sgd_seesaw_last_stage_range": lambda: ratio_range(last_ratios(RULE_20, ("sgd",), ("seesaw",))),
     "adam_rule_20.adam_ibs_last_stage_range": lambda: ratio_range(last_ratios(RULE_20, ("adam",), ("ibs",))),
     "adam_rule_20.adam_seesaw_last_stage_range": lambda: ratio_range(last_ratios(RULE_20, ("adam",), ("seesaw",))),
@@ -427,5 +352,3 @@ NUMBER_TEXTS = {
     "adam_rule_long_betas.adam_ibs_last_stage": lambda: last_ratio(LONG_BETAS, "adam", "ibs"),
     "adam_rule_long_betas.adam_seesaw_last_stage": lambda: last_ratio(LONG_BETAS, "adam", "seesaw"),
 }
-
-QUOTES = [Quote((key, ), (lambda text=text: [text()])) for key, text in NUMBER_TEXTS.items()]
