@@ -105,7 +105,6 @@ class Settings:
     # the noise scale by raising lr, or dividing 1 - m, by the same factor.
     fewer_updates_factor: float = 5.0
     # The form of the noise scale that the schedules match (NOISE_SCALE_FORMS).
-    # A study on the default leaves it out of its files (settings_record).
     noise_scale: str = "approx"
     # True reproduces the original code's flaw: a fresh optimizer at every
     # epoch for dlr and hyb, which throws away Adam's moments and step count.
@@ -122,7 +121,7 @@ class Settings:
     # at noise_small_batch and noise_big_batch examples (rounded down to a multiple of the small one),
     # noise_draws big batches drawn without replacement from a fixed random population of
     # noise_population training examples per seed. Measuring never changes training; these settings
-    # are recorded only when measure_noise is on (settings_record).
+    # are recorded as None when measure_noise is off (settings_record).
     measure_noise: bool = False
     noise_population: int = 4096
     noise_small_batch: int = 32
@@ -133,25 +132,24 @@ class Settings:
     # McCandlish et al. (2018) find the critical batch B_crit, beyond which a larger batch stops
     # cutting the steps in proportion, close to B_simple; at B = B_crit training takes about twice
     # the fewest steps and twice the fewest examples. kappa = 1 aims at that balance. Any positive
-    # finite kappa is valid (AUTO_KAPPA_RULE); recorded only when not 1 (settings_record).
+    # finite kappa is valid (AUTO_KAPPA_RULE).
     auto_kappa: float = 1.0
 
-    # RMSprop (opt-in) at Keras's defaults, without momentum: recorded only when set (settings_record).
+    # RMSprop (opt-in) at Keras's defaults, without momentum.
     rmsprop_learning_rate: float = 0.001
     rmsprop_rho: float = 0.9
     rmsprop_epsilon: float = 1e-7
     # The images full_train_loss is measured on: a fixed random subset of this many training images per
     # seed (all of them if the training set is smaller). All 20,000 cost 12 % of `python main.py --seeds 1`
     # in CPU time, measured at the stage ends only; 5,000 cost about a quarter of that. The subset is the
-    # same for every schedule of a seed, so the paired ratio to dlr compares one set of images. Recorded
-    # only when not the default (settings_record).
+    # same for every schedule of a seed, so the paired ratio to dlr compares one set of images.
     train_loss_images: int = 5_000
     # "samples" holds the half-lives of Adam's beta_1 and beta_2 and RMSprop's rho fixed in examples: each
     # epoch's value is the base value to the power B / B0, its batch over the base batch (Marek et al.
-    # 2025). "none" keeps them constant. Recorded only when not "none" (settings_record).
+    # 2025). "none" keeps them constant.
     beta_scaling: str = "none"
     # The data's name in tables and titles: MNIST for the vendored file, else the file's name or
-    # --data-name. Recorded only when not MNIST (settings_record).
+    # --data-name.
     data_name: str = DEFAULT_DATA_NAME
 
     @property
@@ -161,12 +159,6 @@ class Settings:
 
 SETTING_NAMES = tuple(field.name for field in dataclasses.fields(Settings))
 BACKWARD_PASSES = ("written", "tape")
-# Settings added after the committed studies were made, which run files and
-# pickles record only where they depart from their default: so the committed
-# studies reassemble to the same bytes, and migrate_settings reads a missing
-# one as its default, the behaviour of the code that wrote the file.
-RECORDED_WHEN_SET = ("noise_scale", "backward", "measure_noise", "auto_kappa", "rmsprop_learning_rate", "rmsprop_rho",
-                     "rmsprop_epsilon", "data_name", "beta_scaling", "train_loss_images")
 BETA_SCALINGS = ("none", "samples")
 # Settings of what is measured, never of how a run trains: a study with the
 # measurement trains the same runs as one without it. The estimator's own
@@ -224,18 +216,15 @@ def parse_setting(assignment):
 
 
 def settings_record(settings):
-    """The settings as run files and pickles store them: every field, RECORDED_WHEN_SET ones only when set.
+    """The settings as run files and pickles store them: every field, and the format they are written in.
 
-    The noise estimator's settings are left out of an unmeasured study's record.
+    The noise estimator's settings mean nothing in a study that does not
+    measure, so there they are None: "not applicable", never a value that
+    would keep such runs from being reused under other estimator settings.
     """
-    record = dataclasses.asdict(settings)
-    defaults = Settings()
-    for name in RECORDED_WHEN_SET:
-        if record[name] == getattr(defaults, name):
-            del record[name]
+    record = {FORMAT_KEY: FORMAT_VERSION, **dataclasses.asdict(settings)}
     if not settings.measure_noise:
-        for name in NOISE_ESTIMATOR_SETTINGS:
-            del record[name]
+        record.update(dict.fromkeys(NOISE_ESTIMATOR_SETTINGS))
     return record
 
 
@@ -254,42 +243,70 @@ def momentum_settings(coefficient, sgd_learning_rate=Settings.sgd_learning_rate)
 
 
 # ----------------------------------------------------------------------------
-# Migration: files written by older versions of the code, read as today's
+# The format of run files and pickles, and files written by older versions of the code
 # ----------------------------------------------------------------------------
-# Every setting or per-epoch metric added after files were first committed
-# has a default that keeps the old behaviour, and migrate_* fill it in when a
-# file is read. So adding such a setting never invalidates a committed runs
-# folder, and never changes a committed table. The history:
+# A file's settings say which format wrote them (FORMAT_KEY). Format 2 writes
+# every setting. Format 1, every file from before format 2 (they carry no
+# version), left out the settings added after the first studies were
+# committed whenever they were at their default, and any setting that did
+# not exist yet. A left-out setting meant the value that the code of that
+# format gave it, frozen below; reading an older file takes it from there,
+# never from today's Settings, so that changing a default never relabels a
+# committed run. A setting added later goes into Settings with its old
+# behaviour as its default, FORMAT_VERSION goes up by one, and its value
+# before it existed goes into OMITTED_SETTINGS under every earlier version.
 #
+# The history of per-run additions, which migrate_run_record fills in:
 #   momentum (per-epoch metric)  added with SGD with (Nesterov) momentum; before
 #                                it, plain SGD ran with m = 0 and Adam with its
 #                                beta_1, the only optimizers there were.
 #   provenance (per run)         added with run provenance; older runs have
 #                                None, which reads as "not recorded".
-#   noise_scale (setting)        added with the exact noise scale; every earlier
-#                                study matched the approximation, its default,
-#                                and a file leaves it out at that default
-#                                (RECORDED_WHEN_SET).
-#   backward (setting)           added with the tape path for any Keras model;
-#                                recorded only when "tape" (RECORDED_WHEN_SET).
-#   measure_noise and noise_*    added with the measured gradient noise scale;
-#   (settings)                   recorded only when measured, so an older file
-#                                reads as "not measured" and is never reused
-#                                for a study that measures. Its runs lack the
-#                                NOISE_METRICS lists, which are not filled in.
-#
-# A setting added later goes into Settings with its old behaviour as its
-# default, and needs nothing here: missing settings take Settings' defaults.
+# The noise estimator's settings are None wherever measure_noise is off, in
+# every format (settings_record), so an unmeasured file is never reused for
+# a study that measures.
+FORMAT_KEY = "format_version"
+FORMAT_VERSION = 2
+OMITTED_SETTINGS = {
+    1: {"train_size": 20_000, "test_size": 10_000, "epochs_per_stage": 3, "num_stages": 4, "stage_factor": 5.0,
+        "base_batch_size": 4, "sgd_learning_rate": 0.01, "adam_learning_rate": 0.001, "adam_beta_1": 0.9,
+        "adam_beta_2": 0.999, "adam_epsilon": 1e-7, "momentum_learning_rate": 0.001, "momentum_coefficient": 0.9,
+        "fewer_updates_factor": 5.0, "noise_scale": "approx", "original_optimizer_reset": False,
+        "data_fingerprint": "", "backward": "written", "measure_noise": False, "noise_population": 4096,
+        "noise_small_batch": 32, "noise_big_batch": 1024, "noise_draws": 1, "auto_kappa": 1.0,
+        "rmsprop_learning_rate": 0.001, "rmsprop_rho": 0.9, "rmsprop_epsilon": 1e-7, "train_loss_images": 5_000,
+        "beta_scaling": "none", "data_name": DEFAULT_DATA_NAME},
+    2: {},
+}
+
 
 def _momentum_from_settings(optimizer_name, settings, epochs):
     """The momentum list of a run saved before the momentum was recorded."""
     return [float(optimizer_record(optimizer_name).base_momentum(settings))] * epochs
 
 
+def format_problem(saved):
+    """One line if a file's settings are of a format this code cannot read (a newer one), else None."""
+    version = saved.get(FORMAT_KEY, 1)
+    if version not in OMITTED_SETTINGS:
+        return (f"its settings are in format {version!r}, which this version of the code does not know "
+                f"(it reads {', '.join(map(str, OMITTED_SETTINGS))}); update the code")
+    return None
+
+
 def migrate_settings(saved):
-    """A saved settings dict with every setting it lacks at its default, as a dict."""
-    defaults = dataclasses.asdict(Settings())
-    return {**{name: defaults[name] for name in SETTING_NAMES if name not in saved}, **saved}
+    """A saved settings dict as today's format writes it: every setting, a left-out one at the value of the
+    format that wrote the file (OMITTED_SETTINGS), never today's default. Raises ValueError for a format
+    this code does not know."""
+    problem = format_problem(saved)
+    if problem:
+        raise ValueError(problem)
+    omitted = OMITTED_SETTINGS[saved.get(FORMAT_KEY, 1)]
+    settings = {**{name: omitted[name] for name in SETTING_NAMES if name not in saved}, **saved,
+                FORMAT_KEY: FORMAT_VERSION}
+    if not settings["measure_noise"]:
+        settings.update(dict.fromkeys(NOISE_ESTIMATOR_SETTINGS))
+    return settings
 
 
 def migrate_run_record(record):

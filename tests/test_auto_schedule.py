@@ -127,8 +127,7 @@ def test_an_adaptive_schedule_has_no_fixed_plans_and_needs_the_measurement():
         training.train_runs("mlp300", "sgd", 0, ("ibs_auto",), study.Settings(), data=None)
 
 
-def test_kappa_is_recorded_only_when_not_its_default():
-    assert "auto_kappa" not in study.settings_record(study.Settings())
+def test_kappa_is_recorded_and_checked():
     assert study.settings_record(study.Settings(auto_kappa=0.5))["auto_kappa"] == 0.5
     with pytest.raises(ValueError, match="positive finite"):
         schedules.check_auto_kappa(0.0)
@@ -187,7 +186,7 @@ def auto_study(tmp_path_factory):
 
 def test_each_seed_chooses_its_own_batches_by_the_rule_from_its_own_measurements(auto_study):
     results = safe_pickle.load(auto_study / "results.pickle")
-    assert results["config"]["measure_noise"] is True and "auto_kappa" not in results["config"]
+    assert results["config"]["measure_noise"] is True and results["config"]["auto_kappa"] == 1.0
     chosen = []
     for seed in range(3):
         run = results["runs"][("mlp300", "sgd", "ibs_auto", seed)]

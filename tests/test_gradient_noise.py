@@ -257,11 +257,12 @@ def test_the_measurement_is_kept_out_of_the_seconds(monkeypatch):
 
 
 # ---------------------------------------------------------------- a setting, and its files
-def test_measure_noise_is_a_setting_recorded_only_when_on(tmp_path):
+def test_measure_noise_is_a_setting_whose_estimator_means_nothing_when_off(tmp_path):
     assert main.parse_args(["--measure-noise"]).measure_noise and not main.parse_args([]).measure_noise
     unmeasured, measured = study.Settings(), study.Settings(measure_noise=True)
-    # Off, none of the measurement's settings is written, so the committed studies keep their bytes.
-    assert not set(study.MEASUREMENT_SETTINGS) & set(study.settings_record(unmeasured))
+    # Off, the estimator's settings are written as None: not applicable.
+    assert {name: study.settings_record(unmeasured)[name] for name in study.MEASUREMENT_SETTINGS} == {
+        "measure_noise": False, **dict.fromkeys(study.NOISE_ESTIMATOR_SETTINGS)}
     assert {name: study.settings_record(measured)[name] for name in study.MEASUREMENT_SETTINGS} == {
         "measure_noise": True, "noise_population": 4096, "noise_small_batch": 32, "noise_big_batch": 1024,
         "noise_draws": 1}
@@ -270,8 +271,10 @@ def test_measure_noise_is_a_setting_recorded_only_when_on(tmp_path):
     runs_dir = tmp_path / "runs"
     runs_dir.mkdir()
     key = ("mlp300", "sgd", "dlr", 0)
+    old_file = {name: value for name, value in study.settings_record(unmeasured).items()
+                if name not in study.MEASUREMENT_SETTINGS + (study.FORMAT_KEY,)}
     with open(runfiles.run_path(str(runs_dir), key), "wb") as handle:  # An old file: no such setting at all.
-        pickle.dump({"key": key, "settings": study.settings_record(unmeasured),
+        pickle.dump({"key": key, "settings": old_file,
                      "metrics": {name: [0.5] * 12 for name in study.RUN_METRICS + study.TRAJECTORY_METRICS}}, handle)
     with pytest.raises(runfiles.StudyError, match="measure_noise False there, True here"):
         runfiles.load_finished_runs(str(runs_dir), measured)

@@ -237,23 +237,6 @@ def test_exact_batches_stay_in_one_to_n():
         schedules.stage_plan("dlr", "sgd", study.Settings(**five_thousand), 3)
 
 
-def test_the_noise_scale_form_is_recorded_only_where_it_is_exact():
-    # So that a committed study reassembles to the same bytes; the migration reads it back as approx.
-    assert "noise_scale" not in study.settings_record(study.Settings())
-    assert study.settings_record(study.Settings(noise_scale="exact"))["noise_scale"] == "exact"
-    assert study.migrate_settings(study.settings_record(study.Settings()))["noise_scale"] == "approx"
-    assert study.migrate_results({"config": {"train_size": 300}, "runs": {}})["config"]["noise_scale"] == "approx"
-
-
-def test_rmsprops_settings_and_the_data_name_are_recorded_only_when_set():
-    record = study.settings_record(study.Settings())
-    assert not {"rmsprop_learning_rate", "rmsprop_rho", "rmsprop_epsilon", "data_name"} & set(record)
-    assert study.settings_record(study.Settings(rmsprop_rho=0.95))["rmsprop_rho"] == 0.95
-    assert study.settings_record(study.Settings(data_name="fashion"))["data_name"] == "fashion"
-    migrated = study.migrate_settings(record)
-    assert migrated["data_name"] == "MNIST" and migrated["rmsprop_learning_rate"] == 0.001
-
-
 def test_original_reset_applies_to_dlr_and_hyb_only():
     settings = study.Settings(original_optimizer_reset=True)
     assert [code for code in schedules.ALL_SCHEDULES if schedule_record(code).original_reset] == ["dlr", "hyb"]
@@ -324,9 +307,8 @@ def test_beta_scaling_holds_each_half_life_in_examples():
     # At the base batch nothing changes, and the SGD family has no betas to scale.
     assert {plan.scaled for plan in stage_plans("dlr", "adam", settings)} == {(("beta_1", 0.9), ("beta_2", 0.999))}
     assert stage_plans("seesaw", "momentum", settings) == stage_plans("seesaw", "momentum")
-    # Off, the default, the plans carry nothing scaled and the setting stays out of the files.
+    # Off, the default, the plans carry nothing scaled.
     assert all(plan.scaled == () for plan in stage_plans("seesaw", "adam"))
-    assert "beta_scaling" not in study.settings_record(study.Settings())
     assert study.settings_record(settings)["beta_scaling"] == "samples"
 
 

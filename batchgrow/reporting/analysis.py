@@ -18,7 +18,8 @@ from batchgrow.reporting.equivalence import (equivalence_test, mean_with_confide
 from batchgrow.optimizers import ALL_OPTIMIZERS, is_known, noise_scale, optimizer_record
 from batchgrow.schedules import ALL_SCHEDULES, REFERENCE_SCHEDULE, schedule_runs_with
 from batchgrow.study import (ADAPTIVE_METRICS, ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, MEASUREMENT_SETTINGS,
-                             NOISE_METRICS, PRECONDITIONED_NOISE_METRICS, RUN_METRICS, VERDICTS, migrate_results)
+                             NOISE_METRICS, PRECONDITIONED_NOISE_METRICS, RUN_METRICS, VERDICTS, format_problem,
+                             migrate_results)
 
 SUMMARY_COLUMNS = (
     "architecture", "optimizer", "schedule", "seeds",
@@ -131,6 +132,10 @@ def load_results(path, option="--results"):
         reason = str(error) or type(error).__name__
         raise ResultsError(f"cannot read {path} as a results pickle ({reason}); "
                            "run python main.py to write it") from None
+    config = results.get("config") if isinstance(results, dict) else None
+    problem = format_problem(config) if isinstance(config, dict) else None
+    if problem:
+        raise ResultsError(f"{path}: {problem}")
     results = migrate_results(results)
     problem = _shape_problem(results)
     if problem:

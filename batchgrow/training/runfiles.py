@@ -14,7 +14,7 @@ import pickle
 import tempfile
 
 from batchgrow import safe_pickle
-from batchgrow.study import TRAJECTORY_METRICS, migrate_run_record, migrate_settings, settings_record
+from batchgrow.study import TRAJECTORY_METRICS, format_problem, migrate_run_record, settings_record
 
 try:
     import fcntl  # Claims on a shared results folder use flock (POSIX).
@@ -113,9 +113,8 @@ def load_finished_runs(runs_dir, settings):
     finished, provenance, rejected = {}, {}, []
     if not os.path.isdir(runs_dir):
         return finished, provenance, rejected
-    # The settings as a run file records them, read back: settings that a file leaves out
-    # (the noise estimator's, when not measuring) compare at their defaults.
-    expected = migrate_settings(settings_record(settings))
+    # The settings as a run file of today's format records them; an older file is read up to that format.
+    expected = settings_record(settings)
     for name in sorted(os.listdir(runs_dir)):
         if not name.endswith(".pickle"):
             continue
@@ -130,6 +129,9 @@ def load_finished_runs(runs_dir, settings):
         if problem:
             rejected.append((path, problem, set_aside(path)))
             continue
+        problem = format_problem(record["settings"])
+        if problem:  # A newer version's file: kept where it is, for the code that can read it.
+            raise StudyError(f"{path}: {problem}")
         record = migrate_run_record(record)
         if record["settings"] != expected:
             differences = ", ".join(f"{field} {record['settings'].get(field)!r} there, {value!r} here"
