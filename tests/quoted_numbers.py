@@ -25,8 +25,6 @@ from document_numbers import (ARCHITECTURES, FACTS, ORIGINAL_ORDER, batch_32_gap
 from replication_numbers import NUMBER_TEXTS as REPLICATION_NUMBER_TEXTS
 from trajectory_numbers import NUMBER_TEXTS as TRAJECTORY_NUMBER_TEXTS
 
-__all__ = ["FACTS", "NUMBERS"]
-
 MOMENTUM_CELLS = [(arch, optimizer) for arch in ARCHITECTURES for optimizer in ("momentum", "nesterov")]
 CONTROLS, CONTROL_OPTIMIZERS = ("const", "ibs_slow", "ibs_fast"), ("sgd", "momentum")
 # Every cell of the two annealing-helps studies: (study, arch, optimizer), the MLPs' first.

@@ -94,8 +94,8 @@ PREDICTIONS = {
 }
 
 FACT_CHECKS = {
-    "seeds_20_sgd_ibs_and_hyb_train_like_dlr": sgd_trains_like_dlr,
-    "seeds_20_adam_ibs_and_hyb_do_not_train_like_dlr": adam_does_not_train_like_dlr,
+    "seeds_20_sgd_ibs_and_hyb_train_like_dlr": lambda: sgd_trains_like_dlr(),
+    "seeds_20_adam_ibs_and_hyb_do_not_train_like_dlr": lambda: adam_does_not_train_like_dlr(),
     "momentum_ibs_and_hyb_train_like_dlr": lambda: set(
         training_verdicts("momentum", MOMENTUM_OPTIMIZERS, ("ibs", "hyb")).values()) == {"equivalent"},
     "core_predictions_1_to_5_held": lambda: all(PREDICTIONS[number]() for number in (1, 2, 3, 4, 5)),
@@ -105,18 +105,9 @@ FACT_CHECKS = {
         ("mlp500_150", "momentum", "ibs_lr"): "undecided", ("mlp500_150", "nesterov", "ibs_lr"): "undecided",
         ("lenet5", "momentum", "ibs_mom"): "undecided"},
 }
-
-
-def named(name, check):
-    """check under the fact's name, as FACTS registers it."""
-    def predicate():
-        return check()
-    predicate.__name__ = name
-    return predicate
-
-
 for name, check in FACT_CHECKS.items():
-    fact(named(name, check))
+    check.__name__ = name
+    fact(check)
 
 NUMBER_TEXTS = {
     **{f"{name}.cross_cpu.verdicts_same": (lambda name=name: sum(now == before
