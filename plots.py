@@ -24,9 +24,18 @@ figures that batchgrow/reporting/figures.py lists, and writes:
                                            of "equivalent" at no difference
 - comparison.csv and comparison.md         only with --baseline: results minus baseline,
                                            with a TOST verdict for each
+- README.md                                only where the study's folder has a study.toml:
+                                           the study's page (its question, prediction,
+                                           commands, answer on each endpoint, machine and
+                                           time, links), and for a folder that holds other
+                                           studies (results/) the index of them
 
 or, with --breakdown DIR, only breakdown.png: every study under DIR at once,
-each schedule's final difference from dlr against the largest B/N it reached.
+each schedule's final difference from dlr against the largest B/N it reached;
+or, with --studies DIR, every study folder of DIR drawn again by the draw
+command of its study.toml, and DIR/README.md, the index of them; or, with
+--commands, every committed study's train and draw commands, in order, and
+the breakdown's: the commands that reproduce everything.
 
 Usage:
 
@@ -35,6 +44,8 @@ Usage:
     python plots.py --results new/results.pickle --baseline results/results.pickle
     python plots.py --results a/results.pickle --baseline b/results.pickle --pair dlr --pair ibs:ibs_mom
     python plots.py --breakdown results                 # results/breakdown.png
+    python plots.py --studies results                   # every study, its page and the index
+    python plots.py --commands                          # every command that reproduces them
 
 With --baseline PATH (a second results pickle), comparison.csv and
 comparison.md hold, for every (architecture, optimizer, schedule) cell that
@@ -60,6 +71,7 @@ batchgrow/reporting/ and batchgrow/ (the vocabulary that main.py shares):
     batchgrow/reporting/tables.py       the Markdown and CSV files, and the sentences around them
     batchgrow/reporting/figures.py      every figure of one study
     batchgrow/reporting/breakdown.py    breakdown.png: every study of a folder at once
+    batchgrow/reporting/study_page.py   a study's study.toml read, and its README.md page
     batchgrow/study.py                  the names, the margin and the settings, shared with main.py
 
 None of them imports TensorFlow, Keras or main.py; pickles are read with the
@@ -67,6 +79,8 @@ restricted unpickler of batchgrow/safe_pickle.py.
 """
 
 import argparse
+import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -75,6 +89,9 @@ from batchgrow.reporting.analysis import (POWER_COLUMNS, ResultsError, baseline_
                                           missing_runs, power_rows, stage_differences, summarize, verdict_counts)
 from batchgrow.reporting.breakdown import breakdown_points, load_studies, plot_breakdown
 from batchgrow.reporting.figures import draw_all_figures
+from batchgrow.reporting.study_page import (PAGE_FILE, STUDY_FILE, StudyFileError, accuracy_answer, commands,
+                                            comparison_answer, holds_studies, index_text, loss_answer, page_text,
+                                            read_study, study_folders)
 from batchgrow.reporting.tables import (describe_baseline_agreement, describe_verdict_counts,
                                         write_calibration_markdown, write_chosen_batches_csv,
                                         write_chosen_batches_markdown, write_comparison_csv, write_comparison_markdown,
@@ -87,10 +104,27 @@ from batchgrow.reporting.trajectory import (CALIBRATION_COLUMNS, TRAJECTORY_POWE
                                             trajectory_power_rows, trajectory_rows)
 
 DEFAULT_RESULTS = Path("results/results.pickle")
+# The committed studies' folder, whose study.toml files hold every study's commands (--commands).
+DEFAULT_STUDIES = Path("results")
+# The one command that is no study's: breakdown.png, every committed study at once.
+BREAKDOWN_COMMAND = "python plots.py --breakdown results"
+PROJECT_DIR = Path(__file__).resolve().parent
 
 
-def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser; with source set, a bad argument raises StudyFileError naming the source instead
+    of exiting, so that a study.toml's draw command that cannot be parsed is one line."""
+    source = None
+
+    def error(self, message):
+        if self.source is not None:
+            raise StudyFileError(f"{self.source}: draw: {message}")
+        super().error(message)
+
+
+def parse_arguments(argv=None, source=None):
+    """plots.py's arguments; source (a study.toml) makes a bad one a StudyFileError that names it."""
+    parser = ArgumentParser(
         prog="plots.py",
         description="Draw the figures and summary tables from main.py's results pickle.")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, metavar="PATH",
@@ -113,11 +147,25 @@ def parse_arguments(argv=None):
                              "results.pickle under DIR, at any depth: each schedule's final "
                              "difference from dlr against the largest B/N it reached "
                              "(into --out, default DIR)")
+    parser.add_argument("--studies", type=Path, default=None, metavar="DIR",
+                        help="instead of one study, draw every study folder of DIR (DIR itself and each folder "
+                             "in it with a results.pickle) by the draw command of its study.toml, each with its "
+                             "README.md page, and write DIR/README.md, the index of them")
+    parser.add_argument("--commands", action="store_true",
+                        help=f"instead of drawing, print every study's train and draw commands from the study.toml "
+                             f"files of {DEFAULT_STUDIES}/, in order, and then the breakdown's: the commands that "
+                             "reproduce everything")
+    parser.source = source
     arguments = parser.parse_args(argv)
     if arguments.pair and arguments.baseline is None:
         parser.error("--pair compares with the baseline; pass --baseline PATH too")
-    if arguments.breakdown is not None and arguments.baseline is not None:
-        parser.error("--breakdown draws every study of a folder; it takes no --baseline")
+    whole_folder = [option for option, value in (("--breakdown", arguments.breakdown),
+                                                 ("--studies", arguments.studies),
+                                                 ("--commands", arguments.commands)) if value]
+    if len(whole_folder) > 1:
+        parser.error(f"{' and '.join(whole_folder)} cannot be combined; pass one")
+    if whole_folder and arguments.baseline is not None:
+        parser.error(f"{whole_folder[0]} reads every study of a folder; it takes no --baseline")
     return arguments
 
 
@@ -135,11 +183,23 @@ def main(argv=None):
     arguments = parse_arguments(argv)
     if arguments.breakdown is not None:
         return draw_breakdown(arguments.breakdown, arguments.out or arguments.breakdown)
+    if arguments.studies is not None:
+        return draw_studies(arguments.studies)
+    if arguments.commands:
+        try:
+            print("\n".join(reproduce_commands(DEFAULT_STUDIES)))
+        except StudyFileError as error:
+            return _fail(str(error))
+        return 0
+    # A study folder with a study.toml gets its page; it is read first, so that a bad one changes nothing.
+    study_folder = arguments.results.parent
     try:
+        study = read_study(study_folder) if (study_folder / STUDY_FILE).is_file() else None
+        index = study_index(study_folder) if study is not None and holds_studies(study_folder) else None
         results = load_results(arguments.results)
         baseline = (load_results(arguments.baseline, option="--baseline")
                     if arguments.baseline is not None else None)
-    except ResultsError as error:
+    except (ResultsError, StudyFileError) as error:
         return _fail(str(error))
     missing = missing_runs(results)
     if not results["runs"]:
@@ -211,6 +271,12 @@ def main(argv=None):
             written.append(write_comparison_markdown(
                 comparison_rows, out_dir / "comparison.md", arguments.results,
                 arguments.baseline, results["config"], baseline["config"]))
+        if study is not None:
+            page = page_text(_display_path(study_folder), study, rows, trajectory[0] if trajectory else None,
+                             comparison_rows, results["provenance"], [path.name for path in written],
+                             TRAJECTORY_MARGIN, _way_to_project(study_folder), index)
+            (out_dir / PAGE_FILE).write_text(page, encoding="utf-8")
+            written.append(out_dir / PAGE_FILE)
     except OSError as error:
         return _fail(f"cannot write to {out_dir} ({error.strerror or error}); "
                      "pass a writable folder with --out DIR")
@@ -259,6 +325,91 @@ def draw_breakdown(folder, out_dir):
           f"{drawn} schedules against dlr"
           + (f"; left out (the original's optimizer reset): {', '.join(left_out)}" if left_out else ""))
     return 0
+
+
+def reproduce_commands(root):
+    """Every study's train and draw command under root, in order (root's own first), then the breakdown's."""
+    studies = [(folder, read_study(folder)) for folder in study_folders(root)]
+    return [command for _, command in commands(studies)] + [BREAKDOWN_COMMAND]
+
+
+def study_arguments(folder):
+    """(study.toml, plots.py arguments of its draw command) of a study folder; StudyFileError if unusable.
+
+    The draw command must draw this folder's own results.pickle, so that a
+    command copied from another study is caught.
+    """
+    study = read_study(folder)
+    source = Path(folder) / STUDY_FILE
+    try:
+        words = shlex.split(study["draw"])[2:]
+    except ValueError as error:
+        raise StudyFileError(f"{source}: draw: {error}") from None
+    arguments = parse_arguments(words, source=source)
+    if arguments.breakdown or arguments.studies or arguments.commands:
+        raise StudyFileError(f"{source}: draw must draw the study itself, not --breakdown, --studies or --commands")
+    if arguments.results.resolve() != (Path(folder) / "results.pickle").resolve():
+        raise StudyFileError(f"{source}: draw reads {arguments.results}, not {Path(folder) / 'results.pickle'}; "
+                             "a study's draw command draws its own results.pickle")
+    return study, arguments
+
+
+def study_index(folder):
+    """The index of the studies in folder's folders, as Markdown: each study's question and answer, read from
+    its study.toml and computed from its pickle (and baseline) as its own page computes them."""
+    entries = []
+    for study_folder in study_folders(folder):
+        if study_folder == Path(folder):
+            continue
+        study, arguments = study_arguments(study_folder)
+        results = load_results(arguments.results)
+        trajectory = (trajectory_rows(results, TRAJECTORY_MARGIN)[0]
+                      if has_trajectory(results) and TRAJECTORY_MARGIN is not None else None)
+        comparison = None
+        if arguments.baseline is not None:
+            rows = compare_results(results, load_results(arguments.baseline, option="--baseline"), arguments.pair)
+            comparison = comparison_answer(rows)[0]
+        entries.append((study_folder.name, study["question"], accuracy_answer(summarize(results)),
+                        loss_answer(trajectory) if trajectory else None, comparison))
+    return index_text(entries)
+
+
+def draw_studies(folder):
+    """Draw every study of folder by its study.toml's draw command, then its index; 0, or 2 for unusable input."""
+    folder = Path(folder)
+    studies = study_folders(folder)
+    if not studies:
+        return _fail(f"{folder} holds no results.pickle, nor any folder that does, so there is no study to draw")
+    try:
+        drawn = [study_arguments(study_folder) for study_folder in studies]
+    except StudyFileError as error:
+        return _fail(str(error))
+    for study_folder, (study, _) in zip(studies, drawn):
+        status = main(shlex.split(study["draw"])[2:])
+        if status:
+            return status
+    if folder not in studies:  # A folder of studies that is none itself: its README.md is the index alone.
+        try:
+            (folder / PAGE_FILE).write_text("# Studies\n\n" + study_index(folder), encoding="utf-8")
+        except (ResultsError, StudyFileError) as error:
+            return _fail(str(error))
+        except OSError as error:
+            return _fail(f"cannot write to {folder} ({error.strerror or error})")
+    print(f"drew {len(studies)} studies of {folder}, each with its {PAGE_FILE}, and the index {folder / PAGE_FILE}")
+    return 0
+
+
+def _display_path(folder):
+    """A folder as the page names it: relative to the project where it lies inside it."""
+    try:
+        return Path(folder).resolve().relative_to(PROJECT_DIR).as_posix()
+    except ValueError:
+        return Path(folder).as_posix()
+
+
+def _way_to_project(folder):
+    """The relative way from a page in folder to the project folder, for its links to project files."""
+    return Path(os.path.relpath(PROJECT_DIR, Path(folder).resolve())).as_posix() + "/"
 
 
 def _fail(message):

@@ -15,8 +15,9 @@ for an excerpt of a committed summary.md, stages.md, comparison.md, power.md
 or batches_chosen.md, and <!--rows:KIND:STUDY--> for a table whose rows the
 tests compute (the headline table, ...), each row found by its label.
 
-The committed studies are the folders of REPORT.md's "Reproduce everything",
-the one list of them.
+The committed studies are the folders under results/ that hold a study.toml
+(results/ itself included): the list of them is read from the folders, as
+plots.py --commands reads it.
 """
 
 import io
@@ -37,31 +38,20 @@ from batchgrow.optimizers import ALL_OPTIMIZERS, optimizer_display_name  # noqa:
 from batchgrow.schedules import ALL_SCHEDULES  # noqa: E402
 from batchgrow.study import ARCHITECTURE_NAMES, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP  # noqa: E402
 from batchgrow import safe_pickle  # noqa: E402
+from batchgrow.reporting.study_page import RESULTS_FILE, STUDY_FILE, study_folders  # noqa: E402
 
 README = "README.md"
 REPORT = "REPORT.md"
 
 # The committed studies, by name ("results" and each folder under it), read
-# from the one list of them: REPORT.md's "Reproduce everything", whose
-# `python plots.py --results PATH` commands name every study's pickle.
-REPRODUCE_HEADING = "## Reproduce everything"
+# from the folders: every study folder of results/ has a study.toml, whose
+# draw command reads the folder's results.pickle (tests/test_study_pages.py).
 
 
 def reproduced_studies():
-    """{study name: pickle path} of every plots.py --results command of REPORT's "Reproduce everything"."""
-    report = (PROJECT_DIR / REPORT).read_text(encoding="utf-8")
-    section = report.split(REPRODUCE_HEADING, 1)[1].split("\n## ", 1)[0]
-    found = {}
-    for block in re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL):
-        for line in block.replace("\\\n", " ").splitlines():
-            for command in re.sub(r"\s#.*$", "", line).split("&&"):
-                words = command.split()
-                if words[:2] != ["python", "plots.py"] or "--breakdown" in words:
-                    continue
-                path = words[words.index("--results") + 1] if "--results" in words else "results/results.pickle"
-                folder = Path(path).parent
-                found[folder.name if folder.as_posix() != "results" else "results"] = path
-    return found
+    """{study name: pickle path} of every study folder of results/ with a study.toml; results/ is "results"."""
+    return {folder.name: (folder / RESULTS_FILE).relative_to(PROJECT_DIR).as_posix()
+            for folder in study_folders(PROJECT_DIR / "results") if (folder / STUDY_FILE).is_file()}
 
 
 STUDIES = reproduced_studies()

@@ -1,14 +1,15 @@
 """The committed tables and figures are what plots.py writes from the committed pickles.
 
 Every committed study (a folder under results/ with a results.pickle, and
-results/ itself) is regenerated here: REPORT.md's own `python plots.py ...`
-command for that study (section "Reproduce everything", its --results and
---baseline paths as written, since comparison.md names them) is run in-process
-from the project folder with `--out` a temporary folder, and every table it
-writes (summary.md, summary.csv, stages.md, stages.csv, and comparison.md and
-comparison.csv where the command has --baseline) must be byte for byte the
-committed file. The study folder must hold exactly the PNG and table files
-plots.py writes: none stale, none missing.
+results/ itself) is regenerated here: the draw command of its study.toml (its
+--results and --baseline paths as written, since comparison.md names them) is
+run in-process from the project folder with `--out` a temporary folder, and
+every table and page it writes (summary.md, summary.csv, stages.md,
+stages.csv, comparison.md and comparison.csv where the command has
+--baseline, the study's README.md page, and for results/ the index of every
+study on that page) must be byte for byte the committed file. The study
+folder must hold exactly the PNG, table and page files plots.py writes: none
+stale, none missing.
 
 Drawing every figure of every study takes about half a minute, so by default
 only results/large_batch (the smallest) has its figures drawn and compared
@@ -23,13 +24,16 @@ PNG bytes depend on the matplotlib version, so the figure comparison runs only
 where the installed matplotlib is the version requirements.txt pins, and is
 skipped, saying so, elsewhere. The tables do not depend on it.
 
-REPORT.md's `python plots.py --breakdown DIR` command, drawn from every study
-at once, is run the same way: its breakdown.png must be the committed one
+plots.py's `python plots.py --breakdown DIR` command (plots.BREAKDOWN_COMMAND,
+the one command that is no study's), drawn from every study at once, is run
+the same way: its breakdown.png must be the committed one
 (where matplotlib is the pinned version), and it counts among the files of
 the folder it writes to.
 
 tests/test_report_numbers.py checks the documents' copies of these tables
 against the committed files, which this test shows are plots.py's output.
+tests/test_study_pages.py checks what the pages say and that their train
+commands give the pickles' settings.
 """
 
 import difflib
@@ -43,12 +47,14 @@ import matplotlib.figure
 import pytest
 
 import plots
+from batchgrow.reporting import study_page
 from conftest import PROJECT_DIR
 
 # The study whose figures are drawn and compared by default: the smallest.
 FIGURE_STUDY = "results/large_batch"
 # The files of a study folder that plots.py writes; results.pickle and runs/ are main.py's.
 OUTPUT_SUFFIXES = (".png", ".md", ".csv")
+# The tables and the study's page (README.md), compared byte for byte.
 TABLE_SUFFIXES = (".md", ".csv")
 
 
@@ -63,44 +69,26 @@ STUDY_FOLDERS = study_folders()
 FIGURE_FOLDERS = STUDY_FOLDERS if os.environ.get("CHECK_ALL_FIGURES") == "1" else [FIGURE_STUDY]
 
 
-def readme_plots_command_words():
-    """The arguments of every `python plots.py` command of REPORT.md's "Reproduce everything"."""
-    report = (PROJECT_DIR / "REPORT.md").read_text(encoding="utf-8")
-    section = report.split("## Reproduce everything", 1)[1].split("\n## ", 1)[0]
-    commands = []
-    for block in re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL):
-        for line in block.replace("\\\n", " ").splitlines():
-            line = re.sub(r"\s#.*$", "", line)
-            for command in line.split("&&"):
-                words = shlex.split(command)
-                if words[:2] == ["python", "plots.py"]:
-                    commands.append(words[2:])
-    return commands
-
-
-def readme_plots_commands():
-    """{study folder: plots.py arguments} of REPORT.md's commands for one study each."""
+def study_plots_commands():
+    """{study folder: plots.py arguments} of the draw command of every committed study's study.toml."""
     commands = {}
-    for words in readme_plots_command_words():
-        if plots.parse_arguments(words).breakdown is not None:
-            continue
-        folder = plots.parse_arguments(words).results.parent.as_posix()
-        assert folder not in commands, f"REPORT.md has two plots.py commands for {folder}"
-        commands[folder] = words
+    for folder in study_page.study_folders(PROJECT_DIR / "results"):
+        if (folder / study_page.STUDY_FILE).is_file():
+            words = shlex.split(study_page.read_study(folder)["draw"])
+            commands[folder.relative_to(PROJECT_DIR).as_posix()] = words[2:]
     return commands
 
 
-def readme_breakdown_command():
-    """The arguments of REPORT.md's one `python plots.py --breakdown` command."""
-    commands = [words for words in readme_plots_command_words()
-                if plots.parse_arguments(words).breakdown is not None]
-    assert len(commands) == 1, f"REPORT.md has {len(commands)} plots.py --breakdown commands, not one"
-    return commands[0]
+def breakdown_command():
+    """The arguments of plots.py's one `python plots.py --breakdown` command."""
+    words = shlex.split(plots.BREAKDOWN_COMMAND)
+    assert words[:2] == ["python", "plots.py"] and plots.parse_arguments(words[2:]).breakdown is not None
+    return words[2:]
 
 
 def breakdown_folder():
-    """The folder REPORT.md's --breakdown command writes breakdown.png to, relative to the project."""
-    arguments = plots.parse_arguments(readme_breakdown_command())
+    """The folder the --breakdown command writes breakdown.png to, relative to the project."""
+    arguments = plots.parse_arguments(breakdown_command())
     return (arguments.out or arguments.breakdown).as_posix().rstrip("/")
 
 
@@ -122,7 +110,7 @@ _regenerated_breakdown = []
 
 
 def regenerate_breakdown(tmp_path_factory):
-    """Run REPORT's --breakdown command with --out a fresh folder; return that folder.
+    """Run the --breakdown command with --out a fresh folder; return that folder.
 
     The figure is saved only where the installed matplotlib is the pinned one.
     """
@@ -132,14 +120,14 @@ def regenerate_breakdown(tmp_path_factory):
             patch.chdir(PROJECT_DIR)
             if not matplotlib_is_pinned():
                 patch.setattr(matplotlib.figure.Figure, "savefig", lambda figure, path, *args, **kwargs: None)
-            status = plots.main(readme_breakdown_command() + ["--out", str(out)])
-        assert status == 0, f"plots.py {' '.join(readme_breakdown_command())} failed"
+            status = plots.main(breakdown_command() + ["--out", str(out)])
+        assert status == 0, f"plots.py {' '.join(breakdown_command())} failed"
         _regenerated_breakdown.append(out)
     return _regenerated_breakdown[0]
 
 
 def regenerate(folder, tmp_path_factory):
-    """Run REPORT's plots.py command for the study in folder with --out a fresh folder.
+    """Run the draw command of the study.toml in folder with --out a fresh folder.
 
     Returns (out folder, names of the figures laid out but not saved). The
     figures are saved only for FIGURE_FOLDERS, and only where the installed
@@ -147,8 +135,8 @@ def regenerate(folder, tmp_path_factory):
     writes nothing. Each study is regenerated once per test session.
     """
     if folder not in _regenerated:
-        commands = readme_plots_commands()
-        assert folder in commands, f"REPORT.md's Reproduce everything has no plots.py command for {folder}"
+        commands = study_plots_commands()
+        assert folder in commands, f"{folder} has no study.toml with a draw command"
         out = tmp_path_factory.mktemp(folder.replace("/", "_"))
         not_saved = []
         with pytest.MonkeyPatch.context() as patch:
@@ -174,8 +162,12 @@ def first_difference(committed, written):
     return "\n".join(list(lines)[:12])
 
 
-def test_readme_has_one_plots_command_per_committed_study():
-    assert sorted(readme_plots_commands()) == sorted(STUDY_FOLDERS)
+def test_every_committed_study_has_a_draw_command_of_its_own():
+    commands = study_plots_commands()
+    assert sorted(commands) == sorted(STUDY_FOLDERS)
+    for folder, words in commands.items():
+        assert plots.parse_arguments(words).results.parent.as_posix() == folder, (
+            f"{folder}/study.toml's draw command draws another study's pickle")
 
 
 # First, so that --durations charges the drawing of the figures to this test.
@@ -202,7 +194,7 @@ def test_committed_breakdown_is_what_plots_draws(tmp_path_factory):
     committed = PROJECT_DIR / breakdown_folder() / "breakdown.png"
     assert committed.is_file(), f"{committed.relative_to(PROJECT_DIR)} is not committed"
     assert committed.read_bytes() == (out / "breakdown.png").read_bytes(), (
-        f"{committed.relative_to(PROJECT_DIR)} is not what plots.py {' '.join(readme_breakdown_command())} "
+        f"{committed.relative_to(PROJECT_DIR)} is not what plots.py {' '.join(breakdown_command())} "
         "draws from the committed studies")
 
 
