@@ -25,6 +25,9 @@ stage, against dlr's:
 is ibs with the last stage's batch divided by k (rounded), so that only the
 last stage's g is k times dlr's.
 
+The floor control, dlr_ulp, is dlr from initial weights moved by one float32
+step: the same plan, so whatever separates it from dlr is rounding alone.
+
 The adaptive schedules, ibs_auto and ibs_auto_lr, decide their batches during
 the run from the measured noise scale (adaptive_epoch_plan). A new fixed
 schedule is one record in SCHEDULE_RECORDS (REPORT.md, "Adding a schedule").
@@ -60,6 +63,9 @@ class EpochPlan:
     # Under --beta-scaling samples, (name, value) of each of the optimizer's scaled constants this epoch
     # (the momentum among them, beta_1, is also the momentum above).
     scaled: tuple = ()
+    # Whether the run starts from its seed's initial weights each moved up by one float32 step (the
+    # floor control, dlr_ulp): a difference of rounding alone, applied before the first epoch.
+    moved_weights: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +145,11 @@ def _dlr_sqrt(at):
     return EpochPlan(at.learning_rate / math.sqrt(at.factor)**at.stage, at.batch_size, at.momentum)
 
 
+def _dlr_moved(at):
+    # dlr's plan from weights one rounding step away: whatever separates it from dlr is rounding's echo.
+    return dataclasses.replace(_dlr(at), moved_weights=True)
+
+
 def _square_root_rule(record):
     """The kind of a schedule that the square-root rule matches to dlr: a match for an adaptive optimizer
     (one that preconditions its gradients), a control of the linear rule for the SGD family."""
@@ -189,6 +200,10 @@ SCHEDULE_RECORDS = (
     # (dlr_sqrt), with SGD controls of the linear rule.
     Schedule("seesaw", "seesaw: lr / sqrt(k), batch x k (seesaw)", _seesaw, _square_root_rule),
     Schedule("dlr_sqrt", "learning rate / sqrt(k), batch held (dlr_sqrt)", _dlr_sqrt, _square_root_rule),
+    # The floor: dlr itself from initial weights moved by one float32 step. Its spread about dlr is the
+    # smallest difference that any number of seeds could call a difference of training.
+    Schedule("dlr_ulp", "dlr, initial weights moved by one ulp (dlr_ulp, floor)", _dlr_moved, "noise-matched",
+             original_reset=True),
     # Controls: schedules whose noise scale departs from dlr's on purpose.
     Schedule("const", "constant, no annealing (const, control)", _base, "control"),
     Schedule("ibs_slow", "batch grown too slowly (ibs_slow, control)", _batch_growth(lambda f: f / 2), "control"),

@@ -187,3 +187,27 @@ def test_a_schedule_whose_plans_scale_what_the_study_keeps_is_refused_when_the_s
     with pytest.raises(ValueError, match="^a plan sets beta_2 of adam, which this study keeps constant"):
         selection.check(study.Settings())
     Selection(("mlp300",), ("adam",), ("dlr", "ibs"), (0,)).check(study.Settings(beta_scaling="samples"))
+
+
+# ---------------------------------------------------------------- the floor control
+def test_the_floor_control_starts_one_float32_step_above_dlrs_weights_and_leaves_dlr_as_it_was():
+    from batchgrow.training import mnist, training
+    settings = study.Settings(train_size=300, test_size=200, epochs_per_stage=1, num_stages=2)
+    data = mnist.prepare_data(mnist.load_mnist(), settings.train_size, settings.test_size)
+    trainer = training.Trainer("mlp300", "adam", 0, settings, data)
+    before = [weight.numpy() for weight in trainer.weights]
+    trainer.move_weights_one_ulp()
+    for old, new in zip(before, (weight.numpy() for weight in trainer.weights)):
+        assert np.array_equal(new, np.nextafter(old, np.float32(np.inf))) and (new > old).all()
+    # The same plans as dlr's but for the move, so it never shares dlr's first epochs; and training it
+    # beside dlr leaves dlr's run bit for bit what dlr alone trains.
+    assert [dataclasses.replace(plan, moved_weights=False) for plan in schedules.epoch_plans(
+        "dlr_ulp", "adam", settings)] == schedules.epoch_plans("dlr", "adam", settings)
+    both = training.train_runs("mlp300", "adam", 0, ("dlr", "dlr_ulp"), settings, data)
+    alone = training.train_runs("mlp300", "adam", 0, ("dlr",), settings, data)
+    ignored = ("seconds",)
+    assert {k: v for k, v in both["dlr"].items() if k not in ignored} == \
+        {k: v for k, v in alone["dlr"].items() if k not in ignored}
+    # One step of rounding at the start is a difference, and a small one.
+    assert both["dlr_ulp"]["train_loss"] != both["dlr"]["train_loss"]
+    assert abs(both["dlr_ulp"]["test_accuracy"][-1] - both["dlr"]["test_accuracy"][-1]) < 0.05

@@ -194,6 +194,11 @@ class Trainer:
     def state(self):
         return [v.numpy() for v in self.state_variables()]
 
+    def move_weights_one_ulp(self):
+        """Moves every trainable weight up by one float32 step (towards +inf): the floor control's start."""
+        for weight in self.weights:
+            weight.assign(tf.math.nextafter(weight, tf.fill(tf.shape(weight), tf.constant(np.inf, weight.dtype))))
+
     def restore(self, state):
         variables = self.state_variables()
         assert len(variables) == len(state), "the state to restore is not this trainer's"
@@ -327,6 +332,8 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
 
     def train_epoch(epoch, plan, history):
         start = time.perf_counter()
+        if epoch == 0 and plan.moved_weights:
+            trainer.move_weights_one_ulp()
         trainer.optimizer.start_epoch(plan)
         order = tf.constant(epoch_order(seed, epoch, trainer.train_size))
         train_loss = float(trainer.train_epoch(order, tf.constant(plan.batch_size)))
