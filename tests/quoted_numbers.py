@@ -43,12 +43,17 @@ def verdict_of(name, arch, optimizer, schedule, **reference):
     return verdict(paired_differences(name, arch, optimizer, schedule, **reference))
 
 
-def verdicts_of(name, schedule, cells):
+def verdicts_of(name, schedule, cells=SGD_MOMENTUM_CELLS):
     return [verdict_of(name, *cell, schedule) for cell in cells]
 
 
 def count(verdicts, wanted):
     return sum(found == wanted for found in verdicts)
+
+
+def costs(cells, schedule):
+    """What a schedule costs against dlr (points, mean) in each (study, arch, optimizer) cell."""
+    return [-mean_difference(*cell, schedule) for cell in cells]
 
 
 def whole_range(values):
@@ -97,7 +102,7 @@ def auto_differences(kappa, schedule="ibs_auto"):
 
 def cells_not_shown_equivalent(name, schedule):
     """{cell: verdict} of the cells whose verdict against dlr is not "equivalent"."""
-    return {cell: found for cell, found in zip(SGD_MOMENTUM_CELLS, verdicts_of(name, schedule, SGD_MOMENTUM_CELLS))
+    return {cell: found for cell, found in zip(SGD_MOMENTUM_CELLS, verdicts_of(name, schedule))
             if found != "equivalent"}
 
 
@@ -179,17 +184,17 @@ FACT_CHECKS = {
         and set(verdicts_of("momentum_098", "ibs", MOMENTUM_CELLS)) == {"equivalent"}),
     # The batch grown by the measured noise scale.
     "ibs_auto_at_kappa_1_never_equivalent_and_ibs_always": lambda: (
-        verdicts_of("ibs_auto", "ibs_auto", SGD_MOMENTUM_CELLS) == ["not equivalent"] * 6
-        and verdicts_of("ibs_auto", "ibs", SGD_MOMENTUM_CELLS) == ["equivalent"] * 6),
+        verdicts_of("ibs_auto", "ibs_auto") == ["not equivalent"] * 6
+        and verdicts_of("ibs_auto", "ibs") == ["equivalent"] * 6),
     # ibs_auto at kappa 0.1, 0.3 and 1 ends below dlr in every cell, with fewer updates than ibs's 18,720.
     "held_kappas_lose_from_0_1": lambda: all(
         max(auto_differences(kappa)) < 0 and max(auto_updates(KAPPA_STUDIES[kappa])) < 18_720
         for kappa in ("0.1", "0.3", "1")),
     "kappa_0_03_undecided_everywhere_around_ibs_updates": lambda: (
-        verdicts_of("ibs_auto_kappa_0_03", "ibs_auto", SGD_MOMENTUM_CELLS) == ["undecided"] * 6
+        verdicts_of("ibs_auto_kappa_0_03", "ibs_auto") == ["undecided"] * 6
         and min(auto_updates("ibs_auto_kappa_0_03")) < 18_720 < max(auto_updates("ibs_auto_kappa_0_03"))),
     "kappa_0_01_above_dlr_and_not_equivalent_everywhere": lambda: (
-        verdicts_of("ibs_auto_kappa_0_01", "ibs_auto", SGD_MOMENTUM_CELLS) == ["not equivalent"] * 6
+        verdicts_of("ibs_auto_kappa_0_01", "ibs_auto") == ["not equivalent"] * 6
         and min(auto_differences("0.01")) > 0),
     # ibs_auto_lr is undecided where not equivalent: LeNet-5 with SGD at both kappas, the 500-150 MLP with SGD at 1.
     "ibs_auto_lr_undecided_cells": lambda: (
@@ -207,7 +212,19 @@ for name, check in FACT_CHECKS.items():
 
 
 # The numbers, by key: each computes its number and formats it as the documents write it.
+# Differences from dlr quoted as 'mean [95 % interval]', each key naming its cell: study.arch.optimizer.schedule.
+DIFFERENCES = ["results.mlp500_150.adam.ibs", "results.lenet5.adam.ibs", "previous.lenet5.adam.ibs",
+               "seeds_20.mlp500_150.adam.ibs", "seeds_20.mlp300.adam.hyb", "base_batch_32.lenet5.adam.ibs",
+               "base_batch_32.lenet5.sgd.ibs", "original_reset.lenet5.adam.ibs",
+               "base_batch_32_original_reset.lenet5.adam.ibs", "controls.mlp500_150.momentum.ibs_fast",
+               "controls.mlp300.sgd.ibs_last_8x", "controls.mlp300.momentum.ibs_last_8x"]
+# LeNet-5's ibs_lr with momentum in the large-batch study and its follow-ups, the same way (key: study.lenet5.ibs_lr).
+LARGE_BATCH_STUDIES = ["large_batch", "large_batch_exact", "large_batch_60000", "large_batch_15_epochs"]
+
 NUMBER_TEXTS = {
+    **{f"{cell}.diff": (lambda cell=cell: versus_dlr(*cell.split("."))) for cell in DIFFERENCES},
+    **{f"{name}.lenet5.ibs_lr.diff": (lambda name=name: versus_dlr(name, "lenet5", "momentum", "ibs_lr"))
+       for name in LARGE_BATCH_STUDIES},
     # The original grid at 5 seeds, its rerun (previous: before the written-out backward pass) and 20 seeds.
     "results.seed_sd_range": lambda: lowest_and_highest(seed_stds("results")),
     "results.seed_sd_median": lambda: fmt(np.median(seed_stds("results"))),
@@ -215,8 +232,6 @@ NUMBER_TEXTS = {
     "results.lenet5.adam.ibs.tost": lambda: verdict_text("results", "lenet5", "adam", "ibs"),
     "results.sgd.largest_abs_diff": lambda: fmt(largest_absolute_difference("results", ("sgd",))),
     "results.mlp300.adam.hyb.diff_3_digits": lambda: versus_dlr("results", "mlp300", "adam", "hyb", 3),
-    "results.mlp500_150.adam.ibs.diff": lambda: versus_dlr("results", "mlp500_150", "adam", "ibs"),
-    "results.lenet5.adam.ibs.diff": lambda: versus_dlr("results", "lenet5", "adam", "ibs"),
     "results.hyb.noise_scale_gap_pct": lambda: fmt(100 * hyb_noise_gap("results"), 1),
     "results.ibs.updates": lambda: f"{updates('results', 'lenet5', 'adam', 'ibs'):,}",
     "results.dlr.updates": lambda: f"{updates('results', 'lenet5', 'adam', 'dlr'):,}",
@@ -224,14 +239,11 @@ NUMBER_TEXTS = {
     "results.ibs.update_ratio": lambda: fmt(update_ratio("results", "lenet5", "adam", "ibs"), 1),
     "results.hyb.update_ratio": lambda: fmt(update_ratio("results", "lenet5", "adam", "hyb"), 1),
     "results.wall_ratio_range": lambda: lowest_and_highest(wall_ratios("results"), 1),
-    "previous.lenet5.adam.ibs.diff": lambda: versus_dlr("previous", "lenet5", "adam", "ibs"),
     "previous.equivalent_count": lambda: verdict_tally("previous")["equivalent"],
     "rerun.largest_move": lambda: fmt(max(move[1] for move in moves("results", "previous"))),
     "rerun.largest_move_in_larger_sds": lambda: fmt(max(move[3] for move in moves("results", "previous"))),
     "seeds_20.equivalent_count": lambda: verdict_tally("seeds_20")["equivalent"],
     "seeds_20.lenet5.adam.ibs.tost": lambda: verdict_text("seeds_20", "lenet5", "adam", "ibs"),
-    "seeds_20.mlp500_150.adam.ibs.diff": lambda: versus_dlr("seeds_20", "mlp500_150", "adam", "ibs"),
-    "seeds_20.mlp300.adam.hyb.diff": lambda: versus_dlr("seeds_20", "mlp300", "adam", "hyb"),
     "seeds_20.paired_sd_low": lambda: f"{min(paired_spreads('seeds_20')):.3f}",
     "seeds_20.paired_sd_high": lambda: f"{max(paired_spreads('seeds_20')):.3f}",
     # Against the original's figures, and its optimizer reset.
@@ -244,10 +256,7 @@ NUMBER_TEXTS = {
         lambda: fmt(std_distance_from_original("base_batch_32", "lenet5", "adam", "ibs"), 1),
     "base_batch_32.lenet5.sgd.ibs.original_gap_in_sds":
         lambda: fmt(std_distance_from_original("base_batch_32", "lenet5", "sgd", "ibs"), 1),
-    "base_batch_32.lenet5.adam.ibs.diff": lambda: versus_dlr("base_batch_32", "lenet5", "adam", "ibs"),
-    "base_batch_32.lenet5.sgd.ibs.diff": lambda: versus_dlr("base_batch_32", "lenet5", "sgd", "ibs"),
     "base_batch_32.lenet5.sgd.two_run_sd": lambda: fmt(two_run_std("base_batch_32", "lenet5", "sgd")),
-    "original_reset.lenet5.adam.ibs.diff": lambda: versus_dlr("original_reset", "lenet5", "adam", "ibs"),
     "base_batch_32_original_reset.vs_base_batch_32.lenet5.adam.dlr.diff":
         lambda: versus_study("base_batch_32_original_reset", "base_batch_32", "lenet5", "adam", "dlr"),
     "base_batch_32_original_reset.vs_base_batch_32.lenet5.adam.hyb.diff":
@@ -255,8 +264,6 @@ NUMBER_TEXTS = {
     **{f"base_batch_32_original_reset.lenet5.adam.{schedule}.accuracy":
        (lambda schedule=schedule: fmt(mean_pct("base_batch_32_original_reset", "lenet5", "adam", schedule)))
        for schedule in ORIGINAL_ORDER},
-    "base_batch_32_original_reset.lenet5.adam.ibs.diff":
-        lambda: versus_dlr("base_batch_32_original_reset", "lenet5", "adam", "ibs"),
     "base_batch_32_original_reset.lenet5.adam.ibs.abs_diff":
         lambda: fmt(abs(mean_difference("base_batch_32_original_reset", "lenet5", "adam", "ibs"))),
     "reset.rest_of_original_gap": lambda: fmt(abs(reset_gap_share()[1]), 1),
@@ -269,14 +276,10 @@ NUMBER_TEXTS = {
     "controls.mlp.not_equivalent_count": lambda: sum(
         verdict_of("controls", arch, optimizer, schedule) == "not equivalent" for arch in ("mlp300", "mlp500_150")
         for optimizer in CONTROL_OPTIMIZERS for schedule in CONTROLS),
-    "controls.mlp500_150.momentum.ibs_fast.diff": lambda: versus_dlr("controls", "mlp500_150", "momentum", "ibs_fast"),
     "controls.mlp300.sgd.const.diff_mean": lambda: fmt(mean_difference("controls", "mlp300", "sgd", "const")),
     "controls.mlp300.sgd.ibs_slow.diff_mean": lambda: fmt(mean_difference("controls", "mlp300", "sgd", "ibs_slow")),
     "controls.mlp300.sgd.ibs_fast.cost": lambda: fmt(-mean_difference("controls", "mlp300", "sgd", "ibs_fast")),
-    "controls.ibs_last_4x.equivalent_count": lambda: count(verdicts_of("controls", "ibs_last_4x", SGD_MOMENTUM_CELLS),
-                                                           "equivalent"),
-    "controls.mlp300.sgd.ibs_last_8x.diff": lambda: versus_dlr("controls", "mlp300", "sgd", "ibs_last_8x"),
-    "controls.mlp300.momentum.ibs_last_8x.diff": lambda: versus_dlr("controls", "mlp300", "momentum", "ibs_last_8x"),
+    "controls.ibs_last_4x.equivalent_count": lambda: count(verdicts_of("controls", "ibs_last_4x"), "equivalent"),
     "annealing.mlp.const.cost_range": lambda: lowest_and_highest([-mean_difference(*cell, "const")
                                                                   for cell in ANNEALING_CELLS[:4]]),
     "annealing.lenet5.const.cost_range": lambda: lowest_and_highest([-mean_difference(*cell, "const")
@@ -302,16 +305,11 @@ NUMBER_TEXTS = {
     **{f"large_batch.{arch}.dlr.accuracy": (lambda arch=arch: fmt(mean_pct("large_batch", arch, "momentum", "dlr")))
        for arch in ARCHITECTURES},
     "large_batch.lenet5.ibs_lr.tost": lambda: verdict_text("large_batch", "lenet5", "momentum", "ibs_lr"),
-    "large_batch.lenet5.ibs_lr.diff": lambda: versus_dlr("large_batch", "lenet5", "momentum", "ibs_lr"),
     "large_batch.lenet5.ibs_lr.diff_mean": lambda: signed(mean_difference("large_batch", "lenet5", "momentum",
                                                                           "ibs_lr")),
     "large_batch.ibs_mom.cost_range": lambda: lowest_and_highest([-mean_difference("large_batch", arch, "momentum",
                                                                                    "ibs_mom")
                                                                   for arch in ARCHITECTURES]),
-    "large_batch_exact.lenet5.ibs_lr.diff": lambda: versus_dlr("large_batch_exact", "lenet5", "momentum", "ibs_lr"),
-    "large_batch_60000.lenet5.ibs_lr.diff": lambda: versus_dlr("large_batch_60000", "lenet5", "momentum", "ibs_lr"),
-    "large_batch_15_epochs.lenet5.ibs_lr.diff": lambda: versus_dlr("large_batch_15_epochs", "lenet5", "momentum",
-                                                                   "ibs_lr"),
     "momentum_098.dlr_vs_m09.diff_range": lambda: lowest_and_highest_signed(
         [interval(d)[0] for d in m098_differences("dlr", "dlr")]),
     "momentum_098.ibs_vs_ibs_mom.diff_range": lambda: lowest_and_highest_signed(
@@ -334,16 +332,13 @@ NUMBER_TEXTS = {
     # The batch grown by it.
     "ibs_auto.k1.ibs_auto.diff_range": lambda: lowest_and_highest_signed(auto_differences("1")),
     "ibs_auto.k1.ibs_auto.updates": lambda: whole_range(auto_updates("ibs_auto", "ibs_auto")),
-    "kappa.held_not_equivalent_count": lambda: sum(count(verdicts_of(KAPPA_STUDIES[kappa], "ibs_auto",
-                                                                     SGD_MOMENTUM_CELLS),
+    "kappa.held_not_equivalent_count": lambda: sum(count(verdicts_of(KAPPA_STUDIES[kappa], "ibs_auto"),
                                                          "not equivalent") for kappa in ("0.1", "0.3", "1")),
     "kappa_0_03.diff_range": lambda: lowest_and_highest_signed(auto_differences("0.03")),
     "kappa_0_01.diff_range": lambda: lowest_and_highest_signed(auto_differences("0.01")),
-    "ibs_auto.k1.ibs_auto_lr.equivalent_count": lambda: count(verdicts_of("ibs_auto", "ibs_auto_lr",
-                                                                          SGD_MOMENTUM_CELLS),
-                                                              "equivalent"),
-    "kappa_0_1.ibs_auto_lr.equivalent_count": lambda: count(verdicts_of("ibs_auto_kappa_0_1", "ibs_auto_lr",
-                                                                        SGD_MOMENTUM_CELLS), "equivalent"),
+    "ibs_auto.k1.ibs_auto_lr.equivalent_count": lambda: count(verdicts_of("ibs_auto", "ibs_auto_lr"), "equivalent"),
+    "kappa_0_1.ibs_auto_lr.equivalent_count": lambda: count(verdicts_of("ibs_auto_kappa_0_1", "ibs_auto_lr"),
+                                                            "equivalent"),
 }
 
 # With the second endpoint's numbers (tests/trajectory_numbers.py) and those of the core studies on two CPU
