@@ -14,6 +14,7 @@ from conftest import PROJECT_DIR
 from batchgrow import safe_pickle, study
 from batchgrow.reporting import analysis
 from batchgrow.training import runfiles
+from batchgrow.training.grid import Selection, assemble_results
 
 # A committed run of format 1, and the study folder it belongs to.
 COMMITTED_RUNS = PROJECT_DIR / "results" / "runs"
@@ -86,3 +87,30 @@ def test_a_file_of_a_newer_format_is_named_and_kept(tmp_path):
     with pytest.raises(analysis.ResultsError, match="results.pickle: its settings are in format"):
         analysis.load_results(results)
 
+
+def reassembled_studies():
+    """Every committed study whose command reuses all its runs: its runs are committed with it, and each
+    records the model's training loss (a run without it is trained again, so its study is not reused)."""
+    folders = []
+    for path in [PROJECT_DIR / "results" / "results.pickle"] + sorted(PROJECT_DIR.glob("results/*/results.pickle")):
+        runs = safe_pickle.load(path)["runs"].values()
+        if (path.parent / "runs").is_dir() and all(study.TRAJECTORY_METRICS[0] in run for run in runs):
+            folders.append(path.parent)
+    return folders
+
+
+ASSEMBLED_STUDIES = reassembled_studies()
+
+
+@pytest.mark.parametrize("folder", ASSEMBLED_STUDIES, ids=lambda folder: folder.relative_to(PROJECT_DIR).as_posix())
+def test_a_committed_pickle_is_what_its_command_assembles_from_its_runs(folder):
+    # So that rerunning a study's command in a fresh clone reuses every run and leaves its pickle's bytes
+    # as they are: the pickle is of today's format and holds exactly its runs.
+    config = safe_pickle.load(folder / "results.pickle")["config"]
+    assert config.get(study.FORMAT_KEY) == study.FORMAT_VERSION
+    settings = study.Settings(**{name: config[name] for name in study.SETTING_NAMES})
+    finished, provenance, rejected = runfiles.load_finished_runs(str(folder / "runs"), settings)
+    assert not rejected
+    selection = Selection(*(tuple(config[name]) for name in ("archs", "optimizers", "schedules", "seeds")))
+    assembled = assemble_results(settings, selection, finished, config["command"], provenance)
+    assert pickle.dumps(assembled) == (folder / "results.pickle").read_bytes()
