@@ -380,11 +380,12 @@ def draw_studies(folder):
     studies = study_folders(folder)
     if not studies:
         return _fail(f"{folder} holds no results.pickle, nor any folder that does, so there is no study to draw")
+    # Every study.toml is read before anything is drawn, so that a bad one leaves every folder as it was.
     try:
         drawn = [study_arguments(study_folder) for study_folder in studies]
     except StudyFileError as error:
         return _fail(str(error))
-    for study_folder, (study, _) in zip(studies, drawn):
+    for study, _ in drawn:
         status = main(shlex.split(study["draw"])[2:])
         if status:
             return status

@@ -151,7 +151,8 @@ def test_a_page_says_what_a_hand_computed_study_gives(tmp_path):
     # Differences 0.5, 0.6, 0.7 points: mean 0.60, SD 0.1, 90 % interval 0.60 ± 2.920 × 0.1 / √3.
     assert ("- increasing batch size (ibs): 1 not equivalent; 300-unit MLP SGD not equivalent, "
             "+0.60 [+0.43, +0.77]") in page
-    assert "6 runs trained on test machine, 2026-11-29; their training took 60 s in all" in page
+    assert "The runs were trained on test machine (all 6 runs)." in page
+    assert "Trained on 2026-11-29; each run's wall seconds, summed over the 6 runs: 60 s." in page
     assert "[summary.md](summary.md)" in page and "Training loss" not in page
     assert "**Prediction**" not in page
 

@@ -24,9 +24,9 @@ import tomllib
 from pathlib import Path
 
 from batchgrow.optimizers import optimizer_display_name
-from batchgrow.provenance import describe_machines, machine_counts, runs_text
-from batchgrow.reporting.analysis import baseline_agreement, comparison_cell, comparison_verdict_counts, tally_verdicts
-from batchgrow.reporting.tables import describe_baseline_agreement, describe_verdicts_kept
+from batchgrow.provenance import runs_text
+from batchgrow.reporting.analysis import baseline_agreement, comparison_cell, tally_verdicts
+from batchgrow.reporting.tables import describe_baseline_agreement, describe_verdicts_kept, provenance_sentence
 from batchgrow.schedules import REFERENCE_SCHEDULE, schedule_display_name
 from batchgrow.study import ARCHITECTURE_NAMES, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP, VERDICTS
 
@@ -154,20 +154,20 @@ def loss_answer(trajectory_rows):
 
 
 def comparison_answer(comparison_rows):
-    """(counts, exceptions, sentences) of the verdicts against the baseline on the final accuracy.
+    """([(schedule, counts, exceptions)], sentences) of the verdicts against the baseline on the final accuracy.
 
-    counts and exceptions as above, over every compared cell; the sentences
-    are comparison.md's own: how many cells lie within two of the
-    baseline's standard deviations, and whether each side's verdicts
-    against dlr are the same.
+    As accuracy_answer, over every compared cell with a paired seed; a
+    schedule compared with another of the baseline reads "ibs against
+    ibs_mom" (analysis.comparison_cell). The sentences are comparison.md's
+    own: how many cells lie within two of the baseline's standard
+    deviations, and whether each side's verdicts against dlr are the same.
     """
-    counts, not_shown_equivalent = comparison_verdict_counts(comparison_rows)
-    by_cell = {comparison_cell(row): row for row in comparison_rows}
-    exceptions = [(tuple(cell), verdict, by_cell[tuple(cell)]["diff_pp_mean"], by_cell[tuple(cell)]["diff_pp_ci90_low"],
-                   by_cell[tuple(cell)]["diff_pp_ci90_high"]) for *cell, verdict in not_shown_equivalent]
+    compared = [dict(row, schedule=comparison_cell(row)[2]) for row in comparison_rows if row["paired_seeds"]]
+    answer = _per_schedule(compared, lambda row: row["verdict"], lambda row: (
+        row["diff_pp_mean"], row["diff_pp_ci90_low"], row["diff_pp_ci90_high"]))
     sentences = [describe_baseline_agreement(baseline_agreement(comparison_rows)),
                  describe_verdicts_kept(comparison_rows)]
-    return counts, exceptions, sentences
+    return answer, sentences
 
 
 def _per_schedule(rows, verdict_of, numbers_of):
@@ -223,45 +223,46 @@ def _ratio_text(ratio, low, high):
     return f"×{ratio:.3f}" + (f" [{low:.3f}, {high:.3f}]" if low is not None else "")
 
 
-def _accuracy_lines(answer):
+def _answer_lines(answer, describe):
+    """One line per schedule: its tally, then each cell not shown equivalent as describe(cell, verdict, ...) says.
+
+    A study of many cells stays within a few lines this way, and what
+    deserves a look, a cell that is not equivalent or undecided, is named.
+    """
     lines = []
     for schedule, counts, exceptions in answer:
         line = f"- {schedule_display_name(schedule)}: {short_tally(counts)}"
         if exceptions:
-            line += "; " + "; ".join(f"{_cell_name(cell)} {verdict}, {_difference_text(mean, low, high)}"
-                                     for cell, verdict, mean, low, high in exceptions)
+            line += "; " + "; ".join(describe(*exception) for exception in exceptions)
         lines.append(line)
     return lines
 
 
-def _loss_lines(answer):
-    lines = []
-    for schedule, counts, exceptions in answer:
-        line = f"- {schedule_display_name(schedule)}: {short_tally(counts)}"
-        if exceptions:
-            line += "; " + "; ".join(f"{_cell_name(cell)} {verdict} (stages {stages}), last "
-                                     f"{_ratio_text(ratio, low, high)}"
-                                     for cell, verdict, ratio, low, high, stages in exceptions)
-        lines.append(line)
-    return lines
+def _accuracy_exception(cell, verdict, mean, low, high):
+    return f"{_cell_name(cell)} {verdict}, {_difference_text(mean, low, high)}"
+
+
+def _loss_exception(cell, verdict, ratio, low, high, stages):
+    return f"{_cell_name(cell)} {verdict} (stages {stages}), last {_ratio_text(ratio, low, high)}"
 
 
 def machine_and_time(provenance):
-    """(machines, first date, last date, total seconds, runs without a record) from the runs' provenance."""
+    """(first date, last date, total seconds, runs without a record) of the runs, from their provenance."""
     records = [record for record in provenance.values() if isinstance(record, dict)]
     dates = sorted(record["date"][:10] for record in records if record.get("date"))
     seconds = sum(float(record.get("wall_seconds") or 0.0) for record in records)
-    return (describe_machines(machine_counts(provenance)), dates[0] if dates else None,
-            dates[-1] if dates else None, seconds, len(provenance) - len(records))
+    return (dates[0] if dates else None, dates[-1] if dates else None, seconds, len(provenance) - len(records))
 
 
 def _machine_lines(provenance):
-    machines, first, last, seconds, unrecorded = machine_and_time(provenance)
-    when = "dates not recorded" if first is None else (first if first == last else f"{first} to {last}")
-    line = (f"{runs_text(len(provenance))} trained on {machines or 'a machine not recorded'}, {when}; "
-            f"their training took {seconds:,.0f} s in all (the runs' wall seconds summed")
-    line += f", {unrecorded} not recorded)." if unrecorded else ")."
-    return [line]
+    """The summary's own sentence on the machines and versions, then when the runs trained and for how long."""
+    first, last, seconds, unrecorded = machine_and_time(provenance)
+    when = "on dates not recorded" if first is None else (f"on {first}" if first == last else f"from {first} to {last}")
+    # Runs train side by side in several worker processes, so the sum is the work done, not the time it took.
+    line = (f"Trained {when}; each run's wall seconds, summed over the {runs_text(len(provenance))}: "
+            f"{seconds:,.0f} s")
+    line += f" ({unrecorded} not recorded)." if unrecorded else "."
+    return [provenance_sentence(provenance), "", line]
 
 
 def _links(names):
@@ -312,26 +313,7 @@ def page_text(folder_name, study, summary_rows, trajectory, comparison_rows, pro
         lines += [f"**Prediction**, declared in commit `{commit}`: "
                   f"[{where.split('#')[0]}]({project_prefix}{where}).", ""]
     lines += ["**Reproduce** (from the project folder):", "", "```bash", study["train"], study["draw"], "```", ""]
-    lines += ["## Answer", "",
-              f"**Final test accuracy against {REFERENCE_SCHEDULE}** (TOST, margin ±{EQUIVALENCE_MARGIN_PP:g} "
-              f"point; cells not shown equivalent with their mean paired difference in points [{CONFIDENCE} "
-              "interval]):", ""]
-    lines += _accuracy_lines(accuracy_answer(summary_rows)) + [""]
-    if trajectory:
-        lines += [f"**Training loss at every stage end against {REFERENCE_SCHEDULE}'s** (δ = "
-                  f"{trajectory_margin:g} on ln(L / L_{REFERENCE_SCHEDULE}); cells not shown equivalent with "
-                  f"each stage's verdict and the last stage's ratio to {REFERENCE_SCHEDULE}'s loss "
-                  f"[{CONFIDENCE} interval]):", ""]
-        lines += _loss_lines(loss_answer(trajectory)) + [""]
-    if comparison_rows is not None:
-        counts, exceptions, sentences = comparison_answer(comparison_rows)
-        line = f"- every compared cell: {short_tally(counts)}"
-        if exceptions:
-            line += "; " + "; ".join(f"{_cell_name(cell)} {cell[2]} {verdict}, {_difference_text(mean, low, high)}"
-                                     for cell, verdict, mean, low, high in exceptions)
-        lines += ["**Against the baseline** (comparison.md; final test accuracy, results minus baseline, "
-                  f"paired by seed, TOST at ±{EQUIVALENCE_MARGIN_PP:g} point):", "", line] + \
-                 [f"- {sentence}" for sentence in sentences] + [""]
+    lines += ["## Answer", ""] + _answer_section(summary_rows, trajectory, comparison_rows, trajectory_margin)
     lines += ["## Machine and time", ""] + _machine_lines(provenance) + [""]
     lines += ["## Tables and figures", ""] + _links(written) + [""]
     if index:
@@ -339,11 +321,33 @@ def page_text(folder_name, study, summary_rows, trajectory, comparison_rows, pro
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+def _answer_section(summary_rows, trajectory, comparison_rows, trajectory_margin):
+    """The answer on each endpoint the study has: the final accuracy always, the training loss where the runs
+    recorded it, and the comparison with a baseline where the study was drawn with one."""
+    lines = [f"**Final test accuracy against {REFERENCE_SCHEDULE}** (TOST, margin ±{EQUIVALENCE_MARGIN_PP:g} "
+             f"point; cells not shown equivalent with their mean paired difference in points [{CONFIDENCE} "
+             "interval]):", ""]
+    lines += _answer_lines(accuracy_answer(summary_rows), _accuracy_exception) + [""]
+    if trajectory:
+        lines += [f"**Training loss at every stage end against {REFERENCE_SCHEDULE}'s** (δ = "
+                  f"{trajectory_margin:g} on ln(L / L_{REFERENCE_SCHEDULE}); cells not shown equivalent with "
+                  f"each stage's verdict and the last stage's ratio to {REFERENCE_SCHEDULE}'s loss "
+                  f"[{CONFIDENCE} interval]):", ""]
+        lines += _answer_lines(loss_answer(trajectory), _loss_exception) + [""]
+    if comparison_rows is not None:
+        answer, sentences = comparison_answer(comparison_rows)
+        lines += ["**Against the baseline** (comparison.md; final test accuracy, results minus baseline, paired by "
+                  f"seed, TOST at ±{EQUIVALENCE_MARGIN_PP:g} point; cells not shown equivalent with their mean "
+                  f"difference in points [{CONFIDENCE} interval]):", ""]
+        lines += _answer_lines(answer, _accuracy_exception) + [""] + sentences + [""]
+    return lines
+
+
 def index_text(entries):
     """The index of a folder's studies, as Markdown: one row per study with its question and answer.
 
     entries are (name, question, accuracy answer, loss answer or None,
-    comparison counts or None) in order; name is the study's folder under
+    comparison answer or None) in order, each answer as accuracy_answer gives it; name is the study's folder under
     the indexed one, and its page is NAME/README.md.
     """
     lines = ["## Every study", "",
@@ -357,5 +361,5 @@ def index_text(entries):
             f"[{name}]({name}/{PAGE_FILE})", question.replace("|", "\\|"),
             short_tally(total_counts(accuracy)),
             short_tally(total_counts(loss)) if loss is not None else "-",
-            short_tally(comparison) if comparison is not None else "-"]) + " |")
+            short_tally(total_counts(comparison)) if comparison is not None else "-"]) + " |")
     return "\n".join(lines) + "\n"
