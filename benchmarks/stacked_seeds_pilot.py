@@ -12,8 +12,9 @@ seed:
   each batch from the seed's example order, as Trainer.train_epoch does;
 - stacked: every weight with a leading seed dimension, in one compiled loop.
   Dense layers are batched matmuls ([S, B, in] x [S, in, out]); the
-  convolutions are grouped convolutions with S groups, which oneDNN runs on
-  this CPU: the images of the S seeds are the S channels of the first one
+  convolutions are grouped convolutions with S groups, which TensorFlow runs
+  on a CPU only through its oneDNN kernels (with TF_ENABLE_ONEDNN_OPTS=0 it
+  refuses them, and this script stops): the images of the S seeds are the S channels of the first one
   (tf.nn.depthwise_conv2d with channel multiplier 6, or with --conv1 grouped
   tf.nn.conv2d with a filter of input depth 1), and the second is
   tf.nn.conv2d with a filter of input depth 6 on 6 * S channels. The
