@@ -100,6 +100,8 @@ class Schedule:
     learning_rate_follows_batch: bool = False
     # A graded control's factor k on the last stage's noise scale (None for the others).
     last_stage_mismatch: Optional[float] = None
+    # Whether it is the floor: dlr again, apart by rounding alone, whose spread about dlr bounds every verdict.
+    floor: bool = False
 
     def kind_for(self, optimizer_code):
         return self.kind(optimizer_record(optimizer_code)) if callable(self.kind) else self.kind
@@ -203,7 +205,7 @@ SCHEDULE_RECORDS = (
     # The floor: dlr itself from initial weights moved by one float32 step. Its spread about dlr is the
     # smallest difference that any number of seeds could call a difference of training.
     Schedule("dlr_ulp", "dlr, initial weights moved by one ulp (dlr_ulp, floor)", _dlr_moved, "noise-matched",
-             original_reset=True),
+             original_reset=True, floor=True),
     # Controls: schedules whose noise scale departs from dlr's on purpose.
     Schedule("const", "constant, no annealing (const, control)", _base, "control"),
     Schedule("ibs_slow", "batch grown too slowly (ibs_slow, control)", _batch_growth(lambda f: f / 2), "control"),
@@ -222,10 +224,13 @@ SCHEDULES = ("dlr", "ibs", "hyb")
 # paper's rule (plain SGD's).
 ADAPTIVE_SCHEDULES = tuple(record.code for record in SCHEDULE_RECORDS if record.adaptive)
 NOISE_MATCHED_SCHEDULES = tuple(record.code for record in SCHEDULE_RECORDS
-                                if record.kind_for("sgd") == "noise-matched" and not record.adaptive)
+                                if record.kind_for("sgd") == "noise-matched" and not record.adaptive
+                                and not record.floor)
 CONTROL_SCHEDULES = tuple(record.code for record in SCHEDULE_RECORDS if record.kind_for("sgd") == "control")
 # The schedule every other is compared with: the one record of kind "reference". Code finds it here, never by name.
 (REFERENCE_SCHEDULE,) = (record.code for record in SCHEDULE_RECORDS if record.kind_for("sgd") == "reference")
+# The floor control: the reference moved by one rounding step.
+(FLOOR_SCHEDULE,) = (record.code for record in SCHEDULE_RECORDS if record.floor)
 
 
 def schedule_record(code):

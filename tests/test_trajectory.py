@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+from scipy import stats
 from conftest import run_main
 
 from batchgrow.training import mnist
@@ -250,3 +251,37 @@ def test_a_control_without_spread_is_called_surely_by_its_mean_alone():
     rows, margin = trajectory.calibration_rows(results)
     chances = {row["schedule"]: row["probability_not_equivalent_at_5"] for row in rows}
     assert margin == 0.095 and chances["ibs_last_8x"] == 1.0 and chances["ibs_last_2x"] == 0.0
+
+
+# ---------------------------------------------------------------- the floor
+def floor_results(log_ratios_by_stage, accuracy_differences_pp):
+    """A study of dlr and dlr_ulp on one network and optimizer whose paired log ratios and final accuracy
+    differences are the given ones, seed by seed."""
+    config = study.migrate_settings({"train_size": 300, "epochs_per_stage": 1, "num_stages": 2})
+    runs = {}
+    for seed, accuracy_difference in enumerate(accuracy_differences_pp):
+        base = {"test_accuracy": [0.5, 0.9], study.TRAJECTORY_METRICS[0]: [0.2, 0.1]}
+        moved = {"test_accuracy": [0.5, 0.9 + accuracy_difference / 100],
+                 study.TRAJECTORY_METRICS[0]: [0.2 * math.exp(log_ratios_by_stage[0][seed]),
+                                               0.1 * math.exp(log_ratios_by_stage[1][seed])]}
+        runs[("mlp300", "adam", "dlr", seed)] = base
+        runs[("mlp300", "adam", "dlr_ulp", seed)] = moved
+    return {"config": {**config, "epochs": 2}, "runs": runs}
+
+
+def test_the_floor_gives_the_smallest_margins_its_seeds_could_pass():
+    stage_one, stage_two = [0.01, -0.01, 0.03, -0.03], [0.1, -0.1, 0.2, 0.0]
+    accuracy = [0.02, -0.04, 0.0, 0.06]
+    (row,) = trajectory.floor_rows(floor_results([stage_one, stage_two], accuracy), margin=0.06)
+    t = 2.3533634348018264  # Student t, 3 degrees of freedom, 90 % two-sided.
+    widest = 0.05 + t * np.std(stage_two, ddof=1) / 2
+    assert row["widest_stage"] == 2 and row["smallest_margin"] == pytest.approx(widest)
+    assert row["log_ratio_mean"] == pytest.approx(0.05) and row["log_ratio_sd"] == pytest.approx(np.std(stage_two, ddof=1))
+    assert row["smallest_accuracy_margin_pp"] == pytest.approx(0.01 + t * np.std(accuracy, ddof=1) / 2)
+    # Stage 2's mean of 0.05 sits inside δ = 0.06 but needs many seeds; a mean at δ never passes.
+    needed = row["seeds_for_margin"]
+    assert needed > 4 and trajectory.seeds_needed([(0.05, float(np.std(stage_two, ddof=1)))], 0.06) == needed
+    half_width = lambda n: stats.t.ppf(0.95, n - 1) * np.std(stage_two, ddof=1) / math.sqrt(n)
+    assert 0.05 + half_width(needed) < 0.06 <= 0.05 + half_width(needed - 1)
+    assert trajectory.seeds_needed([(0.06, 0.1)], 0.06) is None
+    assert trajectory.seeds_needed([(0.0, 0.0)], 0.06) == 2

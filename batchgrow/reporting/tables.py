@@ -5,6 +5,7 @@ stages.md / stages.csv     the difference from dlr at the end of every stage
 batches_chosen.md / .csv   the batch each stage of an adaptive schedule chose, and the B_simple it came from
 comparison.md / .csv       results minus a baseline pickle, paired by seed, with TOST verdicts
 calibration.md / .csv      the trajectory margin δ chosen by its rule, and what the test resolves with it
+floor.md / .csv            the smallest margins dlr against itself (dlr_ulp) could pass
 
 The sentences here (the equivalence rule, who trained the runs, the tallies
 the command line prints) are the project's own words for its numbers; the
@@ -432,6 +433,38 @@ def write_trajectory_power_markdown(rows, path, config, margin):
              optimizer_display_name(row["optimizer"]), schedule_display_name(row["schedule"]),
              str(row["paired_seeds"]), f"×{math.exp(row['log_ratio_mean']):.3f}", f"{row['log_ratio_sd']:.4f}"]
             + detectable) + " |")
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)
+
+
+def write_floor_markdown(rows, path, config, margin):
+    """Write trajectory.floor_rows as Markdown: the smallest margins that dlr against itself could pass."""
+    lines = [
+        f"# The floor: dlr against itself, one rounding step apart{settings_suffix(config)}",
+        "",
+        f"{data_name(config)}, N = {config['train_size']:,} training images. dlr_ulp is dlr from the seed's "
+        "initial weights each moved up by one float32 step, so whatever separates it from dlr is rounding "
+        "alone. Per network and optimizer, paired by seed: on the final test accuracy, the SD of the "
+        "differences and the smallest margin their 90 % interval lies inside (points); on the model's training "
+        "loss at the stage ends, the smallest δ on ln(L / L_dlr) that every stage's 90 % interval lies inside, "
+        "the stage that sets it with its mean and SD, and the fewest seeds at which every stage's expected "
+        f"interval would lie inside the declared δ = {margin:g} (\"never\" where a stage's mean is beyond it). "
+        "A margin below the floor cannot call even dlr equivalent to itself.",
+        "",
+        "| Architecture | Optimizer | n | Accuracy SD (pp) | Smallest accuracy margin (pp) | Widest stage | "
+        "Mean ln ratio | SD of ln ratio | Smallest δ | Seeds for δ |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        loss = ["-"] * 5
+        if row["smallest_margin"] is not None:
+            loss = [str(row["widest_stage"]), f"{row['log_ratio_mean']:+.4f}", f"{row['log_ratio_sd']:.4f}",
+                    f"{row['smallest_margin']:.4f}",
+                    "never" if row["seeds_for_margin"] is None else str(row["seeds_for_margin"])]
+        lines.append("| " + " | ".join(
+            [ARCHITECTURE_NAMES.get(row["architecture"], str(row["architecture"])),
+             optimizer_display_name(row["optimizer"]), str(row["paired_seeds"]),
+             f"{row['accuracy_difference_sd_pp']:.3f}", f"{row['smallest_accuracy_margin_pp']:.3f}"] + loss) + " |")
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
 

@@ -30,9 +30,9 @@ import numpy as np
 
 from batchgrow.reporting.analysis import POWER, group_runs, ordered, run_sort_key
 from batchgrow.reporting.equivalence import (equivalence_test, mean_with_confidence_interval,
-                                             probability_not_equivalent, smallest_detectable_difference)
-from batchgrow.schedules import ALL_SCHEDULES, REFERENCE_SCHEDULE, schedule_record
-from batchgrow.study import EQUIVALENCE_ALPHA, TRAJECTORY_METRICS
+                                             probability_not_equivalent, smallest_detectable_difference, t_quantile)
+from batchgrow.schedules import ALL_SCHEDULES, FLOOR_SCHEDULE, REFERENCE_SCHEDULE, schedule_record
+from batchgrow.study import EQUIVALENCE_ALPHA, TRAJECTORY_MARGIN, TRAJECTORY_METRICS
 
 METRIC = TRAJECTORY_METRICS[0]
 TRAJECTORY_COLUMNS = (
@@ -178,6 +178,72 @@ def trajectory_power_rows(results, margin):
                 row["detectable_ratio" + suffix] = math.exp(smallest_detectable_difference(
                     spread, count, POWER, margin=margin))
         rows.append(row)
+    return rows
+
+
+# ----------------------------------------------------------------------------
+# The floor: dlr against itself moved by one rounding step
+# ----------------------------------------------------------------------------
+FLOOR_COLUMNS = (
+    "architecture", "optimizer", "paired_seeds", "accuracy_difference_sd_pp", "smallest_accuracy_margin_pp",
+    "widest_stage", "log_ratio_mean", "log_ratio_sd", "smallest_margin", "seeds_for_margin",
+)
+# The largest number of seeds seeds_needed looks through.
+MOST_SEEDS = 10_000
+
+
+def seeds_needed(stage_statistics, margin, alpha=EQUIVALENCE_ALPHA):
+    """The fewest paired seeds n at which every stage's expected interval, |mean| + t(1 - alpha, n - 1) SD / sqrt(n),
+    lies inside ±margin, from each stage's (mean, SD); None if no n up to MOST_SEEDS does (a mean at or beyond
+    the margin)."""
+    if any(abs(mean) >= margin for mean, _ in stage_statistics):
+        return None
+    for seeds in range(2, MOST_SEEDS + 1):
+        factor = t_quantile(1 - 2 * alpha, seeds - 1) / math.sqrt(seeds)
+        if all(abs(mean) + factor * spread < margin for mean, spread in stage_statistics):
+            return seeds
+    return None
+
+
+def floor_rows(results, margin=TRAJECTORY_MARGIN):
+    """One row per (network, optimizer) with dlr and the floor control: the smallest margins its seeds could
+    show as equivalent, keyed by FLOOR_COLUMNS.
+
+    On accuracy: the SD of the paired final differences (points) and the
+    largest |end| of their 90 % interval. On the training loss: over the
+    stage ends, the largest |end| of the 90 % interval of ln(L / L_dlr), the
+    smallest δ that these seeds could show as equivalent, at the stage where
+    it is reached (its mean and SD given), and the seeds that margin needs
+    (seeds_needed) at every stage.
+    """
+    cells = group_runs(results)
+    stage_ends = stage_end_epochs(results["config"])
+    rows = []
+    for arch, optimizer, schedule in sorted(cells, key=lambda cell: run_sort_key(cell + (0,))):
+        dlr_runs = cells.get((arch, optimizer, REFERENCE_SCHEDULE))
+        if schedule != FLOOR_SCHEDULE or not dlr_runs:
+            continue
+        floor_runs = cells[(arch, optimizer, schedule)]
+        seeds = _paired_seeds(floor_runs, dlr_runs)
+        if len(seeds) < 2:
+            continue
+        accuracy = np.array([100.0 * (floor_runs[seed]["test_accuracy"][-1] - dlr_runs[seed]["test_accuracy"][-1])
+                             for seed in seeds])
+        _, low, high = mean_with_confidence_interval(accuracy, 1 - 2 * EQUIVALENCE_ALPHA)
+        row = dict(architecture=arch, optimizer=optimizer, paired_seeds=len(seeds),
+                   accuracy_difference_sd_pp=float(np.std(accuracy, ddof=1)),
+                   smallest_accuracy_margin_pp=max(abs(low), abs(high)))
+        stages = []
+        for stage, epoch in enumerate(stage_ends, start=1):
+            log_ratios = _log_ratios(floor_runs, dlr_runs, METRIC, epoch)
+            if has_trajectory(results) and np.all(np.isfinite(log_ratios)):
+                mean, low, high = mean_with_confidence_interval(log_ratios, 1 - 2 * EQUIVALENCE_ALPHA)
+                stages.append((max(abs(low), abs(high)), stage, mean, float(np.std(log_ratios, ddof=1))))
+        if len(stages) == len(stage_ends):
+            widest, stage, mean, spread = max(stages)
+            row.update(widest_stage=stage, log_ratio_mean=mean, log_ratio_sd=spread, smallest_margin=widest,
+                       seeds_for_margin=seeds_needed([(mean, spread) for _, _, mean, spread in stages], margin))
+        rows.append({name: row.get(name) for name in FLOOR_COLUMNS})
     return rows
 
 
