@@ -57,7 +57,7 @@ from batchgrow.training.grid import NetworkFile, Selection, WorkerFailure, parse
 from batchgrow.optimizers import ALL_OPTIMIZERS, MOMENTUM_OPTIMIZERS, NOISE_SCALE_FORMS, OPTIMIZERS, optimizer_record
 from batchgrow.training.runfiles import StudyError
 from batchgrow.schedules import (ADAPTIVE_SCHEDULES, ALL_SCHEDULES, AUTO_KAPPA_RULE, NOISE_MATCHED_SCHEDULES, SCHEDULES,
-                                 check_auto_kappa, noise_scale_form_problem)
+                                 check_auto_kappa, noise_scale_form_problem, schedule_record)
 from batchgrow.study import (ARCHITECTURES, BACKWARD_PASSES, BETA_SCALINGS, DEFAULT_DATA_NAME, USER_SETTINGS, Settings,
                              momentum_settings, parse_setting)
 
@@ -272,8 +272,10 @@ def parse_args(argv=None):
     parser.add_argument("--beta-scaling", choices=BETA_SCALINGS, default=defaults.beta_scaling,
                         help="samples: each epoch's beta_1 and beta_2 of Adam and rho of RMSprop are the base value "
                              "to the power B / B0 (batch over base batch), so that their half-lives stay fixed in "
-                             "examples (Marek et al. 2025); the SGD family has none and trains as without it "
-                             "(a setting: use a separate --out) (default: %(default)s)")
+                             "examples (Marek et al. 2025), in every schedule; schedule: only in the schedules "
+                             "whose rule holds them (seesaw_hl, ibs_hl, hl_a125, ...; asking for one sets it), "
+                             "with one bias-correction arithmetic for every run, dlr too; the SGD family has none "
+                             "and trains as without it (a setting: use a separate --out) (default: %(default)s)")
     parser.add_argument("--original-optimizer-reset", action="store_true",
                         help="reproduce the original code's flaw: a fresh optimizer at every epoch for dlr and hyb, "
                              "which resets Adam's moments and step count (use a separate --out)")
@@ -311,6 +313,11 @@ def parse_args(argv=None):
     args.data_name = data_name(args.data, args.data_name)
     # An adaptive schedule decides its batches from the measured noise scale.
     args.measure_noise = args.measure_noise or bool(adaptive)
+    # A schedule with half-lives in its rule needs the study to hold the constants as variables, with one
+    # bias-correction arithmetic for every schedule; "samples" already holds every schedule's.
+    if args.beta_scaling == "none" and any(schedule_record(name).half_lives for name in args.schedules) \
+            and set(args.optimizers) & set(scaling):
+        args.beta_scaling = "schedule"
     user_networks = read_user_networks(args.networks, parser) if args.networks is not None else {}
     known = ARCHITECTURES + tuple(user_networks)
     if any(name not in known for name in args.archs or ()):

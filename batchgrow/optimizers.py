@@ -104,13 +104,16 @@ class Optimizer:
     # Constants scaled with the batch: decided here and nowhere else
     # ------------------------------------------------------------------------
     def scaled_in(self, settings):
-        """The constants a study with these settings scales with the batch: under --beta-scaling samples,
-        the record's scaled_constants; otherwise none."""
-        return self.scaled_constants if settings.beta_scaling == "samples" else ()
+        """The constants a study with these settings holds as variables, set by every epoch's plan: under
+        --beta-scaling samples or schedule, the record's scaled_constants; under none, none."""
+        return self.scaled_constants if settings.beta_scaling != "none" else ()
 
-    def scaled_values(self, settings, batch_size):
-        """(name, value) of each constant the study scales, at an epoch's batch: base ** (B / B0)."""
-        exponent = batch_size / min(settings.base_batch_size, settings.train_size)
+    def scaled_values(self, settings, batch_size, half_lives=False):
+        """(name, value) of each constant the study holds as a variable, at an epoch's batch: base ** (B / B0)
+        where its half-life is held in examples (every schedule under samples, a schedule with half-lives
+        under schedule), else the base value."""
+        held = settings.beta_scaling == "samples" or half_lives
+        exponent = batch_size / min(settings.base_batch_size, settings.train_size) if held else 1.0
         base = self.constants(settings)
         return tuple((name, float(base[name] ** exponent)) for name in self.scaled_in(settings))
 
@@ -127,7 +130,7 @@ class Optimizer:
             return (f"a plan sets {', '.join(stray)} of {self.code}, which has no such constant; "
                     f"its constants are {', '.join(names) or 'none'}")
         return (f"a plan sets {', '.join(stray)} of {self.code}, which this study keeps constant; "
-                "scaling it needs --beta-scaling samples")
+                "scaling it needs --beta-scaling samples or schedule")
 
     def recorded_constants(self, scaled):
         """The scaled constants a run records besides its momentum (Adam's beta_2, RMSprop's rho)."""

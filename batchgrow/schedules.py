@@ -102,6 +102,9 @@ class Schedule:
     last_stage_mismatch: Optional[float] = None
     # Whether it is the floor: dlr again, apart by rounding alone, whose spread about dlr bounds every verdict.
     floor: bool = False
+    # Whether its rule holds the half-lives of Adam's betas and RMSprop's rho fixed in examples (each
+    # epoch's value base ** (B / B0)); it needs --beta-scaling schedule, which main.py then sets.
+    half_lives: bool = False
 
     def kind_for(self, optimizer_code):
         return self.kind(optimizer_record(optimizer_code)) if callable(self.kind) else self.kind
@@ -150,6 +153,22 @@ def _dlr_sqrt(at):
 def _dlr_moved(at):
     # dlr's plan from weights one rounding step away: whatever separates it from dlr is rounding's echo.
     return dataclasses.replace(_dlr(at), moved_weights=True)
+
+
+def _power_rule(power):
+    """lr / k**power where dlr divides it by k, and the batch times k (power 0: ibs, 1/2: seesaw)."""
+    return lambda at: EpochPlan(at.learning_rate / (at.factor ** power) ** at.stage,
+                                int(round(at.batch_size * at.factor ** at.stage)), at.momentum)
+
+
+# The family of rules between ibs (a = 0) and seesaw (a = 1/2) with half-lives held, in steps of an eighth:
+# lr / k**a, B x k. The ends are ibs_hl and seesaw_hl; the codes between name a in thousandths.
+HALF_LIFE_POWERS = (0.125, 0.25, 0.375)
+
+
+def _half_life_rule(power):
+    return Schedule(f"hl_a{round(power * 1000):03d}", f"lr / k^{power:g}, batch x k, half-lives held "
+                    f"(hl_a{round(power * 1000):03d})", _power_rule(power), "unmatched", half_lives=True)
 
 
 def _square_root_rule(record):
@@ -202,6 +221,12 @@ SCHEDULE_RECORDS = (
     # (dlr_sqrt), with SGD controls of the linear rule.
     Schedule("seesaw", "seesaw: lr / sqrt(k), batch x k (seesaw)", _seesaw, _square_root_rule),
     Schedule("dlr_sqrt", "learning rate / sqrt(k), batch held (dlr_sqrt)", _dlr_sqrt, _square_root_rule),
+    # The same rules with the half-lives of the betas (rho) held in examples as part of the rule, and the
+    # rules between them: one study holds all of them beside dlr (--beta-scaling schedule).
+    # ibs_hl is not called noise-matched: held in examples, Adam's beta_1, the m of its g, moves with the batch.
+    Schedule("ibs_hl", "ibs, half-lives held (ibs_hl)", _ibs, "unmatched", half_lives=True),
+    *(_half_life_rule(power) for power in HALF_LIFE_POWERS),
+    Schedule("seesaw_hl", "seesaw, half-lives held (seesaw_hl)", _seesaw, _square_root_rule, half_lives=True),
     # The floor: dlr itself from initial weights moved by one float32 step. Its spread about dlr is the
     # smallest difference that any number of seeds could call a difference of training.
     Schedule("dlr_ulp", "dlr, initial weights moved by one ulp (dlr_ulp, floor)", _dlr_moved, "noise-matched",
@@ -343,21 +368,27 @@ def epoch_plans(schedule_code, optimizer_code, settings):
     for stage in range(settings.num_stages):
         plan = stage_plan(schedule_code, optimizer_code, settings, stage)
         plan = dataclasses.replace(plan, batch_size=min(plan.batch_size, settings.train_size), reset_optimizer=reset)
-        plans += [with_scaled_constants(plan, optimizer_code, settings)] * settings.epochs_per_stage
+        plans += [with_scaled_constants(plan, optimizer_code, settings, record.half_lives)] * \
+            settings.epochs_per_stage
     return plans
 
 
-def with_scaled_constants(plan, optimizer_code, settings):
-    """The plan with the constants the study scales at this epoch's batch (Optimizer.scaled_values).
+def with_scaled_constants(plan, optimizer_code, settings, half_lives=False):
+    """The plan with the constants the study holds as variables, at this epoch's batch (Optimizer.scaled_values).
 
-    Under --beta-scaling samples the half-life of each of the record's
-    scaled_constants stays fixed in examples; otherwise, and for an optimizer
-    without such constants (the SGD family), the plan is as it was. The
-    record decides which constants scale; a scaled momentum constant (Adam's
-    beta_1) is also the plan's momentum.
+    Under --beta-scaling samples, or for a schedule with half-lives under
+    schedule, the half-life of each of the record's scaled_constants stays
+    fixed in examples; under schedule the other schedules carry the base
+    values. Under none, and for an optimizer without such constants (the SGD
+    family), the plan is as it was. A scaled momentum constant (Adam's
+    beta_1) is also the plan's momentum. ValueError for a schedule with
+    half-lives in a study that keeps the constants (none).
     """
     record = optimizer_record(optimizer_code)
-    scaled = record.scaled_values(settings, plan.batch_size)
+    if half_lives and record.scaled_constants and settings.beta_scaling == "none":
+        raise ValueError(f"a schedule with half-lives holds {optimizer_code}'s {', '.join(record.scaled_constants)} "
+                         "to the batch; it needs --beta-scaling schedule")
+    scaled = record.scaled_values(settings, plan.batch_size, half_lives)
     if not scaled:
         return plan
     momentum = dict(scaled).get(record.momentum_constant(), plan.momentum)
@@ -463,7 +494,8 @@ def adaptive_plan(schedule_code, optimizer_code, settings, epoch, batch_size):
     if problem:
         raise ValueError(problem)
     base = record.stage(stage_start(optimizer_code, settings, epoch // settings.epochs_per_stage))
-    base = with_scaled_constants(dataclasses.replace(base, batch_size=batch_size), optimizer_code, settings)
+    base = with_scaled_constants(dataclasses.replace(base, batch_size=batch_size), optimizer_code, settings,
+                                 record.half_lives)
     if not record.learning_rate_follows_batch:
         return base
     dlr = epoch_plans("dlr", optimizer_code, settings)[epoch]

@@ -144,9 +144,12 @@ class Settings:
     # in CPU time, measured at the stage ends only; 5,000 cost about a quarter of that. The subset is the
     # same for every schedule of a seed, so the paired ratio to dlr compares one set of images.
     train_loss_images: int = 5_000
-    # "samples" holds the half-lives of Adam's beta_1 and beta_2 and RMSprop's rho fixed in examples: each
-    # epoch's value is the base value to the power B / B0, its batch over the base batch (Marek et al.
-    # 2025). "none" keeps them constant.
+    # "samples" holds the half-lives of Adam's beta_1 and beta_2 and RMSprop's rho fixed in examples in
+    # every schedule: each epoch's value is the base value to the power B / B0, its batch over the base
+    # batch (Marek et al. 2025). "schedule" leaves it to each schedule: those with half-lives in their rule
+    # (seesaw_hl, ibs_hl, the hl_a family) hold them, the others keep the constants; both keep Adam's bias
+    # correction as running products in every run, so that every schedule of a study, dlr too, shares one
+    # arithmetic and one dlr. "none" keeps the constants, with Keras's beta ** t.
     beta_scaling: str = "none"
     # The data's name in tables and titles: MNIST for the vendored file, else the file's name or
     # --data-name.
@@ -159,7 +162,7 @@ class Settings:
 
 SETTING_NAMES = tuple(field.name for field in dataclasses.fields(Settings))
 BACKWARD_PASSES = ("written", "tape")
-BETA_SCALINGS = ("none", "samples")
+BETA_SCALINGS = ("none", "samples", "schedule")
 # Settings of what is measured, never of how a run trains: a study with the
 # measurement trains the same runs as one without it. The estimator's own
 # settings are recorded only with measure_noise on, where they mean something.

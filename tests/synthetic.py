@@ -22,10 +22,10 @@ BASE_LEARNING_RATES = {code: optimizers.optimizer_record(code).base_learning_rat
                        for code in optimizers.ALL_OPTIMIZERS}
 
 # The paper's schedules: dlr and the fixed schedules matched to its noise scale. The
-# controls, the floor and the adaptive schedules have tests of their own.
+# controls, the floor, the half-life rules and the adaptive schedules have tests of their own.
 PAPER_SCHEDULES = tuple(name for name in schedules.ALL_SCHEDULES
                         if name not in schedules.CONTROL_SCHEDULES + schedules.ADAPTIVE_SCHEDULES
-                        and name != schedules.FLOOR_SCHEDULE)
+                        and name != schedules.FLOOR_SCHEDULE and not schedules.schedule_record(name).half_lives)
 
 # Two machines that trained runs, as provenance names them.
 MACHINE_A = "AMD EPYC 7B13, 2 cores, Linux 6.1"

@@ -166,7 +166,7 @@ def test_a_plan_that_sets_a_constant_the_optimizer_lacks_is_refused_in_one_line(
                                          r"its constants are none$"):
         state.start_epoch(plan_with((("rho", 0.5),)))
     adam = optimizers.optimizer_record("adam").build(tf, [tf.Variable(np.zeros(2, np.float32))], settings)
-    with pytest.raises(ValueError, match="which this study keeps constant; scaling it needs --beta-scaling samples"):
+    with pytest.raises(ValueError, match="which this study keeps constant; scaling it needs --beta-scaling samples or schedule"):
         adam.start_epoch(plan_with((("beta_2", 0.99),)))
     # A record that scales a constant it does not have is refused when it is made.
     adam_record = optimizers.optimizer_record("adam")
@@ -211,3 +211,52 @@ def test_the_floor_control_starts_one_float32_step_above_dlrs_weights_and_leaves
     # One step of rounding at the start is a difference, and a small one.
     assert both["dlr_ulp"]["train_loss"] != both["dlr"]["train_loss"]
     assert abs(both["dlr_ulp"]["test_accuracy"][-1] - both["dlr"]["test_accuracy"][-1]) < 0.05
+
+
+# ---------------------------------------------------------------- half-lives inside a schedule
+def test_the_half_life_rules_run_from_ibs_to_seesaw_with_the_betas_held_in_examples():
+    settings = study.Settings(beta_scaling="schedule")
+    plans = {code: schedules.epoch_plans(code, "adam", settings)[::settings.epochs_per_stage]
+             for code in ("dlr", "ibs", "seesaw", "ibs_hl", "hl_a250", "seesaw_hl")}
+    lr_and_batch = lambda code: [(plan.learning_rate, plan.batch_size) for plan in plans[code]]
+    # The ends of the family are ibs and seesaw; between them lr / k**a at the same batches.
+    assert lr_and_batch("ibs_hl") == lr_and_batch("ibs") and lr_and_batch("seesaw_hl") == lr_and_batch("seesaw")
+    assert [plan.batch_size for plan in plans["hl_a250"]] == [4, 20, 100, 500]
+    np.testing.assert_allclose([plan.learning_rate for plan in plans["hl_a250"]],
+                               [0.001 / 5 ** (0.25 * stage) for stage in range(4)], rtol=1e-12)
+    # A schedule with half-lives holds beta ** (B / B0); the others carry the base betas, dlr exactly as
+    # under samples (its batch is the base), so that dlr and every rule share one study and one dlr.
+    for code in ("ibs_hl", "hl_a250", "seesaw_hl"):
+        assert [dict(plan.scaled)["beta_2"] for plan in plans[code]] == [0.999 ** (batch / 4) for batch in
+                                                                         (4, 20, 100, 500)]
+    assert {plan.scaled for plan in plans["seesaw"] + plans["dlr"]} == {(("beta_1", 0.9), ("beta_2", 0.999))}
+    assert schedules.epoch_plans("dlr", "adam", settings) == \
+        schedules.epoch_plans("dlr", "adam", study.Settings(beta_scaling="samples"))
+    # Without a variable to hold them in, a half-life rule is refused; the SGD family has nothing to hold.
+    with pytest.raises(ValueError, match="^a schedule with half-lives holds adam's beta_1, beta_2 to the batch; "
+                                         "it needs --beta-scaling schedule$"):
+        schedules.epoch_plans("seesaw_hl", "adam", study.Settings())
+    assert schedules.epoch_plans("seesaw_hl", "sgd", study.Settings()) == \
+        schedules.epoch_plans("seesaw", "sgd", study.Settings())
+
+
+def test_asking_for_a_half_life_rule_sets_the_schedules_own_scaling():
+    import main
+    assert main.parse_args(["--optimizers", "adam", "--schedules", "dlr,seesaw_hl"]).beta_scaling == "schedule"
+    assert main.parse_args(["--optimizers", "sgd", "--schedules", "dlr,seesaw_hl"]).beta_scaling == "none"
+    assert main.parse_args(["--optimizers", "adam", "--schedules", "dlr,seesaw_hl",
+                            "--beta-scaling", "samples"]).beta_scaling == "samples"
+    assert main.parse_args(["--optimizers", "adam", "--schedules", "dlr,seesaw"]).beta_scaling == "none"
+
+
+def test_dlr_trains_bit_for_bit_alike_under_samples_and_under_schedule():
+    # One arithmetic for every run of a study: dlr beside the half-life rules is the dlr of a samples study.
+    from batchgrow.training import mnist, training
+    data = mnist.prepare_data(mnist.load_mnist(), 300, 200)
+    runs = [training.train_runs("mlp300", "adam", 0, ("dlr",), study.Settings(
+        train_size=300, test_size=200, epochs_per_stage=1, num_stages=2, beta_scaling=scaling), data)["dlr"]
+        for scaling in ("samples", "schedule", "none")]
+    without_seconds = [{key: value for key, value in run.items() if key != "seconds"} for run in runs]
+    assert without_seconds[0] == without_seconds[1]
+    # Keras's beta ** t rounds otherwise: the arithmetic a study shares is a choice that shows.
+    assert without_seconds[2]["full_train_loss"] != without_seconds[0]["full_train_loss"]

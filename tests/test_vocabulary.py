@@ -88,8 +88,8 @@ def test_a_schedules_kind_may_depend_on_the_optimizer():
     assert schedules.NOISE_MATCHED_SCHEDULES == ("ibs", "hyb", "ibs_lr", "ibs_mom")
     assert schedules.ADAPTIVE_SCHEDULES == ("ibs_auto", "ibs_auto_lr")
     # Under the paper's rule (plain SGD's), the square-root rule's schedules are controls too.
-    assert schedules.CONTROL_SCHEDULES == ("seesaw", "dlr_sqrt", "const", "ibs_slow", "ibs_fast", "ibs_last_1_5x",
-                                           "ibs_last_2x", "ibs_last_4x", "ibs_last_8x")
+    assert schedules.CONTROL_SCHEDULES == ("seesaw", "dlr_sqrt", "seesaw_hl", "const", "ibs_slow", "ibs_fast",
+                                           "ibs_last_1_5x", "ibs_last_2x", "ibs_last_4x", "ibs_last_8x")
     assert {record.kind_for("sgd") for record in schedules.SCHEDULE_RECORDS} <= set(schedules.SCHEDULE_KINDS)
 
 
@@ -194,7 +194,10 @@ def test_both_noise_scale_forms_for_every_schedule(optimizer, form):
             continue
         if callable(record.kind) and form == "exact":  # A rule per optimizer: refused there (tested apart).
             continue
-        plans, approx_plans = (epoch_plans(record.code, optimizer, s) for s in (settings, approx))
+        # A rule with half-lives needs its study to hold the betas as variables (tested apart).
+        held = dict(beta_scaling="schedule") if record.half_lives else {}
+        plans, approx_plans = (epoch_plans(record.code, optimizer, dataclasses.replace(s, **held))
+                               for s in (settings, approx))
         # Every form keeps the schedule's own learning rate and momentum.
         assert [(p.learning_rate, p.momentum) for p in plans] == [(p.learning_rate, p.momentum) for p in approx_plans]
         kind = record.kind_for(optimizer)

@@ -54,8 +54,10 @@ def settings_suffix(config):
         departures.append(f"momentum {momentum:g}")
     if config.get("backward", Settings.backward) != Settings.backward:
         departures.append(f"{config['backward']} backward pass")
-    if config.get("beta_scaling", Settings.beta_scaling) != Settings.beta_scaling:
+    if config.get("beta_scaling", Settings.beta_scaling) == "samples":
         departures.append("betas scaled to the batch")
+    elif config.get("beta_scaling", Settings.beta_scaling) == "schedule":
+        departures.append("betas' half-lives as each schedule holds them")
     return f" ({', '.join(departures)})" if departures else ""
 
 
