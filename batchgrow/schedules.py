@@ -171,6 +171,29 @@ def _half_life_rule(power):
                     f"(hl_a{round(power * 1000):03d})", _power_rule(power), "unmatched", half_lives=True)
 
 
+# The stage (counted from 1) whose noise a calibration control gets wrong by a known factor, and the
+# factors by which the adaptive optimizers' controls multiply dlr's learning rate there: a two-fold error
+# read by the linear rule (lr x 2 or / 2) and by the square-root rule (lr x or / sqrt 2).
+CALIBRATION_STAGE = 2
+STAGE_LEARNING_RATE_FACTORS = {"x2": 2.0, "d2": 0.5, "xr2": math.sqrt(2.0), "dr2": 1 / math.sqrt(2.0)}
+
+
+def _dlr_stage_learning_rate_times(factor):
+    """dlr with the calibration stage's learning rate times factor, every other stage dlr's own."""
+    def stage(at):
+        plan = _dlr(at)
+        if at.stage == CALIBRATION_STAGE - 1:
+            plan = dataclasses.replace(plan, learning_rate=plan.learning_rate * factor)
+        return plan
+    return stage
+
+
+def _stage_learning_rate_control(name, factor):
+    label = {"x2": "x 2", "d2": "/ 2", "xr2": "x sqrt 2", "dr2": "/ sqrt 2"}[name]
+    return Schedule(f"dlr_s{CALIBRATION_STAGE}_{name}", f"dlr, stage {CALIBRATION_STAGE}'s lr {label} "
+                    f"(dlr_s{CALIBRATION_STAGE}_{name}, control)", _dlr_stage_learning_rate_times(factor), "control")
+
+
 def _square_root_rule(record):
     """The kind of a schedule that the square-root rule matches to dlr: a match for an adaptive optimizer
     (one that preconditions its gradients), a control of the linear rule for the SGD family."""
@@ -240,6 +263,9 @@ SCHEDULE_RECORDS = (
     _graded("ibs_last_2x", "2", 2.0),
     _graded("ibs_last_4x", "4", 4.0),
     _graded("ibs_last_8x", "8", 8.0),
+    # The adaptive optimizers' calibration: dlr with one stage's learning rate off by a two-fold error,
+    # as the linear rule (x 2, / 2) and the square-root rule (x, / sqrt 2) read one.
+    *(_stage_learning_rate_control(name, factor) for name, factor in STAGE_LEARNING_RATE_FACTORS.items()),
 )
 _BY_CODE = {record.code: record for record in SCHEDULE_RECORDS}
 ALL_SCHEDULES = tuple(_BY_CODE)

@@ -89,7 +89,8 @@ def test_a_schedules_kind_may_depend_on_the_optimizer():
     assert schedules.ADAPTIVE_SCHEDULES == ("ibs_auto", "ibs_auto_lr")
     # Under the paper's rule (plain SGD's), the square-root rule's schedules are controls too.
     assert schedules.CONTROL_SCHEDULES == ("seesaw", "dlr_sqrt", "seesaw_hl", "const", "ibs_slow", "ibs_fast",
-                                           "ibs_last_1_5x", "ibs_last_2x", "ibs_last_4x", "ibs_last_8x")
+                                           "ibs_last_1_5x", "ibs_last_2x", "ibs_last_4x", "ibs_last_8x", "dlr_s2_x2",
+                                           "dlr_s2_d2", "dlr_s2_xr2", "dlr_s2_dr2")
     assert {record.kind_for("sgd") for record in schedules.SCHEDULE_RECORDS} <= set(schedules.SCHEDULE_KINDS)
 
 

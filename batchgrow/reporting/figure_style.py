@@ -57,10 +57,12 @@ SCHEDULE_STYLES = {
 # order of the records (an unknown code by a checksum of its name): Paul
 # Tol's other colour-blind-safe colours, with dash patterns and markers that no
 # hand-picked style takes.
-DEFAULT_COLORS = ("#332288", "#44AA99", "#117733", "#AA4499", "#88CCEE", "#DDCC77", "#CC6677", "#661100")
+DEFAULT_COLORS = ("#332288", "#44AA99", "#117733", "#AA4499", "#88CCEE", "#DDCC77", "#CC6677", "#661100",
+                  "#EE8866", "#AAAA00", "#77AADD", "#EEDD88")
 DEFAULT_DASHES = ((0, (2, 1)), (0, (6, 1, 1, 1, 1, 1)), (0, (4, 2, 4, 2, 1, 2)), (0, (7, 2)), (0, (2, 2, 6, 2)),
-                  (0, (1, 1, 1, 1, 5, 1)), (0, (9, 1, 2, 1)), (0, (3, 1, 3, 1, 1, 3)))
-DEFAULT_MARKERS = ("d", "8", "+", "1", "2", "3", "4", "|")
+                  (0, (1, 1, 1, 1, 5, 1)), (0, (9, 1, 2, 1)), (0, (3, 1, 3, 1, 1, 3)), (0, (5, 3, 1, 3)),
+                  (0, (8, 3)), (0, (1, 2, 1, 2, 4, 2)), (0, (10, 2, 2, 2)))
+DEFAULT_MARKERS = ("d", "8", "+", "1", "2", "3", "4", "|", "_", ".", 4, 5)
 
 
 def schedule_style(code):

@@ -31,7 +31,8 @@ import numpy as np
 from batchgrow.reporting.analysis import POWER, group_runs, ordered, run_sort_key
 from batchgrow.reporting.equivalence import (equivalence_test, mean_with_confidence_interval,
                                              probability_not_equivalent, smallest_detectable_difference, t_quantile)
-from batchgrow.schedules import ALL_SCHEDULES, FLOOR_SCHEDULE, REFERENCE_SCHEDULE, schedule_record
+from batchgrow.schedules import (ALL_SCHEDULES, CALIBRATION_STAGE, FLOOR_SCHEDULE, REFERENCE_SCHEDULE,
+                                 schedule_record)
 from batchgrow.study import EQUIVALENCE_ALPHA, TRAJECTORY_MARGIN, TRAJECTORY_METRICS
 
 METRIC = TRAJECTORY_METRICS[0]
@@ -255,7 +256,6 @@ def floor_rows(results, margin=TRAJECTORY_MARGIN):
 # ibs_slow's 2.5 times (g twice dlr's). The rule reads plain SGD's runs, for which g is derived.
 # Each with its g over dlr's in that stage.
 CALIBRATION_SCHEDULES = {"ibs_fast": 0.5, "ibs_slow": 2.0}
-CALIBRATION_STAGE = 2
 CALIBRATION_OPTIMIZER = "sgd"
 SEED_COUNTS = (5, 20)
 CALIBRATION_COLUMNS = (
