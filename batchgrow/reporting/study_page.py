@@ -347,13 +347,18 @@ def index_text(entries):
     """The index of a folder's studies, as Markdown: one row per study with its question and answer.
 
     entries are (name, question, accuracy answer, loss answer or None,
-    comparison answer or None) in order, each answer as accuracy_answer gives it; name is the study's folder under
-    the indexed one, and its page is NAME/README.md.
+    comparison answer or None) in order, each answer as accuracy_answer
+    gives it; name is the study's folder under the indexed one, and its
+    page is NAME/README.md.
     """
+    # REPORT.md links to this heading: the index is where a reader finds every study.
     lines = ["## Every study", "",
              f"Each study's question, its verdicts against {REFERENCE_SCHEDULE} on the final accuracy and on the "
              "training loss (counted over its cells; where its runs recorded the training loss), and against "
-             "its baseline where it has one. Its page gives the answer, the commands and the machine.", "",
+             "its baseline where it has one. Its page gives the answer, the commands and the machine. "
+             "`python plots.py --commands` prints every study's commands, this folder's own first and then as "
+             "listed here, and "
+             "`python plots.py --studies results` draws every study again, with its page and this index.", "",
              "| Study | Question | Final accuracy | Training loss | Against the baseline |",
              "|---|---|---|---|---|"]
     for name, question, accuracy, loss, comparison in entries:
