@@ -285,3 +285,31 @@ def test_the_floor_gives_the_smallest_margins_its_seeds_could_pass():
     assert 0.05 + half_width(needed) < 0.06 <= 0.05 + half_width(needed - 1)
     assert trajectory.seeds_needed([(0.06, 0.1)], 0.06) is None
     assert trajectory.seeds_needed([(0.0, 0.0)], 0.06) == 2
+
+
+# ---------------------------------------------------------------- the margin per optimizer
+def test_each_optimizers_margin_follows_sgds_rule_with_the_learning_rate_as_the_knob():
+    # Two networks, Adam, 3 seeds: each control's stage-2 log ratios are its mean plus the same offsets.
+    offsets = [-0.01, 0.0, 0.01]
+    means = {("mlp300", "dlr_s2_x2"): 0.31, ("mlp300", "dlr_s2_d2"): -0.12, ("mlp300", "dlr_s2_xr2"): 0.0437,
+             ("mlp300", "dlr_s2_dr2"): -0.09, ("lenet5", "dlr_s2_x2"): 0.25, ("lenet5", "dlr_s2_d2"): -0.2,
+             ("lenet5", "dlr_s2_xr2"): 0.11, ("lenet5", "dlr_s2_dr2"): -0.07}
+    config = {**study.migrate_settings({"train_size": 300, "epochs_per_stage": 1, "num_stages": 2}), "epochs": 2}
+    runs = {}
+    for arch in ("mlp300", "lenet5"):
+        for seed, offset in enumerate(offsets):
+            runs[(arch, "adam", "dlr", seed)] = {"test_accuracy": [0.5, 0.9], study.TRAJECTORY_METRICS[0]: [0.2, 0.1]}
+            for schedule in trajectory.MARGIN_READINGS["linear"] | trajectory.MARGIN_READINGS["square-root"]:
+                runs[(arch, "adam", schedule, seed)] = {
+                    "test_accuracy": [0.5, 0.9],
+                    study.TRAJECTORY_METRICS[0]: [0.2, 0.1 * math.exp(means[(arch, schedule)] + offset)]}
+    rows, margins = trajectory.optimizer_margins({"config": config, "runs": runs})
+    # The smallest |mean| of a reading's controls over the networks, rounded down to two figures.
+    assert margins == {("adam", "linear"): 0.12, ("adam", "square-root"): 0.043}
+    assert len(rows) == 8 and {row["paired_seeds"] for row in rows} == {3}
+    row = next(row for row in rows if (row["architecture"], row["schedule"]) == ("lenet5", "dlr_s2_dr2"))
+    assert row["log_ratio_mean"] == pytest.approx(-0.07) and row["log_ratio_sd"] == pytest.approx(0.01)
+    # A reading without a control on every network gives no margin.
+    del runs[("lenet5", "adam", "dlr_s2_xr2", 0)], runs[("lenet5", "adam", "dlr_s2_xr2", 1)], \
+        runs[("lenet5", "adam", "dlr_s2_xr2", 2)]
+    assert trajectory.optimizer_margins({"config": config, "runs": runs})[1] == {("adam", "linear"): 0.12}

@@ -6,6 +6,7 @@ batches_chosen.md / .csv   the batch each stage of an adaptive schedule chose, a
 comparison.md / .csv       results minus a baseline pickle, paired by seed, with TOST verdicts
 calibration.md / .csv      the trajectory margin δ chosen by its rule, and what the test resolves with it
 floor.md / .csv            the smallest margins dlr against itself (dlr_ulp) could pass
+margins.md / .csv          δ per optimizer, by SGD's rule with the learning rate as the knob
 
 The sentences here (the equivalence rule, who trained the runs, the tallies
 the command line prints) are the project's own words for its numbers; the
@@ -22,7 +23,8 @@ from batchgrow.reporting.analysis import (BASELINE_AGREEMENT_STDS, CHOSEN_BATCH_
                                           config_differences, varies_by_seed, verdicts_kept)
 from batchgrow.optimizers import MOMENTUM_OPTIMIZERS, optimizer_display_name
 from batchgrow.provenance import describe_machines, describe_versions, machine_counts, runs_text
-from batchgrow.schedules import ALL_SCHEDULES, NOISE_MATCHED_SCHEDULES, REFERENCE_SCHEDULE, schedule_display_name
+from batchgrow.schedules import (ALL_SCHEDULES, CALIBRATION_STAGE, NOISE_MATCHED_SCHEDULES, REFERENCE_SCHEDULE,
+                                 schedule_display_name)
 from batchgrow.study import (ARCHITECTURE_NAMES, DEFAULT_DATA_NAME, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP,
                              NOT_RECORDED, Settings, VERDICTS)
 from batchgrow.reporting.trajectory import TRAJECTORY_COLUMNS
@@ -467,6 +469,40 @@ def write_floor_markdown(rows, path, config, margin):
             [ARCHITECTURE_NAMES.get(row["architecture"], str(row["architecture"])),
              optimizer_display_name(row["optimizer"]), str(row["paired_seeds"]),
              f"{row['accuracy_difference_sd_pp']:.3f}", f"{row['smallest_accuracy_margin_pp']:.3f}"] + loss) + " |")
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)
+
+
+def write_margins_markdown(rows, margins, path, config):
+    """Write trajectory.optimizer_margins as Markdown: δ per optimizer and reading, then every control's stage."""
+    stage = CALIBRATION_STAGE
+    found = [f"{optimizer_display_name(optimizer)}, {reading} reading: **δ = {margin:g}**"
+             for (optimizer, reading), margin in margins.items()]
+    lines = [
+        f"# The margin δ per optimizer, by SGD's rule transposed{settings_suffix(config)}",
+        "",
+        f"{data_name(config)}, N = {config['train_size']:,} training images. SGD's δ is the smallest "
+        f"|mean ln(L / L_dlr)| at the end of stage {stage} that a two-fold error in that stage's noise scale "
+        "makes. Here the learning rate is the knob: every control is dlr but for stage "
+        f"{stage}'s learning rate, times and over 2 (the linear rule's reading of a two-fold error) or times "
+        "and over √2 (the square-root rule's). For each optimizer and reading, δ is the smallest |mean| over "
+        "the networks and the reading's two controls, rounded down to two significant figures "
+        "(docs/predictions/calibration_adaptive.md).",
+        "",
+        "; ".join(found) + "." if found else "No optimizer has every control of a reading on every network.",
+        "",
+        "| Optimizer | Reading | Architecture | Schedule | lr factor | n | Mean ratio | 90 % interval | "
+        "SD of ln ratio |",
+        "|---|---|---|---|---:|---:|---:|---|---:|",
+    ]
+    for row in rows:
+        lines.append("| " + " | ".join([
+            optimizer_display_name(row["optimizer"]), row["reading"],
+            ARCHITECTURE_NAMES.get(row["architecture"], str(row["architecture"])),
+            schedule_display_name(row["schedule"]), f"{row['learning_rate_factor']:.4g}", str(row["paired_seeds"]),
+            f"×{math.exp(row['log_ratio_mean']):.4f}",
+            f"[{math.exp(row['log_ratio_ci90_low']):.4f}, {math.exp(row['log_ratio_ci90_high']):.4f}]",
+            f"{row['log_ratio_sd']:.4f}"]) + " |")
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
 

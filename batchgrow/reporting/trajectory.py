@@ -28,6 +28,7 @@ import math
 
 import numpy as np
 
+from batchgrow.optimizers import ALL_OPTIMIZERS
 from batchgrow.reporting.analysis import POWER, group_runs, ordered, run_sort_key
 from batchgrow.reporting.equivalence import (equivalence_test, mean_with_confidence_interval,
                                              probability_not_equivalent, smallest_detectable_difference, t_quantile)
@@ -328,6 +329,55 @@ def calibration_rows(results):
                 row["log_ratio_mean"], spread, count, margin)
         calibration.append(entry)
     return calibration, margin
+
+
+# The margin per optimizer: SGD's rule with the learning rate as the knob (docs/predictions/
+# calibration_adaptive.md). Each reading of "a two-fold error in one stage's noise", and its controls with
+# their factor on the calibration stage's learning rate.
+MARGIN_READINGS = {
+    "linear": {"dlr_s2_x2": 2.0, "dlr_s2_d2": 0.5},
+    "square-root": {"dlr_s2_xr2": math.sqrt(2.0), "dlr_s2_dr2": 1 / math.sqrt(2.0)},
+}
+MARGIN_COLUMNS = (
+    "optimizer", "reading", "architecture", "schedule", "learning_rate_factor", "paired_seeds", "log_ratio_mean",
+    "log_ratio_ci90_low", "log_ratio_ci90_high", "log_ratio_sd",
+)
+
+
+def optimizer_margins(results):
+    """(rows keyed by MARGIN_COLUMNS, {(optimizer, reading): delta}): δ per optimizer and reading of the rule.
+
+    For every optimizer with dlr and a reading's controls on every network that has dlr, δ is the smallest
+    |mean ln(L / L_dlr)| at the calibration stage's end over the networks and the reading's controls, rounded
+    down to two significant figures; a reading missing a control on a network, or with a loss that is not
+    finite, gives no δ. Each row is one control's stage: its mean, 90 % interval and SD.
+    """
+    cells = group_runs(results)
+    epoch = stage_end_epochs(results["config"])[CALIBRATION_STAGE - 1] if has_trajectory(results) else None
+    rows, margins = [], {}
+    optimizers = ordered([optimizer for _, optimizer, _ in cells], ALL_OPTIMIZERS)
+    for optimizer in optimizers:
+        networks = [arch for arch, code, schedule in cells if code == optimizer and schedule == REFERENCE_SCHEDULE]
+        for reading, controls in MARGIN_READINGS.items():
+            means = []
+            for arch in sorted(networks, key=lambda name: run_sort_key((name, optimizer, REFERENCE_SCHEDULE, 0))):
+                for schedule, factor in controls.items():
+                    if epoch is None or (arch, optimizer, schedule) not in cells:
+                        continue
+                    log_ratios = _log_ratios(cells[(arch, optimizer, schedule)],
+                                             cells[(arch, optimizer, REFERENCE_SCHEDULE)], METRIC, epoch)
+                    if len(log_ratios) < 2 or not np.all(np.isfinite(log_ratios)):
+                        means.append(None)
+                        continue
+                    mean, low, high = mean_with_confidence_interval(log_ratios, 1 - 2 * EQUIVALENCE_ALPHA)
+                    means.append(mean)
+                    rows.append(dict(optimizer=optimizer, reading=reading, architecture=arch, schedule=schedule,
+                                     learning_rate_factor=factor, paired_seeds=len(log_ratios),
+                                     log_ratio_mean=mean, log_ratio_ci90_low=low, log_ratio_ci90_high=high,
+                                     log_ratio_sd=float(np.std(log_ratios, ddof=1))))
+            if means and len(means) == len(networks) * len(controls) and None not in means:
+                margins[(optimizer, reading)] = round_down(min(abs(mean) for mean in means))
+    return rows, margins
 
 
 def _chance_not_equivalent(mean, spread, seeds, margin):
