@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 from scipy import stats
-from conftest import run_main
+from conftest import PROJECT_DIR, run_main
 
 from batchgrow.training import mnist
 from batchgrow import safe_pickle
@@ -260,8 +260,9 @@ def floor_results(log_ratios_by_stage, accuracy_differences_pp):
     config = study.migrate_settings({"train_size": 300, "epochs_per_stage": 1, "num_stages": 2})
     runs = {}
     for seed, accuracy_difference in enumerate(accuracy_differences_pp):
-        base = {"test_accuracy": [0.5, 0.9], study.TRAJECTORY_METRICS[0]: [0.2, 0.1]}
-        moved = {"test_accuracy": [0.5, 0.9 + accuracy_difference / 100],
+        plan = {"learning_rate": [0.01, 0.002], "batch_size": [4, 4], "momentum": [0.0, 0.0], "test_loss": [0.3, 0.2]}
+        base = {"test_accuracy": [0.5, 0.9], study.TRAJECTORY_METRICS[0]: [0.2, 0.1], **plan}
+        moved = {"test_accuracy": [0.5, 0.9 + accuracy_difference / 100], **plan,
                  study.TRAJECTORY_METRICS[0]: [0.2 * math.exp(log_ratios_by_stage[0][seed]),
                                                0.1 * math.exp(log_ratios_by_stage[1][seed])]}
         runs[("mlp300", "adam", "dlr", seed)] = base
@@ -313,3 +314,27 @@ def test_each_optimizers_margin_follows_sgds_rule_with_the_learning_rate_as_the_
     del runs[("lenet5", "adam", "dlr_s2_xr2", 0)], runs[("lenet5", "adam", "dlr_s2_xr2", 1)], \
         runs[("lenet5", "adam", "dlr_s2_xr2", 2)]
     assert trajectory.optimizer_margins({"config": config, "runs": runs})[1] == {("adam", "linear"): 0.12}
+
+
+# ---------------------------------------------------------------- the margin belongs to its data
+def test_the_margin_is_declared_only_for_the_data_it_was_calibrated_on(tmp_path):
+    # The vendored MNIST and the calibration study's own pickle carry the digest the margin names.
+    assert mnist.data_fingerprint(mnist.load_mnist()) == study.CALIBRATED_DATA_FINGERPRINT
+    calibration = safe_pickle.load(PROJECT_DIR / "results" / "trajectory_calibration" / "results.pickle")
+    assert calibration["config"]["data_fingerprint"] == study.CALIBRATED_DATA_FINGERPRINT
+    assert trajectory.declared_margin(calibration["config"]) == (study.TRAJECTORY_MARGIN, None)
+    # Data the tests make themselves: the digits turned upside down. Same shapes, another loss landscape.
+    x_train, y_train, x_test, y_test = mnist.load_mnist()
+    flipped = (x_train[:, ::-1], y_train, x_test[:, ::-1], y_test)
+    config = {"data_fingerprint": mnist.data_fingerprint(flipped), "data_name": "flipped digits"}
+    margin, reason = trajectory.declared_margin(config)
+    assert margin is None and reason == ('no "same training" verdict: δ = 0.06 was calibrated on MNIST, not on '
+                                         "flipped digits; the intervals are shown, and a verdict needs a "
+                                         "calibration on the same data")
+    # Without a margin, the rows keep their intervals and carry no verdict.
+    results = floor_results([[0.01, -0.01, 0.03, -0.03], [0.1, -0.1, 0.2, 0.0]], [0.0] * 4)
+    rows, verdicts = trajectory.trajectory_rows(results, margin)
+    # The floor shares dlr's plan but not its weights: every stage is compared.
+    assert [row["stage"] for row in rows] == [1, 2]
+    assert rows and all(row["log_ratio_ci90_low"] is not None and row["stage_verdict"] is None for row in rows)
+    assert set(verdicts.values()) == {None}

@@ -34,7 +34,7 @@ from batchgrow.reporting.equivalence import (equivalence_test, mean_with_confide
                                              probability_not_equivalent, smallest_detectable_difference, t_quantile)
 from batchgrow.schedules import (ALL_SCHEDULES, CALIBRATION_STAGE, FLOOR_SCHEDULE, REFERENCE_SCHEDULE,
                                  schedule_record)
-from batchgrow.study import EQUIVALENCE_ALPHA, TRAJECTORY_MARGIN, TRAJECTORY_METRICS
+from batchgrow.study import CALIBRATED_DATA_FINGERPRINT, EQUIVALENCE_ALPHA, TRAJECTORY_MARGIN, TRAJECTORY_METRICS
 
 METRIC = TRAJECTORY_METRICS[0]
 TRAJECTORY_COLUMNS = (
@@ -106,6 +106,20 @@ def stage_test(log_ratios, margin, alpha=EQUIVALENCE_ALPHA):
     return equivalence_test(log_ratios, margin, alpha)
 
 
+def declared_margin(config):
+    """(the margin δ for this study's "same training" verdicts, or None; the one line that says why not).
+
+    δ was calibrated on the vendored MNIST (study.CALIBRATED_DATA_FINGERPRINT). On other data a log ratio
+    means something else: where the loss stays high the same error gives a smaller ratio, where it falls
+    towards zero a larger one. So a study on other data shows its intervals and no verdict.
+    """
+    if config.get("data_fingerprint") == CALIBRATED_DATA_FINGERPRINT:
+        return TRAJECTORY_MARGIN, None
+    name = config.get("data_name") or "this data"
+    return None, (f"no \"same training\" verdict: δ = {TRAJECTORY_MARGIN:g} was calibrated on MNIST, not on "
+                  f"{name}; the intervals are shown, and a verdict needs a calibration on the same data")
+
+
 def trajectory_rows(results, margin):
     """(rows keyed by TRAJECTORY_COLUMNS, {(arch, optimizer, schedule): verdict over its stages}).
 
@@ -124,7 +138,9 @@ def trajectory_rows(results, margin):
         seeds = _paired_seeds(seed_runs, dlr_runs)
         if not seeds:
             continue
-        shared = min(shared_stages(seed_runs[seed], dlr_runs[seed], stage_ends) for seed in seeds)
+        # The floor follows dlr's plan from other weights: it shares no stage with dlr.
+        shared = 0 if schedule == FLOOR_SCHEDULE else min(
+            shared_stages(seed_runs[seed], dlr_runs[seed], stage_ends) for seed in seeds)
         cell_rows = []
         for stage, epoch in enumerate(stage_ends[shared:], start=shared + 1):
             outcome = stage_test(_log_ratios(seed_runs, dlr_runs, METRIC, epoch), margin)
