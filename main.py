@@ -139,6 +139,20 @@ def count(minimum, maximum=None):
     return parse
 
 
+def seed_range(text):
+    """--seeds N (seeds 0 to N-1) or A-B (seeds A to B, both included): the seeds, as a tuple."""
+    first, dash, last = text.partition("-")
+    if not dash:
+        return tuple(range(count(1)(text)))
+    try:
+        first, last = int(first), int(last)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not N or A-B with whole numbers A <= B") from None
+    if not 0 <= first <= last:
+        raise argparse.ArgumentTypeError(f"{text!r} is not A-B with 0 <= A <= B")
+    return tuple(range(first, last + 1))
+
+
 def as_float(text):
     """The number text names, or nan when it names none (every check below refuses nan)."""
     try:
@@ -221,8 +235,9 @@ def parse_args(argv=None):
                              "stage) and dlr_sqrt (lr / sqrt(5), batch held) are the square-root rule's matches "
                              "for Adam and RMSprop and controls for SGD; const, ibs_slow and ibs_fast "
                              "are controls whose noise scale departs from dlr's on purpose (default: %(default)s)")
-    parser.add_argument("--seeds", type=count(1), default=5,
-                        help="number of seeds: runs seeds 0 to N-1 (default: %(default)s)")
+    parser.add_argument("--seeds", type=seed_range, default=tuple(range(5)), metavar="N|A-B",
+                        help="the seeds: N runs seeds 0 to N-1, A-B seeds A to B, for example 5-19 to confirm "
+                             "on seeds that a rule was not fitted on (default: 5)")
     parser.add_argument("--epochs-per-stage", type=count(1), default=defaults.epochs_per_stage,
                         help="epochs in each of the 4 stages (default: %(default)s)")
     parser.add_argument("--train-size", type=count(1, 60_000), default=defaults.train_size,
@@ -455,7 +470,7 @@ def main(argv=None):
         arrays = load_mnist(args.data)
         settings = settings_from_arguments(args, arrays)
         jobs = args.jobs or os.cpu_count() or 1
-        selection = Selection(args.archs, args.optimizers, args.schedules, tuple(range(args.seeds)))
+        selection = Selection(args.archs, args.optimizers, args.schedules, args.seeds)
         try:
             selection.check(settings)
         except ValueError as problem:  # A plan the optimizer cannot follow, refused before any training.

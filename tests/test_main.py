@@ -97,7 +97,16 @@ def test_optimizers_and_schedules_combine_freely():
     assert args.optimizers == ("nesterov", "sgd", "momentum", "adam") and args.schedules == ("ibs_lr", "dlr")
     defaults = main.parse_args([])
     assert defaults.optimizers == ("sgd", "adam") and defaults.schedules == ("dlr", "ibs", "hyb")
-    assert defaults.seeds == 5 and defaults.out == "results"
+    assert defaults.seeds == (0, 1, 2, 3, 4) and defaults.out == "results"
+
+
+def test_seeds_are_a_count_from_zero_or_a_range_held_out_from_another_study():
+    assert main.parse_args(["--seeds", "20"]).seeds == tuple(range(20))
+    assert main.parse_args(["--seeds", "5-19"]).seeds == tuple(range(5, 20))
+    assert main.parse_args(["--seeds", "7-7"]).seeds == (7,)
+    for bad in ("0", "5-3", "a-b", "-2", "x"):
+        refused = run_main("--seeds", bad)
+        assert refused.returncode == 2 and refused.stderr.count("\n") <= 2 and "--seeds" in refused.stderr, bad
 
 
 # ---------------------------------------------------------------- training
