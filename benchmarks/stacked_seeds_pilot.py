@@ -14,10 +14,11 @@ seed:
   Dense layers are batched matmuls ([S, B, in] x [S, in, out]); the
   convolutions are grouped convolutions with S groups, which TensorFlow runs
   on a CPU only through its oneDNN kernels (with TF_ENABLE_ONEDNN_OPTS=0 it
-  refuses them, and this script stops): the images of the S seeds are the S channels of the first one
-  (tf.nn.depthwise_conv2d with channel multiplier 6, or with --conv1 grouped
-  tf.nn.conv2d with a filter of input depth 1), and the second is
-  tf.nn.conv2d with a filter of input depth 6 on 6 * S channels. The
+  refuses them, and this script stops). The images of the S seeds are the
+  S channels of the first one (tf.nn.depthwise_conv2d with channel
+  multiplier 6, or with --conv1 grouped tf.nn.conv2d with a filter of input
+  depth 1), and the second is tf.nn.conv2d with a filter of input depth 6 on
+  6 * S channels. The
   backward pass is written out the way networks.loss_and_gradients writes
   it, except the first convolution's kernel gradient, taken by its
   kernel-gradient op (the unstacked step's trick, a forward convolution, was
@@ -31,12 +32,17 @@ a check that both ways compute the same thing (the largest absolute
 difference, per seed, between the stacked and the separate weights after
 CHECK_STEPS steps from the same start), then warm-up, then repeats that
 alternate the two ways (which goes first alternates too), so that load
-beside the benchmark falls on both alike. Each repeat times STEPS steps of
-every seed; the printed times are medians, in microseconds per step of all S
-seeds, and the speed-up per seed is separate / stacked.
+beside the benchmark falls on both alike. Each repeat times the same number
+of steps of every seed (as many as make the separate side take about
+TARGET_SECONDS). The printed times are medians, in microseconds per step of
+all S seeds, of the wall clock and of the process's CPU seconds, with the
+interquartile range of the wall times over their median and the 1-minute
+load average after the configuration; the speed-up per seed is separate /
+stacked.
 
 usage: python benchmarks/stacked_seeds_pilot.py [--repeats N] [--archs lenet5,mlp300]
-                                               [--batch-sizes 4,20,100,500] [--seeds 1,5,20]
+           [--batch-sizes 4,20,100,500] [--seeds 1,5,20] [--conv1 depthwise|grouped]
+           [--conv1-kernel-gradient filter|forward]
 """
 import argparse
 import os
@@ -267,7 +273,8 @@ class Configuration:
                                  tf.constant(self.batch_size), tf.constant(steps)).numpy()
 
     def check(self):
-        """Per seed, the largest |stacked - separate| over every weight after CHECK_STEPS steps, and of the loss sums."""
+        """([per seed, the largest |stacked - separate| of any weight after CHECK_STEPS steps],
+        the largest |stacked - separate| of a seed's loss sum, the largest distance any weight moved)."""
         self.reset()
         separate_losses = self.run_separate(CHECK_STEPS)
         stacked_losses = self.run_stacked(CHECK_STEPS)
