@@ -19,8 +19,8 @@ from document_numbers import (ARCHITECTURES, FACTS, ORIGINAL_ORDER, batch_32_gap
                               earlier_cpu_study, fact, fmt, hyb_noise_gap, interval, intervals_excluding_zero,
                               largest_absolute_difference, lowest_and_highest, lowest_and_highest_signed,
                               mean_difference, mean_pct, momentum_cut_costs, moves, original_gaps, paired_differences,
-                              reset_gap_share, seed_runs, seed_stds, signed, spread_of_means,
-                              std_distance_from_original, std_pct, study, train_60000_verdicts, two_run_std, update_ratio, updates, verdict,
+                              reset_gap_share, seed_runs, seed_stds, signed, spread_of_means, std_distance_from_original,
+                              std_pct, study, train_60000_verdicts, two_run_std, update_ratio, updates, verdict,
                               verdict_tally, verdict_text, versus_dlr, versus_study, wall_ratios)
 from replication_numbers import NUMBER_TEXTS as REPLICATION_NUMBER_TEXTS
 from trajectory_numbers import NUMBER_TEXTS as TRAJECTORY_NUMBER_TEXTS
@@ -280,12 +280,9 @@ NUMBER_TEXTS = {
     "controls.mlp300.sgd.ibs_slow.diff_mean": lambda: fmt(mean_difference("controls", "mlp300", "sgd", "ibs_slow")),
     "controls.mlp300.sgd.ibs_fast.cost": lambda: fmt(-mean_difference("controls", "mlp300", "sgd", "ibs_fast")),
     "controls.ibs_last_4x.equivalent_count": lambda: count(verdicts_of("controls", "ibs_last_4x"), "equivalent"),
-    "annealing.mlp.const.cost_range": lambda: lowest_and_highest([-mean_difference(*cell, "const")
-                                                                  for cell in ANNEALING_CELLS[:4]]),
-    "annealing.lenet5.const.cost_range": lambda: lowest_and_highest([-mean_difference(*cell, "const")
-                                                                     for cell in ANNEALING_CELLS[4:]]),
-    "annealing.const.cost_range": lambda: lowest_and_highest([-mean_difference(*cell, "const")
-                                                              for cell in ANNEALING_CELLS]),
+    "annealing.mlp.const.cost_range": lambda: lowest_and_highest(costs(ANNEALING_CELLS[:4], "const")),
+    "annealing.lenet5.const.cost_range": lambda: lowest_and_highest(costs(ANNEALING_CELLS[4:], "const")),
+    "annealing.const.cost_range": lambda: lowest_and_highest(costs(ANNEALING_CELLS, "const")),
     "annealing.ibs_hyb.equivalent_count": lambda: sum(verdict_of(*cell, schedule) == "equivalent"
                                                       for cell in ANNEALING_CELLS for schedule in ("ibs", "hyb")),
     "annealing.ibs_hyb.largest_abs_diff": lambda: fmt(max(abs(mean_difference(*cell, schedule))
@@ -296,8 +293,8 @@ NUMBER_TEXTS = {
     "ibs_lr.ibs_lr.updates": lambda: f"{updates('ibs_lr', 'mlp300', 'sgd', 'ibs_lr'):,}",
     "ibs_lr.ibs_lr.update_ratio": lambda: round(update_ratio("ibs_lr", "mlp300", "sgd", "ibs_lr")),
     "cuts.ibs_lr.momentum_cost_range": lambda: lowest_and_highest(momentum_cut_costs("ibs_lr")),
-    "momentum_20.ibs_mom.cost_range": lambda: lowest_and_highest([-mean_difference("momentum_20", *cell, "ibs_mom")
-                                                                  for cell in MOMENTUM_CELLS]),
+    "momentum_20.ibs_mom.cost_range": lambda: lowest_and_highest(
+        costs([("momentum_20", *cell) for cell in MOMENTUM_CELLS], "ibs_mom")),
     "momentum_20.ibs_mom.undecided_count": lambda: count(verdicts_of("momentum_20", "ibs_mom", MOMENTUM_CELLS),
                                                          "undecided"),
     "ibs_lr.mlp300.adam.ibs_lr.cost": lambda: fmt(-mean_difference("ibs_lr", "mlp300", "adam", "ibs_lr")),
@@ -307,20 +304,16 @@ NUMBER_TEXTS = {
     "large_batch.lenet5.ibs_lr.tost": lambda: verdict_text("large_batch", "lenet5", "momentum", "ibs_lr"),
     "large_batch.lenet5.ibs_lr.diff_mean": lambda: signed(mean_difference("large_batch", "lenet5", "momentum",
                                                                           "ibs_lr")),
-    "large_batch.ibs_mom.cost_range": lambda: lowest_and_highest([-mean_difference("large_batch", arch, "momentum",
-                                                                                   "ibs_mom")
-                                                                  for arch in ARCHITECTURES]),
+    "large_batch.ibs_mom.cost_range": lambda: lowest_and_highest(
+        costs([("large_batch", arch, "momentum") for arch in ARCHITECTURES], "ibs_mom")),
     "momentum_098.dlr_vs_m09.diff_range": lambda: lowest_and_highest_signed(
         [interval(d)[0] for d in m098_differences("dlr", "dlr")]),
     "momentum_098.ibs_vs_ibs_mom.diff_range": lambda: lowest_and_highest_signed(
         [interval(d)[0] for d in m098_differences("ibs", "ibs_mom")]),
     # The measured noise scale.
-    "measured.dlr.b_simple_first_epoch": lambda: whole_range([b_simple("measured", arch, optimizer, "dlr", 0)
-                                                              for arch in ARCHITECTURES
-                                                              for optimizer in ("sgd", "adam")]),
-    "measured.dlr.b_simple_last_epoch": lambda: whole_range([b_simple("measured", arch, optimizer, "dlr", -1)
-                                                             for arch in ARCHITECTURES
-                                                             for optimizer in ("sgd", "adam")]),
+    **{f"measured.dlr.b_simple_{which}_epoch": (lambda epoch=epoch: whole_range(
+        [b_simple("measured", arch, optimizer, "dlr", epoch) for arch in ARCHITECTURES
+         for optimizer in ("sgd", "adam")])) for which, epoch in (("first", 0), ("last", -1))},
     "large_batch_measured.lenet5.ibs_lr.last_batch_over_b_simple":
         lambda: fmt(batch_over_b_simple("large_batch_measured", "lenet5", "ibs_lr", 11), 1),
     "large_batch_measured.mlp300.ibs_lr.last_batch_over_b_simple":

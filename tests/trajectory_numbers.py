@@ -63,10 +63,14 @@ def calibrated_margin():
     return smallest, math.floor(smallest * 10 ** decimals) / 10 ** decimals
 
 
+def half_width(values):
+    """The half-width of the 90 % Student-t interval of the mean."""
+    return stats.t.ppf(0.95, len(values) - 1) * np.std(values, ddof=1) / math.sqrt(len(values))
+
+
 def stage_interval(values):
     """The 90 % Student-t interval of the mean of per-seed log ratios."""
-    half = stats.t.ppf(0.95, len(values) - 1) * np.std(values, ddof=1) / math.sqrt(len(values))
-    return np.mean(values) - half, np.mean(values) + half
+    return np.mean(values) - half_width(values), np.mean(values) + half_width(values)
 
 
 def stage_verdict(values, margin):
@@ -180,14 +184,8 @@ def dlr_shift(held, betas, arch):
                      for seed in sorted(set(runs[0]) & set(runs[1]))])
 
 
-def half_width(values):
-    """The half-width of the 90 % Student-t interval of the mean."""
-    return stats.t.ppf(0.95, len(values) - 1) * np.std(values, ddof=1) / math.sqrt(len(values))
-
-
 def dlr_settling(optimizer, stage):
-    """dlr's epoch-mean batch loss (train_loss, the one recorded every epoch) at a stage's end over its value 3
-    epochs before, geometric mean over seeds."""
+    """dlr's epoch-mean batch loss (recorded every epoch) at a stage's end over 3 epochs before, over seeds."""
     end = stage_end_epochs(LONG)[stage - 1]
     return geometric_mean([run["train_loss"][end] / run["train_loss"][end - 3]
                            for run in runs_of(LONG, LONG_ARCH, optimizer)])
@@ -200,8 +198,7 @@ def loss_at_stage_end(name, stage, schedule="dlr"):
 
 
 def float32_step_loss():
-    """ln(1 + eps) in float32: the smallest non-zero loss float32 gives one image, whose log-softmax sum is 1 plus
-    the other classes' terms."""
+    """ln(1 + eps) in float32: the smallest non-zero loss float32 gives an image (its log-softmax sum is 1 + ...)."""
     return float(np.log(np.float32(1) + np.finfo(np.float32).eps, dtype=np.float32))
 
 
