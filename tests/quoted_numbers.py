@@ -19,9 +19,10 @@ from document_numbers import (ARCHITECTURES, FACTS, ORIGINAL_ORDER, batch_32_gap
                               earlier_cpu_study, fact, fmt, hyb_noise_gap, interval, intervals_excluding_zero,
                               largest_absolute_difference, lowest_and_highest, lowest_and_highest_signed,
                               mean_difference, mean_pct, momentum_cut_costs, moves, original_gaps, paired_differences,
-                              reset_gap_share, seed_runs, seed_stds, signed, spread_of_means, std_distance_from_original,
-                              std_pct, study, train_60000_verdicts, two_run_std, update_ratio, updates, verdict,
-                              verdict_tally, verdict_text, versus_dlr, versus_study, wall_ratios)
+                              reset_gap_share, seed_runs, seed_stds, signed, spread_of_means,
+                              std_distance_from_original, std_pct, study, train_60000_verdicts, two_run_std,
+                              update_ratio, updates, verdict, verdict_tally, verdict_text, versus_dlr, versus_study,
+                              wall_ratios)
 from replication_numbers import NUMBER_TEXTS as REPLICATION_NUMBER_TEXTS
 from trajectory_numbers import NUMBER_TEXTS as TRAJECTORY_NUMBER_TEXTS
 
