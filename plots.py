@@ -166,6 +166,9 @@ def parse_arguments(argv=None, source=None):
         parser.error(f"{' and '.join(whole_folder)} cannot be combined; pass one")
     if whole_folder and arguments.baseline is not None:
         parser.error(f"{whole_folder[0]} reads every study of a folder; it takes no --baseline")
+    if whole_folder and whole_folder[0] != "--breakdown" and arguments.out is not None:
+        parser.error(f"{whole_folder[0]} writes each study into its own folder, as its draw command says; "
+                     "it takes no --out")
     return arguments
 
 
@@ -187,9 +190,14 @@ def main(argv=None):
         return draw_studies(arguments.studies)
     if arguments.commands:
         try:
-            print("\n".join(reproduce_commands(DEFAULT_STUDIES)))
+            lines = reproduce_commands(DEFAULT_STUDIES)
         except StudyFileError as error:
             return _fail(str(error))
+        try:
+            print("\n".join(lines), flush=True)
+        except BrokenPipeError:
+            # A reader that stops early (head) is no error; the rest of the output goes nowhere.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     # A study folder with a study.toml gets its page; it is read first, so that a bad one changes nothing.
     study_folder = arguments.results.parent

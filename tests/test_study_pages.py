@@ -77,8 +77,10 @@ def test_train_command_gives_the_settings_saved_in_the_pickle(folder, monkeypatc
     differ = {name: (value, saved[name]) for name, value in settings.items()
               if saved[name] != value and not (name in unmeasured and saved[name] is None)}
     assert not differ, f"{folder}/study.toml's train command gives other settings (command, pickle): {differ}"
+    # --seeds N is seeds 0 to N-1; --seeds A-B gives the seeds themselves.
+    seeds = list(range(arguments.seeds)) if isinstance(arguments.seeds, int) else list(arguments.seeds)
     selection = {"archs": list(arguments.archs), "optimizers": list(arguments.optimizers),
-                 "schedules": list(arguments.schedules), "seeds": list(range(arguments.seeds))}
+                 "schedules": list(arguments.schedules), "seeds": seeds}
     saved = {name: list(config[name]) for name in selection}
     assert selection == saved, f"{folder}/study.toml's train command selects other runs"
     # --out is where, --jobs and --shard how fast: not settings, but the folder must be the study's own.
