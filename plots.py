@@ -167,8 +167,7 @@ def parse_arguments(argv=None, source=None):
     if whole_folder and arguments.baseline is not None:
         parser.error(f"{whole_folder[0]} reads every study of a folder; it takes no --baseline")
     if whole_folder and whole_folder[0] != "--breakdown" and arguments.out is not None:
-        parser.error(f"{whole_folder[0]} writes each study into its own folder, as its draw command says; "
-                     "it takes no --out")
+        parser.error(f"{whole_folder[0]} takes no --out: each study's draw command names its own folder")
     return arguments
 
 

@@ -216,3 +216,15 @@ def test_settings_are_compared_in_full():
     # The train command's check above compares every field of the settings with the pickle's config.
     assert {field.name for field in dataclasses.fields(Settings)} <= set(
         load_results(PROJECT_DIR / "results" / "results.pickle")["config"])
+
+
+@pytest.mark.parametrize("arguments,message", [
+    (["--studies", "results", "--out", "elsewhere"], "--studies takes no --out"),
+    (["--commands", "--out", "elsewhere"], "--commands takes no --out"),
+    (["--commands", "--studies", "results"], "--studies and --commands cannot be combined"),
+    (["--studies", "results", "--baseline", "results/results.pickle"], "it takes no --baseline"),
+])
+def test_options_that_read_every_study_refuse_what_they_cannot_use(arguments, message, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        plots.parse_arguments(arguments)
+    assert stopped.value.code == 2 and message in capsys.readouterr().err
