@@ -22,7 +22,7 @@ function (tf, state, gradients) that steps every weight with one fused
 TensorFlow op each. training.py asks the state to start an epoch, apply a
 step, reset or list its variables, and never reaches into it. This module
 never imports TensorFlow, which training.py passes in. A new optimizer is one
-record here plus the settings of its constants in study.Settings (REPORT.md,
+record here plus the settings of its constants in study.Settings (docs/adding.md,
 "Adding an optimizer").
 """
 import dataclasses

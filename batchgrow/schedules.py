@@ -30,7 +30,7 @@ step: the same plan, so whatever separates it from dlr is rounding alone.
 
 The adaptive schedules, ibs_auto and ibs_auto_lr, decide their batches during
 the run from the measured noise scale (adaptive_epoch_plan). A new fixed
-schedule is one record in SCHEDULE_RECORDS (REPORT.md, "Adding a schedule").
+schedule is one record in SCHEDULE_RECORDS (docs/adding.md, "Adding a schedule").
 This module is plain Python: no TensorFlow, no matplotlib.
 """
 import dataclasses

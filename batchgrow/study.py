@@ -15,7 +15,7 @@ plan) and this one:
   written by older versions of the code up to today's schema.
 
 A new built-in network is a line in ARCHITECTURE_NAMES and an entry of
-networks.NETWORKS (REPORT.md, "Adding a network"). A user's own network, from
+networks.NETWORKS (docs/adding.md, "Adding a network"). A user's own network, from
 main.py --networks FILE, has no display name: figures and tables show its
 code.
 """

@@ -8,7 +8,7 @@ network without one, as every network of a user's --networks file, trains
 through tape_loss_and_gradients. read_network_file imports such a file and
 check_network tries each of its models before any training; both raise
 NetworkFileError with a one-line message. A new built-in network is an entry
-here and a display name in study.ARCHITECTURE_NAMES (REPORT.md, "Adding a
+here and a display name in study.ARCHITECTURE_NAMES (docs/adding.md, "Adding a
 network", lists the steps).
 """
 import functools
