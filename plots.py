@@ -95,12 +95,13 @@ from batchgrow.reporting.study_page import (PAGE_FILE, STUDY_FILE, StudyFileErro
 from batchgrow.reporting.tables import (describe_baseline_agreement, describe_verdict_counts,
                                         write_calibration_markdown, write_chosen_batches_csv,
                                         write_chosen_batches_markdown, write_comparison_csv, write_comparison_markdown,
-                                        write_csv, write_power_markdown, write_stages_csv, write_stages_markdown,
-                                        write_summary_csv, write_summary_markdown, write_trajectory_csv,
-                                        write_trajectory_markdown, write_trajectory_power_markdown)
-from batchgrow.study import TRAJECTORY_MARGIN
-from batchgrow.reporting.trajectory import (CALIBRATION_COLUMNS, TRAJECTORY_POWER_COLUMNS, calibration_rows,
-                                            can_calibrate, has_trajectory, noise_scale_resolution,
+                                        write_csv, write_floor_markdown, write_margins_markdown, write_power_markdown,
+                                        write_stages_csv, write_stages_markdown, write_summary_csv,
+                                        write_summary_markdown, write_trajectory_csv, write_trajectory_markdown,
+                                        write_trajectory_power_markdown)
+from batchgrow.reporting.trajectory import (CALIBRATION_COLUMNS, FLOOR_COLUMNS, MARGIN_COLUMNS, TRAJECTORY_POWER_COLUMNS,
+                                            calibration_rows, can_calibrate, declared_margin, floor_rows,
+                                            has_trajectory, noise_scale_resolution, optimizer_margins,
                                             trajectory_power_rows, trajectory_rows)
 
 DEFAULT_RESULTS = Path("results/results.pickle")
@@ -235,8 +236,10 @@ def main(argv=None):
         out_dir.mkdir(parents=True, exist_ok=True)
         written, skipped = draw_all_figures(results, out_dir)
         rows = summarize(results)
-        trajectory = trajectory_rows(results, TRAJECTORY_MARGIN) if has_trajectory(results) else None
-        if trajectory and TRAJECTORY_MARGIN is not None:
+        # The margin δ belongs to the data it was calibrated on; elsewhere the intervals stand without verdicts.
+        margin, margin_note = declared_margin(results["config"])
+        trajectory = trajectory_rows(results, margin) if has_trajectory(results) else None
+        if trajectory and margin is not None:
             for row in rows:
                 row["trajectory_verdict"] = trajectory[1].get((row["architecture"], row["optimizer"],
                                                                row["schedule"]))
@@ -255,13 +258,21 @@ def main(argv=None):
         if trajectory and trajectory[0]:
             written.append(write_trajectory_csv(trajectory[0], out_dir / "trajectory.csv"))
             written.append(write_trajectory_markdown(trajectory[0], out_dir / "trajectory.md", results["config"],
-                                                     TRAJECTORY_MARGIN))
-            trajectory_power = trajectory_power_rows(results, TRAJECTORY_MARGIN) if TRAJECTORY_MARGIN else []
+                                                     margin))
+            trajectory_power = trajectory_power_rows(results, margin) if margin else []
             if trajectory_power:
                 written.append(write_csv(trajectory_power, out_dir / "trajectory_power.csv",
                                          TRAJECTORY_POWER_COLUMNS))
                 written.append(write_trajectory_power_markdown(trajectory_power, out_dir / "trajectory_power.md",
-                                                               results["config"], TRAJECTORY_MARGIN))
+                                                               results["config"], margin))
+        floor = floor_rows(results, margin)
+        if floor:
+            written.append(write_csv(floor, out_dir / "floor.csv", FLOOR_COLUMNS))
+            written.append(write_floor_markdown(floor, out_dir / "floor.md", results["config"], margin))
+        margin_rows, margins = optimizer_margins(results)
+        if margin_rows:
+            written.append(write_csv(margin_rows, out_dir / "margins.csv", MARGIN_COLUMNS))
+            written.append(write_margins_markdown(margin_rows, margins, out_dir / "margins.md", results["config"]))
         if can_calibrate(results):
             calibration, margin = calibration_rows(results)
             written.append(write_csv(calibration, out_dir / "calibration.csv", CALIBRATION_COLUMNS))
@@ -281,7 +292,7 @@ def main(argv=None):
         if study is not None:
             page = page_text(_display_path(study_folder), study, rows, trajectory[0] if trajectory else None,
                              comparison_rows, results["provenance"], [path.name for path in written],
-                             TRAJECTORY_MARGIN, _way_to_project(study_folder), index)
+                             margin, _way_to_project(study_folder), index)
             (out_dir / PAGE_FILE).write_text(page, encoding="utf-8")
             written.append(out_dir / PAGE_FILE)
     except OSError as error:
@@ -291,6 +302,8 @@ def main(argv=None):
           + ", ".join(path.name for path in written))
     for description in skipped:
         print(f"skipped {description}")
+    if trajectory and margin_note:
+        print(margin_note)
     counts, not_shown_equivalent = verdict_counts(rows)
     if sum(counts.values()):
         print(describe_verdict_counts(counts, not_shown_equivalent))
@@ -370,8 +383,8 @@ def study_index(folder):
             continue
         study, arguments = study_arguments(study_folder)
         results = load_results(arguments.results)
-        trajectory = (trajectory_rows(results, TRAJECTORY_MARGIN)[0]
-                      if has_trajectory(results) and TRAJECTORY_MARGIN is not None else None)
+        margin = declared_margin(results["config"])[0]
+        trajectory = trajectory_rows(results, margin)[0] if has_trajectory(results) else None
         comparison = None
         if arguments.baseline is not None:
             rows = compare_results(results, load_results(arguments.baseline, option="--baseline"), arguments.pair)

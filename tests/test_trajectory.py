@@ -338,3 +338,30 @@ def test_the_margin_is_declared_only_for_the_data_it_was_calibrated_on(tmp_path)
     assert [row["stage"] for row in rows] == [1, 2]
     assert rows and all(row["log_ratio_ci90_low"] is not None and row["stage_verdict"] is None for row in rows)
     assert set(verdicts.values()) == {None}
+
+
+@pytest.mark.parametrize("on_mnist", [True, False])
+def test_plots_writes_the_floor_and_gives_a_same_training_verdict_only_on_the_calibrated_data(tmp_path, on_mnist):
+    from conftest import run_plots
+    results = floor_results([[0.01, -0.01, 0.03, -0.03], [0.02, -0.02, 0.01, 0.0]], [0.02, -0.04, 0.0, 0.06])
+    fingerprint = study.CALIBRATED_DATA_FINGERPRINT if on_mnist else "0123456789abcdef"
+    results["config"].update(data_fingerprint=fingerprint, data_name="MNIST" if on_mnist else "flipped digits",
+                             archs=["mlp300"], optimizers=["adam"], schedules=["dlr", "dlr_ulp"],
+                             seeds=[0, 1, 2, 3], command="python main.py")
+    for run in results["runs"].values():
+        run.update(train_loss=[0.3, 0.2], updates=[75, 150], seconds=[1.0, 2.0])
+    results.update(provenance={key: None for key in results["runs"]}, missing=[])
+    with open(tmp_path / "results.pickle", "wb") as handle:
+        pickle.dump(results, handle)
+    drawn = run_plots("--results", str(tmp_path / "results.pickle"))
+    assert drawn.returncode == 0, drawn.stderr
+    floor = (tmp_path / "floor.md").read_text()
+    trajectory_text = (tmp_path / "trajectory.md").read_text()
+    assert "| 300-unit MLP | Adam | 4 |" in floor
+    if on_mnist:
+        assert "inside the declared δ = 0.06" in floor and "no \"same training\" verdict" not in drawn.stdout
+        assert "at the margin ±0.06" in trajectory_text
+    else:
+        assert "(none is declared for this data)" in floor and "without verdicts" in trajectory_text
+        assert any(line.startswith('no "same training" verdict: δ = 0.06 was calibrated on MNIST, not on flipped '
+                                   "digits") for line in drawn.stdout.splitlines())

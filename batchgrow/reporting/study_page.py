@@ -328,7 +328,10 @@ def _answer_section(summary_rows, trajectory, comparison_rows, trajectory_margin
              f"point; cells not shown equivalent with their mean paired difference in points [{CONFIDENCE} "
              "interval]):", ""]
     lines += _answer_lines(accuracy_answer(summary_rows), _accuracy_exception) + [""]
-    if trajectory:
+    if trajectory and trajectory_margin is None:
+        lines += [f"**Training loss at every stage end against {REFERENCE_SCHEDULE}'s**: no verdict, for no margin "
+                  "is declared for this data (trajectory.md gives the intervals).", ""]
+    elif trajectory:
         lines += [f"**Training loss at every stage end against {REFERENCE_SCHEDULE}'s** (δ = "
                   f"{trajectory_margin:g} on ln(L / L_{REFERENCE_SCHEDULE}); cells not shown equivalent with "
                   f"each stage's verdict and the last stage's ratio to {REFERENCE_SCHEDULE}'s loss "

@@ -452,8 +452,9 @@ def write_floor_markdown(rows, path, config, margin):
         "differences and the smallest margin their 90 % interval lies inside (points); on the model's training "
         "loss at the stage ends, the smallest δ on ln(L / L_dlr) that every stage's 90 % interval lies inside, "
         "the stage that sets it with its mean and SD, and the fewest seeds at which every stage's expected "
-        f"interval would lie inside the declared δ = {margin:g} (\"never\" where a stage's mean is beyond it). "
-        "A margin below the floor cannot call even dlr equivalent to itself.",
+        + (f"interval would lie inside the declared δ = {margin:g} (\"never\" where a stage's mean is beyond it). "
+           if margin is not None else "interval would lie inside a declared δ (none is declared for this data). ")
+        + "A margin below the floor cannot call even dlr equivalent to itself.",
         "",
         "| Architecture | Optimizer | n | Accuracy SD (pp) | Smallest accuracy margin (pp) | Widest stage | "
         "Mean ln ratio | SD of ln ratio | Smallest δ | Seeds for δ |",
@@ -464,7 +465,8 @@ def write_floor_markdown(rows, path, config, margin):
         if row["smallest_margin"] is not None:
             loss = [str(row["widest_stage"]), f"{row['log_ratio_mean']:+.4f}", f"{row['log_ratio_sd']:.4f}",
                     f"{row['smallest_margin']:.4f}",
-                    "never" if row["seeds_for_margin"] is None else str(row["seeds_for_margin"])]
+                    "-" if margin is None else "never" if row["seeds_for_margin"] is None
+                    else str(row["seeds_for_margin"])]
         lines.append("| " + " | ".join(
             [ARCHITECTURE_NAMES.get(row["architecture"], str(row["architecture"])),
              optimizer_display_name(row["optimizer"]), str(row["paired_seeds"]),

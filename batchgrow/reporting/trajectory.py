@@ -259,8 +259,9 @@ def floor_rows(results, margin=TRAJECTORY_MARGIN):
                 stages.append((max(abs(low), abs(high)), stage, mean, float(np.std(log_ratios, ddof=1))))
         if len(stages) == len(stage_ends):
             widest, stage, mean, spread = max(stages)
+            needed = seeds_needed([(mean, spread) for _, _, mean, spread in stages], margin) if margin else None
             row.update(widest_stage=stage, log_ratio_mean=mean, log_ratio_sd=spread, smallest_margin=widest,
-                       seeds_for_margin=seeds_needed([(mean, spread) for _, _, mean, spread in stages], margin))
+                       seeds_for_margin=needed)
         rows.append({name: row.get(name) for name in FLOOR_COLUMNS})
     return rows
 
