@@ -10,10 +10,11 @@ sentence states besides its numbers (that a verdict is "not equivalent", that
 predicate of quoted_numbers.py that holds. The words around an anchor are
 free: rewording a sentence and keeping its anchored numbers needs no test edit.
 
-Tables are tied by an anchor on the line before them: <!--table:STUDY/FILE-->
-for an excerpt of a committed summary.md, stages.md, comparison.md, power.md
-or batches_chosen.md, and <!--rows:KIND:STUDY--> for a table whose rows the
-tests compute (the headline table, ...), each row found by its label.
+A table whose rows the tests compute (the headline table, ...) is tied by
+an anchor on the line before it, <!--rows:KIND:STUDY-->, each row found by
+its label. A copy of a committed table (<!--table:STUDY/FILE-->) is what the
+documents no longer hold: they link to the study's own file, and a test
+refuses one.
 
 The committed studies are the folders under results/ that hold a study.toml
 (results/ itself included): the list of them is read from the folders, as
@@ -110,12 +111,6 @@ def fact(predicate):
     """Register a predicate as a fact a document may anchor (<!--f:NAME-->)."""
     FACTS[predicate.__name__] = predicate
     return predicate
-
-
-class Quote(NamedTuple):
-    """Numbers computed together: keys names each, values() returns them in that order."""
-    keys: tuple
-    values: Callable[[], list]
 
 
 @lru_cache(maxsize=None)
@@ -276,11 +271,6 @@ def verdict_text(name, arch, optimizer, schedule):
             f"{100 * (1 - 2 * ALPHA):g}% [{signed(low)}, {signed(high)}])")
 
 
-def seed_range(name, arch, optimizer, schedule):
-    values = 100 * finals(name, arch, optimizer, schedule)
-    return f"{values.min():.2f} to {values.max():.2f}"
-
-
 # ---------------------------------------------------------------------------
 # Tables whose layout no committed file has
 # ---------------------------------------------------------------------------
@@ -301,24 +291,6 @@ def cut_study(optimizer):
     return "momentum" if optimizer in ("momentum", "nesterov") else "ibs_lr"
 
 
-def cut_row(arch, optimizer):
-    """REPORT's row of what each cut in updates costs: final accuracy minus dlr, 95 %, and verdict.
-
-    SGD and Adam come from the ibs_lr study, momentum and Nesterov from the
-    momentum study; ibs_mom exists only for the last two.
-    """
-    name = cut_study(optimizer)
-    parts = [f"| {ARCHITECTURE_NAMES[arch]} | {optimizer_display_name(optimizer)} | "
-             f"{accuracy_text(name, arch, optimizer, 'dlr')} |"]
-    for schedule in ("ibs", "ibs_lr", "ibs_mom"):
-        if (arch, optimizer, schedule) not in cells(name):
-            parts.append(" - |")
-            continue
-        differences = paired_differences(name, arch, optimizer, schedule)
-        parts.append(f" {difference_text(differences)} {verdict(differences)} |")
-    return "".join(parts)
-
-
 def original_cell(name, arch, optimizer):
     """'dlr / hyb / ibs (±largest std)', a cell of the table against the original's figures."""
     means = " / ".join(f"{mean_pct(name, arch, optimizer, schedule):.2f}"
@@ -335,13 +307,6 @@ def grid_cells(optimizers=("sgd", "adam"), schedules=("ibs", "hyb")):
     """The comparisons with dlr of the original grid: (arch, optimizer, schedule)."""
     return [(arch, optimizer, schedule) for arch in ARCHITECTURES for optimizer in optimizers
             for schedule in schedules]
-
-
-def differences_range(name, optimizers=("sgd", "adam")):
-    """(lowest mean, highest mean, lowest interval end, highest interval end) against dlr."""
-    intervals = [interval(paired_differences(name, *cell)) for cell in grid_cells(optimizers)]
-    return (min(i[0] for i in intervals), max(i[0] for i in intervals),
-            min(i[1] for i in intervals), max(i[2] for i in intervals))
 
 
 def largest_absolute_difference(name, optimizers):
@@ -382,11 +347,6 @@ def moves(name, previous):
     return found
 
 
-def largest_move():
-    """The cell whose mean moved most, in units of its new std, between the two studies."""
-    return max(moves("results", "previous"), key=lambda move: move[2])
-
-
 def original_gaps(name, optimizers, schedules=ORIGINAL_ORDER):
     """Per cell: (ours minus the original's, that over our cell's std)."""
     gaps = []
@@ -401,22 +361,9 @@ def original_gaps(name, optimizers, schedules=ORIGINAL_ORDER):
     return gaps
 
 
-def sgd_gaps_at_batch_4():
-    """Our SGD cells at the stated batch 4 minus the original's, in points."""
-    return [gap for gap, _ in original_gaps("results", ("sgd",))]
-
-
 def batch_32_gaps_of_dlr_and_hyb():
     """|ours at batch 32 minus the original's| of every dlr and hyb cell, in points."""
     return [abs(gap) for gap, _ in original_gaps("base_batch_32", ("sgd", "adam"), ("dlr", "hyb"))]
-
-
-def adam_gaps_but_lenet_ibs():
-    """Our Adam cells at batch 4 minus the original's, LeNet-5's ibs left out."""
-    return [mean_pct("results", arch, "adam", schedule)
-            - ORIGINAL[arch, "adam"][ORIGINAL_ORDER.index(schedule)]
-            for arch in ARCHITECTURES for schedule in ORIGINAL_ORDER
-            if (arch, schedule) != ("lenet5", "ibs")]
 
 
 def std_distance_from_original(name, arch, optimizer, schedule):
@@ -477,7 +424,7 @@ def spread_of_means(name, arch, optimizer, schedules=("dlr", "ibs", "hyb")):
 
 
 def cut_mean(arch, optimizer, schedule):
-    """The mean paired difference from dlr of a schedule in the study cut_row reads it from."""
+    """The mean paired difference from dlr of a schedule in the study REPORT's cost of each cut reads it from."""
     return mean_difference(cut_study(optimizer), arch, optimizer, schedule)
 
 
