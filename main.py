@@ -234,7 +234,11 @@ def parse_args(argv=None):
                              "learning rate with it to keep dlr's noise scale; seesaw (lr / sqrt(5), batch x 5 a "
                              "stage) and dlr_sqrt (lr / sqrt(5), batch held) are the square-root rule's matches "
                              "for Adam and RMSprop and controls for SGD; const, ibs_slow and ibs_fast "
-                             "are controls whose noise scale departs from dlr's on purpose (default: %(default)s)")
+                             "are controls whose noise scale departs from dlr's on purpose; ibs_hl, seesaw_hl and "
+                             "hl_a125 to hl_a375 (lr / 5^a, batch x 5) hold Adam's and RMSprop's half-lives in "
+                             "examples (setting --beta-scaling schedule); dlr_ulp is the floor, dlr from weights one "
+                             "float32 step away; dlr_s2_x2, _d2, _xr2, _dr2 are dlr with stage 2's lr x 2, / 2, "
+                             "x sqrt 2, / sqrt 2, the adaptive optimizers' calibration (default: %(default)s)")
     parser.add_argument("--seeds", type=seed_range, default=tuple(range(5)), metavar="N|A-B",
                         help="the seeds: N runs seeds 0 to N-1, A-B seeds A to B, for example 5-19 to confirm "
                              "on seeds that a rule was not fitted on (default: 5)")
