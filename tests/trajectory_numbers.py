@@ -18,6 +18,9 @@ from document_numbers import ARCHITECTURES, fact, headline_row, paired_differenc
 from batchgrow import study as study_module
 
 CALIBRATION, SEEDS_20 = "trajectory_calibration", "seeds_20"
+ADAPTIVE_CALIBRATION = "calibration_adaptive"
+# Each reading of a two-fold error for the adaptive optimizers, and its controls (docs/predictions/calibration_adaptive.md).
+READINGS = {"linear": ("dlr_s2_x2", "dlr_s2_d2"), "square-root": ("dlr_s2_xr2", "dlr_s2_dr2")}
 RULE, RULE_BETAS, RULE_20, RULE_20_BETAS = "adam_rule", "adam_rule_betas", "adam_rule_20", "adam_rule_20_betas"
 LONG, LONG_BETAS, LONG_ARCH = "adam_rule_long", "adam_rule_long_betas", "mlp300"
 GRADED = ("ibs_last_1_5x", "ibs_last_2x", "ibs_last_4x", "ibs_last_8x")
@@ -61,6 +64,27 @@ def calibrated_margin():
                    for arch in ARCHITECTURES for schedule in ("ibs_fast", "ibs_slow"))
     decimals = 1 - math.floor(math.log10(smallest))
     return smallest, math.floor(smallest * 10 ** decimals) / 10 ** decimals
+
+
+def rounded_down(value):
+    """value rounded down to two significant figures, as the calibration rule rounds."""
+    decimals = 1 - math.floor(math.log10(value))
+    return math.floor(value * 10 ** decimals) / 10 ** decimals
+
+
+@lru_cache(maxsize=None)
+def adaptive_margin(optimizer, reading):
+    """The rule transposed: the smallest |mean log ratio| at stage 2 of the reading's controls, two figures down."""
+    return rounded_down(min(abs(float(np.mean(log_ratios(ADAPTIVE_CALIBRATION, arch, optimizer, schedule, 2))))
+                            for arch in ARCHITECTURES for schedule in READINGS[reading]))
+
+
+def adaptive_controls_including_no_difference():
+    """The (optimizer, network, control) cells whose stage-2 90 % interval of the log ratio includes 0."""
+    return [(optimizer, arch, schedule) for optimizer in ADAPTIVE for arch in ARCHITECTURES
+            for controls in READINGS.values() for schedule in controls
+            if stage_interval(log_ratios(ADAPTIVE_CALIBRATION, arch, optimizer, schedule, 2))[0] <= 0
+            <= stage_interval(log_ratios(ADAPTIVE_CALIBRATION, arch, optimizer, schedule, 2))[1]]
 
 
 def half_width(values):
@@ -304,6 +328,15 @@ FACT_CHECKS = {
         all(loss_at_stage_end(LONG, stage) < float32_step_loss() for stage in (3, 4))
         and loss_at_stage_end(LONG, 2) > float32_step_loss()),
 }
+FACT_CHECKS.update({
+    # docs/predictions/calibration_adaptive.md: 1 held; 2, 3 and 4 failed.
+    "calibration_adaptive_prediction_1_held": lambda: adaptive_margin("adam", "linear") > adaptive_margin(
+        "adam", "square-root"),
+    "calibration_adaptive_predictions_2_to_4_failed": lambda: (
+        adaptive_margin("adam", "square-root") < 0.06
+        and not (adaptive_margin("rmsprop", "linear") > adaptive_margin("rmsprop", "square-root") >= 0.06)
+        and len(adaptive_controls_including_no_difference()) > 0),
+})
 for name, check in FACT_CHECKS.items():
     check.__name__ = name
     fact(check)
@@ -343,6 +376,13 @@ NUMBER_TEXTS = {
         [float(np.std(dlr_shift(RULE_20, RULE_20_BETAS, arch), ddof=1)) for arch in ARCHITECTURES]),
     "adam_rule_betas.lenet5.dlr_shift": lambda: shift_text(RULE, RULE_BETAS, "lenet5"),
     "adam_rule_long.certain_prediction_loss": lambda: f"{float32_step_loss():.1e}",
+    "calibration_adaptive.adam.linear.delta": lambda: f"{adaptive_margin('adam', 'linear'):g}",
+    "calibration_adaptive.adam.square_root.delta": lambda: f"{adaptive_margin('adam', 'square-root'):g}",
+    "calibration_adaptive.rmsprop.linear.delta": lambda: f"{adaptive_margin('rmsprop', 'linear'):g}",
+    "calibration_adaptive.rmsprop.square_root.delta": lambda: f"{adaptive_margin('rmsprop', 'square-root'):g}",
+    "calibration_adaptive.controls_including_no_difference": lambda: len(adaptive_controls_including_no_difference()),
+    "calibration_adaptive.mlp300.adam.xr2.stage_2_sd": lambda: "{:.2f}".format(float(np.std(log_ratios(
+        ADAPTIVE_CALIBRATION, "mlp300", "adam", "dlr_s2_xr2", 2), ddof=1))),
     "adam_rule_long.adam_dlr_last_stage_loss": lambda: f"{loss_at_stage_end(LONG, 4):.1e}",
     "adam_rule_long.adam_seesaw_last_stage": lambda: last_ratio(LONG, "adam", "seesaw"),
     "adam_rule.mlp300.adam_seesaw_last_stage": lambda: last_ratio(RULE, "adam", "seesaw"),
