@@ -19,6 +19,8 @@ from batchgrow import study as study_module
 
 CALIBRATION, SEEDS_20 = "trajectory_calibration", "seeds_20"
 ADAPTIVE_CALIBRATION = "calibration_adaptive"
+# The rule's fit (docs/predictions/adam_rule_fit.md): the family by its exponent a.
+FIT, FAMILY = "adam_rule_fit", {0.0: "ibs_hl", 0.125: "hl_a125", 0.25: "hl_a250", 0.375: "hl_a375", 0.5: "seesaw_hl"}
 # Each reading of a two-fold error for the adaptive optimizers, and its controls (docs/predictions/calibration_adaptive.md).
 READINGS = {"linear": ("dlr_s2_x2", "dlr_s2_d2"), "square-root": ("dlr_s2_xr2", "dlr_s2_dr2")}
 RULE, RULE_BETAS, RULE_20, RULE_20_BETAS = "adam_rule", "adam_rule_betas", "adam_rule_20", "adam_rule_20_betas"
@@ -85,6 +87,17 @@ def adaptive_controls_including_no_difference():
             for controls in READINGS.values() for schedule in controls
             if stage_interval(log_ratios(ADAPTIVE_CALIBRATION, arch, optimizer, schedule, 2))[0] <= 0
             <= stage_interval(log_ratios(ADAPTIVE_CALIBRATION, arch, optimizer, schedule, 2))[1]]
+
+
+def fit_score(optimizer, power):
+    """S(a): the largest |mean ln(L / L_dlr)| over the networks and the four stage ends."""
+    return max(abs(float(np.mean(log_ratios(FIT, arch, optimizer, FAMILY[power], stage))))
+               for arch in ARCHITECTURES for stage in (1, 2, 3, 4))
+
+
+def fitted_power(optimizer):
+    """The grid's a with the smallest S(a), a tie to the smaller a."""
+    return min(FAMILY, key=lambda power: (fit_score(optimizer, power), power))
 
 
 def half_width(values):
@@ -337,6 +350,14 @@ FACT_CHECKS.update({
         and not (adaptive_margin("rmsprop", "linear") > adaptive_margin("rmsprop", "square-root") >= 0.06)
         and len(adaptive_controls_including_no_difference()) > 0),
 })
+FACT_CHECKS.update({
+    "adam_rule_fit_fitted_a_is_one_half_for_both": lambda: fitted_power("adam") == fitted_power("rmsprop") == 0.5,
+    # Adam's family crosses dlr's last-stage loss between 3/8 and 1/2 on every network; RMSprop's never does.
+    "adam_rule_fit_adam_crosses_between_three_eighths_and_one_half": lambda: all(
+        np.mean(log_ratios(FIT, arch, "adam", "hl_a375", -1)) < 0 < np.mean(log_ratios(FIT, arch, "adam", "seesaw_hl", -1))
+        for arch in ARCHITECTURES) and all(
+        np.mean(log_ratios(FIT, arch, "rmsprop", FAMILY[power], -1)) < 0 for arch in ARCHITECTURES for power in FAMILY),
+})
 for name, check in FACT_CHECKS.items():
     check.__name__ = name
     fact(check)
@@ -376,6 +397,8 @@ NUMBER_TEXTS = {
         [float(np.std(dlr_shift(RULE_20, RULE_20_BETAS, arch), ddof=1)) for arch in ARCHITECTURES]),
     "adam_rule_betas.lenet5.dlr_shift": lambda: shift_text(RULE, RULE_BETAS, "lenet5"),
     "adam_rule_long.certain_prediction_loss": lambda: f"{float32_step_loss():.1e}",
+    "adam_rule_fit.adam.scores": lambda: ", ".join(f"{fit_score('adam', power):.3f}" for power in FAMILY),
+    "adam_rule_fit.rmsprop.scores": lambda: ", ".join(f"{fit_score('rmsprop', power):.3f}" for power in FAMILY),
     "calibration_adaptive.adam.linear.delta": lambda: f"{adaptive_margin('adam', 'linear'):g}",
     "calibration_adaptive.adam.square_root.delta": lambda: f"{adaptive_margin('adam', 'square-root'):g}",
     "calibration_adaptive.rmsprop.linear.delta": lambda: f"{adaptive_margin('rmsprop', 'linear'):g}",
