@@ -83,10 +83,10 @@ def adaptive_margin(optimizer, reading):
 
 def adaptive_controls_including_no_difference():
     """The (optimizer, network, control) cells whose stage-2 90 % interval of the log ratio includes 0."""
-    return [(optimizer, arch, schedule) for optimizer in ADAPTIVE for arch in ARCHITECTURES
-            for controls in READINGS.values() for schedule in controls
-            if stage_interval(log_ratios(ADAPTIVE_CALIBRATION, arch, optimizer, schedule, 2))[0] <= 0
-            <= stage_interval(log_ratios(ADAPTIVE_CALIBRATION, arch, optimizer, schedule, 2))[1]]
+    cells = [(optimizer, arch, schedule) for optimizer in ADAPTIVE for arch in ARCHITECTURES
+             for controls in READINGS.values() for schedule in controls]
+    return [cell for cell in cells if (lambda low, high: low <= 0 <= high)(
+        *stage_interval(log_ratios(ADAPTIVE_CALIBRATION, cell[1], cell[0], cell[2], 2)))]
 
 
 def fit_score(optimizer, power):

@@ -235,7 +235,7 @@ def floor_rows(results, margin=TRAJECTORY_MARGIN):
     (seeds_needed) at every stage.
     """
     cells = group_runs(results)
-    stage_ends = stage_end_epochs(results["config"])
+    stage_ends = stage_end_epochs(results["config"]) if has_trajectory(results) else []
     rows = []
     for arch, optimizer, schedule in sorted(cells, key=lambda cell: run_sort_key(cell + (0,))):
         dlr_runs = cells.get((arch, optimizer, REFERENCE_SCHEDULE))
@@ -254,10 +254,10 @@ def floor_rows(results, margin=TRAJECTORY_MARGIN):
         stages = []
         for stage, epoch in enumerate(stage_ends, start=1):
             log_ratios = _log_ratios(floor_runs, dlr_runs, METRIC, epoch)
-            if has_trajectory(results) and np.all(np.isfinite(log_ratios)):
+            if np.all(np.isfinite(log_ratios)):
                 mean, low, high = mean_with_confidence_interval(log_ratios, 1 - 2 * EQUIVALENCE_ALPHA)
                 stages.append((max(abs(low), abs(high)), stage, mean, float(np.std(log_ratios, ddof=1))))
-        if len(stages) == len(stage_ends):
+        if stages and len(stages) == len(stage_ends):
             widest, stage, mean, spread = max(stages)
             needed = seeds_needed([(mean, spread) for _, _, mean, spread in stages], margin) if margin else None
             row.update(widest_stage=stage, log_ratio_mean=mean, log_ratio_sd=spread, smallest_margin=widest,
