@@ -56,10 +56,11 @@ from batchgrow.training.costs import unmeasured
 from batchgrow.training.grid import NetworkFile, Selection, WorkerFailure, parse_shard, run_study
 from batchgrow.optimizers import ALL_OPTIMIZERS, MOMENTUM_OPTIMIZERS, NOISE_SCALE_FORMS, OPTIMIZERS, optimizer_record
 from batchgrow.training.runfiles import StudyError
-from batchgrow.schedules import (ADAPTIVE_SCHEDULES, ALL_SCHEDULES, AUTO_KAPPA_RULE, NOISE_MATCHED_SCHEDULES, SCHEDULES,
-                                 check_auto_kappa, noise_scale_form_problem, schedule_record)
-from batchgrow.study import (ARCHITECTURES, BACKWARD_PASSES, BETA_SCALINGS, DEFAULT_DATA_NAME, USER_SETTINGS, Settings,
-                             momentum_settings, parse_setting)
+from batchgrow.schedules import (ADAPTIVE_SCHEDULES, ALL_SCHEDULES, AUTO_KAPPA_RULE, NOISE_MATCHED_SCHEDULES,
+                                 REFERENCE_SCHEDULE, SCHEDULES, calibration_controls, check_auto_kappa,
+                                 noise_scale_form_problem, schedule_record)
+from batchgrow.study import (ARCHITECTURES, BACKWARD_PASSES, BETA_SCALINGS, CALIBRATION_FIRST_SEED, CALIBRATION_FOLDER,
+                             DEFAULT_DATA_NAME, USER_SETTINGS, Settings, momentum_settings, parse_setting)
 
 
 # ----------------------------------------------------------------------------
@@ -242,6 +243,13 @@ def parse_args(argv=None):
     parser.add_argument("--seeds", type=seed_range, default=tuple(range(5)), metavar="N|A-B",
                         help="the seeds: N runs seeds 0 to N-1, A-B seeds A to B, for example 5-19 to confirm "
                              "on seeds that a rule was not fitted on (default: 5)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="also train the controls that calibrate the margin δ of the training-loss verdicts "
+                             "on this study's data and settings, on seeds of their own (from "
+                             f"{CALIBRATION_FIRST_SEED}), into OUT/{CALIBRATION_FOLDER}: for sgd ibs_fast and "
+                             "ibs_slow, for adam and rmsprop dlr_s2_x2, _d2, _xr2 and _dr2, each with dlr; "
+                             "plots.py then judges the study by them (needed for a verdict on data other than "
+                             "MNIST)")
     parser.add_argument("--epochs-per-stage", type=count(1), default=defaults.epochs_per_stage,
                         help="epochs in each of the 4 stages (default: %(default)s)")
     parser.add_argument("--train-size", type=count(1, 60_000), default=defaults.train_size,
@@ -317,6 +325,8 @@ def parse_args(argv=None):
     if args.momentum is not None and not set(args.optimizers) & set(MOMENTUM_OPTIMIZERS):
         parser.error(f"--momentum sets the momentum coefficient of {' and '.join(MOMENTUM_OPTIMIZERS)}; "
                      "add one of them to --optimizers")
+    if args.calibrate:
+        check_calibration(args, parser)
     adaptive = [schedule for schedule in args.schedules if schedule in ADAPTIVE_SCHEDULES]
     if args.auto_kappa is not None and not adaptive:
         parser.error(f"--auto-kappa sets the batch rule of {' and '.join(ADAPTIVE_SCHEDULES)}; "
@@ -347,6 +357,29 @@ def parse_args(argv=None):
         args.network_file = check_user_networks(
             args.networks, {name: user_networks[name] for name in args.archs if name in user_networks}, parser)
     return args
+
+
+def check_calibration(args, parser):
+    """Refuse a --calibrate that could calibrate nothing, or whose seeds would meet the study's."""
+    if not any(calibration_controls(optimizer) for optimizer in args.optimizers):
+        parser.error(f"--calibrate has no rule for {', '.join(args.optimizers)}; it calibrates "
+                     + ", ".join(name for name in ALL_OPTIMIZERS if calibration_controls(name)))
+    if len(args.seeds) < 2:
+        parser.error("--calibrate needs 2 seeds or more: a margin is read from the spread of paired seeds")
+    if max(args.seeds) >= CALIBRATION_FIRST_SEED:
+        parser.error(f"--calibrate trains its controls on seeds from {CALIBRATION_FIRST_SEED}; "
+                     f"the study's --seeds must stay below it")
+
+
+def calibration_selection(selection):
+    """The runs of a study's calibration: each calibrated optimizer's dlr and controls on every network, on as
+    many seeds as the study has, from study.CALIBRATION_FIRST_SEED."""
+    optimizers = tuple(optimizer for optimizer in selection.optimizers if calibration_controls(optimizer))
+    per_optimizer = tuple((optimizer, (REFERENCE_SCHEDULE,) + calibration_controls(optimizer))
+                          for optimizer in optimizers)
+    schedules = tuple(dict.fromkeys(schedule for _, schedules in per_optimizer for schedule in schedules))
+    seeds = tuple(range(CALIBRATION_FIRST_SEED, CALIBRATION_FIRST_SEED + len(selection.seeds)))
+    return Selection(selection.archs, optimizers, schedules, seeds, per_optimizer)
 
 
 def read_user_networks(path, parser):
@@ -487,6 +520,17 @@ def main(argv=None):
         progress = ProgressBar()
         results, report = run_study(settings, selection, data, args.out, jobs, args.shard, command, progress,
                                     progress.warn, args.network_file)
+        calibration = None
+        if args.calibrate:
+            uncalibrated = [optimizer for optimizer in args.optimizers if not calibration_controls(optimizer)]
+            if uncalibrated:
+                print(f"main.py: note: no rule calibrates the own δ of {', '.join(uncalibrated)}; "
+                      "their training loss is judged at SGD's δ alone", file=sys.stderr)
+            calibration_out = os.path.join(args.out, CALIBRATION_FOLDER)
+            progress = ProgressBar()
+            calibration = (calibration_out, *run_study(
+                settings, calibration_selection(selection), data, calibration_out, jobs, args.shard, command,
+                progress, progress.warn, args.network_file))
     # Exit statuses: 2 the user's input (flags, data, --networks, --out), 3 a group
     # whose worker died twice or memory ran out, 1 any other failure, 130 interrupted.
     except (DataError, StudyError) as failure:
@@ -504,6 +548,11 @@ def main(argv=None):
               "Run the same command again to resume.", file=sys.stderr)
         return 130
     warnings, lines = report_lines(results, report, args.out, time.perf_counter() - start, args.network_file)
+    if calibration is not None:
+        more_warnings, more_lines = report_lines(calibration[1], calibration[2], calibration[0],
+                                                 time.perf_counter() - start, args.network_file)
+        warnings += more_warnings
+        lines = lines[:-1] + ["Its calibration: " + more_lines[0]] + more_lines[1:-1] + lines[-1:]
     for line in warnings:
         print(line, file=sys.stderr)
     for line in lines:

@@ -98,11 +98,13 @@ from batchgrow.reporting.tables import (describe_baseline_agreement, describe_ve
                                         write_csv, write_floor_markdown, write_margins_markdown, write_power_markdown,
                                         write_stages_csv, write_stages_markdown, write_summary_csv,
                                         write_summary_markdown, write_trajectory_csv, write_trajectory_markdown,
-                                        write_trajectory_power_markdown)
+                                        write_trajectory_power_markdown, write_yardsticks_markdown)
 from batchgrow.reporting.trajectory import (CALIBRATION_COLUMNS, FLOOR_COLUMNS, MARGIN_COLUMNS, TRAJECTORY_POWER_COLUMNS,
-                                            calibration_rows, can_calibrate, declared_margin, floor_rows,
+                                            YARDSTICK_COLUMNS, calibration_rows, can_calibrate, floor_rows,
                                             has_trajectory, noise_scale_resolution, optimizer_margins,
-                                            trajectory_power_rows, trajectory_rows)
+                                            own_margin_rows, study_margins, trajectory_power_rows, trajectory_rows,
+                                            yardstick_rows)
+from batchgrow.study import CALIBRATION_FOLDER
 
 DEFAULT_RESULTS = Path("results/results.pickle")
 # The committed studies' folder, whose study.toml files hold every study's commands (--commands).
@@ -207,6 +209,7 @@ def main(argv=None):
         results = load_results(arguments.results)
         baseline = (load_results(arguments.baseline, option="--baseline")
                     if arguments.baseline is not None else None)
+        margins = margins_of(arguments.results, results)
     except (ResultsError, StudyFileError) as error:
         return _fail(str(error))
     missing = missing_runs(results)
@@ -237,7 +240,7 @@ def main(argv=None):
         written, skipped = draw_all_figures(results, out_dir)
         rows = summarize(results)
         # The margin δ belongs to the data it was calibrated on; elsewhere the intervals stand without verdicts.
-        margin, margin_note = declared_margin(results["config"])
+        margin, margin_note = margins.sgd, margins.note
         trajectory = trajectory_rows(results, margin) if has_trajectory(results) else None
         if trajectory and margin is not None:
             for row in rows:
@@ -265,21 +268,27 @@ def main(argv=None):
                                          TRAJECTORY_POWER_COLUMNS))
                 written.append(write_trajectory_power_markdown(trajectory_power, out_dir / "trajectory_power.md",
                                                                results["config"], margin))
-        floor = floor_rows(results, margin)
+        floor = floor_rows(results, margins)
         if floor:
             written.append(write_csv(floor, out_dir / "floor.csv", FLOOR_COLUMNS))
-            written.append(write_floor_markdown(floor, out_dir / "floor.md", results["config"], margin))
-        margin_rows, margins = optimizer_margins(results)
+            written.append(write_floor_markdown(floor, out_dir / "floor.md", results["config"], margins))
+        yardsticks = yardstick_rows(results, rows, margins) if trajectory and margins.own else []
+        if yardsticks:
+            written.append(write_csv(yardsticks, out_dir / "yardsticks.csv", YARDSTICK_COLUMNS))
+            written.append(write_yardsticks_markdown(yardsticks, out_dir / "yardsticks.md", results["config"],
+                                                     margins))
+        margin_rows, calibrated_margins = optimizer_margins(results)
         if margin_rows:
             written.append(write_csv(margin_rows, out_dir / "margins.csv", MARGIN_COLUMNS))
-            written.append(write_margins_markdown(margin_rows, margins, out_dir / "margins.md", results["config"]))
+            written.append(write_margins_markdown(margin_rows, calibrated_margins, out_dir / "margins.md",
+                                                  results["config"]))
         if can_calibrate(results):
-            calibration, margin = calibration_rows(results)
+            calibration, calibrated = calibration_rows(results)
             written.append(write_csv(calibration, out_dir / "calibration.csv", CALIBRATION_COLUMNS))
             by_network = {arch: noise_scale_resolution(calibration, arch)
                           for arch in dict.fromkeys(row["architecture"] for row in calibration)}
             written.append(write_calibration_markdown(calibration, out_dir / "calibration.md", results["config"],
-                                                      margin, noise_scale_resolution(calibration), by_network))
+                                                      calibrated, noise_scale_resolution(calibration), by_network))
         power = power_rows(results)
         if power:
             written.append(write_csv(power, out_dir / "power.csv", POWER_COLUMNS))
@@ -292,7 +301,8 @@ def main(argv=None):
         if study is not None:
             page = page_text(_display_path(study_folder), study, rows, trajectory[0] if trajectory else None,
                              comparison_rows, results["provenance"], [path.name for path in written],
-                             margin, _way_to_project(study_folder), index)
+                             margins, _way_to_project(study_folder), index,
+                             own_margin_rows(results, margins) if trajectory else {})
             (out_dir / PAGE_FILE).write_text(page, encoding="utf-8")
             written.append(out_dir / PAGE_FILE)
     except OSError as error:
@@ -374,6 +384,18 @@ def study_arguments(folder):
     return study, arguments
 
 
+def margins_of(results_path, results):
+    """The study's margins (trajectory.Margins): derived from its own calibration, the folder main.py
+    --calibrate trains beside its pickle, where there is one; ResultsError, in one line, for one that cannot
+    judge it."""
+    calibration_path = Path(results_path).parent / CALIBRATION_FOLDER / "results.pickle"
+    calibration = load_results(calibration_path) if calibration_path.is_file() else None
+    try:
+        return study_margins(results["config"], calibration)
+    except ValueError as error:
+        raise ResultsError(f"{results_path} cannot be judged: {error}") from None
+
+
 def study_index(folder):
     """The index of the studies in folder's folders, as Markdown: each study's question and answer, read from
     its study.toml and computed from its pickle (and baseline) as its own page computes them."""
@@ -383,8 +405,8 @@ def study_index(folder):
             continue
         study, arguments = study_arguments(study_folder)
         results = load_results(arguments.results)
-        margin = declared_margin(results["config"])[0]
-        trajectory = trajectory_rows(results, margin)[0] if has_trajectory(results) else None
+        trajectory = (trajectory_rows(results, margins_of(arguments.results, results).sgd)[0]
+                      if has_trajectory(results) else None)
         comparison = None
         if arguments.baseline is not None:
             rows = compare_results(results, load_results(arguments.baseline, option="--baseline"), arguments.pair)

@@ -284,6 +284,32 @@ CONTROL_SCHEDULES = tuple(record.code for record in SCHEDULE_RECORDS if record.k
 (FLOOR_SCHEDULE,) = (record.code for record in SCHEDULE_RECORDS if record.floor)
 
 
+# ----------------------------------------------------------------------------
+# The margin's calibration: which controls calibrate which optimizer
+# ----------------------------------------------------------------------------
+# Plain SGD's (REPORT.md, "The margin δ"): ibs_fast and ibs_slow, whose noise scale g in the calibration
+# stage is half and twice dlr's (in stage 2 ibs_fast's batch is 10 times the first's, ibs_slow's 2.5
+# times), each with that factor on g. The rule was run on plain SGD alone, for which g is derived.
+NOISE_SCALE_CALIBRATED = "sgd"
+NOISE_SCALE_CONTROLS = {"ibs_fast": 0.5, "ibs_slow": 2.0}
+# An adaptive optimizer's (docs/predictions/calibration_adaptive.md), whose g is not derived: dlr with the
+# calibration stage's learning rate off by a two-fold error as each reading of the rule has it, each
+# control with its factor on that learning rate.
+LEARNING_RATE_READINGS = {
+    reading: {f"dlr_s{CALIBRATION_STAGE}_{name}": STAGE_LEARNING_RATE_FACTORS[name] for name in names}
+    for reading, names in (("linear", ("x2", "d2")), ("square-root", ("xr2", "dr2")))
+}
+
+
+def calibration_controls(optimizer_code):
+    """The control schedules that calibrate the optimizer's margin δ; () for one that no rule calibrates."""
+    if optimizer_code == NOISE_SCALE_CALIBRATED:
+        return tuple(NOISE_SCALE_CONTROLS)
+    if optimizer_record(optimizer_code).preconditioned:
+        return tuple(schedule for controls in LEARNING_RATE_READINGS.values() for schedule in controls)
+    return ()
+
+
 def schedule_record(code):
     """The record of a schedule code; ValueError for an unknown one."""
     try:

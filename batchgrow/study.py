@@ -69,6 +69,15 @@ TRAJECTORY_MARGIN = 0.06
 # low the loss goes depends on the data, so the same two-fold error gives another log ratio elsewhere;
 # on other data the margin is not declared, and no "same training" verdict is given (trajectory.declared_margin).
 CALIBRATED_DATA_FINGERPRINT = "06b0d1f124c4e5fa"
+# The adaptive optimizers' own margins on that data, by SGD's rule transposed to the learning rate under
+# each reading of "a two-fold error" (docs/predictions/calibration_adaptive.md, declared before its runs):
+# what trajectory.optimizer_margins gives from results/calibration_adaptive, a test checks.
+OWN_MARGINS = {("adam", "linear"): 0.15, ("adam", "square-root"): 0.0031,
+               ("rmsprop", "linear"): 0.021, ("rmsprop", "square-root"): 0.026}
+# A study's own calibration (main.py --calibrate): its controls train on seeds of their own, from this one
+# on, so that no calibration run shares a seed with the runs it judges, in this folder inside the study's.
+CALIBRATION_FIRST_SEED = 10_000
+CALIBRATION_FOLDER = "calibration"
 # The verdicts of that test, in the order tables and tallies list them.
 VERDICTS = ("equivalent", "undecided", "not equivalent")
 

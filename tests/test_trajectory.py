@@ -9,6 +9,7 @@ from conftest import PROJECT_DIR, run_main
 
 from batchgrow.training import mnist
 from batchgrow import safe_pickle
+from batchgrow import schedules
 from batchgrow import study
 from batchgrow.training import training
 from batchgrow.reporting import trajectory
@@ -273,19 +274,26 @@ def floor_results(log_ratios_by_stage, accuracy_differences_pp):
 def test_the_floor_gives_the_smallest_margins_its_seeds_could_pass():
     stage_one, stage_two = [0.01, -0.01, 0.03, -0.03], [0.1, -0.1, 0.2, 0.0]
     accuracy = [0.02, -0.04, 0.0, 0.06]
-    (row,) = trajectory.floor_rows(floor_results([stage_one, stage_two], accuracy), margin=0.06)
+    margins = trajectory.Margins(0.06, {("adam", "linear"): 0.15, ("adam", "square-root"): 0.0031}, "test")
+    (row,) = trajectory.floor_rows(floor_results([stage_one, stage_two], accuracy), margins)
     t = 2.3533634348018264  # Student t, 3 degrees of freedom, 90 % two-sided.
     widest = 0.05 + t * np.std(stage_two, ddof=1) / 2
     assert row["widest_stage"] == 2 and row["smallest_margin"] == pytest.approx(widest)
     assert row["log_ratio_mean"] == pytest.approx(0.05) and row["log_ratio_sd"] == pytest.approx(np.std(stage_two, ddof=1))
     assert row["smallest_accuracy_margin_pp"] == pytest.approx(0.01 + t * np.std(accuracy, ddof=1) / 2)
     # Stage 2's mean of 0.05 sits inside δ = 0.06 but needs many seeds; a mean at δ never passes.
-    needed = row["seeds_for_margin"]
+    needed = row["seeds_for_sgd_margin"]
     assert needed > 4 and trajectory.seeds_needed([(0.05, float(np.std(stage_two, ddof=1)))], 0.06) == needed
     half_width = lambda n: stats.t.ppf(0.95, n - 1) * np.std(stage_two, ddof=1) / math.sqrt(n)
     assert 0.05 + half_width(needed) < 0.06 <= 0.05 + half_width(needed - 1)
     assert trajectory.seeds_needed([(0.06, 0.1)], 0.06) is None
     assert trajectory.seeds_needed([(0.0, 0.0)], 0.06) == 2
+    # Adam's own margins: the linear reading's wide one needs fewer seeds than SGD's, the square-root
+    # reading's, below stage 2's mean, none.
+    statistics = [(float(np.mean(stage)), float(np.std(stage, ddof=1))) for stage in (stage_one, stage_two)]
+    assert row["own_margin_linear"] == 0.15 and row["seeds_for_own_margin_linear"] == trajectory.seeds_needed(
+        statistics, 0.15) < needed
+    assert row["own_margin_square_root"] == 0.0031 and row["seeds_for_own_margin_square_root"] is None
 
 
 # ---------------------------------------------------------------- the margin per optimizer
@@ -300,7 +308,7 @@ def test_each_optimizers_margin_follows_sgds_rule_with_the_learning_rate_as_the_
     for arch in ("mlp300", "lenet5"):
         for seed, offset in enumerate(offsets):
             runs[(arch, "adam", "dlr", seed)] = {"test_accuracy": [0.5, 0.9], study.TRAJECTORY_METRICS[0]: [0.2, 0.1]}
-            for schedule in trajectory.MARGIN_READINGS["linear"] | trajectory.MARGIN_READINGS["square-root"]:
+            for schedule in schedules.LEARNING_RATE_READINGS["linear"] | schedules.LEARNING_RATE_READINGS["square-root"]:
                 runs[(arch, "adam", schedule, seed)] = {
                     "test_accuracy": [0.5, 0.9],
                     study.TRAJECTORY_METRICS[0]: [0.2, 0.1 * math.exp(means[(arch, schedule)] + offset)]}
@@ -322,15 +330,17 @@ def test_the_margin_is_declared_only_for_the_data_it_was_calibrated_on(tmp_path)
     assert mnist.data_fingerprint(mnist.load_mnist()) == study.CALIBRATED_DATA_FINGERPRINT
     calibration = safe_pickle.load(PROJECT_DIR / "results" / "trajectory_calibration" / "results.pickle")
     assert calibration["config"]["data_fingerprint"] == study.CALIBRATED_DATA_FINGERPRINT
-    assert trajectory.declared_margin(calibration["config"]) == (study.TRAJECTORY_MARGIN, None)
+    assert trajectory.study_margins(calibration["config"]) == trajectory.Margins(
+        study.TRAJECTORY_MARGIN, study.OWN_MARGINS, trajectory.MNIST_SOURCE)
     # Data the tests make themselves: the digits turned upside down. Same shapes, another loss landscape.
     x_train, y_train, x_test, y_test = mnist.load_mnist()
     flipped = (x_train[:, ::-1], y_train, x_test[:, ::-1], y_test)
     config = {"data_fingerprint": mnist.data_fingerprint(flipped), "data_name": "flipped digits"}
-    margin, reason = trajectory.declared_margin(config)
-    assert margin is None and reason == ('no "same training" verdict: δ = 0.06 was calibrated on MNIST, not on '
-                                         "flipped digits; the intervals are shown, and a verdict needs a "
-                                         "calibration on the same data")
+    margins = trajectory.study_margins(config)
+    margin = margins.sgd
+    assert margin is None and margins.own == {} and margins.note == (
+        'no "same training" verdict: δ = 0.06 was calibrated on MNIST, not on flipped digits; the intervals are '
+        "shown, and a verdict needs a calibration on the same data (main.py --calibrate)")
     # Without a margin, the rows keep their intervals and carry no verdict.
     results = floor_results([[0.01, -0.01, 0.03, -0.03], [0.1, -0.1, 0.2, 0.0]], [0.0] * 4)
     rows, verdicts = trajectory.trajectory_rows(results, margin)
@@ -359,9 +369,10 @@ def test_plots_writes_the_floor_and_gives_a_same_training_verdict_only_on_the_ca
     trajectory_text = (tmp_path / "trajectory.md").read_text()
     assert "| 300-unit MLP | Adam | 4 |" in floor
     if on_mnist:
-        assert "inside the declared δ = 0.06" in floor and "no \"same training\" verdict" not in drawn.stdout
+        assert "SGD's δ = 0.06" in floor and "no \"same training\" verdict" not in drawn.stdout
+        assert "Own δ, linear | Seeds for it | Own δ, square-root | Seeds for it |" in floor
         assert "at the margin ±0.06" in trajectory_text
     else:
-        assert "(none is declared for this data)" in floor and "without verdicts" in trajectory_text
+        assert "no SGD's δ is declared for this data" in floor and "without verdicts" in trajectory_text
         assert any(line.startswith('no "same training" verdict: δ = 0.06 was calibrated on MNIST, not on flipped '
                                    "digits") for line in drawn.stdout.splitlines())

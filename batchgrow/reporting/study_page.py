@@ -296,7 +296,7 @@ def _figure_kind(stem):
 
 
 def page_text(folder_name, study, summary_rows, trajectory, comparison_rows, provenance, written,
-              trajectory_margin, project_prefix="", index=None):
+              margins, project_prefix="", index=None, own_rows=None):
     """The README.md of one study, as text.
 
     folder_name is how the page names the study ("results/seeds_20"), study
@@ -305,15 +305,17 @@ def page_text(folder_name, study, summary_rows, trajectory, comparison_rows, pro
     training loss, comparison_rows compare_results's rows or None without a
     baseline, written the names of the files plots.py wrote beside it,
     project_prefix the way from the page to the project folder ("../../"),
-    for the links to where a prediction was declared, and index, for a
-    folder that holds other studies, the text of their index.
+    for the links to where a prediction was declared, index, for a
+    folder that holds other studies, the text of their index, margins the
+    study's trajectory.Margins and own_rows trajectory.own_margin_rows's
+    {reading: rows at the adaptive optimizers' own δ}.
     """
     lines = [f"# `{folder_name}`", "", f"**Question.** {study['question']}", ""]
     for where, commit in study["predictions"]:
         lines += [f"**Prediction**, declared in commit `{commit}`: "
                   f"[{where.split('#')[0]}]({project_prefix}{where}).", ""]
     lines += ["**Reproduce** (from the project folder):", "", "```bash", study["train"], study["draw"], "```", ""]
-    lines += ["## Answer", ""] + _answer_section(summary_rows, trajectory, comparison_rows, trajectory_margin)
+    lines += ["## Answer", ""] + _answer_section(summary_rows, trajectory, comparison_rows, margins, own_rows or {})
     lines += ["## Machine and time", ""] + _machine_lines(provenance) + [""]
     lines += ["## Tables and figures", ""] + _links(written) + [""]
     if index:
@@ -321,9 +323,11 @@ def page_text(folder_name, study, summary_rows, trajectory, comparison_rows, pro
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _answer_section(summary_rows, trajectory, comparison_rows, trajectory_margin):
+def _answer_section(summary_rows, trajectory, comparison_rows, margins, own_rows):
     """The answer on each endpoint the study has: the final accuracy always, the training loss where the runs
-    recorded it, and the comparison with a baseline where the study was drawn with one."""
+    recorded it (at SGD's δ, and at the adaptive optimizers' own), and the comparison with a baseline where
+    the study was drawn with one."""
+    trajectory_margin = margins.sgd
     lines = [f"**Final test accuracy against {REFERENCE_SCHEDULE}** (TOST, margin ±{EQUIVALENCE_MARGIN_PP:g} "
              f"point; cells not shown equivalent with their mean paired difference in points [{CONFIDENCE} "
              "interval]):", ""]
@@ -337,6 +341,15 @@ def _answer_section(summary_rows, trajectory, comparison_rows, trajectory_margin
                   f"each stage's verdict and the last stage's ratio to {REFERENCE_SCHEDULE}'s loss "
                   f"[{CONFIDENCE} interval]):", ""]
         lines += _answer_lines(loss_answer(trajectory), _loss_exception) + [""]
+    for reading, rows in own_rows.items():
+        if not rows:
+            continue
+        own = ", ".join(f"{optimizer_display_name(optimizer)} {margin:g}"
+                        for optimizer, margin in margins.of(reading).items()
+                        if any(row["optimizer"] == optimizer for row in rows))
+        lines += [f"**The same at the optimizer's own δ, {reading} reading** ({own}: SGD's rule transposed to the "
+                  f"learning rate, {margins.source}; yardsticks.md sets the three yardsticks side by side):", ""]
+        lines += _answer_lines(loss_answer(rows), _loss_exception) + [""]
     if comparison_rows is not None:
         answer, sentences = comparison_answer(comparison_rows)
         lines += ["**Against the baseline** (comparison.md; final test accuracy, results minus baseline, paired by "

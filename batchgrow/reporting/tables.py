@@ -23,11 +23,11 @@ from batchgrow.reporting.analysis import (BASELINE_AGREEMENT_STDS, CHOSEN_BATCH_
                                           config_differences, varies_by_seed, verdicts_kept)
 from batchgrow.optimizers import MOMENTUM_OPTIMIZERS, optimizer_display_name
 from batchgrow.provenance import describe_machines, describe_versions, machine_counts, runs_text
-from batchgrow.schedules import (ALL_SCHEDULES, CALIBRATION_STAGE, NOISE_MATCHED_SCHEDULES, REFERENCE_SCHEDULE,
-                                 schedule_display_name)
+from batchgrow.schedules import (ALL_SCHEDULES, CALIBRATION_STAGE, LEARNING_RATE_READINGS, NOISE_MATCHED_SCHEDULES,
+                                 REFERENCE_SCHEDULE, schedule_display_name)
 from batchgrow.study import (ARCHITECTURE_NAMES, DEFAULT_DATA_NAME, EQUIVALENCE_ALPHA, EQUIVALENCE_MARGIN_PP,
                              NOT_RECORDED, Settings, VERDICTS)
-from batchgrow.reporting.trajectory import TRAJECTORY_COLUMNS
+from batchgrow.reporting.trajectory import TRAJECTORY_COLUMNS, reading_column
 
 
 
@@ -441,8 +441,18 @@ def write_trajectory_power_markdown(rows, path, config, margin):
     return Path(path)
 
 
-def write_floor_markdown(rows, path, config, margin):
-    """Write trajectory.floor_rows as Markdown: the smallest margins that dlr against itself could pass."""
+def _seeds_text(row, margin_key, seeds_key):
+    """The seeds a margin needs, as the floor's table writes them: "-" without the margin, "never" past it."""
+    if row[margin_key] is None:
+        return "-"
+    return "never" if row[seeds_key] is None else f"{row[seeds_key]:,}"
+
+
+def write_floor_markdown(rows, path, config, margins):
+    """Write trajectory.floor_rows as Markdown: the smallest margins that dlr against itself could pass, and
+    the seeds that SGD's δ and each optimizer's own (margins, a trajectory.Margins) would need."""
+    own = [(reading, reading_column(reading)) for reading in LEARNING_RATE_READINGS
+           if any(row[f"own_margin_{reading_column(reading)}"] is not None for row in rows)]
     lines = [
         f"# The floor: dlr against itself, one rounding step apart{settings_suffix(config)}",
         "",
@@ -451,26 +461,70 @@ def write_floor_markdown(rows, path, config, margin):
         "alone. Per network and optimizer, paired by seed: on the final test accuracy, the SD of the "
         "differences and the smallest margin their 90 % interval lies inside (points); on the model's training "
         "loss at the stage ends, the smallest δ on ln(L / L_dlr) that every stage's 90 % interval lies inside, "
-        "the stage that sets it with its mean and SD, and the fewest seeds at which every stage's expected "
-        + (f"interval would lie inside the declared δ = {margin:g} (\"never\" where a stage's mean is beyond it). "
-           if margin is not None else "interval would lie inside a declared δ (none is declared for this data). ")
-        + "A margin below the floor cannot call even dlr equivalent to itself.",
+        "and the stage that sets it with its mean and SD. Then the fewest seeds at which every stage's "
+        "expected interval would lie inside a margin (\"never\" where a stage's mean is beyond it): "
+        + (f"SGD's δ = {margins.sgd:g}" if margins.sgd is not None else "no SGD's δ is declared for this data")
+        + ("; and the optimizer's own δ, by SGD's rule transposed to the learning rate, under the "
+           + " and ".join(f"{reading} reading" for reading, _ in own) if own else "")
+        + f" ({margins.source}). A margin below the floor cannot call even dlr equivalent to itself.",
         "",
         "| Architecture | Optimizer | n | Accuracy SD (pp) | Smallest accuracy margin (pp) | Widest stage | "
-        "Mean ln ratio | SD of ln ratio | Smallest δ | Seeds for δ |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "Mean ln ratio | SD of ln ratio | Smallest δ | Seeds for SGD's δ |"
+        + "".join(f" Own δ, {reading} | Seeds for it |" for reading, _ in own),
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|---:|" * len(own),
     ]
     for row in rows:
-        loss = ["-"] * 5
+        loss = ["-"] * (5 + 2 * len(own))
         if row["smallest_margin"] is not None:
             loss = [str(row["widest_stage"]), f"{row['log_ratio_mean']:+.4f}", f"{row['log_ratio_sd']:.4f}",
-                    f"{row['smallest_margin']:.4f}",
-                    "-" if margin is None else "never" if row["seeds_for_margin"] is None
-                    else str(row["seeds_for_margin"])]
+                    f"{row['smallest_margin']:.4f}", _seeds_text(row, "sgd_margin", "seeds_for_sgd_margin")]
+            for _, column in own:
+                margin = row[f"own_margin_{column}"]
+                loss += ["-" if margin is None else f"{margin:g}",
+                         _seeds_text(row, f"own_margin_{column}", f"seeds_for_own_margin_{column}")]
         lines.append("| " + " | ".join(
             [ARCHITECTURE_NAMES.get(row["architecture"], str(row["architecture"])),
              optimizer_display_name(row["optimizer"]), str(row["paired_seeds"]),
              f"{row['accuracy_difference_sd_pp']:.3f}", f"{row['smallest_accuracy_margin_pp']:.3f}"] + loss) + " |")
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)
+
+
+def write_yardsticks_markdown(rows, path, config, margins):
+    """Write trajectory.yardstick_rows as Markdown: each adaptive optimizer's schedule judged on the final
+    accuracy, at SGD's δ and at the optimizer's own δ under each reading (margins, a trajectory.Margins)."""
+    readings = [(reading, reading_column(reading)) for reading in LEARNING_RATE_READINGS]
+    own = "; ".join(f"{optimizer_display_name(optimizer)} {reading} {margin:g}"
+                    for (optimizer, reading), margin in margins.own.items()
+                    if any(row["optimizer"] == optimizer for row in rows))
+    lines = [
+        f"# Three yardsticks: accuracy, SGD's δ and the optimizer's own{settings_suffix(config)}",
+        "",
+        f"{data_name(config)}, N = {config['train_size']:,} training images. Each schedule of an adaptive "
+        f"optimizer against dlr, paired by seed: the verdict on the final test accuracy (±{EQUIVALENCE_MARGIN_PP:g} "
+        "point), the last stage's training-loss ratio to dlr's (geometric mean [90 % interval]), and the verdict "
+        "over every stage end on ln(L / L_dlr) at "
+        + (f"SGD's δ = {margins.sgd:g}" if margins.sgd is not None else "SGD's δ (none for this data)")
+        + " and at the optimizer's own δ, by SGD's rule transposed to the learning rate under each reading of "
+        f"\"a two-fold error\" ({own}; {margins.source}). An own δ below the optimizer's floor (dlr against "
+        "itself one rounding step apart, results/floor) cannot call even dlr equivalent to itself at 20 seeds.",
+        "",
+        "| Architecture | Optimizer | Schedule | n | Accuracy | Last stage's loss ÷ dlr's | At SGD's δ |"
+        + "".join(f" At own δ, {reading} |" for reading, _ in readings),
+        "|---|---|---|---:|---|---:|---|" + "---|" * len(readings),
+    ]
+    for row in rows:
+        ratio = "-" if row["last_stage_ratio"] is None else f"×{row['last_stage_ratio']:.3f}" + (
+            "" if row["last_stage_ratio_ci90_low"] is None else
+            f" [{row['last_stage_ratio_ci90_low']:.3f}, {row['last_stage_ratio_ci90_high']:.3f}]")
+        own_cells = [f"{row[f'own_margin_verdict_{column}']} (δ {row[f'own_margin_{column}']:g})"
+                     if row[f"own_margin_{column}"] is not None and row[f"own_margin_verdict_{column}"] else "-"
+                     for _, column in readings]
+        lines.append("| " + " | ".join(
+            [ARCHITECTURE_NAMES.get(row["architecture"], str(row["architecture"])),
+             optimizer_display_name(row["optimizer"]), schedule_display_name(row["schedule"]),
+             str(row["paired_seeds"]), row["accuracy_verdict"] or "-", ratio, row["sgd_margin_verdict"] or "-"]
+            + own_cells) + " |")
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
 

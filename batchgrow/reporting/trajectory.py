@@ -24,7 +24,9 @@ The test loss at the same epochs stands beside the training loss, because
 the two can point in opposite directions (Adam). A study recorded before the
 metric existed has no trajectory rows. Plain numpy: no TensorFlow.
 """
+import dataclasses
 import math
+from typing import Optional
 
 import numpy as np
 
@@ -32,9 +34,10 @@ from batchgrow.optimizers import ALL_OPTIMIZERS
 from batchgrow.reporting.analysis import POWER, group_runs, ordered, run_sort_key
 from batchgrow.reporting.equivalence import (equivalence_test, mean_with_confidence_interval,
                                              probability_not_equivalent, smallest_detectable_difference, t_quantile)
-from batchgrow.schedules import (ALL_SCHEDULES, CALIBRATION_STAGE, FLOOR_SCHEDULE, REFERENCE_SCHEDULE,
-                                 schedule_record)
-from batchgrow.study import CALIBRATED_DATA_FINGERPRINT, EQUIVALENCE_ALPHA, TRAJECTORY_MARGIN, TRAJECTORY_METRICS
+from batchgrow.schedules import (ALL_SCHEDULES, CALIBRATION_STAGE, FLOOR_SCHEDULE, LEARNING_RATE_READINGS,
+                                 NOISE_SCALE_CALIBRATED, NOISE_SCALE_CONTROLS, REFERENCE_SCHEDULE, schedule_record)
+from batchgrow.study import (CALIBRATED_DATA_FINGERPRINT, CALIBRATION_FOLDER, EQUIVALENCE_ALPHA, OWN_MARGINS,
+                             SETTING_NAMES, TRAJECTORY_MARGIN, TRAJECTORY_METRICS)
 
 METRIC = TRAJECTORY_METRICS[0]
 TRAJECTORY_COLUMNS = (
@@ -106,23 +109,78 @@ def stage_test(log_ratios, margin, alpha=EQUIVALENCE_ALPHA):
     return equivalence_test(log_ratios, margin, alpha)
 
 
-def declared_margin(config):
-    """(the margin δ for this study's "same training" verdicts, or None; the one line that says why not).
+# ----------------------------------------------------------------------------
+# The margins a study is judged at, and where they come from
+# ----------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Margins:
+    """The margins δ on ln(L / L_dlr) that a study's "same training" verdicts use.
 
-    δ was calibrated on the vendored MNIST (study.CALIBRATED_DATA_FINGERPRINT). On other data a log ratio
-    means something else: where the loss stays high the same error gives a smaller ratio, where it falls
-    towards zero a larger one. So a study on other data shows its intervals and no verdict.
+    sgd is SGD's δ, the yardstick trajectory.md holds every optimizer to;
+    own the adaptive optimizers' own, {(optimizer, reading): δ}, one per
+    reading of "a two-fold error" (schedules.LEARNING_RATE_READINGS); source
+    says where they were calibrated; note, where SGD's δ is missing, the one
+    line that says why.
     """
+    sgd: Optional[float]
+    own: dict
+    source: str
+    note: Optional[str] = None
+
+    def of(self, reading):
+        """{optimizer: δ} under one reading of the adaptive optimizers' rule."""
+        return {optimizer: margin for (optimizer, name), margin in self.own.items() if name == reading}
+
+
+MNIST_SOURCE = "calibrated on MNIST (results/trajectory_calibration, results/calibration_adaptive)"
+
+
+def calibration_problem(config, calibration_config):
+    """Why a calibration cannot judge a study, in one line, or None: it must have the study's data and settings."""
+    differing = [name for name in SETTING_NAMES if config.get(name) != calibration_config.get(name)]
+    if differing:
+        return (f"its calibration ({CALIBRATION_FOLDER}/) was trained with other settings ("
+                + ", ".join(f"{name} {calibration_config.get(name)!r}, not {config.get(name)!r}"
+                            for name in differing[:3]) + "); train it with the study's command and --calibrate")
+    if set(calibration_config.get("seeds") or ()) & set(config.get("seeds") or ()):
+        return f"its calibration ({CALIBRATION_FOLDER}/) shares seeds with the study; its controls need seeds of their own"
+    return None
+
+
+def study_margins(config, calibration=None):
+    """The Margins of a study with this config; with its own calibration (the results of main.py --calibrate)
+    those derived from it by the declared rules, else MNIST's where the data is the vendored MNIST, else none.
+
+    ValueError, in one line, for a calibration of other data or settings, or one with nothing to calibrate.
+    """
+    if calibration is not None:
+        problem = calibration_problem(config, calibration["config"])
+        if problem:
+            raise ValueError(problem)
+        seeds = calibration["config"].get("seeds") or []
+        source = (f"calibrated on this study's data by its own controls ({CALIBRATION_FOLDER}/, seeds "
+                  f"{min(seeds)} to {max(seeds)})" if seeds else f"calibrated by {CALIBRATION_FOLDER}/")
+        sgd = calibration_rows(calibration)[1] if can_calibrate(calibration) else None
+        own = optimizer_margins(calibration)[1]
+        if sgd is None and not own:
+            raise ValueError(f"its calibration ({CALIBRATION_FOLDER}/) gives no margin: no optimizer has dlr and "
+                             "every control of its rule with a finite training loss on every network")
+        note = None if sgd is not None else (
+            f"no verdict at SGD's δ: the calibration has no plain-SGD controls ({', '.join(NOISE_SCALE_CONTROLS)})")
+        return Margins(sgd, own, source, note)
     if config.get("data_fingerprint") == CALIBRATED_DATA_FINGERPRINT:
-        return TRAJECTORY_MARGIN, None
+        return Margins(TRAJECTORY_MARGIN, dict(OWN_MARGINS), MNIST_SOURCE)
     name = config.get("data_name") or "this data"
-    return None, (f"no \"same training\" verdict: δ = {TRAJECTORY_MARGIN:g} was calibrated on MNIST, not on "
-                  f"{name}; the intervals are shown, and a verdict needs a calibration on the same data")
+    return Margins(None, {}, "not calibrated", (
+        f"no \"same training\" verdict: δ = {TRAJECTORY_MARGIN:g} was calibrated on MNIST, not on {name}; the "
+        "intervals are shown, and a verdict needs a calibration on the same data (main.py --calibrate)"))
 
 
 def trajectory_rows(results, margin):
     """(rows keyed by TRAJECTORY_COLUMNS, {(arch, optimizer, schedule): verdict over its stages}).
 
+    margin is one δ for every optimizer, None for none, or {optimizer: δ},
+    which judges those optimizers alone (the others' rows are left out).
     One row per (network, optimizer, schedule) with a dlr to pair with and
     per stage it does not share with dlr; ratios are exp of the mean log
     ratio and of its interval's ends (geometric means over seeds).
@@ -132,18 +190,19 @@ def trajectory_rows(results, margin):
     rows, verdicts = [], {}
     for arch, optimizer, schedule in sorted(cells, key=lambda cell: run_sort_key(cell + (0,))):
         dlr_runs = cells.get((arch, optimizer, REFERENCE_SCHEDULE))
-        if schedule == REFERENCE_SCHEDULE or not dlr_runs:
+        if schedule == REFERENCE_SCHEDULE or not dlr_runs or (isinstance(margin, dict) and optimizer not in margin):
             continue
         seed_runs = cells[(arch, optimizer, schedule)]
         seeds = _paired_seeds(seed_runs, dlr_runs)
         if not seeds:
             continue
+        cell_margin = margin[optimizer] if isinstance(margin, dict) else margin
         # The floor follows dlr's plan from other weights: it shares no stage with dlr.
         shared = 0 if schedule == FLOOR_SCHEDULE else min(
             shared_stages(seed_runs[seed], dlr_runs[seed], stage_ends) for seed in seeds)
         cell_rows = []
         for stage, epoch in enumerate(stage_ends[shared:], start=shared + 1):
-            outcome = stage_test(_log_ratios(seed_runs, dlr_runs, METRIC, epoch), margin)
+            outcome = stage_test(_log_ratios(seed_runs, dlr_runs, METRIC, epoch), cell_margin)
             test_ratios = _log_ratios(seed_runs, dlr_runs, "test_loss", epoch)
             cell_rows.append(dict(
                 architecture=arch, optimizer=optimizer, schedule=schedule, stage=stage, epoch=epoch + 1,
@@ -202,9 +261,16 @@ def trajectory_power_rows(results, margin):
 # ----------------------------------------------------------------------------
 # The floor: dlr against itself moved by one rounding step
 # ----------------------------------------------------------------------------
+def reading_column(reading):
+    """The column-name form of a reading of the adaptive optimizers' rule ("square-root" -> "square_root")."""
+    return reading.replace("-", "_")
+
+
 FLOOR_COLUMNS = (
     "architecture", "optimizer", "paired_seeds", "accuracy_difference_sd_pp", "smallest_accuracy_margin_pp",
-    "widest_stage", "log_ratio_mean", "log_ratio_sd", "smallest_margin", "seeds_for_margin",
+    "widest_stage", "log_ratio_mean", "log_ratio_sd", "smallest_margin", "sgd_margin", "seeds_for_sgd_margin",
+    *(f"{kind}_{reading_column(reading)}" for reading in LEARNING_RATE_READINGS
+      for kind in ("own_margin", "seeds_for_own_margin")),
 )
 # The largest number of seeds seeds_needed looks through.
 MOST_SEEDS = 10_000
@@ -223,7 +289,7 @@ def seeds_needed(stage_statistics, margin, alpha=EQUIVALENCE_ALPHA):
     return None
 
 
-def floor_rows(results, margin=TRAJECTORY_MARGIN):
+def floor_rows(results, margins):
     """One row per (network, optimizer) with dlr and the floor control: the smallest margins its seeds could
     show as equivalent, keyed by FLOOR_COLUMNS.
 
@@ -231,8 +297,9 @@ def floor_rows(results, margin=TRAJECTORY_MARGIN):
     largest |end| of their 90 % interval. On the training loss: over the
     stage ends, the largest |end| of the 90 % interval of ln(L / L_dlr), the
     smallest δ that these seeds could show as equivalent, at the stage where
-    it is reached (its mean and SD given), and the seeds that margin needs
-    (seeds_needed) at every stage.
+    it is reached (its mean and SD given); and, for SGD's δ and the
+    optimizer's own under each reading (margins, a Margins), the seeds that
+    margin needs (seeds_needed) at every stage.
     """
     cells = group_runs(results)
     stage_ends = stage_end_epochs(results["config"]) if has_trajectory(results) else []
@@ -259,9 +326,16 @@ def floor_rows(results, margin=TRAJECTORY_MARGIN):
                 stages.append((max(abs(low), abs(high)), stage, mean, float(np.std(log_ratios, ddof=1))))
         if stages and len(stages) == len(stage_ends):
             widest, stage, mean, spread = max(stages)
-            needed = seeds_needed([(mean, spread) for _, _, mean, spread in stages], margin) if margin else None
+            statistics = [(mean, spread) for _, _, mean, spread in stages]
             row.update(widest_stage=stage, log_ratio_mean=mean, log_ratio_sd=spread, smallest_margin=widest,
-                       seeds_for_margin=needed)
+                       sgd_margin=margins.sgd)
+            if margins.sgd is not None:
+                row["seeds_for_sgd_margin"] = seeds_needed(statistics, margins.sgd)
+            for reading in LEARNING_RATE_READINGS:
+                own = margins.own.get((optimizer, reading))
+                if own is not None:
+                    row[f"own_margin_{reading_column(reading)}"] = own
+                    row[f"seeds_for_own_margin_{reading_column(reading)}"] = seeds_needed(statistics, own)
         rows.append({name: row.get(name) for name in FLOOR_COLUMNS})
     return rows
 
@@ -269,12 +343,6 @@ def floor_rows(results, margin=TRAJECTORY_MARGIN):
 # ----------------------------------------------------------------------------
 # The margin's calibration (REPORT.md, "The margin δ")
 # ----------------------------------------------------------------------------
-# The controls whose noise scale is off by exactly a factor two in one stage, and that stage: both share
-# the first with dlr, and in the second ibs_fast's batch is 10 times the first's (g half dlr's) and
-# ibs_slow's 2.5 times (g twice dlr's). The rule reads plain SGD's runs, for which g is derived.
-# Each with its g over dlr's in that stage.
-CALIBRATION_SCHEDULES = {"ibs_fast": 0.5, "ibs_slow": 2.0}
-CALIBRATION_OPTIMIZER = "sgd"
 SEED_COUNTS = (5, 20)
 CALIBRATION_COLUMNS = (
     "architecture", "schedule", "stage", "noise_scale_factor", "paired_seeds", "log_ratio_mean", "log_ratio_sd",
@@ -286,8 +354,8 @@ def can_calibrate(results):
     """Whether the study has plain SGD's dlr and calibration controls, with the model's training loss."""
     cells = group_runs(results)
     return has_trajectory(results) and any(
-        (arch, CALIBRATION_OPTIMIZER, schedule) in cells and (arch, CALIBRATION_OPTIMIZER, REFERENCE_SCHEDULE) in cells
-        for arch, _, _ in cells for schedule in CALIBRATION_SCHEDULES)
+        (arch, NOISE_SCALE_CALIBRATED, schedule) in cells and (arch, NOISE_SCALE_CALIBRATED, REFERENCE_SCHEDULE) in cells
+        for arch, _, _ in cells for schedule in NOISE_SCALE_CONTROLS)
 
 
 def round_down(value, significant=2):
@@ -315,11 +383,11 @@ def calibration_rows(results):
     last_stage = len(stage_end_epochs(results["config"]))
     margin_rows, graded_rows = [], []
     for row in rows:
-        if row["optimizer"] != CALIBRATION_OPTIMIZER or row["log_ratio_mean"] is None:
+        if row["optimizer"] != NOISE_SCALE_CALIBRATED or row["log_ratio_mean"] is None:
             continue
         factor = schedule_record(row["schedule"]).last_stage_mismatch
-        if row["schedule"] in CALIBRATION_SCHEDULES and row["stage"] == CALIBRATION_STAGE:
-            margin_rows.append((row, CALIBRATION_SCHEDULES[row["schedule"]]))
+        if row["schedule"] in NOISE_SCALE_CONTROLS and row["stage"] == CALIBRATION_STAGE:
+            margin_rows.append((row, NOISE_SCALE_CONTROLS[row["schedule"]]))
         elif factor is not None and row["stage"] == last_stage:
             graded_rows.append((row, factor))
     # The rule takes both controls on every network that has them; one without a finite mean (a diverged
@@ -327,15 +395,15 @@ def calibration_rows(results):
     found = {(row["architecture"], row["schedule"]) for row, _ in margin_rows}
     cells = group_runs(results)
     wanted = {(arch, schedule) for arch, optimizer, schedule in cells
-              if optimizer == CALIBRATION_OPTIMIZER and schedule in CALIBRATION_SCHEDULES}
+              if optimizer == NOISE_SCALE_CALIBRATED and schedule in NOISE_SCALE_CONTROLS}
     if wanted - found or not found:
         raise ValueError("the calibration needs a finite stage-2 mean of " + ", ".join(
             f"{arch}/{schedule}" for arch, schedule in sorted(wanted - found)) + " with the model's training loss")
     margin = round_down(min(abs(row["log_ratio_mean"]) for row, _ in margin_rows))
     calibration = []
     for row, factor in margin_rows + graded_rows:
-        log_ratios = _log_ratios(cells[(row["architecture"], CALIBRATION_OPTIMIZER, row["schedule"])],
-                                 cells[(row["architecture"], CALIBRATION_OPTIMIZER, REFERENCE_SCHEDULE)], METRIC,
+        log_ratios = _log_ratios(cells[(row["architecture"], NOISE_SCALE_CALIBRATED, row["schedule"])],
+                                 cells[(row["architecture"], NOISE_SCALE_CALIBRATED, REFERENCE_SCHEDULE)], METRIC,
                                  row["epoch"] - 1)
         spread = float(np.std(log_ratios, ddof=1)) if len(log_ratios) > 1 else None
         entry = dict(architecture=row["architecture"], schedule=row["schedule"], stage=row["stage"],
@@ -349,12 +417,8 @@ def calibration_rows(results):
 
 
 # The margin per optimizer: SGD's rule with the learning rate as the knob (docs/predictions/
-# calibration_adaptive.md). Each reading of "a two-fold error in one stage's noise", and its controls with
-# their factor on the calibration stage's learning rate.
-MARGIN_READINGS = {
-    "linear": {"dlr_s2_x2": 2.0, "dlr_s2_d2": 0.5},
-    "square-root": {"dlr_s2_xr2": math.sqrt(2.0), "dlr_s2_dr2": 1 / math.sqrt(2.0)},
-}
+# calibration_adaptive.md), by each reading of "a two-fold error in one stage's noise"
+# (schedules.LEARNING_RATE_READINGS).
 MARGIN_COLUMNS = (
     "optimizer", "reading", "architecture", "schedule", "learning_rate_factor", "paired_seeds", "log_ratio_mean",
     "log_ratio_ci90_low", "log_ratio_ci90_high", "log_ratio_sd",
@@ -375,7 +439,7 @@ def optimizer_margins(results):
     optimizers = ordered([optimizer for _, optimizer, _ in cells], ALL_OPTIMIZERS)
     for optimizer in optimizers:
         networks = [arch for arch, code, schedule in cells if code == optimizer and schedule == REFERENCE_SCHEDULE]
-        for reading, controls in MARGIN_READINGS.items():
+        for reading, controls in LEARNING_RATE_READINGS.items():
             means = []
             for arch in sorted(networks, key=lambda name: run_sort_key((name, optimizer, REFERENCE_SCHEDULE, 0))):
                 for schedule, factor in controls.items():
@@ -397,6 +461,51 @@ def optimizer_margins(results):
     return rows, margins
 
 
+# ----------------------------------------------------------------------------
+# Three yardsticks: accuracy, SGD's δ and the optimizer's own
+# ----------------------------------------------------------------------------
+YARDSTICK_COLUMNS = (
+    "architecture", "optimizer", "schedule", "paired_seeds", "accuracy_verdict", "last_stage_ratio",
+    "last_stage_ratio_ci90_low", "last_stage_ratio_ci90_high", "sgd_margin", "sgd_margin_verdict",
+    *(f"{kind}_{reading_column(reading)}" for reading in LEARNING_RATE_READINGS
+      for kind in ("own_margin", "own_margin_verdict")),
+)
+
+
+def own_margin_rows(results, margins):
+    """{reading: trajectory_rows's rows at each optimizer's own δ under that reading}, for the optimizers that
+    have one; {} where none does."""
+    return {reading: trajectory_rows(results, margins.of(reading))[0]
+            for reading in LEARNING_RATE_READINGS if margins.of(reading)}
+
+
+def yardstick_rows(results, summary_rows, margins):
+    """One row per (network, optimizer, schedule) compared with dlr, for the optimizers with their own δ:
+    the verdict on the final accuracy (summary_rows, analysis.summarize's), the last stage's loss ratio to
+    dlr's [90 % interval], and the verdict over the stages at SGD's δ and at the optimizer's own under each
+    reading; keyed by YARDSTICK_COLUMNS."""
+    optimizers = {optimizer for optimizer, _ in margins.own}
+    accuracy = {(row["architecture"], row["optimizer"], row["schedule"]): row["verdict"] for row in summary_rows}
+    rows, sgd_verdicts = trajectory_rows(results, margins.sgd)
+    last = {}
+    for row in rows:
+        if row["optimizer"] in optimizers:
+            last[(row["architecture"], row["optimizer"], row["schedule"])] = row
+    own = {reading: trajectory_rows(results, margins.of(reading))[1] for reading in LEARNING_RATE_READINGS}
+    table = []
+    for cell, row in last.items():
+        entry = dict(architecture=cell[0], optimizer=cell[1], schedule=cell[2], paired_seeds=row["paired_seeds"],
+                     accuracy_verdict=accuracy.get(cell), last_stage_ratio=row["train_loss_ratio"],
+                     last_stage_ratio_ci90_low=row["train_loss_ratio_ci90_low"],
+                     last_stage_ratio_ci90_high=row["train_loss_ratio_ci90_high"], sgd_margin=margins.sgd,
+                     sgd_margin_verdict=sgd_verdicts.get(cell) if margins.sgd is not None else None)
+        for reading in LEARNING_RATE_READINGS:
+            entry[f"own_margin_{reading_column(reading)}"] = margins.own.get((cell[1], reading))
+            entry[f"own_margin_verdict_{reading_column(reading)}"] = own[reading].get(cell)
+        table.append({name: entry.get(name) for name in YARDSTICK_COLUMNS})
+    return table
+
+
 def _chance_not_equivalent(mean, spread, seeds, margin):
     """The chance of "not equivalent"; without a spread it is certain beyond the margin and nil within."""
     if spread is None:
@@ -412,7 +521,7 @@ def noise_scale_resolution(rows, architecture=None):
     With an architecture, on that network alone. None for a seed count at
     which no k of the series reaches it.
     """
-    graded = [row for row in rows if row["schedule"] not in CALIBRATION_SCHEDULES
+    graded = [row for row in rows if row["schedule"] not in NOISE_SCALE_CONTROLS
               and architecture in (None, row["architecture"])]
     # A factor counts only where every network has its row: one left out (a diverged run) is not passed.
     networks = {row["architecture"] for row in rows if architecture in (None, row["architecture"])}

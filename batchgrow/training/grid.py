@@ -41,16 +41,22 @@ class Selection:
     optimizers: tuple = OPTIMIZERS
     schedules: tuple = SCHEDULES
     seeds: tuple = (0, 1, 2, 3, 4)
+    # ((optimizer, schedules), ...): for the optimizers named, their own schedules instead of `schedules`
+    # (a calibration runs each optimizer's own controls, main.py --calibrate).
+    per_optimizer: tuple = ()
+
+    def schedules_for(self, optimizer):
+        return dict(self.per_optimizer).get(optimizer, self.schedules)
 
     def run_keys(self):
         return [(arch, optimizer, schedule, seed) for arch in self.archs for optimizer in self.optimizers
-                for schedule in self.schedules for seed in self.seeds]
+                for schedule in self.schedules_for(optimizer) for seed in self.seeds]
 
     def check(self, settings=None):
         """Raises ValueError, in one line, for a schedule that an asked-for optimizer cannot run, or (given
         the settings) whose plans set a constant the optimizer does not hold as a variable."""
         for optimizer in self.optimizers:
-            for schedule in self.schedules:
+            for schedule in self.schedules_for(optimizer):
                 check_schedule_fits_optimizer(schedule, optimizer)
                 problem = settings and scaled_constants_problem(schedule, optimizer, settings)
                 if problem:
@@ -96,7 +102,7 @@ def plan_groups(selection, finished, shard=None):
     for index, (arch, optimizer, seed) in enumerate(cells):
         if shard and index % shard[1] != shard[0] - 1:
             continue
-        todo = tuple(s for s in selection.schedules if (arch, optimizer, s, seed) not in finished)
+        todo = tuple(s for s in selection.schedules_for(optimizer) if (arch, optimizer, s, seed) not in finished)
         if todo:
             groups.append(Group(arch, optimizer, seed, todo))
     return groups
