@@ -358,6 +358,36 @@ FACT_CHECKS.update({
         for arch in ARCHITECTURES) and all(
         np.mean(log_ratios(FIT, arch, "rmsprop", FAMILY[power], -1)) < 0 for arch in ARCHITECTURES for power in FAMILY),
 })
+CONFIRM = "adam_rule_confirm"
+CONFIRM_SCHEDULES = ("ibs", "seesaw", "ibs_hl", "seesaw_hl")
+
+
+def verdict_at(name, arch, optimizer, schedule, margin):
+    """The training-loss verdict over the compared stages at the margin given."""
+    verdicts = [stage_verdict(log_ratios(name, arch, optimizer, schedule, stage), margin)
+                for stage in compared_stages(name, arch, optimizer, schedule)]
+    if all(found == "equivalent" for found in verdicts):
+        return "equivalent"
+    return "not equivalent" if "not equivalent" in verdicts else "undecided"
+
+
+FACT_CHECKS.update({
+    # The held-out confirmation (seeds 5 to 19) of the fitted a = 1/2, on three yardsticks.
+    "adam_rule_confirm_seesaw_hl_equivalent_on_accuracy_everywhere": lambda: all_accuracy_verdicts(
+        CONFIRM, "adam", "seesaw_hl"),
+    "adam_rule_confirm_nothing_trains_like_dlr_at_sgds_delta": lambda: all_verdicts(
+        CONFIRM, ("adam",), CONFIRM_SCHEDULES, "not equivalent"),
+    # At Adam's own δ, linear reading: seesaw_hl not equivalent on the 500-150 MLP, undecided on the others;
+    # every other schedule not equivalent everywhere.
+    "adam_rule_confirm_seesaw_hl_at_adams_linear_delta": lambda: [
+        verdict_at(CONFIRM, arch, "adam", "seesaw_hl", adaptive_margin("adam", "linear")) for arch in ARCHITECTURES]
+    == ["undecided", "not equivalent", "undecided"] and all(
+        verdict_at(CONFIRM, arch, "adam", schedule, adaptive_margin("adam", "linear")) == "not equivalent"
+        for arch in ARCHITECTURES for schedule in ("ibs", "seesaw", "ibs_hl")),
+    "adam_rule_confirm_nothing_equivalent_at_adams_square_root_delta": lambda: all(
+        verdict_at(CONFIRM, arch, "adam", schedule, adaptive_margin("adam", "square-root")) == "not equivalent"
+        for arch in ARCHITECTURES for schedule in CONFIRM_SCHEDULES),
+})
 for name, check in FACT_CHECKS.items():
     check.__name__ = name
     fact(check)
@@ -411,4 +441,8 @@ NUMBER_TEXTS = {
     "adam_rule.mlp300.adam_seesaw_last_stage": lambda: last_ratio(RULE, "adam", "seesaw"),
     "adam_rule_long_betas.adam_ibs_last_stage": lambda: last_ratio(LONG_BETAS, "adam", "ibs"),
     "adam_rule_long_betas.adam_seesaw_last_stage": lambda: last_ratio(LONG_BETAS, "adam", "seesaw"),
+    "adam_rule_confirm.seesaw_hl_last_stage_range": lambda: ratio_range(last_ratios(CONFIRM, ("adam",), ("seesaw_hl",))),
+    "adam_rule_confirm.ibs_hl_last_stage_range": lambda: ratio_range(last_ratios(CONFIRM, ("adam",), ("ibs_hl",))),
+    "adam_rule_confirm.seesaw_hl_last_ln_ratios": lambda: ", ".join(
+        f"{last_ln_ratio(CONFIRM, arch, 'adam', 'seesaw_hl'):.3f}" for arch in ARCHITECTURES),
 }
