@@ -53,7 +53,7 @@ import time
 
 from batchgrow.training.mnist import DEFAULT_DATA, DataError, check_sizes, data_fingerprint, load_mnist, prepare_data
 from batchgrow.training.costs import unmeasured
-from batchgrow.training.grid import NetworkFile, Selection, WorkerFailure, parse_shard, run_study
+from batchgrow.training.grid import NetworkFile, Selection, WorkerFailure, parse_shard, run_study, stacking_note
 from batchgrow.optimizers import ALL_OPTIMIZERS, MOMENTUM_OPTIMIZERS, NOISE_SCALE_FORMS, OPTIMIZERS, optimizer_record
 from batchgrow.training.runfiles import StudyError
 from batchgrow.schedules import (ADAPTIVE_SCHEDULES, ALL_SCHEDULES, AUTO_KAPPA_RULE, NOISE_MATCHED_SCHEDULES, SCHEDULES,
@@ -487,9 +487,9 @@ def main(argv=None):
         except ValueError as problem:  # A plan the optimizer cannot follow, refused before any training.
             raise StudyError(str(problem)) from None
         data = prepare_data(arrays, settings.train_size, settings.test_size)
-        note = estimate_note(args.network_file)
-        if note:
-            print(note, file=sys.stderr)
+        for note in (estimate_note(args.network_file), stacking_note(selection, settings)):
+            if note:
+                print(note, file=sys.stderr)
         start = time.perf_counter()
         progress = ProgressBar()
         results, report = run_study(settings, selection, data, args.out, jobs, args.shard, command, progress,
