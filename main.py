@@ -53,7 +53,7 @@ import time
 
 from batchgrow.training.mnist import DEFAULT_DATA, DataError, check_sizes, data_fingerprint, load_mnist, prepare_data
 from batchgrow.training.costs import unmeasured
-from batchgrow.training.grid import NetworkFile, Selection, WorkerFailure, parse_shard, run_study
+from batchgrow.training.grid import NetworkFile, Selection, WorkerFailure, parse_shard, run_study, stacking_note
 from batchgrow.optimizers import ALL_OPTIMIZERS, MOMENTUM_OPTIMIZERS, NOISE_SCALE_FORMS, OPTIMIZERS, optimizer_record
 from batchgrow.training.runfiles import StudyError
 from batchgrow.schedules import (ADAPTIVE_SCHEDULES, ALL_SCHEDULES, AUTO_KAPPA_RULE, NOISE_MATCHED_SCHEDULES,
@@ -303,6 +303,12 @@ def parse_args(argv=None):
                              "whose rule holds them (seesaw_hl, ibs_hl, hl_a125, ...; asking for one sets it), "
                              "with one bias-correction arithmetic for every run, dlr too; the SGD family has none "
                              "and trains as without it (a setting: use a separate --out) (default: %(default)s)")
+    parser.add_argument("--stack-seeds", action="store_true",
+                        help="train the seeds of each LeNet-5 cell as one model with a leading seed dimension, "
+                             "each seed on its own initial weights, example order and optimizer state: the same "
+                             "runs up to rounding, in less time (benchmarks/README.md); the MLPs, --measure-noise "
+                             "and the adaptive schedules, --backward tape and TF_ENABLE_ONEDNN_OPTS=0 train seed "
+                             "by seed, as main.py says once (a setting: use a separate --out)")
     parser.add_argument("--original-optimizer-reset", action="store_true",
                         help="reproduce the original code's flaw: a fresh optimizer at every epoch for dlr and hyb, "
                              "which resets Adam's moments and step count (use a separate --out)")
@@ -444,7 +450,8 @@ def settings_from_arguments(args, arrays):
                         data_fingerprint=data_fingerprint(arrays), backward=args.backward,
                         sgd_learning_rate=sgd_learning_rate, measure_noise=args.measure_noise,
                         auto_kappa=Settings.auto_kappa if args.auto_kappa is None else args.auto_kappa,
-                        data_name=args.data_name, beta_scaling=args.beta_scaling, **momentum)
+                        data_name=args.data_name, beta_scaling=args.beta_scaling, stack_seeds=args.stack_seeds,
+                        **momentum)
     # The settings --set gives that no flag has: the last word on them.
     return dataclasses.replace(settings, **dict(args.set))
 
@@ -513,9 +520,9 @@ def main(argv=None):
         except ValueError as problem:  # A plan the optimizer cannot follow, refused before any training.
             raise StudyError(str(problem)) from None
         data = prepare_data(arrays, settings.train_size, settings.test_size)
-        note = estimate_note(args.network_file)
-        if note:
-            print(note, file=sys.stderr)
+        for note in (estimate_note(args.network_file), stacking_note(selection, settings)):
+            if note:
+                print(note, file=sys.stderr)
         start = time.perf_counter()
         progress = ProgressBar()
         results, report = run_study(settings, selection, data, args.out, jobs, args.shard, command, progress,

@@ -31,6 +31,11 @@ from batchgrow.optimizers import NOISE_SCALE_FORMS, is_known, optimizer_record
 # (optimizers.py, schedules.py).
 ARCHITECTURE_NAMES = {"mlp300": "300-unit MLP", "mlp500_150": "500-150 MLP", "lenet5": "LeNet-5"}
 ARCHITECTURES = tuple(ARCHITECTURE_NAMES)
+# The networks whose seeds --stack-seeds trains as one stacked model (networks.stacked_loss_and_gradients).
+# Issue 42's pilot found LeNet-5 1.86 times as fast per seed at 5 seeds and 2.75 at 20, and the MLPs no
+# faster at all (benchmarks/README.md, "Stacking a cell's seeds"): their steps are a few large matmuls,
+# with little per-op overhead to share.
+STACKED_ARCHITECTURES = ("lenet5",)
 # The data a study names in its tables and titles when --data is not given.
 DEFAULT_DATA_NAME = "MNIST"
 
@@ -167,6 +172,13 @@ class Settings:
     # The data's name in tables and titles: MNIST for the vendored file, else the file's name or
     # --data-name.
     data_name: str = DEFAULT_DATA_NAME
+    # Whether the seeds of a cell train as one model with a leading seed dimension (--stack-seeds), each
+    # seed on its own initial weights, example order and optimizer state, paying each kernel call's
+    # overhead once for all of them (benchmarks/README.md, "Stacking a cell's seeds"). Only the networks
+    # of STACKED_ARCHITECTURES stack; the other runs of such a study train seed by seed. A stacked seed
+    # computes its own run in another order of additions, so its numbers differ from the unstacked
+    # run's by rounding: a setting, so that a stacked study never reuses an unstacked one's runs.
+    stack_seeds: bool = False
 
     @property
     def epochs(self):
@@ -261,8 +273,8 @@ def momentum_settings(coefficient, sgd_learning_rate=Settings.sgd_learning_rate)
 # ----------------------------------------------------------------------------
 # The format of run files and pickles, and files written by older versions of the code
 # ----------------------------------------------------------------------------
-# A file's settings say which format wrote them (FORMAT_KEY). Format 2 writes
-# every setting. Format 1, every file from before format 2 (they carry no
+# A file's settings say which format wrote them (FORMAT_KEY). Formats 2 and 3
+# write every setting; format 3 added stack_seeds. Format 1, every file from before format 2 (they carry no
 # version), left out the settings added after the first studies were
 # committed whenever they were at their default, and any setting that did
 # not exist yet. A left-out setting meant the value that the code of that
@@ -282,7 +294,7 @@ def momentum_settings(coefficient, sgd_learning_rate=Settings.sgd_learning_rate)
 # every format (settings_record), so an unmeasured file is never reused for
 # a study that measures.
 FORMAT_KEY = "format_version"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 OMITTED_SETTINGS = {
     1: {"train_size": 20_000, "test_size": 10_000, "epochs_per_stage": 3, "num_stages": 4, "stage_factor": 5.0,
         "base_batch_size": 4, "sgd_learning_rate": 0.01, "adam_learning_rate": 0.001, "adam_beta_1": 0.9,
@@ -291,8 +303,10 @@ OMITTED_SETTINGS = {
         "data_fingerprint": "", "backward": "written", "measure_noise": False, "noise_population": 4096,
         "noise_small_batch": 32, "noise_big_batch": 1024, "noise_draws": 1, "auto_kappa": 1.0,
         "rmsprop_learning_rate": 0.001, "rmsprop_rho": 0.9, "rmsprop_epsilon": 1e-7, "train_loss_images": 5_000,
-        "beta_scaling": "none", "data_name": DEFAULT_DATA_NAME},
-    2: {},
+        "beta_scaling": "none", "data_name": DEFAULT_DATA_NAME, "stack_seeds": False},
+    # Format 3 added stack_seeds: every run before it trained seed by seed.
+    2: {"stack_seeds": False},
+    3: {},
 }
 
 

@@ -19,10 +19,11 @@ seed:
   multiplier 6, or with --conv1 grouped tf.nn.conv2d with a filter of input
   depth 1), and the second is tf.nn.conv2d with a filter of input depth 6 on
   6 * S channels. The
-  backward pass is written out the way networks.loss_and_gradients writes
-  it, except the first convolution's kernel gradient, taken by its
-  kernel-gradient op (the unstacked step's trick, a forward convolution, was
-  slower stacked); the update is the same fused op on each stacked variable,
+  backward pass, networks.stacked_loss_and_gradients (the one --stack-seeds
+  trains with, laid out by networks.stack_weights), is written out the way
+  networks.loss_and_gradients writes it, except the first convolution's
+  kernel gradient, taken by its kernel-gradient op (the unstacked step's
+  trick, a forward convolution, was slower stacked); the update is the same fused op on each stacked variable,
   element-wise and so each seed's own, and the step count is added to once.
 
 Every seed starts from the weights Trainer would give it (the Keras model
@@ -109,112 +110,6 @@ def make_separate_loop(arch, x_train, y_train, learning_rate):
 # ----------------------------------------------------------------------------
 # Stacked: one model with a leading seed dimension
 # ----------------------------------------------------------------------------
-def stack_weights(arch, per_seed):
-    """The stacked variables' values from [seed][weight] arrays.
-
-    Convolution kernels are grouped filters, seed s's output channels the
-    s-th block of the last axis ([5, 5, in, S * out]); their biases [S * out].
-    Dense kernels are [S, in, out] and their biases [S, out].
-    """
-    count = len(per_seed[0])
-    stacked = []
-    for index in range(count):
-        values = [weights[index] for weights in per_seed]
-        if arch == "lenet5" and index < 4:
-            stacked.append(np.concatenate(values, axis=-1))
-        else:
-            stacked.append(np.stack(values))
-    return stacked
-
-
-def unstack_weights(arch, stacked, seeds):
-    """[seed][weight] arrays from the stacked variables' values (stack_weights inverted)."""
-    per_seed = [[] for _ in range(seeds)]
-    for index, value in enumerate(stacked):
-        parts = np.split(value, seeds, axis=-1) if arch == "lenet5" and index < 4 else list(value)
-        for seed in range(seeds):
-            per_seed[seed].append(parts[seed])
-    return per_seed
-
-
-def stacked_loss_and_gradients(arch, seeds, weights, images, labels):
-    """Each seed's mean cross-entropy [S] and the stacked weights' gradients, backward pass written out.
-
-    images [S, B, 28, 28], labels [S, B]: seed s's batch in row s. The same
-    arithmetic as networks.loss_and_gradients for every seed.
-    """
-    batch = tf.shape(labels)[1]
-    scale = 1.0 / tf.cast(batch, tf.float32)
-    if arch == "lenet5":
-        conv1_kernel, conv1_bias, conv2_kernel, conv2_bias = weights[:4]
-        dense_weights = weights[4:]
-        # The seeds' images as the channels of one batch: [B, 28, 28, S].
-        channels = tf.transpose(images, [1, 2, 3, 0])
-        if CONV1 == "depthwise":
-            conv1 = tf.nn.depthwise_conv2d(channels, tf.reshape(conv1_kernel, [5, 5, seeds, 6]), [1, 1, 1, 1], "VALID")
-        else:
-            conv1 = tf.nn.conv2d(channels, conv1_kernel, 1, "VALID")
-        conv1 = tf.nn.relu(tf.nn.bias_add(conv1, conv1_bias))
-        pool1 = tf.nn.avg_pool2d(conv1, 2, 2, "VALID")
-        conv2 = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(pool1, conv2_kernel, 1, "VALID"), conv2_bias))
-        pool2 = tf.nn.avg_pool2d(conv2, 2, 2, "VALID")
-        # [B, 4, 4, S * 16] -> [S, B, 256], each seed flattened as the unstacked network flattens.
-        flat = tf.reshape(tf.transpose(tf.reshape(pool2, [batch, 4, 4, seeds, 16]), [3, 0, 1, 2, 4]),
-                          [seeds, batch, 256])
-        activations = [flat]
-    else:
-        dense_weights = weights
-        activations = [tf.reshape(images, [seeds, batch, 784])]
-    layer_count = len(dense_weights) // 2
-    for layer in range(layer_count):
-        outputs = tf.matmul(activations[-1], dense_weights[2 * layer]) + dense_weights[2 * layer + 1][:, None, :]
-        activations.append(tf.nn.relu(outputs) if layer < layer_count - 1 else outputs)
-    losses, upstream = tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(
-        features=tf.reshape(activations[-1], [seeds * batch, 10]), labels=tf.reshape(labels, [-1]))
-    upstream = tf.reshape(upstream * scale, [seeds, batch, 10])
-    gradients = []
-    for layer in reversed(range(layer_count)):
-        layer_inputs = activations[layer]
-        gradients[:0] = [tf.matmul(layer_inputs, upstream, transpose_a=True), tf.reduce_sum(upstream, axis=1)]
-        if layer > 0 or arch == "lenet5":
-            upstream = tf.matmul(upstream, dense_weights[2 * layer], transpose_b=True)
-            if layer > 0:
-                upstream = tf.raw_ops.ReluGrad(gradients=upstream, features=layer_inputs)
-    if arch == "lenet5":
-        strides, window = [1, 1, 1, 1], [1, 2, 2, 1]
-        upstream = tf.reshape(tf.transpose(tf.reshape(upstream, [seeds, batch, 4, 4, 16]), [1, 2, 3, 0, 4]),
-                              tf.shape(pool2))
-        upstream = tf.raw_ops.AvgPoolGrad(orig_input_shape=tf.shape(conv2), grad=upstream, ksize=window,
-                                          strides=window, padding="VALID")
-        upstream = tf.raw_ops.ReluGrad(gradients=upstream, features=conv2)
-        conv2_gradients = [
-            tf.raw_ops.Conv2DBackpropFilter(input=pool1, filter_sizes=tf.shape(conv2_kernel), out_backprop=upstream,
-                                            strides=strides, padding="VALID"),
-            tf.raw_ops.BiasAddGrad(out_backprop=upstream)]
-        upstream = tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(pool1), filter=conv2_kernel,
-                                                  out_backprop=upstream, strides=strides, padding="VALID")
-        upstream = tf.raw_ops.AvgPoolGrad(orig_input_shape=tf.shape(conv1), grad=upstream, ksize=window,
-                                          strides=window, padding="VALID")
-        upstream = tf.raw_ops.ReluGrad(gradients=upstream, features=conv1)
-        if CONV1_KERNEL_GRADIENT == "forward":
-            # As unstacked, the kernel gradient as a forward convolution: the images [1, 28, 28, S * B] (seed
-            # major) against the output gradient [24, 24, B, S * 6], S groups of B input channels.
-            seed_images = tf.reshape(tf.transpose(images, [2, 3, 0, 1]), [1, 28, 28, seeds * batch])
-            conv1_kernel_gradient = tf.transpose(tf.nn.conv2d(
-                seed_images, tf.transpose(upstream, [1, 2, 0, 3]), 1, "VALID"), [1, 2, 0, 3])
-        elif CONV1 == "depthwise":
-            conv1_kernel_gradient = tf.reshape(tf.raw_ops.DepthwiseConv2dNativeBackpropFilter(
-                input=channels, filter_sizes=[5, 5, seeds, 6], out_backprop=upstream, strides=strides,
-                padding="VALID"), tf.shape(conv1_kernel))
-        else:
-            conv1_kernel_gradient = tf.raw_ops.Conv2DBackpropFilter(
-                input=channels, filter_sizes=tf.shape(conv1_kernel), out_backprop=upstream, strides=strides,
-                padding="VALID")
-        gradients = ([conv1_kernel_gradient, tf.raw_ops.BiasAddGrad(out_backprop=upstream)] + conv2_gradients
-                     + gradients)
-    return tf.reduce_mean(tf.reshape(losses, [seeds, batch]), axis=1), gradients
-
-
 def make_stacked_loop(arch, seeds, x_train, y_train, learning_rate):
     """A compiled loop of `steps` SGD steps of all seeds at once; orders is [S, N]."""
     @tf.function
@@ -222,8 +117,9 @@ def make_stacked_loop(arch, seeds, x_train, y_train, learning_rate):
         loss_sum = tf.zeros([seeds])
         for step in tf.range(steps):
             batch = orders[:, step * batch_size:(step + 1) * batch_size]
-            losses, gradients = stacked_loss_and_gradients(arch, seeds, [w.value() for w in weights],
-                                                           tf.gather(x_train, batch), tf.gather(y_train, batch))
+            losses, gradients = networks.stacked_loss_and_gradients(
+                arch, seeds, [w.value() for w in weights], tf.gather(x_train, batch), tf.gather(y_train, batch),
+                CONV1, CONV1_KERNEL_GRADIENT)
             for variable, gradient in zip(weights, gradients):
                 tf.raw_ops.ResourceApplyGradientDescent(var=variable.handle, alpha=learning_rate, delta=gradient)
             iterations.assign_add(1)
@@ -250,7 +146,7 @@ class Configuration:
         self.stacked_orders = tf.constant(np.stack(orders[:seeds]))
         self.separate_loop, self.stacked_loop = loops
         self.separate = [[tf.Variable(value) for value in weights] for weights in self.start]
-        self.stacked = [tf.Variable(value) for value in stack_weights(arch, self.start)]
+        self.stacked = [tf.Variable(value) for value in networks.stack_weights(arch, self.start)]
         # The optimizer's step count, which FusedOptimizer.apply adds to after every update: one per seed
         # when the seeds are separate, one for all of them when stacked.
         self.separate_iterations = [tf.Variable(0, dtype=tf.int64) for _ in range(seeds)]
@@ -260,7 +156,7 @@ class Configuration:
         for variables, weights in zip(self.separate, self.start):
             for variable, value in zip(variables, weights):
                 variable.assign(value)
-        for variable, value in zip(self.stacked, stack_weights(self.arch, self.start)):
+        for variable, value in zip(self.stacked, networks.stack_weights(self.arch, self.start)):
             variable.assign(value)
 
     def run_separate(self, steps):
@@ -278,7 +174,7 @@ class Configuration:
         self.reset()
         separate_losses = self.run_separate(CHECK_STEPS)
         stacked_losses = self.run_stacked(CHECK_STEPS)
-        stacked = unstack_weights(self.arch, [variable.numpy() for variable in self.stacked], self.seeds)
+        stacked = networks.unstack_weights(self.arch, [variable.numpy() for variable in self.stacked], self.seeds)
         weight_differences, largest_change = [], 0.0
         for seed in range(self.seeds):
             separate = [variable.numpy() for variable in self.separate[seed]]

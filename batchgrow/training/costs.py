@@ -66,6 +66,7 @@ def trained_epochs(optimizer_name, schedules, settings):
 
 
 def group_cost(group, settings, parameter_counts=None):
-    """Estimated cost of train_runs for one group."""
-    return sum(epoch_cost(group.arch, group.optimizer, plan, settings, parameter_counts)
-               for plan in trained_epochs(group.optimizer, group.schedules, settings))
+    """Estimated cost of training one group: of train_runs, times its seeds for a stacked group (counted as if
+    trained seed by seed, which orders the work well enough and keeps one unit for the progress bar)."""
+    return len(group.seeds) * sum(epoch_cost(group.arch, group.optimizer, plan, settings, parameter_counts)
+                                  for plan in trained_epochs(group.optimizer, group.schedules, settings))

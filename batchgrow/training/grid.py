@@ -4,12 +4,17 @@ A study is a Selection (networks x optimizers x schedules x seeds) under one
 Settings. run_study finds what OUT/runs/ lacks, plans it as groups (the
 schedules of one network, optimizer and seed, trained together because they
 share their first epochs), trains the groups longest first in spawned worker
-processes, and assembles every finished run into OUT/results.pickle. The cost
+processes, and assembles every finished run into OUT/results.pickle. Under
+--stack-seeds a group of a network that stacks is a StackedGroup, the
+schedules of one network and optimizer for several seeds, trained as one
+stacked model (stacked.py); stacked_architectures says which networks stack
+and stacking_note says in one line which runs do not, and why. The cost
 model (costs.py) only orders the work and drives the progress bar's estimate. A
 user's --networks file (NetworkFile) is imported again in every worker, and
 its path and sha256 go into the provenance of every run trained there.
 """
 import collections
+import contextlib
 import dataclasses
 import datetime
 import gc
@@ -27,8 +32,9 @@ from batchgrow.training.runfiles import (StudyError, claim, claim_path, load_fin
                                          save_atomically)
 from batchgrow.training.costs import epoch_cost, group_cost
 from batchgrow.optimizers import OPTIMIZERS, optimizer_record
-from batchgrow.schedules import SCHEDULES, check_schedule_fits_optimizer, scaled_constants_problem
-from batchgrow.study import ARCHITECTURES, settings_record
+from batchgrow.schedules import ADAPTIVE_SCHEDULES, SCHEDULES, check_schedule_fits_optimizer, scaled_constants_problem
+from batchgrow.study import ARCHITECTURE_NAMES, ARCHITECTURES, STACKED_ARCHITECTURES, settings_record
+from batchgrow.training.runtime import onednn_turned_off
 
 
 # ----------------------------------------------------------------------------
@@ -77,6 +83,93 @@ class Group(typing.NamedTuple):
     seed: int
     schedules: tuple
 
+    @property
+    def seeds(self):
+        return (self.seed,)
+
+
+class StackedGroup(typing.NamedTuple):
+    """The schedules of one (network, optimizer) still to train for several seeds, trained stacked: one worker
+    task. Each seed's runs are its own and saved as its own; the seeds are in the order of the stack."""
+    arch: str
+    optimizer: str
+    seeds: tuple
+    schedules: tuple
+
+
+def group_run_keys(group):
+    """The keys of every run a Group or StackedGroup trains."""
+    return [(group.arch, group.optimizer, schedule, seed) for seed in group.seeds for schedule in group.schedules]
+
+
+def unfinished_part(group, finished):
+    """What is left of a group once the runs whose keys are in finished are done, or None for nothing.
+
+    A StackedGroup keeps the seeds with a run left and the schedules any of
+    them lacks, in their order: the schedules' runs of a stacked group finish
+    for all its seeds at once, so that is what is left after an interruption.
+    """
+    seeds = tuple(seed for seed in group.seeds
+                  if any((group.arch, group.optimizer, schedule, seed) not in finished for schedule in group.schedules))
+    schedules = tuple(schedule for schedule in group.schedules
+                      if any((group.arch, group.optimizer, schedule, seed) not in finished for seed in seeds))
+    if not schedules:
+        return None
+    if isinstance(group, StackedGroup):
+        return group._replace(seeds=seeds, schedules=schedules)
+    return group._replace(schedules=schedules)
+
+
+# ----------------------------------------------------------------------------
+# Which runs train with their seeds stacked (--stack-seeds)
+# ----------------------------------------------------------------------------
+def stacking_problem(schedules, settings):
+    """One line if no run of a study with these schedules and settings can train stacked, else None.
+
+    The stacked path trains fixed plans with the written-out backward pass
+    and measures nothing besides: an adaptive schedule decides each seed's
+    batches from that seed's own measurements, so its seeds' plans part.
+    """
+    adaptive = [schedule for schedule in schedules if schedule in ADAPTIVE_SCHEDULES]
+    if adaptive:
+        return f"{', '.join(adaptive)} decide{'s' if len(adaptive) == 1 else ''} each seed's batches from its own " \
+               "measured noise scale"
+    if settings.measure_noise:
+        return "the stacked path does not measure the gradient noise scale (--measure-noise)"
+    if settings.backward != "written":
+        return "the stacked path writes its backward pass out, and --backward tape asks for the tape"
+    return None
+
+
+def stacked_architectures(selection, settings):
+    """The networks of the selection whose seeds train stacked: those of study.STACKED_ARCHITECTURES under
+    --stack-seeds, unless stacking_problem finds none can. The answer depends on the settings and the
+    selection alone, never on the machine, so that every shard of a study plans the same groups."""
+    if not settings.stack_seeds or stacking_problem(selection.schedules, settings):
+        return ()
+    return tuple(arch for arch in selection.archs if arch in STACKED_ARCHITECTURES)
+
+
+def stacking_note(selection, settings):
+    """The one line main.py says of a --stack-seeds study whose runs do not all stack: which train seed by
+    seed, and why; None if every run stacks, or the study does not stack."""
+    if not settings.stack_seeds:
+        return None
+    prefix = "main.py: note: --stack-seeds"
+    if onednn_turned_off():
+        return (f"{prefix}: TF_ENABLE_ONEDNN_OPTS=0 turns off oneDNN, whose kernels alone run the stacked "
+                "LeNet-5's grouped convolutions on a CPU, so every run trains seed by seed, as without the flag")
+    problem = stacking_problem(selection.schedules, settings)
+    if problem:
+        return f"{prefix}: every run trains seed by seed, as without the flag: {problem}"
+    unstacked = [arch for arch in selection.archs if arch not in STACKED_ARCHITECTURES]
+    if not unstacked:
+        return None
+    names = ", ".join(ARCHITECTURE_NAMES.get(arch, arch) for arch in unstacked)
+    stacked = ", ".join(ARCHITECTURE_NAMES[arch] for arch in STACKED_ARCHITECTURES)
+    return (f"{prefix} stacks the seeds of {stacked} only; {names} train{'s' if len(unstacked) == 1 else ''} "
+            "seed by seed, as without the flag (stacking gave the MLPs no speed: benchmarks/README.md)")
+
 
 def parse_shard(text):
     """'K/N' -> (K, N) with 1 <= K <= N."""
@@ -89,22 +182,39 @@ def parse_shard(text):
     return index, count
 
 
-def plan_groups(selection, finished, shard=None):
-    """The unfinished work as Groups.
+def plan_groups(selection, finished, shard=None, stacked_archs=()):
+    """The unfinished work as Groups, and as StackedGroups for the networks of stacked_archs.
 
     A shard K/N takes every N-th (arch, optimizer, seed) of the whole selection,
     counted before finished runs are removed, so that the slices stay the same
-    however far each shard has got.
+    however far each shard has got. A network that stacks counts as one
+    (arch, optimizer, all seeds) per optimizer, so that a shard takes a cell's
+    seeds whole: a stacked seed's numbers depend, by rounding, on where it
+    sits in its stack, and a sharded study then stacks every seed as the
+    unsharded one does. The seeds of a cell whose unfinished schedules are
+    the same are stacked together, in the selection's order.
     """
-    groups = []
-    cells = [(arch, optimizer, seed) for arch in selection.archs for optimizer in selection.optimizers
-             for seed in selection.seeds]
-    for index, (arch, optimizer, seed) in enumerate(cells):
+    groups, cells = [], []
+    for arch in selection.archs:
+        for optimizer in selection.optimizers:
+            if arch in stacked_archs:
+                cells.append((arch, optimizer, selection.seeds))
+            else:
+                cells.extend((arch, optimizer, (seed,)) for seed in selection.seeds)
+    for index, (arch, optimizer, seeds) in enumerate(cells):
         if shard and index % shard[1] != shard[0] - 1:
             continue
-        todo = tuple(s for s in selection.schedules_for(optimizer) if (arch, optimizer, s, seed) not in finished)
-        if todo:
-            groups.append(Group(arch, optimizer, seed, todo))
+        stacks = {}
+        for seed in seeds:
+            todo = tuple(s for s in selection.schedules_for(optimizer)
+                         if (arch, optimizer, s, seed) not in finished)
+            if todo:
+                stacks.setdefault(todo, []).append(seed)
+        for todo, stack in stacks.items():
+            if arch in stacked_archs:
+                groups.append(StackedGroup(arch, optimizer, tuple(stack), todo))
+            else:
+                groups.extend(Group(arch, optimizer, seed, todo) for seed in stack)
     return groups
 
 
@@ -175,10 +285,12 @@ def use_network_file(network_file):
 
 # What a worker tells the parent, one record an event.
 class EpochTrained(typing.NamedTuple):
-    """An epoch of the group's network and optimizer was trained to this plan (the parent prices it)."""
+    """An epoch of the group's network and optimizer was trained to this plan, for runs seeds at once (the
+    parent prices it)."""
     arch: str
     optimizer: str
     plan: object
+    runs: int = 1
 
 
 class Replanned(typing.NamedTuple):
@@ -191,6 +303,11 @@ class Replanned(typing.NamedTuple):
 
 class RunSaved(typing.NamedTuple):
     key: tuple
+
+
+class TrainedSeedBySeed(typing.NamedTuple):
+    """A stacked group trained seed by seed, for the reason given; the parent says so once."""
+    reason: str
 
 
 class GroupDone(typing.NamedTuple):
@@ -212,6 +329,8 @@ def run_group(group):
     process on the same folder holds it (and trains it).
     """
     from batchgrow.training.training import keras, train_runs
+    if isinstance(group, StackedGroup):
+        return run_stacked_group(group)
     settings, events, out_dir = _worker["settings"], _worker["events"], _worker["out_dir"]
     runs_dir = os.path.join(out_dir, "runs")
     use_network_file(_worker["network_file"])
@@ -223,13 +342,7 @@ def run_group(group):
         events.put(Replanned(group.arch, group.optimizer, before, after))
 
     def on_run(schedule, metrics):
-        key = (group.arch, group.optimizer, schedule, group.seed)
-        provenance = dict(_worker["provenance"], wall_seconds=metrics["seconds"][-1],
-                          date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
-        record = {"key": key, "settings": settings_record(settings), "metrics": metrics,
-                  "provenance": provenance}
-        save_atomically(record, run_path(runs_dir, key))
-        events.put(RunSaved(key))
+        save_run((group.arch, group.optimizer, schedule, group.seed), metrics)
 
     with claim(claim_path(out_dir, group.arch, group.optimizer, group.seed)) as held:
         if not held:
@@ -245,6 +358,74 @@ def run_group(group):
             keras.backend.clear_session()
             gc.collect()
     return True
+
+
+def save_run(key, metrics, **provenance):
+    """Worker: saves one finished run as its run file, with the worker's provenance and any given, and says so."""
+    provenance = dict(_worker["provenance"], **provenance, wall_seconds=metrics["seconds"][-1],
+                      date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    record = {"key": key, "settings": settings_record(_worker["settings"]), "metrics": metrics,
+              "provenance": provenance}
+    save_atomically(record, run_path(os.path.join(_worker["out_dir"], "runs"), key))
+    _worker["events"].put(RunSaved(key))
+
+
+def run_stacked_group(group):
+    """Worker task for a StackedGroup: claims each of its seeds, trains what is still missing, saves each run.
+
+    Returns True if this process held every seed's claim. A seed another
+    process holds is left to it; the others train stacked, or seed by seed
+    where this process's TensorFlow cannot run the stacked network's grouped
+    convolutions (networks.grouped_convolutions_run), which the parent is told
+    once (TrainedSeedBySeed). A stacked run's provenance names the seeds it
+    was stacked with, in the order of the stack.
+    """
+    from batchgrow.training import networks
+    from batchgrow.training.stacked import train_stacked_runs
+    from batchgrow.training.training import keras, train_runs
+    settings, events, out_dir = _worker["settings"], _worker["events"], _worker["out_dir"]
+    runs_dir = os.path.join(out_dir, "runs")
+    with contextlib.ExitStack() as claims:
+        held = [seed for seed in group.seeds
+                if claims.enter_context(claim(claim_path(out_dir, group.arch, group.optimizer, seed)))]
+        # Another process may have finished some of these since they were planned.
+        saved = {key for key in group_run_keys(group._replace(seeds=tuple(held)))
+                 if os.path.exists(run_path(runs_dir, key))}
+        todo = unfinished_part(group._replace(seeds=tuple(held)), saved)
+        if todo is None:
+            return len(held) == len(group.seeds)
+        # Without oneDNN, as main.py has said (stacking_note), or where this TensorFlow lacks its grouped
+        # convolutions, which the parent says once: seed by seed, today's path.
+        if not onednn_turned_off() and networks.grouped_convolutions_run():
+            def on_epoch(plan):
+                events.put(EpochTrained(group.arch, group.optimizer, plan, len(todo.seeds)))
+
+            def on_run(schedule, seed, metrics):
+                key = (group.arch, group.optimizer, schedule, seed)
+                if key not in saved:
+                    save_run(key, metrics, stacked_seeds=list(todo.seeds))
+
+            train_stacked_runs(group.arch, group.optimizer, todo.seeds, todo.schedules, settings, _worker["data"],
+                               on_epoch, on_run)
+        else:
+            if not onednn_turned_off():
+                events.put(TrainedSeedBySeed(
+                    "this TensorFlow cannot run the stacked network's grouped convolutions on the CPU (oneDNN's "
+                    "kernels alone do), so stacked groups train seed by seed"))
+            for seed in todo.seeds:
+                def on_epoch(plan):
+                    events.put(EpochTrained(group.arch, group.optimizer, plan))
+
+                def on_run(schedule, metrics, seed=seed):
+                    key = (group.arch, group.optimizer, schedule, seed)
+                    if key not in saved:
+                        save_run(key, metrics)
+
+                train_runs(group.arch, group.optimizer, seed, todo.schedules, settings, _worker["data"], on_epoch,
+                           on_run)
+        keras.backend.clear_session()
+        gc.collect()
+        return len(held) == len(group.seeds)
 
 
 class _Pipe:
@@ -298,6 +479,8 @@ def failure_of(error):
 
 
 def describe_group(group):
+    if isinstance(group, StackedGroup):
+        return f"{group.arch} {group.optimizer} seeds {', '.join(map(str, group.seeds))} stacked"
     return f"{group.arch} {group.optimizer} seed {group.seed}"
 
 
@@ -340,7 +523,7 @@ class _Progress:
     def __init__(self, groups, settings, parameter_counts, report):
         self.settings, self.parameter_counts, self.report = settings, parameter_counts, report
         self.total = sum(group_cost(group, settings, parameter_counts) for group in groups)
-        self.runs_total = sum(len(group.schedules) for group in groups)
+        self.runs_total = sum(len(group_run_keys(group)) for group in groups)
         self.done = 0.0
         self.added = collections.defaultdict(lambda: [0.0, 0.0])
 
@@ -349,7 +532,7 @@ class _Progress:
 
     def epoch_trained(self, group, event):
         # The parent prices the epoch: only it knows a --networks file's parameter counts.
-        cost = self.cost(event.arch, event.optimizer, [event.plan])
+        cost = event.runs * self.cost(event.arch, event.optimizer, [event.plan])
         self.done += cost
         self.added[group][0] += cost
 
@@ -363,12 +546,10 @@ class _Progress:
         """The fresh worker trains the group's unfinished runs from the start: what the dead one added is
         taken back, and the group's estimate becomes that of those runs alone."""
         done, change = self.added.pop(group, (0.0, 0.0))
-        finished = set(trained)
-        remaining = group._replace(schedules=tuple(schedule for schedule in group.schedules if
-                                                   (group.arch, group.optimizer, schedule, group.seed) not in finished))
+        remaining = unfinished_part(group, set(trained))
+        remaining_cost = group_cost(remaining, self.settings, self.parameter_counts) if remaining else 0.0
         self.done -= done
-        self.total += (group_cost(remaining, self.settings, self.parameter_counts)
-                       - group_cost(group, self.settings, self.parameter_counts) - change)
+        self.total += remaining_cost - group_cost(group, self.settings, self.parameter_counts) - change
 
     def show(self, runs_done):
         if self.report:
@@ -389,6 +570,7 @@ class _GroupTraining:
         self.todo = collections.deque(sorted(groups, key=lambda group: group_cost(group, settings, parameter_counts),
                                              reverse=True))
         self.workers, self.held_elsewhere, self.deaths = [], [], collections.Counter()
+        self.said = set()  # What workers asked to be said once (TrainedSeedBySeed).
         self.stop = None  # The exception to raise once the groups in flight have finished.
 
     def start(self, first_groups):
@@ -432,6 +614,11 @@ class _GroupTraining:
                 self.progress.replanned(worker.group, event)
             elif isinstance(event, RunSaved):
                 self.trained.append(event.key)
+            elif isinstance(event, TrainedSeedBySeed):
+                if event.reason not in self.said:
+                    self.said.add(event.reason)
+                    self.warn(event.reason)
+                continue
             elif isinstance(event, GroupDone):
                 if not event.held:
                     self.held_elsewhere.append(worker.group)
@@ -577,17 +764,19 @@ def run_study(settings, selection, data, out_dir, jobs=1, shard=None, command=""
     """
     runs_dir = prepare_out_dir(out_dir)
     trained, rejected = [], []
+    stacked_archs = stacked_architectures(selection, settings)
     while True:
         finished, provenance, newly_rejected = load_finished_runs(runs_dir, settings)
         rejected += newly_rejected
-        groups = plan_groups(selection, finished, shard)
+        groups = plan_groups(selection, finished, shard, stacked_archs)
         if not groups:
             break
         for group in train_groups(groups, settings, data, out_dir, jobs, command, progress, trained, warn,
                                   network_file=network_file):
             # Wait for the other process to finish or die, then look again.
-            with claim(claim_path(out_dir, group.arch, group.optimizer, group.seed), wait=True):
-                pass
+            for seed in group.seeds:
+                with claim(claim_path(out_dir, group.arch, group.optimizer, seed), wait=True):
+                    pass
     results = assemble_results(settings, selection, finished, command, provenance)
     save_atomically(results, os.path.join(out_dir, "results.pickle"))
     trained_here = set(trained)

@@ -21,6 +21,8 @@ import sys
 import traceback
 import typing
 
+import numpy as np
+
 from batchgrow.training.runtime import load_tensorflow
 from batchgrow.study import ARCHITECTURES
 
@@ -124,6 +126,187 @@ def loss_and_gradients(arch, weights, images, labels):
             tf.transpose(images, [3, 1, 2, 0]), tf.transpose(upstream, [1, 2, 0, 3]), 1, "VALID"), [1, 2, 0, 3])
         gradients = [conv1_kernel_gradient, tf.raw_ops.BiasAddGrad(out_backprop=upstream)] + conv2_gradients + gradients
     return tf.reduce_mean(losses), gradients
+
+
+# ----------------------------------------------------------------------------
+# Seeds stacked: one model with a leading seed dimension (--stack-seeds)
+# ----------------------------------------------------------------------------
+# S seeds of a built-in network as one model. Dense kernels are [S, in, out]
+# and their biases [S, out], applied as batched matmuls; LeNet-5's two
+# convolutions are grouped convolutions with S groups, their kernels the
+# seeds' kernels side by side on the output channels ([5, 5, in, S * out],
+# seed s's channels the s-th block) and their biases [S * out]. Each kernel
+# call then does S seeds' work for one call's overhead. Every op is the
+# unstacked network's op on each seed's slice, and an optimizer's update is
+# element-wise, so each seed trains its own run; but the kernels add in
+# another order, so a stacked seed is a rounding step from its unstacked
+# run, not bit for bit (benchmarks/README.md, "Stacking a cell's seeds").
+# TensorFlow runs grouped convolutions on a CPU only through its oneDNN
+# kernels (grouped_convolutions_run).
+def _is_convolution_weight(arch, index):
+    """Whether a built-in network's trainable weight index is a convolution's kernel or bias (stacked on its
+    output channels) rather than a dense layer's (stacked on a leading seed axis)."""
+    return arch == "lenet5" and index < 4
+
+
+def stack_weights(arch, per_seed):
+    """The stacked weights' values (numpy arrays) from [seed][weight] arrays in model.trainable_variables' order."""
+    stacked = []
+    for index in range(len(per_seed[0])):
+        values = [weights[index] for weights in per_seed]
+        stacked.append(np.concatenate(values, axis=-1) if _is_convolution_weight(arch, index) else np.stack(values))
+    return stacked
+
+
+def unstack_weights(arch, stacked, seeds):
+    """[seed][weight] arrays from the stacked weights' values (stack_weights inverted); seeds is their count."""
+    per_seed = [[] for _ in range(seeds)]
+    for index, value in enumerate(stacked):
+        parts = np.split(value, seeds, axis=-1) if _is_convolution_weight(arch, index) else list(value)
+        for seed in range(seeds):
+            per_seed[seed].append(parts[seed])
+    return per_seed
+
+
+def _stacked_forward(arch, seeds, weights, images, conv1_form):
+    """The stacked network's logits [S, B, 10], and what its backward pass reads.
+
+    images is [S, B, 28, 28], seed s's batch in row s, or [B, 28, 28], one
+    batch that every seed scores (the test set). Per-seed images are the S
+    channels of one batch, so that the first convolution is grouped; one
+    shared batch has one channel, and the first convolution is a plain one to
+    the S seeds' 6 S output channels, in the same layout.
+    """
+    shared = images.shape.rank == 3
+    batch = tf.shape(images)[0 if shared else 1]
+    saved = {}
+    if arch == "lenet5":
+        conv1_kernel, conv1_bias, conv2_kernel, conv2_bias = weights[:4]
+        dense_weights = weights[4:]
+        if shared:
+            conv1 = tf.nn.conv2d(tf.reshape(images, [-1, 28, 28, 1]), conv1_kernel, 1, "VALID")
+        else:
+            # The seeds' images as the channels of one batch: [B, 28, 28, S].
+            saved["channels"] = channels = tf.transpose(images, [1, 2, 3, 0])
+            if conv1_form == "depthwise":
+                conv1 = tf.nn.depthwise_conv2d(channels, tf.reshape(conv1_kernel, [5, 5, seeds, 6]), [1, 1, 1, 1],
+                                               "VALID")
+            else:
+                conv1 = tf.nn.conv2d(channels, conv1_kernel, 1, "VALID")
+        saved["conv1"] = conv1 = tf.nn.relu(tf.nn.bias_add(conv1, conv1_bias))
+        saved["pool1"] = pool1 = tf.nn.avg_pool2d(conv1, 2, 2, "VALID")
+        saved["conv2"] = conv2 = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(pool1, conv2_kernel, 1, "VALID"), conv2_bias))
+        saved["pool2"] = pool2 = tf.nn.avg_pool2d(conv2, 2, 2, "VALID")
+        # [B, 4, 4, S * 16] -> [S, B, 256], each seed flattened as the unstacked network flattens.
+        activations = [tf.reshape(tf.transpose(tf.reshape(pool2, [batch, 4, 4, seeds, 16]), [3, 0, 1, 2, 4]),
+                                  [seeds, batch, 256])]
+    elif arch in ARCHITECTURES:
+        dense_weights = weights
+        # A shared batch broadcasts against every seed's kernel in the batched matmul.
+        activations = [tf.reshape(images, [1 if shared else seeds, batch, 784])]
+    else:
+        raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
+    layer_count = len(dense_weights) // 2
+    for layer in range(layer_count):
+        outputs = tf.matmul(activations[-1], dense_weights[2 * layer]) + dense_weights[2 * layer + 1][:, None, :]
+        activations.append(tf.nn.relu(outputs) if layer < layer_count - 1 else outputs)
+    saved.update(activations=activations, dense_weights=dense_weights, batch=batch)
+    return activations[-1], saved
+
+
+def stacked_logits(arch, seeds, weights, images):
+    """The logits [S, B, 10] of S stacked seeds of a built-in network: images [S, B, 28, 28], or [B, 28, 28]
+    for one batch that every seed scores."""
+    logits, _ = _stacked_forward(arch, seeds, weights, images, "depthwise")
+    return logits
+
+
+def stacked_loss_and_gradients(arch, seeds, weights, images, labels, conv1_form="depthwise",
+                               conv1_kernel_gradient="filter"):
+    """Each seed's mean cross-entropy [S] and the stacked weights' gradients, backward pass written out.
+
+    images [S, B, 28, 28], labels [S, B]: seed s's batch in row s. The
+    arithmetic of loss_and_gradients for every seed, on weights stacked as
+    stack_weights lays them out. LeNet-5's first convolution is depthwise over
+    the seeds' images as S channels (channel multiplier 6), its kernel
+    gradient taken by its kernel-gradient op: loss_and_gradients' trick, a
+    forward convolution, was slower stacked. Issue 42's pilot
+    (benchmarks/stacked_seeds_pilot.py) measures the other forms too:
+    conv1_form "grouped" (tf.nn.conv2d with S groups) and
+    conv1_kernel_gradient "forward".
+    """
+    logits, saved = _stacked_forward(arch, seeds, weights, images, conv1_form)
+    activations, dense_weights, batch = saved["activations"], saved["dense_weights"], saved["batch"]
+    scale = 1.0 / tf.cast(batch, tf.float32)
+    # One fused op gives each example's loss and its gradient by the logits.
+    losses, upstream = tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(
+        features=tf.reshape(logits, [seeds * batch, 10]), labels=tf.reshape(labels, [-1]))
+    upstream = tf.reshape(upstream * scale, [seeds, batch, 10])
+    gradients = []
+    layer_count = len(dense_weights) // 2
+    for layer in reversed(range(layer_count)):
+        layer_inputs = activations[layer]
+        gradients[:0] = [tf.matmul(layer_inputs, upstream, transpose_a=True), tf.reduce_sum(upstream, axis=1)]
+        if layer > 0 or arch == "lenet5":
+            upstream = tf.matmul(upstream, dense_weights[2 * layer], transpose_b=True)
+            if layer > 0:
+                upstream = tf.raw_ops.ReluGrad(gradients=upstream, features=layer_inputs)
+    if arch == "lenet5":
+        conv1, pool1, conv2, pool2 = (saved[name] for name in ("conv1", "pool1", "conv2", "pool2"))
+        conv1_kernel, conv2_kernel = weights[0], weights[2]
+        strides, window = [1, 1, 1, 1], [1, 2, 2, 1]
+        upstream = tf.reshape(tf.transpose(tf.reshape(upstream, [seeds, batch, 4, 4, 16]), [1, 2, 3, 0, 4]),
+                              tf.shape(pool2))
+        upstream = tf.raw_ops.AvgPoolGrad(orig_input_shape=tf.shape(conv2), grad=upstream, ksize=window,
+                                          strides=window, padding="VALID")
+        upstream = tf.raw_ops.ReluGrad(gradients=upstream, features=conv2)
+        conv2_gradients = [
+            tf.raw_ops.Conv2DBackpropFilter(input=pool1, filter_sizes=tf.shape(conv2_kernel), out_backprop=upstream,
+                                            strides=strides, padding="VALID"),
+            tf.raw_ops.BiasAddGrad(out_backprop=upstream)]
+        upstream = tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(pool1), filter=conv2_kernel,
+                                                  out_backprop=upstream, strides=strides, padding="VALID")
+        upstream = tf.raw_ops.AvgPoolGrad(orig_input_shape=tf.shape(conv1), grad=upstream, ksize=window,
+                                          strides=window, padding="VALID")
+        upstream = tf.raw_ops.ReluGrad(gradients=upstream, features=conv1)
+        if conv1_kernel_gradient == "forward":
+            # As unstacked, the kernel gradient as a forward convolution: the images [1, 28, 28, S * B] (seed
+            # major) against the output gradient [24, 24, B, S * 6], S groups of B input channels.
+            seed_images = tf.reshape(tf.transpose(images, [2, 3, 0, 1]), [1, 28, 28, seeds * batch])
+            conv1_kernel_gradient = tf.transpose(tf.nn.conv2d(
+                seed_images, tf.transpose(upstream, [1, 2, 0, 3]), 1, "VALID"), [1, 2, 0, 3])
+        elif conv1_form == "depthwise":
+            conv1_kernel_gradient = tf.reshape(tf.raw_ops.DepthwiseConv2dNativeBackpropFilter(
+                input=saved["channels"], filter_sizes=[5, 5, seeds, 6], out_backprop=upstream, strides=strides,
+                padding="VALID"), tf.shape(conv1_kernel))
+        else:
+            conv1_kernel_gradient = tf.raw_ops.Conv2DBackpropFilter(
+                input=saved["channels"], filter_sizes=tf.shape(conv1_kernel), out_backprop=upstream,
+                strides=strides, padding="VALID")
+        gradients = ([conv1_kernel_gradient, tf.raw_ops.BiasAddGrad(out_backprop=upstream)] + conv2_gradients
+                     + gradients)
+    return tf.reduce_mean(tf.reshape(losses, [seeds, batch]), axis=1), gradients
+
+
+@functools.lru_cache(maxsize=None)
+def grouped_convolutions_run():
+    """Whether this process's TensorFlow runs a grouped convolution on the CPU (once per process).
+
+    Only oneDNN's kernels do; with TF_ENABLE_ONEDNN_OPTS=0 TensorFlow 2.21
+    refuses one ("Fused conv implementation does not support grouped
+    convolutions for now"). The refusal comes from the convolution that a
+    graph fuses with its bias and ReLU, as the stacked network's are, so the
+    probe is such a graph: run eagerly, the same convolution works.
+    """
+    @tf.function
+    def convolution(images, kernel, bias):
+        return tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(images, kernel, 1, "VALID"), bias))
+
+    try:
+        convolution(tf.zeros([1, 3, 3, 2]), tf.zeros([2, 2, 1, 2]), tf.zeros([2])).numpy()
+    except tf.errors.OpError:
+        return False
+    return True
 
 
 # The built-in networks, each with its written-out backward pass; a user's

@@ -37,6 +37,12 @@ def load_tensorflow():
     return tensorflow, keras
 
 
+def onednn_turned_off():
+    """Whether TF_ENABLE_ONEDNN_OPTS turns TensorFlow's oneDNN kernels off in this process and its workers
+    (TensorFlow reads it as a boolean: 0 or false, in any case)."""
+    return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower() in ("0", "false")
+
+
 def configure_worker():
     """One thread and deterministic ops for a process that trains."""
     tf, _ = load_tensorflow()

@@ -49,19 +49,24 @@ def float64_cross_entropy(probabilities, labels):
     """
     labels = tf.cast(labels, tf.int32)
     if getattr(probabilities, "op", None) is not None and probabilities.op.type == "Softmax":
-        logits = tf.cast(probabilities.op.inputs[0], tf.float64)
-        # -log softmax at the label is ln(1 + sum over the other classes of exp(gap)), gap = their logit
-        # less the label's. Written with log1p about the largest gap (top, at least 0): a log of a sum
-        # that holds the label's own 1.0 would floor again, at float64's step (2.2e-16).
-        gaps = logits - tf.gather(logits, labels, axis=1, batch_dims=1)[:, None]
-        others = tf.where(tf.one_hot(labels, tf.shape(logits)[1], on_value=True, off_value=False),
-                          tf.constant(-np.inf, tf.float64), gaps)
-        top = tf.maximum(tf.reduce_max(others, axis=1), 0.0)
-        losses = top + tf.math.log1p(tf.math.expm1(-top) + tf.reduce_sum(tf.exp(others - top[:, None]), axis=1))
+        losses = float64_losses_from_logits(probabilities.op.inputs[0], labels)
     else:
         picked = tf.gather(tf.cast(probabilities, tf.float64), labels, axis=1, batch_dims=1)
         losses = -tf.math.log(picked)
     return tf.reduce_sum(losses)
+
+
+def float64_losses_from_logits(logits, labels):
+    """Each image's cross-entropy [B] from its logits [B, classes] and int32 labels, in float64."""
+    logits = tf.cast(logits, tf.float64)
+    # -log softmax at the label is ln(1 + sum over the other classes of exp(gap)), gap = their logit
+    # less the label's. Written with log1p about the largest gap (top, at least 0): a log of a sum
+    # that holds the label's own 1.0 would floor again, at float64's step (2.2e-16).
+    gaps = logits - tf.gather(logits, labels, axis=1, batch_dims=1)[:, None]
+    others = tf.where(tf.one_hot(labels, tf.shape(logits)[1], on_value=True, off_value=False),
+                      tf.constant(-np.inf, tf.float64), gaps)
+    top = tf.maximum(tf.reduce_max(others, axis=1), 0.0)
+    return top + tf.math.log1p(tf.math.expm1(-top) + tf.reduce_sum(tf.exp(others - top[:, None]), axis=1))
 
 
 def summed_in_batches(function, images, labels):
@@ -268,6 +273,33 @@ def keras_global_seed_state():
     return [generator.state.value] if generator is not None else []
 
 
+def epoch_record(plan, history, optimizer_name, train_size, test_accuracy, test_loss, train_loss, seconds):
+    """One epoch's record of RUN_METRICS (and the optimizer's recorded constants), after the run's history.
+
+    updates and seconds are cumulative: this epoch's are added to the last
+    record of history. full_train_loss and the noise metrics, measured
+    after the clock stops, are the caller's to add.
+    """
+    previous = history[-1] if history else {"updates": 0, "seconds": 0.0}
+    return {
+        "test_accuracy": test_accuracy,
+        "test_loss": test_loss,
+        "train_loss": train_loss,
+        "learning_rate": plan.learning_rate,
+        "batch_size": plan.batch_size,
+        "momentum": plan.momentum,
+        "updates": previous["updates"] + updates_per_epoch(train_size, plan.batch_size),
+        # Under --beta-scaling samples, each scaled constant but the momentum (recorded above).
+        **optimizer_record(optimizer_name).recorded_constants(plan.scaled),
+        "seconds": previous["seconds"] + seconds,
+    }
+
+
+def stage_end(epoch, settings):
+    """Whether epoch (from 0) is the last of its stage, where full_train_loss is measured."""
+    return (epoch + 1) % settings.epochs_per_stage == 0
+
+
 def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=None, on_run=None, on_replan=None):
     """Trains the given schedules of one (arch, optimizer, seed); returns {schedule: metrics}.
 
@@ -338,25 +370,14 @@ def train_runs(arch, optimizer_name, seed, schedules, settings, data, on_epoch=N
         order = tf.constant(epoch_order(seed, epoch, trainer.train_size))
         train_loss = float(trainer.train_epoch(order, tf.constant(plan.batch_size)))
         test_accuracy, test_loss = trainer.evaluate()
-        previous = history[-1] if history else {"updates": 0, "seconds": 0.0}
         if on_epoch:
             on_epoch(plan)
-        record = {
-            "test_accuracy": test_accuracy,
-            "test_loss": test_loss,
-            "train_loss": train_loss,
-            "learning_rate": plan.learning_rate,
-            "batch_size": plan.batch_size,
-            "momentum": plan.momentum,
-            "updates": previous["updates"] + updates_per_epoch(trainer.train_size, plan.batch_size),
-            # Under --beta-scaling samples, each scaled constant but the momentum (recorded above).
-            **optimizer_record(optimizer_name).recorded_constants(plan.scaled),
-            "seconds": previous["seconds"] + time.perf_counter() - start,
-        }
+        seconds = time.perf_counter() - start
+        record = epoch_record(plan, history, optimizer_name, trainer.train_size, test_accuracy, test_loss,
+                              train_loss, seconds)
         # After the clock has stopped: the model's own training loss at the end of every stage.
-        stage_end = (epoch + 1) % settings.epochs_per_stage == 0
         # The epochs between are None, not NaN: "not measured", and equal to itself when runs are compared.
-        record[TRAJECTORY_METRICS[0]] = trainer.full_train_loss() if stage_end else None
+        record[TRAJECTORY_METRICS[0]] = trainer.full_train_loss() if stage_end(epoch, settings) else None
         if settings.measure_noise:
             record.update(noise_metrics(epoch))
         return record
