@@ -388,6 +388,41 @@ FACT_CHECKS.update({
         verdict_at(CONFIRM, arch, "adam", schedule, adaptive_margin("adam", "square-root")) == "not equivalent"
         for arch in ARCHITECTURES for schedule in CONFIRM_SCHEDULES),
 })
+FLOOR = "floor"
+
+
+@lru_cache(maxsize=None)
+def floor_bounds(optimizer, arch):
+    """[(low, high)] of the 90 % interval of ln(L_ulp / L_dlr) at every stage end of the floor study."""
+    return [stage_interval(log_ratios(FLOOR, arch, optimizer, "dlr_ulp", stage)) for stage in (1, 2, 3, 4)]
+
+
+def floor_margin(optimizer, arch):
+    """The smallest δ the floor's 20 seeds could show as equivalent: the largest |bound| over the stages."""
+    return max(max(abs(low), abs(high)) for low, high in floor_bounds(optimizer, arch))
+
+
+def floor_last_sd(optimizer, arch):
+    return float(np.std(log_ratios(FLOOR, arch, optimizer, "dlr_ulp", -1), ddof=1))
+
+
+def floor_accuracy_interval(optimizer, arch):
+    differences = paired_differences(FLOOR, arch, optimizer, "dlr_ulp")
+    return stage_interval(differences)
+
+
+FACT_CHECKS.update({
+    # docs/predictions/floor.md, predictions 1 to 4.
+    "floor_prediction_1_sgd": lambda: all(
+        -0.01 < low and high < 0.01 for arch in ARCHITECTURES for low, high in floor_bounds("sgd", arch)) and all(
+        -0.03 < low and high < 0.03 for low, high in (floor_accuracy_interval("sgd", arch) for arch in ARCHITECTURES)),
+    "floor_prediction_2_adam": lambda: all(0.03 <= floor_last_sd("adam", arch) <= 0.30 for arch in ARCHITECTURES)
+    and any(floor_margin("adam", arch) > 0.06 for arch in ARCHITECTURES),
+    "floor_prediction_3_rmsprop": lambda: all(0.03 <= floor_last_sd("rmsprop", arch) <= 0.30 for arch in ARCHITECTURES),
+    "floor_prediction_4_accuracy": lambda: all(
+        verdict(paired_differences(FLOOR, arch, optimizer, "dlr_ulp")) == "equivalent"
+        for arch in ARCHITECTURES for optimizer in ("sgd", "adam", "rmsprop")),
+})
 for name, check in FACT_CHECKS.items():
     check.__name__ = name
     fact(check)
