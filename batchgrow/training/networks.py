@@ -59,6 +59,29 @@ def build_builtin_model(arch):
     return keras.Sequential([keras.Input((28, 28))] + body + [layers.Dense(10, activation="softmax")], name=arch)
 
 
+# LeNet-5's convolutions step one pixel; its average pools take 2 x 2 windows without overlap.
+UNIT_STRIDES, POOL_WINDOW = [1, 1, 1, 1], [1, 2, 2, 1]
+
+
+def _convolutions_backward(upstream, conv1, pool1, conv2, conv2_kernel):
+    """LeNet-5's backward pass from the second pooling's output gradient to the first convolution's (after its
+    ReLU): (that gradient, [the second convolution's kernel and bias gradients]). The same ops serve one seed
+    and the stacked seeds, whose second convolution is a grouped one that Conv2DBackprop* take as it is."""
+    strides, window = UNIT_STRIDES, POOL_WINDOW
+    upstream = tf.raw_ops.AvgPoolGrad(orig_input_shape=tf.shape(conv2), grad=upstream, ksize=window,
+                                      strides=window, padding="VALID")
+    upstream = tf.raw_ops.ReluGrad(gradients=upstream, features=conv2)
+    conv2_gradients = [
+        tf.raw_ops.Conv2DBackpropFilter(input=pool1, filter_sizes=tf.shape(conv2_kernel), out_backprop=upstream,
+                                        strides=strides, padding="VALID"),
+        tf.raw_ops.BiasAddGrad(out_backprop=upstream)]
+    upstream = tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(pool1), filter=conv2_kernel,
+                                              out_backprop=upstream, strides=strides, padding="VALID")
+    upstream = tf.raw_ops.AvgPoolGrad(orig_input_shape=tf.shape(conv1), grad=upstream, ksize=window,
+                                      strides=window, padding="VALID")
+    return tf.raw_ops.ReluGrad(gradients=upstream, features=conv1), conv2_gradients
+
+
 def loss_and_gradients(arch, weights, images, labels):
     """The mean cross-entropy of one batch under a built-in network's weights, and its gradients.
 
@@ -106,20 +129,8 @@ def loss_and_gradients(arch, weights, images, labels):
                 # A ReLU's output is positive exactly where its input is.
                 upstream = tf.raw_ops.ReluGrad(gradients=upstream, features=layer_inputs)
     if arch == "lenet5":
-        strides, window = [1, 1, 1, 1], [1, 2, 2, 1]
-        upstream = tf.raw_ops.AvgPoolGrad(
-            orig_input_shape=tf.shape(conv2), grad=tf.reshape(upstream, tf.shape(pool2)), ksize=window,
-            strides=window, padding="VALID")
-        upstream = tf.raw_ops.ReluGrad(gradients=upstream, features=conv2)
-        conv2_gradients = [
-            tf.raw_ops.Conv2DBackpropFilter(input=pool1, filter_sizes=tf.shape(conv2_kernel), out_backprop=upstream,
-                                            strides=strides, padding="VALID"),
-            tf.raw_ops.BiasAddGrad(out_backprop=upstream)]
-        upstream = tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(pool1), filter=conv2_kernel,
-                                                  out_backprop=upstream, strides=strides, padding="VALID")
-        upstream = tf.raw_ops.AvgPoolGrad(orig_input_shape=tf.shape(conv1), grad=upstream, ksize=window,
-                                          strides=window, padding="VALID")
-        upstream = tf.raw_ops.ReluGrad(gradients=upstream, features=conv1)
+        upstream, conv2_gradients = _convolutions_backward(
+            tf.reshape(upstream, tf.shape(pool2)), conv1, pool1, conv2, conv2_kernel)
         # The kernel gradient is the correlation of the images with the
         # output gradient: a convolution with the batch as its channels.
         conv1_kernel_gradient = tf.transpose(tf.nn.conv2d(
@@ -189,7 +200,7 @@ def _stacked_forward(arch, seeds, weights, images, conv1_form):
             # The seeds' images as the channels of one batch: [B, 28, 28, S].
             saved["channels"] = channels = tf.transpose(images, [1, 2, 3, 0])
             if conv1_form == "depthwise":
-                conv1 = tf.nn.depthwise_conv2d(channels, tf.reshape(conv1_kernel, [5, 5, seeds, 6]), [1, 1, 1, 1],
+                conv1 = tf.nn.depthwise_conv2d(channels, tf.reshape(conv1_kernel, [5, 5, seeds, 6]), UNIT_STRIDES,
                                                "VALID")
             else:
                 conv1 = tf.nn.conv2d(channels, conv1_kernel, 1, "VALID")
@@ -254,21 +265,10 @@ def stacked_loss_and_gradients(arch, seeds, weights, images, labels, conv1_form=
     if arch == "lenet5":
         conv1, pool1, conv2, pool2 = (saved[name] for name in ("conv1", "pool1", "conv2", "pool2"))
         conv1_kernel, conv2_kernel = weights[0], weights[2]
-        strides, window = [1, 1, 1, 1], [1, 2, 2, 1]
+        # The seeds' second pooled maps are the channel groups of one map, as the forward pass made them.
         upstream = tf.reshape(tf.transpose(tf.reshape(upstream, [seeds, batch, 4, 4, 16]), [1, 2, 3, 0, 4]),
                               tf.shape(pool2))
-        upstream = tf.raw_ops.AvgPoolGrad(orig_input_shape=tf.shape(conv2), grad=upstream, ksize=window,
-                                          strides=window, padding="VALID")
-        upstream = tf.raw_ops.ReluGrad(gradients=upstream, features=conv2)
-        conv2_gradients = [
-            tf.raw_ops.Conv2DBackpropFilter(input=pool1, filter_sizes=tf.shape(conv2_kernel), out_backprop=upstream,
-                                            strides=strides, padding="VALID"),
-            tf.raw_ops.BiasAddGrad(out_backprop=upstream)]
-        upstream = tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(pool1), filter=conv2_kernel,
-                                                  out_backprop=upstream, strides=strides, padding="VALID")
-        upstream = tf.raw_ops.AvgPoolGrad(orig_input_shape=tf.shape(conv1), grad=upstream, ksize=window,
-                                          strides=window, padding="VALID")
-        upstream = tf.raw_ops.ReluGrad(gradients=upstream, features=conv1)
+        upstream, conv2_gradients = _convolutions_backward(upstream, conv1, pool1, conv2, conv2_kernel)
         if conv1_kernel_gradient == "forward":
             # As unstacked, the kernel gradient as a forward convolution: the images [1, 28, 28, S * B] (seed
             # major) against the output gradient [24, 24, B, S * 6], S groups of B input channels.
@@ -277,12 +277,12 @@ def stacked_loss_and_gradients(arch, seeds, weights, images, labels, conv1_form=
                 seed_images, tf.transpose(upstream, [1, 2, 0, 3]), 1, "VALID"), [1, 2, 0, 3])
         elif conv1_form == "depthwise":
             conv1_kernel_gradient = tf.reshape(tf.raw_ops.DepthwiseConv2dNativeBackpropFilter(
-                input=saved["channels"], filter_sizes=[5, 5, seeds, 6], out_backprop=upstream, strides=strides,
+                input=saved["channels"], filter_sizes=[5, 5, seeds, 6], out_backprop=upstream, strides=UNIT_STRIDES,
                 padding="VALID"), tf.shape(conv1_kernel))
         else:
             conv1_kernel_gradient = tf.raw_ops.Conv2DBackpropFilter(
                 input=saved["channels"], filter_sizes=tf.shape(conv1_kernel), out_backprop=upstream,
-                strides=strides, padding="VALID")
+                strides=UNIT_STRIDES, padding="VALID")
         gradients = ([conv1_kernel_gradient, tf.raw_ops.BiasAddGrad(out_backprop=upstream)] + conv2_gradients
                      + gradients)
     return tf.reduce_mean(tf.reshape(losses, [seeds, batch]), axis=1), gradients
