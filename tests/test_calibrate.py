@@ -2,9 +2,8 @@
 and plots.py judges the study's training loss by the margins they give, on data that is not MNIST too."""
 import pickle
 
-import numpy as np
 import pytest
-from conftest import PROJECT_DIR, run_main, run_plots
+from conftest import PROJECT_DIR, inverted_digits, run_main, run_plots
 
 import main
 from batchgrow import safe_pickle
@@ -12,7 +11,6 @@ from batchgrow import schedules
 from batchgrow import study
 from batchgrow.reporting import analysis
 from batchgrow.reporting import trajectory
-from batchgrow.training import mnist
 
 # Two optimizers, one with SGD's rule and one with the adaptive optimizers', on a tiny training set.
 TINY = ["--archs", "mlp300", "--optimizers", "sgd,adam", "--schedules", "dlr,ibs", "--seeds", "2", "--train-size",
@@ -63,10 +61,7 @@ def test_a_calibration_of_other_settings_or_the_same_seeds_is_refused():
 @pytest.mark.slow
 def test_a_study_on_other_data_gets_a_same_training_verdict_only_with_its_own_calibration(tmp_path):
     # MNIST with its pixels inverted: data in MNIST's layout that is not MNIST, made here.
-    arrays = mnist.load_mnist()
-    data = tmp_path / "inverted_digits.npz"
-    np.savez(data, x_train=255 - arrays[0][:400], y_train=arrays[1][:400], x_test=255 - arrays[2][:300],
-             y_test=arrays[3][:300])
+    data = inverted_digits(tmp_path)
     out = tmp_path / "study"
     made = run_main(*TINY, "--data", str(data), "--out", str(out))
     assert made.returncode == 0, made.stderr

@@ -4,9 +4,8 @@ A study on other data in MNIST's layout (Fashion-MNIST, Kuzushiji-MNIST)
 must not call itself MNIST in any table or title.
 """
 
-import numpy as np
 import pytest
-from conftest import run_main, run_plots
+from conftest import inverted_digits, run_main, run_plots
 
 from batchgrow.reporting import analysis
 from batchgrow.reporting import figures
@@ -36,10 +35,7 @@ def test_the_name_comes_from_the_flag_the_file_or_the_vendored_data():
 @pytest.mark.slow
 def test_a_study_on_other_data_names_it_in_its_runs_tables_and_titles(tmp_path, monkeypatch):
     # MNIST with its pixels inverted: data in MNIST's layout that is not MNIST.
-    arrays = mnist.load_mnist()
-    data = tmp_path / "inverted_digits.npz"
-    np.savez(data, x_train=255 - arrays[0][:400], y_train=arrays[1][:400], x_test=255 - arrays[2][:300],
-             y_test=arrays[3][:300])
+    data = inverted_digits(tmp_path)
     out = tmp_path / "study"
     made = run_main(*TINY, "--data", str(data), "--out", str(out))
     assert made.returncode == 0, made.stderr
