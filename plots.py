@@ -272,7 +272,8 @@ def main(argv=None):
         if floor:
             written.append(write_csv(floor, out_dir / "floor.csv", FLOOR_COLUMNS))
             written.append(write_floor_markdown(floor, out_dir / "floor.md", results["config"], margins))
-        yardsticks = yardstick_rows(results, rows, margins) if trajectory and margins.own else []
+        own_rows = own_margin_rows(results, margins) if trajectory else {}
+        yardsticks = yardstick_rows(rows, trajectory[0], own_rows, margins) if trajectory and margins.own else []
         if yardsticks:
             written.append(write_csv(yardsticks, out_dir / "yardsticks.csv", YARDSTICK_COLUMNS))
             written.append(write_yardsticks_markdown(yardsticks, out_dir / "yardsticks.md", results["config"],
@@ -301,8 +302,7 @@ def main(argv=None):
         if study is not None:
             page = page_text(_display_path(study_folder), study, rows, trajectory[0] if trajectory else None,
                              comparison_rows, results["provenance"], [path.name for path in written],
-                             margins, _way_to_project(study_folder), index,
-                             own_margin_rows(results, margins) if trajectory else {})
+                             margins, _way_to_project(study_folder), index, own_rows)
             (out_dir / PAGE_FILE).write_text(page, encoding="utf-8")
             written.append(out_dir / PAGE_FILE)
     except OSError as error:

@@ -72,7 +72,7 @@ EQUIVALENCE_ALPHA = 0.05
 TRAJECTORY_MARGIN = 0.06
 # The data that margin was calibrated on, by its digest (mnist.data_fingerprint): the vendored MNIST. How
 # low the loss goes depends on the data, so the same two-fold error gives another log ratio elsewhere;
-# on other data the margin is not declared, and no "same training" verdict is given (trajectory.declared_margin).
+# on other data the margin is not declared, and no "same training" verdict is given (trajectory.study_margins).
 CALIBRATED_DATA_FINGERPRINT = "06b0d1f124c4e5fa"
 # The adaptive optimizers' own margins on that data, by SGD's rule transposed to the learning rate under
 # each reading of "a two-fold error" (docs/predictions/calibration_adaptive.md, declared before its runs):

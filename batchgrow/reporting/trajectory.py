@@ -479,29 +479,32 @@ def own_margin_rows(results, margins):
             for reading in LEARNING_RATE_READINGS if margins.of(reading)}
 
 
-def yardstick_rows(results, summary_rows, margins):
+def yardstick_rows(summary_rows, sgd_rows, own_rows, margins):
     """One row per (network, optimizer, schedule) compared with dlr, for the optimizers with their own δ:
     the verdict on the final accuracy (summary_rows, analysis.summarize's), the last stage's loss ratio to
-    dlr's [90 % interval], and the verdict over the stages at SGD's δ and at the optimizer's own under each
-    reading; keyed by YARDSTICK_COLUMNS."""
+    dlr's [90 % interval], and the verdict over the stages at SGD's δ (sgd_rows, trajectory_rows's at
+    margins.sgd) and at the optimizer's own under each reading (own_rows, own_margin_rows's); keyed by
+    YARDSTICK_COLUMNS."""
     optimizers = {optimizer for optimizer, _ in margins.own}
+
+    def last_rows(rows):
+        """{cell: its last stage's row}: rows come stage by stage within a cell."""
+        return {(row["architecture"], row["optimizer"], row["schedule"]): row for row in rows
+                if row["optimizer"] in optimizers}
+
     accuracy = {(row["architecture"], row["optimizer"], row["schedule"]): row["verdict"] for row in summary_rows}
-    rows, sgd_verdicts = trajectory_rows(results, margins.sgd)
-    last = {}
-    for row in rows:
-        if row["optimizer"] in optimizers:
-            last[(row["architecture"], row["optimizer"], row["schedule"])] = row
-    own = {reading: trajectory_rows(results, margins.of(reading))[1] for reading in LEARNING_RATE_READINGS}
+    own = {reading: last_rows(rows) for reading, rows in own_rows.items()}
     table = []
-    for cell, row in last.items():
+    for cell, row in last_rows(sgd_rows).items():
         entry = dict(architecture=cell[0], optimizer=cell[1], schedule=cell[2], paired_seeds=row["paired_seeds"],
                      accuracy_verdict=accuracy.get(cell), last_stage_ratio=row["train_loss_ratio"],
                      last_stage_ratio_ci90_low=row["train_loss_ratio_ci90_low"],
                      last_stage_ratio_ci90_high=row["train_loss_ratio_ci90_high"], sgd_margin=margins.sgd,
-                     sgd_margin_verdict=sgd_verdicts.get(cell) if margins.sgd is not None else None)
+                     sgd_margin_verdict=row["trajectory_verdict"])
         for reading in LEARNING_RATE_READINGS:
+            judged = own.get(reading, {}).get(cell)
             entry[f"own_margin_{reading_column(reading)}"] = margins.own.get((cell[1], reading))
-            entry[f"own_margin_verdict_{reading_column(reading)}"] = own[reading].get(cell)
+            entry[f"own_margin_verdict_{reading_column(reading)}"] = judged and judged["trajectory_verdict"]
         table.append({name: entry.get(name) for name in YARDSTICK_COLUMNS})
     return table
 
