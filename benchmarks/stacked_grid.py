@@ -16,14 +16,19 @@ average beside them, and the ratios. Then, without timing:
   accuracy after epoch 1 and at the end, and the largest |ln ratio| of the
   full training loss at the end of stage 1 and of epoch 12, per network and
   optimizer (the MLPs fall back to the unstacked path, so theirs must be 0).
-Drawing the two studies with plots.py and comparing their verdicts is the
-transcript's next command.
+With --verdicts, instead of training, it draws OUT/stacked with plots.py
+against the committed study as baseline and sets each cell's verdicts
+against dlr side by side (final accuracy and the training loss), with the
+paired difference stacked minus committed.
 
 usage: python benchmarks/stacked_grid.py --out DIR [--yardstick-seeds N] [--committed DIR] [-- MAIN.PY ARGS]
        python benchmarks/stacked_grid.py --out /tmp/grid -- --seeds 5
+       python benchmarks/stacked_grid.py --out /tmp/grid --verdicts
 """
 import argparse
+import csv
 import math
+import operator
 import os
 import resource
 import subprocess
@@ -89,6 +94,44 @@ def stacking_differences(unstacked, stacked):
     return largest
 
 
+def read_rows(path):
+    with open(path, newline="") as table:
+        return list(csv.DictReader(table))
+
+
+def number(text, form):
+    return form.format(float(text)) if text not in ("", None) else "none"
+
+
+def compare_verdicts(out, committed):
+    """Prints each cell's verdicts against dlr, committed and stacked, and the paired difference between them.
+
+    The accuracy verdicts and the differences come from plots.py's comparison.csv, the training-loss
+    verdicts from each study's summary.csv.
+    """
+    stacked = os.path.join(out, "stacked")
+    subprocess.run([sys.executable, "plots.py", "--results", os.path.join(stacked, "results.pickle"), "--baseline",
+                    os.path.join(committed, "results.pickle")], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    cell = operator.itemgetter("architecture", "optimizer", "schedule")
+    training = {side: {cell(row): row["trajectory_verdict"] for row in read_rows(os.path.join(folder, "summary.csv"))}
+                for side, folder in (("committed", committed), ("stacked", stacked))}
+    print("cell | accuracy: committed, stacked | training loss: committed, stacked | "
+          "stacked - committed, final accuracy (points): mean [95% CI], largest of one seed")
+    same = judged = 0
+    for row in read_rows(os.path.join(stacked, "comparison.csv")):
+        key = cell(row)
+        if not row["baseline_verdict_against_reference"]:  # dlr itself has no verdict against dlr.
+            continue
+        verdicts = [row["baseline_verdict_against_reference"], row["results_verdict_against_reference"],
+                    training["committed"].get(key, "none"), training["stacked"].get(key, "none")]
+        judged += 2
+        same += (verdicts[0] == verdicts[1]) + (verdicts[2] == verdicts[3])
+        print(f"{' '.join(key)} | {verdicts[0]}, {verdicts[1]} | {verdicts[2]}, {verdicts[3]} | "
+              f"{number(row['diff_pp_mean'], '{:+.3f}')} [{number(row['diff_pp_ci95_low'], '{:+.3f}')}, "
+              f"{number(row['diff_pp_ci95_high'], '{:+.3f}')}], {number(row['largest_run_diff_pp'], '{:+.2f}')}")
+    print(f"{same} of {judged} verdicts the same")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="folder for the two studies (kept, for plots.py)")
@@ -96,9 +139,14 @@ def main(argv=None):
                         help="passes of seed_style.py over the 18 cells (default: 1; 0 skips it)")
     parser.add_argument("--committed", default=os.path.join(ROOT, "results"),
                         help="a committed study folder the unstacked runs should equal (default: results)")
+    parser.add_argument("--verdicts", action="store_true",
+                        help="instead of training: the stacked study's verdicts against the committed study's")
     argv = sys.argv[1:] if argv is None else list(argv)
     split = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:split])
+    if args.verdicts:
+        compare_verdicts(args.out, args.committed)
+        return 0
     main_args = argv[split + 1:] or ["--seeds", "5"]
     seeds = int(main_args[main_args.index("--seeds") + 1]) if "--seeds" in main_args else study.Settings().seeds
     if os.path.exists(args.out):
