@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from batchgrow import safe_pickle, schedules, study
-from batchgrow.training import grid, mnist
+from batchgrow.training import costs, grid, mnist, runfiles
 from conftest import metrics_without_seconds, run_main, without_seconds
 
 # Two networks, one that stacks and one that does not, two optimizers, two schedules that branch after the
@@ -218,3 +218,37 @@ def test_without_onednn_a_stacked_study_trains_seed_by_seed_and_says_why_once(un
     for key, metrics in runs_of(tmp_path).items():
         assert "stacked_seeds" not in run_file(tmp_path, key)["provenance"]
         assert_close_runs(metrics, unstacked[key])
+
+
+# ---------------------------------------------------------------- the progress bar
+@pytest.mark.parametrize("onednn", ["1", "0"])
+def test_a_stacked_groups_progress_ends_at_its_total_stacked_or_fallen_back(tmp_path, monkeypatch, onednn):
+    # Stacked, its seeds are priced at their stacked share (costs.STACKED_SEED_SHARE); without oneDNN the
+    # worker trains them seed by seed and the estimate grows to match. Either way the bar ends at its total.
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", onednn)  # For the workers, which read it when they start.
+    settings = dataclasses.replace(SETTINGS, stack_seeds=True)
+    data = mnist.prepare_data(mnist.load_mnist(), settings.train_size, settings.test_size)
+    runfiles.prepare_out_dir(str(tmp_path))
+    group = grid.StackedGroup("lenet5", "sgd", (0, 1), ("dlr", "ibs"))
+    calls, trained, warnings = [], [], []
+    grid.train_groups([group], settings, data, str(tmp_path), 1, "python main.py", lambda *call: calls.append(call),
+                      trained, warn=warnings.append)
+    assert len(trained) == 4 and warnings == []
+    done, total = calls[-1][:2]
+    assert done == pytest.approx(total, rel=1e-9)
+    assert all(call[0] <= call[1] * (1 + 1e-9) for call in calls)
+    assert total == pytest.approx(costs.group_cost(group, settings, stacked=onednn == "1"))
+    # Without oneDNN the cost model knows before the study begins (main.py has said why): no estimate jumps.
+    assert calls[0][1] == pytest.approx(total)
+
+
+def test_a_fallen_back_retry_is_priced_by_what_is_left_of_its_group():
+    # A worker trained the stacked group's ibs runs and died; the fresh one falls back to seed by seed for
+    # what is left, dlr of both seeds: the total becomes the ibs runs as stacked plus dlr's seed by seed.
+    group = grid.StackedGroup("lenet5", "sgd", (0, 1), ("dlr", "ibs"))
+    progress = grid._Progress([group], SETTINGS, {}, None)
+    progress.forget(group, [("lenet5", "sgd", "ibs", seed) for seed in (0, 1)])
+    left = grid.unfinished_part(group, {("lenet5", "sgd", "ibs", seed) for seed in (0, 1)})
+    assert left == group._replace(schedules=("dlr",))
+    progress.trained_seed_by_seed(group, left)
+    assert progress.total == pytest.approx(costs.group_cost(left, SETTINGS, stacked=False))

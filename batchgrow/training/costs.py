@@ -9,12 +9,18 @@ the two (Optimizer.step_cost). A network the tables lack (a user's own) is
 estimated from its parameter count.
 """
 from batchgrow.optimizers import optimizer_record
+from batchgrow.training.runtime import onednn_turned_off
 from batchgrow.schedules import ADAPTIVE_SCHEDULES, estimated_epoch_plans, updates_per_epoch
 
 # Rough single-thread costs on this project's 2-core x86 machines: seconds per
 # step at a tiny batch under (plain SGD, Adam), and seconds per example.
 STEP_SECONDS = {"mlp300": (1.2e-4, 2.2e-4), "mlp500_150": (2.1e-4, 4.1e-4), "lenet5": (2.9e-4, 3.2e-4)}
 EXAMPLE_SECONDS = {"mlp300": 4e-6, "mlp500_150": 8e-6, "lenet5": 4.6e-5}
+# Seeds trained as one stacked model cost about this share of what they cost
+# one by one: LeNet-5's 30 runs at 5 seeds took 174.3 s stacked against
+# 287.7 s (0.61) on an Intel Xeon, and the pilot's stacked step took 0.36 to
+# 0.66 of the separate steps' CPU from 5 seeds up (benchmarks/README.md).
+STACKED_SEED_SHARE = 0.6
 
 
 def estimated_costs(parameter_count):
@@ -65,8 +71,15 @@ def trained_epochs(optimizer_name, schedules, settings):
     return [prefix[-1] for prefix in prefixes]
 
 
-def group_cost(group, settings, parameter_counts=None):
-    """Estimated cost of training one group: of train_runs, times its seeds for a stacked group (counted as if
-    trained seed by seed, which orders the work well enough and keeps one unit for the progress bar)."""
-    return len(group.seeds) * sum(epoch_cost(group.arch, group.optimizer, plan, settings, parameter_counts)
-                                  for plan in trained_epochs(group.optimizer, group.schedules, settings))
+def stacked_seeds_cost(seeds):
+    """What seeds trained at once, as one stacked model, cost in seeds trained one by one."""
+    return float(seeds) if seeds == 1 else STACKED_SEED_SHARE * seeds
+
+
+def group_cost(group, settings, parameter_counts=None, stacked=None):
+    """Estimated cost of training one group: of train_runs, times its seeds, at their stacked share for a
+    stacked group, unless oneDNN is off, when it trains seed by seed (stacked=False prices it so)."""
+    stacked = group.stacked and not onednn_turned_off() if stacked is None else stacked
+    seeds = stacked_seeds_cost(len(group.seeds)) if stacked else len(group.seeds)
+    return seeds * sum(epoch_cost(group.arch, group.optimizer, plan, settings, parameter_counts)
+                       for plan in trained_epochs(group.optimizer, group.schedules, settings))

@@ -30,7 +30,7 @@ import numpy as np
 from batchgrow import provenance as provenance_records
 from batchgrow.training.runfiles import (StudyError, claim, claim_path, load_finished_runs, prepare_out_dir, run_path,
                                          save_atomically)
-from batchgrow.training.costs import epoch_cost, group_cost
+from batchgrow.training.costs import epoch_cost, group_cost, stacked_seeds_cost
 from batchgrow.optimizers import OPTIMIZERS, optimizer_record
 from batchgrow.schedules import ADAPTIVE_SCHEDULES, SCHEDULES, check_schedule_fits_optimizer, scaled_constants_problem
 from batchgrow.study import ARCHITECTURE_NAMES, ARCHITECTURES, STACKED_ARCHITECTURES, settings_record
@@ -87,6 +87,8 @@ class Group(typing.NamedTuple):
     def seeds(self):
         return (self.seed,)
 
+    stacked = False
+
 
 class StackedGroup(typing.NamedTuple):
     """The schedules of one (network, optimizer) still to train for several seeds, trained stacked: one worker
@@ -95,6 +97,8 @@ class StackedGroup(typing.NamedTuple):
     optimizer: str
     seeds: tuple
     schedules: tuple
+
+    stacked = True
 
 
 def group_run_keys(group):
@@ -306,8 +310,10 @@ class RunSaved(typing.NamedTuple):
 
 
 class TrainedSeedBySeed(typing.NamedTuple):
-    """A stacked group trained seed by seed, for the reason given; the parent says so once."""
+    """A stacked group's todo, what is left of it, trains seed by seed, for the reason given: the parent
+    prices it so and says the reason once."""
     reason: str
+    todo: object
 
 
 class GroupDone(typing.NamedTuple):
@@ -408,10 +414,10 @@ def run_stacked_group(group):
             train_stacked_runs(group.arch, group.optimizer, todo.seeds, todo.schedules, settings, _worker["data"],
                                on_epoch, on_run)
         else:
-            if not onednn_turned_off():
+            if not onednn_turned_off():  # Which main.py has said, and the cost model knows.
                 events.put(TrainedSeedBySeed(
                     "this TensorFlow cannot run the stacked network's grouped convolutions on the CPU (oneDNN's "
-                    "kernels alone do), so stacked groups train seed by seed"))
+                    "kernels alone do), so stacked groups train seed by seed", todo))
             for seed in todo.seeds:
                 def on_epoch(plan):
                     events.put(EpochTrained(group.arch, group.optimizer, plan))
@@ -532,13 +538,21 @@ class _Progress:
 
     def epoch_trained(self, group, event):
         # The parent prices the epoch: only it knows a --networks file's parameter counts.
-        cost = event.runs * self.cost(event.arch, event.optimizer, [event.plan])
+        cost = stacked_seeds_cost(event.runs) * self.cost(event.arch, event.optimizer, [event.plan])
         self.done += cost
         self.added[group][0] += cost
 
     def replanned(self, group, event):
         change = self.cost(event.arch, event.optimizer, event.after) - self.cost(event.arch, event.optimizer,
                                                                                    event.before)
+        self.total += change
+        self.added[group][1] += change
+
+    def trained_seed_by_seed(self, group, todo):
+        """A stacked group's worker trains todo, what is left of it, seed by seed: todo's estimate becomes that
+        of its seeds trained one by one."""
+        change = group_cost(todo, self.settings, self.parameter_counts, stacked=False) - group_cost(
+            todo, self.settings, self.parameter_counts)
         self.total += change
         self.added[group][1] += change
 
@@ -615,6 +629,7 @@ class _GroupTraining:
             elif isinstance(event, RunSaved):
                 self.trained.append(event.key)
             elif isinstance(event, TrainedSeedBySeed):
+                self.progress.trained_seed_by_seed(worker.group, event.todo)
                 if event.reason not in self.said:
                     self.said.add(event.reason)
                     self.warn(event.reason)
