@@ -287,3 +287,23 @@ def test_the_measured_noise_scale_is_the_ratio_of_the_seeds_means(kept_figures):
     assert "each from 2 batches of 1,024 images split into batches of 32" in explanation
     assert "drawn without replacement from 4,096 training images per seed" in explanation
     assert "B_simple = tr(Σ) / |G|²" in figure._suptitle.get_text()
+
+
+@pytest.mark.parametrize("low, high, labelled", [(0.9, 1.1, 3), (0.35, 1.5, 2), (0.01, 10.0, 3)])
+def test_a_log_axis_is_labelled_with_numbers_however_narrow_its_range(low, high, labelled):
+    # A ratio from 0.9 to 1.1 once showed the single label "1": its range held no other tick of a log axis.
+    figure, axes = figure_style.plt.subplots()
+    try:
+        axes.plot([0, 1], [low, high])
+        axes.set_yscale("log")
+        figure_style.label_log_ticks(axes.yaxis)
+        figure.canvas.draw()
+        bottom, top = axes.get_ylim()
+        ticks = [tick for tick in axes.yaxis.get_majorticklocs() if bottom <= tick <= top]
+        labels = [label.get_text() for label in axes.yaxis.get_ticklabels(which="both")
+                  if label.get_text() and bottom <= label.get_position()[1] <= top]
+        # As many distinct labels as ticks in view, each the number its tick stands at.
+        assert len(ticks) >= labelled and len(set(labels)) == len(labels) == len(ticks)
+        assert sorted(float(label) for label in labels) == pytest.approx(sorted(ticks))
+    finally:
+        figure_style.plt.close(figure)

@@ -17,8 +17,8 @@ import matplotlib.ticker
 from batchgrow.reporting.analysis import (ResultsError, group_runs, load_results, ordered, paired_differences_from_dlr,
                                           run_sort_key)
 from batchgrow.reporting.equivalence import equivalence_test
-from batchgrow.reporting.figure_style import (MIN_FIGURE_WIDTH, SCHEDULE_STYLES, legend_below, plt, save,
-                                              schedule_style, sideways_offsets, suptitle)
+from batchgrow.reporting.figure_style import (MIN_FIGURE_WIDTH, SCHEDULE_STYLES, grow_below_legend, legend_below,
+                                              plain_numbers, plt, save, schedule_style, sideways_offsets, suptitle)
 from batchgrow.optimizers import ALL_OPTIMIZERS, is_known, optimizer_display_name, optimizer_record
 from batchgrow.schedules import ALL_SCHEDULES, REFERENCE_SCHEDULE, schedule_display_name, schedule_kind
 from batchgrow.study import ARCHITECTURE_NAMES, EQUIVALENCE_MARGIN_PP, MEASUREMENT_SETTINGS, SETTING_NAMES
@@ -111,6 +111,9 @@ def optimizer_marker(code):
 # Control schedules (defined by their batch sizes, their noise scale not
 # matched to dlr's) are drawn in greys with dashed bars, in display order.
 CONTROL_COLORS = ("0.1", "0.42", "0.62")
+# Inches for the title, the panels and their axis labels; the legend below
+# adds its own height to the figure's.
+BREAKDOWN_PANELS_HEIGHT = 4.2
 NOISE_SCALE_FORM_TEXT = {"approx": "approximate g = lr N / (B (1 − m))",
                          "exact": "exact g = lr (N/B − 1) / (1 − m)"}
 
@@ -149,7 +152,8 @@ def plot_breakdown(points, path, studies=(), left_out=()):
     architectures = list(points)
     colors, controls = _breakdown_colors(points)
     figure, panels = plt.subplots(1, len(architectures),
-                                  figsize=(max(4.6 * len(architectures) + 0.6, MIN_FIGURE_WIDTH), 5.6),
+                                  figsize=(max(4.6 * len(architectures) + 0.6, MIN_FIGURE_WIDTH),
+                                           BREAKDOWN_PANELS_HEIGHT),
                                   squeeze=False, sharex=True, sharey=True, layout="constrained")
     fractions = [point["batch_fraction"] for arch_points in points.values() for point in arch_points]
     suptitle(figure, "Where the equivalence breaks: each schedule's final test accuracy minus dlr's "
@@ -183,12 +187,12 @@ def plot_breakdown(points, path, studies=(), left_out=()):
                       else f"{seed_counts[0]} to {seed_counts[-1]}")
         axes.set_title(f"{ARCHITECTURE_NAMES.get(arch, arch)} ({seeds_text} paired seeds)", fontsize=10)
         axes.set_xscale("log")
-        axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+        axes.xaxis.set_major_formatter(plain_numbers())
         axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         axes.set_xlim(min(fractions) / 2, max(max(fractions), 1.0) * 2)
         axes.set_xlabel("largest batch size / training set size, B/N (log scale)")
         axes.grid(True, alpha=0.3)
-    panels[0][0].set_ylabel("final test accuracy minus dlr (percentage points)")
+    panels[0][0].set_ylabel("final test accuracy minus dlr\n(percentage points)")
     handles = [plt.Line2D([], [], color=color, marker="o", markersize=7, linestyle="none",
                           label=schedule_display_name(schedule)
                           + (" (control)" if schedule in controls and "control" not in schedule_display_name(schedule) else ""))
@@ -222,6 +226,9 @@ def plot_breakdown(points, path, studies=(), left_out=()):
     # Filled narrower than the figure, so that the legend's title does not take
     # the whole width and leave room for one column only: with a dozen
     # schedules a one-column legend squeezes the panels flat.
-    legend_below(figure, handles, 3, fontsize=9, frameon=False, title=textwrap.fill(explanation, 130),
-                  title_fontsize=9)
+    legend = legend_below(figure, handles, 3, fontsize=9, frameon=False, title=textwrap.fill(explanation, 130),
+                          title_fontsize=9)
+    # Three dozen schedules make a legend taller than the panels; the figure
+    # grows by the legend's height, so that the panels keep theirs.
+    grow_below_legend(figure, legend, BREAKDOWN_PANELS_HEIGHT)
     return save(figure, path)

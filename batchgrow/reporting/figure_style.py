@@ -7,6 +7,7 @@ without one, a default that no other schedule has. PNGs carry no matplotlib
 version, so the same pickle draws the same bytes after an upgrade of anything
 else. Importing this module selects matplotlib's Agg backend.
 """
+import math
 import textwrap
 import zlib
 from pathlib import Path
@@ -16,6 +17,7 @@ import matplotlib
 # Agg draws straight to PNG files and works without a display.
 matplotlib.use("Agg")
 import matplotlib.font_manager  # noqa: E402  (the backend must be chosen first)
+import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
 from batchgrow.schedules import ALL_SCHEDULES, REFERENCE_SCHEDULE  # noqa: E402
@@ -134,6 +136,39 @@ def legend_below(figure, handles, ncol, **options):
             return legend
         legend.remove()
         ncol -= 1
+
+
+def grow_below_legend(figure, legend, panels_height):
+    """Makes the figure panels_height inches tall for its title and panels, plus the legend's own height."""
+    legend_height = legend.get_window_extent(figure.canvas.get_renderer()).height / figure.dpi
+    figure.set_figheight(panels_height + legend_height)
+
+
+def plain_numbers():
+    """A tick formatter that writes 0.5, 1, 20, 1e+06 as Python's g format does (a fresh one for each axis)."""
+    return matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+
+
+def label_log_ticks(axis):
+    """Labels a log axis with plain numbers, enough of them to read it by, however narrow its range.
+
+    Call it once the data are drawn. Where two powers of ten fall inside the
+    range, they are enough; else 1, 2 and 5 times them, where two of those
+    do; else evenly spaced ticks, so that a ratio between 0.9 and 1.1 is not
+    labelled "1" alone.
+    """
+    low, high = sorted(axis.get_view_interval())
+    powers = [exponent for exponent in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+              if low <= 10.0 ** exponent <= high]
+    if len(powers) < 2:
+        subs = matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)).tick_values(low, high)
+        if sum(low <= tick <= high for tick in subs) >= 2:
+            axis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        else:
+            axis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
+            axis.set_minor_locator(matplotlib.ticker.NullLocator())
+    axis.set_major_formatter(plain_numbers())
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
 # PNG text chunks would otherwise name the matplotlib version, so that the same

@@ -34,8 +34,9 @@ import numpy as np
 from batchgrow.reporting.analysis import (base_learning_rate, cell_statistics, cost_of_fewer_updates, group_runs,
                                           measured_noise_scales, noise_scales, ordered, representative_runs,
                                           schedule_momenta, selected_architectures_and_optimizers)
-from batchgrow.reporting.figure_style import (AXES_TITLE_MARGIN, MIN_FIGURE_WIDTH, fill_to_figure, legend_below, plt,
-                                              save, schedule_style, sideways_offsets, suptitle)
+from batchgrow.reporting.figure_style import (AXES_TITLE_MARGIN, MIN_FIGURE_WIDTH, fill_to_figure, label_log_ticks,
+                                              legend_below, plain_numbers, plt, save, schedule_style,
+                                              sideways_offsets, suptitle)
 from batchgrow.gradient_noise import measurement_sizes
 from batchgrow.provenance import describe_machines, machine_counts
 from batchgrow.optimizers import (ALL_OPTIMIZERS, is_known, noise_scale_formula, noise_scale_note,
@@ -289,7 +290,7 @@ def plot_schedules(results, path):
     rate_ticks = sorted(rate_values)
     rate_axes.set_yscale("log")
     if chosen_rates:
-        rate_axes.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+        rate_axes.yaxis.set_major_formatter(plain_numbers())
     else:
         rate_axes.minorticks_off()
         rate_axes.set_yticks(rate_ticks, [f"{value:g}" if value >= 1 else f"1/{1 / value:.3g}"
@@ -298,7 +299,7 @@ def plot_schedules(results, path):
     batch_ticks = sorted(batch_values)
     batch_axes.set_yscale("log")
     if adaptive:  # Batches that every run chose for itself: powers of ten, not the fixed schedules' values.
-        batch_axes.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+        batch_axes.yaxis.set_major_formatter(plain_numbers())
     else:
         batch_axes.minorticks_off()
         batch_axes.set_yticks(batch_ticks, [f"{value:g}" for value in batch_ticks])
@@ -395,7 +396,7 @@ def plot_noise_scale(results, path):
             axes.minorticks_off()
             axes.set_yticks(ticks, [f"{value:g}" for value in ticks])
         elif adaptive:  # Its g goes below dlr's values: powers of ten.
-            axes.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+            axes.yaxis.set_major_formatter(plain_numbers())
         epochs = max(len(scales[(optimizer, schedule)]) for schedule in schedules)
         _epoch_axis(axes, epochs, config)
         axes.set_ylabel("noise scale g (log scale)")
@@ -520,7 +521,7 @@ def plot_noise_scale_measured(results, path):
                 unresolved = unresolved or bool(np.any(np.isnan(b_simple)))
                 epochs = max(epochs, len(b_simple))
             axes.set_yscale("log")
-            axes.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+            axes.yaxis.set_major_formatter(plain_numbers())
             mark_stage_boundaries(axes, epochs, config["epochs_per_stage"])
             axes.set_xticks(range(1, epochs + 1, max(1, config["epochs_per_stage"])))
             if column == 0:
@@ -717,10 +718,7 @@ def plot_full_train_loss(curves, rows, arch, optimizer, config, path, margin=Non
         ratio_axes.errorbar(x, ratio, yerr=[ratio - low, high - ratio], color=style.get("color"),
                             marker=style.get("marker"), linestyle="none", capsize=3)
     ratio_axes.set_yscale("log")
-    ratio_axes.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
-    ratio_axes.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(  # 2, 3 and 5 only, within one decade
-        lambda value, _: f"{value:g}" if f"{value:.0e}"[0] in "235"
-        and np.ptp(np.log10(ratio_axes.get_ylim())) < 1 else ""))
+    label_log_ticks(ratio_axes.yaxis)
     ratio_axes.set_ylabel("ratio to dlr (log scale)")
     band = f"; grey band: the margin ×{math.exp(-margin):.3f} to ×{math.exp(margin):.3f}" if margin else ""
     _subtitle(ratio_axes, "paired by seed: geometric mean and 90% Student-t interval" + band,
