@@ -98,3 +98,16 @@ def test_titles_name_settings_that_depart_from_the_study():
     assert tables.settings_suffix({"base_batch_size": 4, "original_optimizer_reset": False,
                                    "noise_scale": "approx", "momentum_coefficient": 0.98,
                                    "optimizers": ["sgd"]}) == ""
+
+
+def test_the_summary_says_which_runs_trained_stacked():
+    # Provenance as run files record it: a stacked run names the seeds of its stack, in their order.
+    provenance = {("lenet5", "sgd", "ibs", seed): {"machine": "m", "stacked_seeds": [0, 1]} for seed in (0, 1)}
+    provenance.update({("mlp300", "sgd", "ibs", seed): {"machine": "m"} for seed in (0, 1)})
+    provenance[("mlp300", "sgd", "dlr", 0)] = None  # A run from before provenance was recorded.
+    # A stack of one seed, left when the others had finished, trained that seed alone.
+    provenance[("lenet5", "sgd", "dlr", 2)] = {"machine": "m", "stacked_seeds": [2]}
+    assert tables.stacked_sentence(provenance).startswith("2 of the 6 runs (LeNet-5) were trained with other "
+                                                          "seeds of their cell, stacked as one model (--stack-seeds)")
+    del provenance[("lenet5", "sgd", "ibs", 0)], provenance[("lenet5", "sgd", "ibs", 1)]
+    assert tables.stacked_sentence(provenance) == ""

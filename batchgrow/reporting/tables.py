@@ -118,6 +118,20 @@ def provenance_sentence(provenance):
     return f"{machines_text}. {versions_text}."
 
 
+def stacked_sentence(provenance):
+    """The summary's sentence on the runs trained with their seeds stacked (--stack-seeds); "" if none was."""
+    # A stack of one seed (a resumed or a one-seed study) trained that seed alone.
+    stacked = [key for key, record in provenance.items()
+               if isinstance(record, dict) and len(record.get("stacked_seeds") or ()) > 1]
+    if not stacked:
+        return ""
+    names = ", ".join(ARCHITECTURE_NAMES.get(arch, arch) for arch in dict.fromkeys(key[0] for key in stacked))
+    return (f"{len(stacked)} of the {runs_text(len(provenance))} ({names}) were trained with other seeds of their "
+            "cell, stacked as one model (--stack-seeds): each seed from its own initial weights, example order and "
+            "optimizer state, the run it would be alone up to rounding; their wall seconds are each seed's share "
+            "of the stack's.")
+
+
 def describe_verdict_counts(counts, not_shown_equivalent, reference=REFERENCE_SCHEDULE):
     """One line that tallies the verdicts and names the comparisons not shown equivalent."""
     tally = ", ".join(f"{counts[verdict]} {verdict}" for verdict in VERDICTS)
@@ -249,9 +263,10 @@ def write_summary_markdown(rows, path, config, provenance):
     ]
     if noise_scale_sentence(config):
         lines += [noise_scale_sentence(config), ""]
+    lines += [provenance_sentence(provenance), ""]
+    if stacked_sentence(provenance):
+        lines += [stacked_sentence(provenance), ""]
     lines += [
-        provenance_sentence(provenance),
-        "",
         equivalence_rule_sentence(),
         "",
     ]
