@@ -49,7 +49,7 @@ def test_breakdown_figure_marks_forms_and_controls_and_keeps_its_text_inside(tmp
         assert [axes.get_title() for axes in panels] == [
             f"{study.ARCHITECTURE_NAMES[arch]} (2 to 3 paired seeds)" for arch in study.ARCHITECTURES]
         assert panels[0].get_xscale() == "log"
-        # However long the legend below, the panels keep a readable height (they had 1.2 inches at most once).
+        # However long the legend below, the panels keep a readable height (a tall legend once squeezed them flat).
         assert all(axes.get_position().height * figure.get_figheight() >= 2.0 for axes in panels)
         labels = [text.get_text() for text in figure.legends[0].get_texts()]
         assert schedules.schedule_display_name("const") in labels and "control" in schedules.schedule_display_name("const")
