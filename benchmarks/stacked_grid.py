@@ -30,7 +30,6 @@ import csv
 import math
 import operator
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -42,14 +41,9 @@ from batchgrow import optimizers  # noqa: E402  (the project root goes on the pa
 from batchgrow import schedules  # noqa: E402
 from batchgrow import study  # noqa: E402
 from batchgrow.provenance import machine_description  # noqa: E402
-from against_commit import run_metrics, same_shared_metrics  # noqa: E402  (this folder is on the path)
+from against_commit import children_cpu_seconds, run_metrics, same_shared_metrics  # noqa: E402  (this folder)
 
 SEED_STYLE = os.path.join(ROOT, "..", "shared", "bench", "seed_style.py")
-
-
-def children_cpu_seconds():
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def timed(command):
@@ -78,9 +72,9 @@ def stacking_differences(unstacked, stacked):
     largest = {}
     for name, metrics in unstacked.items():
         other = stacked[name]
-        network, optimizer_name = name.split("_")[0], name.split("_")[1]
-        if network == "mlp500":  # The 500-150 MLP's name has an underscore of its own.
-            network, optimizer_name = "mlp500_150", name.split("_")[2]
+        # A run file is named network_optimizer_schedule_seedN, and a network's name may hold an underscore.
+        network = next(arch for arch in study.ARCHITECTURES if name.startswith(arch + "_"))
+        optimizer_name = name[len(network) + 1:].split("_")[0]
         ends = [epoch for epoch, loss in enumerate(metrics["full_train_loss"]) if loss is not None]
         found = {"accuracy after epoch 1 (points)": abs(metrics["test_accuracy"][0] - other["test_accuracy"][0]) * 100,
                  "final accuracy (points)": abs(metrics["test_accuracy"][-1] - other["test_accuracy"][-1]) * 100,
