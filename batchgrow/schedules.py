@@ -188,10 +188,15 @@ def _dlr_stage_learning_rate_times(factor):
     return stage
 
 
+def _stage_control_code(name):
+    """The code of dlr with the calibration stage's learning rate changed as name says (x2, d2, xr2, dr2)."""
+    return f"dlr_s{CALIBRATION_STAGE}_{name}"
+
+
 def _stage_learning_rate_control(name, factor):
     label = {"x2": "x 2", "d2": "/ 2", "xr2": "x sqrt 2", "dr2": "/ sqrt 2"}[name]
-    return Schedule(f"dlr_s{CALIBRATION_STAGE}_{name}", f"dlr, stage {CALIBRATION_STAGE}'s lr {label} "
-                    f"(dlr_s{CALIBRATION_STAGE}_{name}, control)", _dlr_stage_learning_rate_times(factor), "control")
+    return Schedule(_stage_control_code(name), f"dlr, stage {CALIBRATION_STAGE}'s lr {label} "
+                    f"({_stage_control_code(name)}, control)", _dlr_stage_learning_rate_times(factor), "control")
 
 
 def _square_root_rule(record):
@@ -296,7 +301,7 @@ NOISE_SCALE_CONTROLS = {"ibs_fast": 0.5, "ibs_slow": 2.0}
 # calibration stage's learning rate off by a two-fold error as each reading of the rule has it, each
 # control with its factor on that learning rate.
 LEARNING_RATE_READINGS = {
-    reading: {f"dlr_s{CALIBRATION_STAGE}_{name}": STAGE_LEARNING_RATE_FACTORS[name] for name in names}
+    reading: {_stage_control_code(name): STAGE_LEARNING_RATE_FACTORS[name] for name in names}
     for reading, names in (("linear", ("x2", "d2")), ("square-root", ("xr2", "dr2")))
 }
 

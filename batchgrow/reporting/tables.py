@@ -264,8 +264,9 @@ def write_summary_markdown(rows, path, config, provenance):
     if noise_scale_sentence(config):
         lines += [noise_scale_sentence(config), ""]
     lines += [provenance_sentence(provenance), ""]
-    if stacked_sentence(provenance):
-        lines += [stacked_sentence(provenance), ""]
+    stacked = stacked_sentence(provenance)
+    if stacked:
+        lines += [stacked, ""]
     lines += [
         equivalence_rule_sentence(),
         "",

@@ -67,18 +67,17 @@ def _convolutions_backward(upstream, conv1, pool1, conv2, conv2_kernel):
     """LeNet-5's backward pass from the second pooling's output gradient to the first convolution's (after its
     ReLU): (that gradient, [the second convolution's kernel and bias gradients]). The same ops serve one seed
     and the stacked seeds, whose second convolution is a grouped one that Conv2DBackprop* take as it is."""
-    strides, window = UNIT_STRIDES, POOL_WINDOW
-    upstream = tf.raw_ops.AvgPoolGrad(orig_input_shape=tf.shape(conv2), grad=upstream, ksize=window,
-                                      strides=window, padding="VALID")
+    upstream = tf.raw_ops.AvgPoolGrad(orig_input_shape=tf.shape(conv2), grad=upstream, ksize=POOL_WINDOW,
+                                      strides=POOL_WINDOW, padding="VALID")
     upstream = tf.raw_ops.ReluGrad(gradients=upstream, features=conv2)
     conv2_gradients = [
         tf.raw_ops.Conv2DBackpropFilter(input=pool1, filter_sizes=tf.shape(conv2_kernel), out_backprop=upstream,
-                                        strides=strides, padding="VALID"),
+                                        strides=UNIT_STRIDES, padding="VALID"),
         tf.raw_ops.BiasAddGrad(out_backprop=upstream)]
     upstream = tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(pool1), filter=conv2_kernel,
-                                              out_backprop=upstream, strides=strides, padding="VALID")
-    upstream = tf.raw_ops.AvgPoolGrad(orig_input_shape=tf.shape(conv1), grad=upstream, ksize=window,
-                                      strides=window, padding="VALID")
+                                              out_backprop=upstream, strides=UNIT_STRIDES, padding="VALID")
+    upstream = tf.raw_ops.AvgPoolGrad(orig_input_shape=tf.shape(conv1), grad=upstream, ksize=POOL_WINDOW,
+                                      strides=POOL_WINDOW, padding="VALID")
     return tf.raw_ops.ReluGrad(gradients=upstream, features=conv1), conv2_gradients
 
 
